@@ -1,0 +1,46 @@
+# /// script
+# dependencies = ["nox[uv]>=2025.2.9", "pyyaml>=6", "packaging>=23"]
+# ///
+"""tfmatrix's nox sessions: wiring only, the logic lives in src/tfmatrix."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from tfmatrix import cli  # noqa: E402
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["bench"]
+
+CTX = cli.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2
+COMBOS = CTX.combinations()
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True)
+@nox.parametrize(
+    "python,combo",
+    [nox.param(c.python, c.id, id=c.id, tags=list(c.tags)) for c in COMBOS],
+)
+def bench(session: nox.Session, combo: str) -> None:
+    """Benchmark one combination: install its pins, run every phase, record it."""
+    cli.bench_session(session, CTX, combo)
+
+
+@nox.session(venv_backend="none", default=False)
+def summary(session: nox.Session) -> None:
+    """Print the summary table of a run (default: the latest)."""
+    cli.summary_session(session, CTX)
+
+
+@nox.session(venv_backend="uv|virtualenv", default=False)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (unit tests and real nox + TensorFlow integration tests)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)

@@ -1,0 +1,219 @@
+"""What one ``bench(<combination>)`` nox session does, from venv to record."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import RECORD_SCHEMA_VERSION, __version__, install, runner
+from .errors import TfmatrixError
+from .fingerprint import collect_git, host_fingerprint
+from .gpu import gpu_skip_reason
+from .matrix import Combination, Matrix, combinations
+from .atomic import write_json_atomic
+from .results import RunDir, now, read_json
+
+CACHE_ENV = "TFMATRIX_CACHE"
+PROFILE_ENV = "TFMATRIX_PROFILE"
+
+# Combination statuses (the summary and the schema list the same set).
+OK, FAILED, INSTALL_FAILED, SKIPPED = "ok", "failed", "install-failed", "skipped"
+
+
+class NoxSession(Protocol):  # the part of nox.Session used here
+    posargs: list[str]
+    venv_backend: str
+
+    @property
+    def virtualenv(self) -> Any: ...
+    def log(self, *args: Any) -> None: ...
+    def warn(self, *args: Any) -> None: ...
+    def error(self, *args: Any) -> Any: ...
+    def skip(self, *args: Any) -> Any: ...
+    def notify(self, target: str, posargs: Any = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    models: tuple[str, ...] = ()
+    quick: bool = False
+    assume_gpu: bool = False
+
+
+def parse_options(posargs: list[str]) -> Options:
+    p = argparse.ArgumentParser(prog="nox -s bench --", add_help=False, exit_on_error=False)
+    p.add_argument("--models", action="append", default=[])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--assume-gpu", action="store_true")
+    try:
+        ns, rest = p.parse_known_args(posargs)
+    except argparse.ArgumentError as exc:
+        raise TfmatrixError(f"bench options: {exc}") from None
+    if rest:
+        raise TfmatrixError(f"bench options: got {' '.join(rest)!r}; expected --models ID[,ID], --quick, --assume-gpu")
+    models = tuple(m for arg in ns.models for m in arg.split(",") if m)
+    return Options(models=models, quick=ns.quick, assume_gpu=ns.assume_gpu)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the noxfile knows once, at import: project, matrix, run."""
+
+    root: Path
+    matrix: Matrix
+    profile: str
+    run_id: str
+    results_root: Path
+
+    @property
+    def cache_root(self) -> Path:
+        value = os.environ.get(CACHE_ENV)
+        return Path(value).resolve() if value else self.root / ".tfmatrix-cache"
+
+    @property
+    def benchmark_file(self) -> Path:
+        return self.root / "benchmarks" / "bench_detection.py"
+
+    def combinations(self) -> list[Combination]:
+        return combinations(self.matrix, self.profile)
+
+    def run_info(self, opts: Options) -> dict[str, Any]:
+        return {"host": host_fingerprint(), "matrix": {"path": self.matrix.path, "sha256": self.matrix.sha256},
+                "profile": self.profile, "suite": collect_git(self.root),
+                "options": {"models": list(opts.models), "quick": opts.quick, "assume_gpu": opts.assume_gpu}}
+
+
+def select(ctx: Context, combo_id: str, opts: Options) -> Combination:
+    combo = next(c for c in ctx.combinations() if c.id == combo_id)
+    if not opts.models:
+        return combo
+    known = {m.id for m in combo.models}
+    unknown = [m for m in opts.models if m not in known]
+    if unknown:
+        raise TfmatrixError(f"--models: got {', '.join(unknown)}; expected models of {combo.id}: "
+                            f"{', '.join(sorted(known))}")
+    return Combination(id=combo.id, tf=combo.tf, stack=combo.stack, python=combo.python,
+                       models=tuple(m for m in combo.models if m.id in opts.models), tags=combo.tags)
+
+
+def export_dirs(ctx: Context, combo: Combination, lock_sha256: str, seed: int) -> dict[str, Path]:
+    """The export cache key: (combination, model config, resolved pins, seed)."""
+    out = {}
+    for m in combo.models:
+        key = hashlib.sha256(f"{m.config_digest()}|{lock_sha256}|{seed}".encode()).hexdigest()[:16]
+        out[m.id] = ctx.cache_root / "exports" / combo.id / f"{m.id}-{key}"
+    return out
+
+
+def _exported(path: Path) -> bool:
+    return (path / "saved_model.pb").exists() or (path / "saved_model" / "saved_model.pb").exists()
+
+
+def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[str, Any]:
+    """The body of ``bench(<combo_id>)``; returns the record it wrote."""
+    opts = parse_options(list(session.posargs))
+    combo = select(ctx, combo_id, opts)
+    run = RunDir(ctx.results_root, ctx.run_id)
+    run.ensure(ctx.run_info(opts))
+    session.notify("summary", [ctx.run_id])
+    workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
+    record: dict[str, Any] = {
+        "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": ctx.run_id,
+        "tfmatrix_version": __version__, "combination": combo.to_json(), "quick": opts.quick,
+        "started_at": now(), "ended_at": None, "status": None, "reason": "",
+        "install": None, "resolved_pins": [], "environment": None, "phases": [],
+    }
+    log_dir = run.log_dir(combo.id)
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    def finish(status: str, reason: str = "") -> dict[str, Any]:
+        record.update(status=status, reason=reason, ended_at=now())
+        path = run.write_record(combo.id, record)
+        session.log(f"tfmatrix: {combo.id}: {status}{' - ' + reason if reason else ''} -> {path}")
+        return record
+
+    if combo.needs_gpu:
+        reason = gpu_skip_reason(opts.assume_gpu)
+        if reason:
+            finish(SKIPPED, reason)
+            session.skip(f"{combo.id}: {reason}")
+
+    venv = Path(session.virtualenv.location)
+    python = runner.python_in(venv)
+    outcome = install.install(
+        combo.requirements(), venv=venv, python=python, backend=session.venv_backend,
+        project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log")
+    record["install"] = outcome.to_json()
+    record["resolved_pins"] = outcome.resolved
+    if not outcome.ok:
+        first = next((ln for ln in outcome.error.splitlines() if ln.strip()), "installer failed")
+        finish(INSTALL_FAILED, f"{outcome.failed_step}: {first.strip()}")
+        session.error(f"{combo.id}: install-failed at {outcome.failed_step} (see {log_dir / 'install.log'})")
+    if outcome.check_ok is False:
+        session.warn(f"{combo.id}: the installer's check reports conflicts (recorded): "
+                     f"{outcome.check_output.splitlines()[0] if outcome.check_output else ''}")
+
+    dirs = export_dirs(ctx, combo, outcome.lock_sha256, workload.seed)
+    config_path = log_dir / "bench-config.json"
+    config_path.write_text(json.dumps(runner.bench_config(combo, workload, dirs), indent=1))
+    env = runner.child_env(config_path, _stack_env(combo))
+    failure = ""
+    broken_models: set[str] = set()
+    for spec in runner.plan(combo, workload):
+        if failure or (spec.model in broken_models):
+            res = runner.PhaseResult(spec=spec, status="skipped",
+                                     note=f"not run: {failure or 'an earlier phase of this model failed'}")
+        elif spec.phase == "export" and _exported(dirs[spec.model]):
+            res = runner.PhaseResult(spec=spec, status="cached", note=f"export reused from {dirs[spec.model]}",
+                                     result=_cached_export(dirs[spec.model]))
+        else:
+            session.log(f"tfmatrix: {combo.id}: {spec.name} ({spec.benchmark})")
+            res = runner.run_phase(spec, python=python, benchmark_file=ctx.benchmark_file, log_dir=log_dir,
+                                   timeout=ctx.matrix.timeouts.for_phase(spec.timeout_key), env=env)
+            if spec.phase == "export" and res.ok:
+                _remember_export(dirs[spec.model], res, ctx.run_id)
+        if spec.phase == "probe" and res.ok:
+            record["environment"] = res.result.get("probe")
+        if not res.ok and res.status != "skipped":
+            if spec.model is None:
+                failure = f"{spec.name} {res.status}"
+            else:
+                broken_models.add(spec.model)
+        record["phases"].append(res.to_json())
+
+    bad = [p for p in record["phases"] if p["status"] not in ("ok", "cached")]
+    if bad:
+        first = bad[0]
+        finish(FAILED, f"{first['name']}: {first['status']} {first['note']}".strip())
+        session.error(f"{combo.id}: {first['name']} {first['status']}")
+    return finish(OK)
+
+
+def _stack_env(combo: Combination) -> dict[str, str]:
+    if combo.stack.kind == "cuda-system" and combo.stack.library_path:
+        current = os.environ.get("LD_LIBRARY_PATH", "")
+        return {"LD_LIBRARY_PATH": os.pathsep.join([*combo.stack.library_path, *([current] if current else [])])}
+    if combo.stack.kind == "cpu":
+        return {"CUDA_VISIBLE_DEVICES": ""}  # a cpu combination never touches a GPU
+    return {}
+
+
+_EXPORT_META = "tfmatrix-export.json"
+
+
+def _remember_export(path: Path, res: runner.PhaseResult, run_id: str) -> None:
+    if path.exists():
+        write_json_atomic(str(path / _EXPORT_META), {"run_id": run_id, "samples": res.result.get("samples", []),
+                                                     "unit": "seconds", "exported_at": now()})
+
+
+def _cached_export(path: Path) -> dict[str, Any]:
+    meta_path = path / _EXPORT_META
+    meta = read_json(meta_path) if meta_path.exists() else {}
+    return {"samples": meta.get("samples", []), "unit": "seconds",
+            "cached_from": {"path": str(path), "run_id": meta.get("run_id"), "exported_at": meta.get("exported_at")}}

@@ -1,0 +1,159 @@
+"""Install a combination's pins into the venv nox made for it.
+
+With uv (nox's ``uv`` backend): resolve the requirements into a lock
+(``uv pip compile``), and ``uv pip sync`` the venv to it with bytecode compiled
+at install -- unless the venv already holds exactly that lock, in which case it
+is reused untouched.  With the ``virtualenv`` backend: pip installs the
+requirements (pip compiles bytecode itself).  Then tfmatrix itself goes in with
+``--no-deps`` (the combination's pins stay exactly as the matrix says), the
+installer's check runs and its verdict is recorded, and ``freeze`` gives the
+resolved pins.  Every command is an argument list; nothing passes a shell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+LOCK_MARKER = ".tfmatrix-lock.sha256"
+
+
+@dataclass
+class InstallOutcome:
+    backend: str
+    ok: bool = False
+    reused: bool = False
+    seconds: float = 0.0
+    lock_sha256: str = ""
+    compile_bytecode: bool = True
+    resolved: list[str] = field(default_factory=list)
+    check_ok: bool | None = None
+    check_output: str = ""
+    error: str = ""
+    failed_step: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"backend": self.backend, "ok": self.ok, "reused": self.reused,
+                "seconds": round(self.seconds, 3), "lock_sha256": self.lock_sha256,
+                "compile_bytecode": self.compile_bytecode, "check": {"ok": self.check_ok,
+                                                                    "output": self.check_output[-4000:]},
+                "error": self.error[-8000:], "failed_step": self.failed_step, "steps": self.steps}
+
+
+def find_uv() -> str | None:
+    uv = shutil.which("uv")
+    if uv:
+        return uv
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found]
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+class _Steps:
+    def __init__(self, outcome: InstallOutcome, timeout: float, log: Path) -> None:
+        self.outcome, self.deadline, self.log = outcome, time.monotonic() + timeout, log
+
+    def run(self, name: str, cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        left = max(1.0, self.deadline - time.monotonic())
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=left,
+                                  stdin=subprocess.DEVNULL, check=False)
+        except subprocess.TimeoutExpired as exc:
+            proc = subprocess.CompletedProcess(list(cmd), returncode=-9, stdout=_text(exc.stdout),
+                                               stderr=_text(exc.stderr) + f"\ntimed out after {left:.0f} s")
+        seconds = time.perf_counter() - t0
+        self.outcome.steps.append({"step": name, "argv": list(cmd), "exit_code": proc.returncode,
+                                   "seconds": round(seconds, 3)})
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.write(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}\n[exit {proc.returncode}, {seconds:.1f} s]\n")
+        return proc
+
+    def fail(self, name: str, proc: subprocess.CompletedProcess[str]) -> InstallOutcome:
+        self.outcome.ok = False
+        self.outcome.failed_step = name
+        self.outcome.error = (proc.stderr or proc.stdout or f"exit status {proc.returncode}").strip()
+        return self.outcome
+
+
+def _text(b: Any) -> str:
+    if b is None:
+        return ""
+    return b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+
+
+def install(requirements: Sequence[str], *, venv: Path, python: str, backend: str, project_root: Path,
+            timeout: float, log: Path) -> InstallOutcome:
+    """Make ``venv`` hold exactly ``requirements`` (resolved) plus tfmatrix."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    uv = find_uv() if backend == "uv" else None
+    outcome = InstallOutcome(backend="uv" if uv else "pip")
+    steps = _Steps(outcome, timeout, log)
+    req_in = venv / "tfmatrix-requirements.in"
+    req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    t0 = time.perf_counter()
+    marker = venv / LOCK_MARKER
+    previous = marker.read_text().strip() if marker.exists() else ""
+
+    if uv:
+        lock = venv / "tfmatrix-requirements.lock"
+        proc = steps.run("resolve", [uv, "pip", "compile", str(req_in), "--python", python, "--no-header",
+                                     "--no-annotate", "--quiet", "--output-file", str(lock)])
+        if proc.returncode != 0:
+            return steps.fail("resolve", proc)
+        outcome.lock_sha256 = hashlib.sha256(lock.read_bytes()).hexdigest()
+        if outcome.lock_sha256 == previous:
+            outcome.reused = True
+        else:
+            marker.unlink(missing_ok=True)  # a half-synced venv is never taken for a good one
+            proc = steps.run("sync", [uv, "pip", "sync", str(lock), "--python", python, "--compile-bytecode"])
+            if proc.returncode != 0:
+                return steps.fail("sync", proc)
+        self_cmd = [uv, "pip", "install", "--python", python, "--no-deps", "--reinstall-package", "tfmatrix",
+                    "--refresh-package", "tfmatrix", str(project_root)]
+        check_cmd = [uv, "pip", "check", "--python", python]
+        freeze_cmd = [uv, "pip", "freeze", "--python", python]
+    else:
+        outcome.lock_sha256 = hashlib.sha256(req_in.read_bytes()).hexdigest()
+        if outcome.lock_sha256 == previous:
+            outcome.reused = True
+        else:
+            marker.unlink(missing_ok=True)
+            proc = steps.run("install", [python, "-m", "pip", "install", "--disable-pip-version-check",
+                                         "-r", str(req_in)])
+            if proc.returncode != 0:
+                return steps.fail("install", proc)
+        self_cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+                    "--force-reinstall", str(project_root)]
+        check_cmd = [python, "-m", "pip", "check", "--disable-pip-version-check"]
+        freeze_cmd = [python, "-m", "pip", "freeze", "--disable-pip-version-check"]
+
+    proc = steps.run("install-tfmatrix", self_cmd)
+    if proc.returncode != 0:
+        return steps.fail("install-tfmatrix", proc)
+    marker.write_text(outcome.lock_sha256 + "\n")
+    proc = steps.run("check", check_cmd)
+    outcome.check_ok = proc.returncode == 0
+    outcome.check_output = (proc.stdout + proc.stderr).strip()
+    proc = steps.run("freeze", freeze_cmd)
+    outcome.resolved = sorted(line.strip() for line in proc.stdout.splitlines()
+                              if line.strip() and not line.lower().startswith("tfmatrix"))
+    outcome.seconds = time.perf_counter() - t0
+    outcome.ok = True
+    return outcome
+
+
+def python_version_of(python: str) -> str:
+    proc = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or sys.version.split()[0]

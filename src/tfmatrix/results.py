@@ -1,0 +1,127 @@
+"""results/<run-id>/: the run record and one record per combination.
+
+* ``run.json``: host fingerprint, matrix file and hash, suite commit, profile,
+  start (written when the run's first session starts) and end (added by the
+  summary); replaced atomically, only ever gaining fields.
+* ``<combination-id>.json``: one per combination, create-only.
+* ``logs/<combination-id>/``: install log and one log per phase.
+
+Every record carries ``schema_version``; the JSON Schemas live in
+``tfmatrix/schemas/`` and the tests validate records against them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import RECORD_SCHEMA_VERSION, __version__
+from .atomic import write_json_atomic, write_json_new
+from .errors import ResultsError
+
+RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
+RUN_ID_ENV = "TFMATRIX_RUN_ID"
+RESULTS_ENV = "TFMATRIX_RESULTS"
+SCHEMAS = Path(__file__).parent / "schemas"
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def check_run_id(run_id: str, origin: str = "run id") -> str:
+    if not RUN_ID_RE.match(run_id):
+        raise ResultsError(f"{origin}: got {run_id!r}; expected a run id like 20260101T120000Z-1a2b3c")
+    return run_id
+
+
+def results_root(project_root: Path) -> Path:
+    value = os.environ.get(RESULTS_ENV)
+    return Path(value).resolve() if value else project_root / "results"
+
+
+class RunDir:
+    """One run's folder."""
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.run_id = check_run_id(run_id)
+        self.path = root / run_id
+
+    @property
+    def run_record(self) -> Path:
+        return self.path / "run.json"
+
+    def record_path(self, combo_id: str) -> Path:
+        return self.path / f"{combo_id}.json"
+
+    def log_dir(self, combo_id: str) -> Path:
+        return self.path / "logs" / combo_id
+
+    def ensure(self, run_info: dict[str, Any]) -> None:
+        """Create the folder and its run record, once; later sessions join it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        record = {"schema_version": RECORD_SCHEMA_VERSION, "kind": "run", "run_id": self.run_id,
+                  "tfmatrix_version": __version__, "started_at": now(), "ended_at": None, **run_info}
+        try:
+            write_json_new(str(self.run_record), record)
+        except FileExistsError:
+            pass
+
+    def read_run(self) -> dict[str, Any]:
+        return read_json(self.run_record)
+
+    def finish(self, extra: dict[str, Any] | None = None) -> None:
+        run = self.read_run()
+        run["ended_at"] = now()
+        if extra:
+            run.update(extra)
+        write_json_atomic(str(self.run_record), run)
+
+    def write_record(self, combo_id: str, record: dict[str, Any]) -> Path:
+        path = self.record_path(combo_id)
+        try:
+            write_json_new(str(path), record)
+        except FileExistsError:
+            raise ResultsError(
+                f"{path}: a record for {combo_id} already exists in run {self.run_id}; "
+                "records are never overwritten (start a new run)") from None
+        return path
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for p in sorted(self.path.glob("*.json")):
+            if p.name == "run.json" or p.name.startswith(".tmp-"):
+                continue
+            yield read_json(p)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: expected a JSON object")
+    return data
+
+
+def latest_run(root: Path) -> RunDir:
+    runs = sorted(p.name for p in root.glob("*") if p.is_dir() and RUN_ID_RE.match(p.name))
+    if not runs:
+        raise ResultsError(f"{root}: no runs yet (run `nox -s bench` first)")
+    return RunDir(root, runs[-1])
+
+
+def load_schema(kind: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / f"{kind}.schema.json").read_text(encoding="utf-8"))

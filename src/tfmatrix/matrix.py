@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import MATRIX_SCHEMA_VERSION
@@ -289,11 +291,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, Any] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # a '<<' merge key: construct_mapping below merges it
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen[key] = True
+        try:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen[key] = True
+        except TypeError:
+            pass  # an unhashable key: construct_mapping below reports it as a YAML error
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -316,7 +323,7 @@ def load_matrix(path: str | os.PathLike[str]) -> Matrix:
         raise MatrixError(name, "", "undecodable bytes", "a UTF-8 text file") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "document"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -342,6 +349,14 @@ def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
     v.unique(tfs, "tensorflow", lambda t: t.id)
     stacks = tuple(v.seq(top["stacks"], "stacks", v.stack, nonempty=True))
     v.unique(stacks, "stacks", lambda s: s.id)
+    combo_ids: dict[str, str] = {}  # "tfN.M-STACK" must not come from two (tf, stack) pairs
+    for (i, stack), tf, py in itertools.product(enumerate(stacks), tfs, pythons):
+        cid = combination_id(tf, stack, py, len(pythons) > 1)
+        if cid in combo_ids:
+            raise MatrixError(file, f"stacks[{i}].id", stack.id,
+                              f"ids that keep combination ids distinct ({tf.id!r} + {stack.id!r} "
+                              f"and {combo_ids[cid]} both give {cid!r})")
+        combo_ids[cid] = f"{tf.id!r} + {stack.id!r}"
     stack_ids = {s.id for s in stacks}
     models = tuple(v.seq(top["models"], "models", lambda x, k: v.model(x, k, stack_ids), nonempty=True))
     v.unique(models, "models", lambda m: m.id)
@@ -414,8 +429,8 @@ class _Validator:
         return value
 
     def number(self, value: Any, key: str, minimum: float = 0.0) -> float:
-        if type(value) not in (int, float) or value < minimum or value != value:
-            raise self.fail(key, value, f"a number >= {minimum}")
+        if type(value) not in (int, float) or not math.isfinite(value) or value < minimum:
+            raise self.fail(key, value, f"a finite number >= {minimum}")
         return float(value)
 
     def python(self, value: Any, key: str) -> str:
@@ -480,7 +495,7 @@ class _Validator:
 
     def _no_core_override(self, reqs: Iterable[str], key: str) -> None:
         for i, r in enumerate(reqs):
-            name = Requirement(r).name.lower().replace("_", "-")
+            name = canonicalize_name(Requirement(r).name)
             if name in ("tensorflow", "tf-models-official", "tensorflow-cpu", "tensorflow-gpu"):
                 raise self.fail(f"{key}[{i}]", r, "an extra pin; TensorFlow and tf-models-official come from 'version' and 'models_official'")
 
@@ -510,9 +525,9 @@ class _Validator:
         if not isinstance(overrides, dict):
             raise self.fail(f"{key}.overrides", overrides, "a mapping of Model Garden config overrides")
         try:
-            json.dumps(overrides)
+            json.dumps(overrides, sort_keys=True)  # as config_digest() does
         except (TypeError, ValueError):
-            raise self.fail(f"{key}.overrides", overrides, "plain YAML values (strings, numbers, lists, mappings)") from None
+            raise self.fail(f"{key}.overrides", overrides, "plain YAML values (strings, numbers, lists, mappings with string keys)") from None
         stacks = self.ref_list(m.get("stacks", []), f"{key}.stacks", stack_ids, "stacks")
         return ModelSpec(id=mid, experiment=exp, input_size=(size[0], size[1]),
                          overrides=overrides, stacks=stacks)
@@ -559,6 +574,8 @@ class _Validator:
         stacks: tuple[str, ...] = ()
         if "stack" in m:
             raw = m["stack"] if isinstance(m["stack"], list) else [m["stack"]]
+            if not raw:  # an empty list would match every stack
+                raise self.fail(f"{key}.stack", raw, "a stack id or a non-empty list of stack ids")
             stacks = self.ref_list(raw, f"{key}.stack", stack_ids, "stacks")
         return Rule(
             tensorflow=self.specifier(m["tensorflow"], f"{key}.tensorflow") if "tensorflow" in m else None,
@@ -574,7 +591,7 @@ class _Validator:
             raise self.fail(key, value, "a mapping of profile name to profile")
         out = []
         for name, body in value.items():
-            pkey = f"{key}.{name}"
+            pkey = _join(key, str(name))
             pid = self.ident(name, pkey)
             if pid == "all":
                 raise self.fail(pkey, name, "a profile name other than 'all' (reserved)")
@@ -595,4 +612,5 @@ class _Validator:
 
 
 def _join(prefix: str, key: str) -> str:
+    key = key if key.isprintable() else repr(key)  # a key path stays on one line
     return f"{prefix}.{key}" if prefix else key

@@ -101,8 +101,8 @@ class PhaseResult:
         for key in ("extra", "exception", "gpu_peak_memory_bytes", "truncated", "warmup", "cached_from"):
             if key in self.result:
                 out[key] = self.result[key]
-        if self.spec.phase == "throughput" or (self.spec.phase == "latency" and samples):
-            med = stats.summarize(samples)["median"] if samples else None
+        if self.spec.phase in ("latency", "throughput") and self.spec.batch:
+            med = out["summary"]["median"] if out["summary"] else None
             out["throughput_ips"] = (self.spec.batch / med) if med else None
         return out
 

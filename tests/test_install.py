@@ -1,0 +1,81 @@
+"""install.py against the real uv and the real package index (tiny packages only)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfmatrix import install
+
+ROOT = Path(__file__).resolve().parents[1]
+UV = install.find_uv()
+needs_uv = pytest.mark.skipif(UV is None, reason="uv is not installed (pip install 'nox[uv]')")
+
+
+@pytest.fixture
+def venv(tmp_path) -> Path:
+    path = tmp_path / "venv"
+    subprocess.run([UV, "venv", "--quiet", "--python", sys.executable, str(path)], check=True)
+    return path
+
+
+def py(venv: Path) -> str:
+    return str(venv / "bin" / "python")
+
+
+@needs_uv
+def test_install_then_reuse_then_rebuild_when_pins_change(venv, tmp_path):
+    log = tmp_path / "install.log"
+    first = install.install(["six==1.16.0"], venv=venv, python=py(venv), backend="uv",
+                            project_root=ROOT, timeout=300, log=log)
+    assert first.ok, first.error
+    assert not first.reused
+    assert "six==1.16.0" in first.resolved
+    assert not any(r.startswith("tfmatrix") for r in first.resolved)
+    assert first.check_ok is True
+    assert [s["step"] for s in first.steps] == ["resolve", "sync", "install-tfmatrix", "check", "freeze"]
+    sync = next(s for s in first.steps if s["step"] == "sync")
+    assert "--compile-bytecode" in sync["argv"]
+
+    again = install.install(["six==1.16.0"], venv=venv, python=py(venv), backend="uv",
+                            project_root=ROOT, timeout=300, log=log)
+    assert again.ok and again.reused
+    assert again.lock_sha256 == first.lock_sha256
+    assert "sync" not in [s["step"] for s in again.steps]
+
+    changed = install.install(["six==1.17.0"], venv=venv, python=py(venv), backend="uv",
+                              project_root=ROOT, timeout=300, log=log)
+    assert changed.ok and not changed.reused
+    assert "six==1.17.0" in changed.resolved and "six==1.16.0" not in changed.resolved
+    # the worker module is importable in the venv, without tfmatrix's own dependencies
+    out = subprocess.run([py(venv), "-c", "import tfmatrix.worker, sys; print('yaml' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@needs_uv
+@pytest.mark.parametrize("reqs, words", [
+    (["tensorflow==2.20.0", "tf-models-official==2.15.0"], "No solution found"),
+    (["six==0.0.0.0.1"], "No solution found"),
+])
+def test_unresolvable_pins_fail_with_the_resolvers_words(venv, tmp_path, reqs, words):
+    out = install.install(reqs, venv=venv, python=py(venv), backend="uv", project_root=ROOT,
+                          timeout=300, log=tmp_path / "install.log")
+    assert not out.ok
+    assert out.failed_step == "resolve"
+    assert words in out.error
+    assert words in (tmp_path / "install.log").read_text()
+    assert not (venv / install.LOCK_MARKER).exists()
+
+
+def test_check_verdict_ignores_only_tfmatrix_itself():
+    uv_out = ("Checked 128 packages in 1ms\nFound 1 incompatibility\n"
+              "The package `tfmatrix` requires `nox[uv]>=2025.2.9`, but it's not installed")
+    assert install.check_verdict(1, uv_out) is True
+    assert install.check_verdict(1, uv_out + "\nThe package `tensorflow` requires `numpy<2`, but `2.1.0` is installed") is False
+    assert install.check_verdict(1, "tfmatrix 0.1.0 requires nox, which is not installed.") is True
+    assert install.check_verdict(1, "tf-keras 2.15.1 has requirement tensorflow<2.16,>=2.15, but you have tensorflow 2.16.1.") is False
+    assert install.check_verdict(0, "") is True

@@ -1,0 +1,168 @@
+"""Real nox, real uv, real TensorFlow and the real Model Garden, on a tiny configuration.
+
+These run `nox -s bench` exactly as a user does (in a subprocess), against a
+small matrix file, and check the records it writes.  They take minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tfmatrix.results import load_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
+
+TINY_MATRIX = """\
+schema_version: 1
+pythons: ["{python}"]
+tensorflow:
+  - version: "2.20.0"
+    models_official: "2.20.0"
+  - id: tfbad
+    version: "2.20.0"
+    models_official: "2.15.0"     # tf-models-official 2.15 wants tensorflow~=2.15: unresolvable
+stacks:
+  - {{id: cpu, kind: cpu}}
+  - {{id: cuda-pip, kind: cuda-pip}}
+models:
+  - id: retinanet-mnv2-128
+    experiment: retinanet_resnetfpn_coco
+    input_size: [128, 128]
+    overrides:
+      task:
+        model:
+          backbone: {{type: mobilenet, mobilenet: {{model_id: MobileNetV2}}}}
+          detection_generator: {{nms_version: batched, pre_nms_top_k: 200, pre_nms_score_threshold: 0.008}}
+workload:
+  images: 2
+  batch_sizes: [1, 2]
+  warmup: 1
+  latency: {{min_queries: 5, min_seconds: 0.5}}
+  throughput: {{min_queries: 3, min_seconds: 0.3}}
+  load_repeats: 2
+  import_repeats: 2
+profiles:
+  default:
+    stacks: [cpu, cuda-pip]
+"""
+
+
+def python_version() -> str:
+    return "%d.%d" % sys.version_info[:2]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("integration")
+    (d / "tiny.yaml").write_text(TINY_MATRIX.format(python=python_version()))
+    return d
+
+
+def nox(workdir: Path, *args: str, run_id: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "tiny.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
+               TFMATRIX_CACHE=str(workdir / "cache"))
+    env.pop("TFMATRIX_RUN_ID", None)
+    env.pop("TFMATRIX_ASSUME_GPU", None)
+    if run_id:
+        env["TFMATRIX_RUN_ID"] = run_id
+    return subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=1800)
+
+
+def runs(workdir: Path) -> list[Path]:
+    return sorted(p for p in (workdir / "results").iterdir() if p.is_dir())
+
+
+def validate(doc: dict, kind: str) -> None:
+    jsonschema.validate(doc, load_schema(kind), format_checker=jsonschema.FormatChecker())
+
+
+def test_nox_lists_one_bench_session_per_combination(workdir):
+    proc = nox(workdir, "-l", "--json")
+    assert proc.returncode == 0, proc.stderr
+    sessions = json.loads(proc.stdout)
+    bench = sorted(s["session"] for s in sessions if s["name"] == "bench")
+    assert bench == ["bench(tf2.20-cpu)", "bench(tf2.20-cuda-pip)", "bench(tfbad-cpu)", "bench(tfbad-cuda-pip)"]
+    tags = {s["session"]: s["tags"] for s in sessions if s["name"] == "bench"}
+    assert "gpu" in tags["bench(tf2.20-cuda-pip)"] and "cpu" in tags["bench(tf2.20-cpu)"]
+
+
+def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
+    proc = nox(workdir, "-s", "bench")
+    out = proc.stdout + proc.stderr
+    # one combination failed to install, so nox reports failure -- but every other one ran
+    assert proc.returncode == 1, out
+    (run,) = runs(workdir)
+    records = {p.stem: json.loads(p.read_text()) for p in run.glob("*.json") if p.name != "run.json"}
+    assert set(records) == {"tf2.20-cpu", "tfbad-cpu", "tf2.20-cuda-pip", "tfbad-cuda-pip"}
+    for doc in records.values():
+        validate(doc, "combination")
+    run_doc = json.loads((run / "run.json").read_text())
+    validate(run_doc, "run")
+    assert run_doc["ended_at"]  # the summary session closed the run
+    assert run_doc["matrix"]["path"].endswith("tiny.yaml")
+
+    bad = records["tfbad-cpu"]
+    assert bad["status"] == "install-failed"
+    assert "No solution found" in bad["install"]["error"]
+    assert bad["install"]["failed_step"] == "resolve"
+    assert bad["phases"] == []
+
+    gpu = records["tf2.20-cuda-pip"]
+    assert gpu["status"] == "skipped"
+    assert "no NVIDIA GPU visible" in gpu["reason"]
+    assert gpu["phases"] == []  # never timed on the CPU as if it were the GPU
+
+    ok = records["tf2.20-cpu"]
+    assert ok["status"] == "ok", ok["reason"]
+    assert ok["install"]["ok"] and ok["install"]["compile_bytecode"] and ok["install"]["check"]["ok"]
+    assert "tensorflow==2.20.0" in ok["resolved_pins"]
+    assert ok["environment"]["tensorflow"]["version"] == "2.20.0"
+    assert ok["environment"]["devices"]["physical"][0]["type"] == "CPU"
+    phases = {p["name"]: p for p in ok["phases"]}
+    assert set(phases) == {"probe", "import", "export-retinanet-mnv2-128", "load-retinanet-mnv2-128",
+                           "first-inference-retinanet-mnv2-128-b1", "latency-retinanet-mnv2-128-b1",
+                           "throughput-retinanet-mnv2-128-b2", "peakmem-retinanet-mnv2-128-b2"}
+    assert all(p["status"] == "ok" for p in phases.values())
+    assert len(phases["import"]["samples"]) == 2
+    assert len(phases["load-retinanet-mnv2-128"]["samples"]) == 2
+    lat = phases["latency-retinanet-mnv2-128-b1"]
+    assert lat["summary"]["n"] >= 5 and sum(lat["samples"]) >= 0.5
+    assert 0 < lat["summary"]["p50"] <= lat["summary"]["p90"] <= lat["summary"]["p99"]
+    thr = phases["throughput-retinanet-mnv2-128-b2"]
+    assert thr["throughput_ips"] == pytest.approx(2 / thr["summary"]["median"])
+    first = phases["first-inference-retinanet-mnv2-128-b1"]
+    det = first["extra"]["detections"]
+    assert len(det["images"]) == 1 and len(det["sha256"]) == 64
+    assert det["images"][0]["num_detections"] > 0
+    assert phases["peakmem-retinanet-mnv2-128-b2"]["samples"][0] > 100 * 2**20
+
+    # the summary table ends the run
+    assert "tfmatrix run " + run.name in out
+    assert "install-failed" in out and "skipped" in out
+
+
+def test_second_run_reuses_the_venv_and_the_export(workdir):
+    proc = nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--quick")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    newest = runs(workdir)[-1]
+    doc = json.loads((newest / "tf2.20-cpu.json").read_text())
+    validate(doc, "combination")
+    assert doc["install"]["reused"] is True
+    export = next(p for p in doc["phases"] if p["phase"] == "export")
+    assert export["status"] == "cached"
+    assert export["cached_from"]["run_id"] == runs(workdir)[0].name
+    assert doc["quick"] is True and doc["status"] == "ok"
+    # identical inputs and identical detections across the two runs of one combination
+    first_runs = [json.loads((r / "tf2.20-cpu.json").read_text()) for r in runs(workdir)]
+    digests = {next(p for p in d["phases"] if p["phase"] == "first-inference")["extra"]["detections"]["sha256"]
+               for d in first_runs}
+    assert len(digests) == 1

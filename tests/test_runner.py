@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tfmatrix import runner
+from tfmatrix.matrix import load_matrix, combinations
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = Path(__file__).parent / "data" / "tiny_bench.py"
+
+
+def env_for_tests(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TINY_PIDFILE=str(tmp_path / "grandchild.pid"))
+    return env
+
+
+def run(tmp_path: Path, cls: str, method: str, params=(), timeout: float = 60.0,
+        batch: int | None = None) -> runner.PhaseResult:
+    spec = runner.PhaseSpec("throughput", "inference", cls, method, tuple(params), "tiny", batch)
+    return runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs",
+                            timeout=timeout, env=env_for_tests(tmp_path))
+
+
+def test_time_benchmark_meets_minimum_queries_and_duration(tmp_path):
+    res = run(tmp_path, "Tiny", "time_sleep", [2], batch=2)
+    assert res.status == "ok", res.note
+    samples = res.result["samples"]
+    assert len(samples) >= 5
+    assert sum(samples) >= 0.05 * 0.9
+    assert all(s >= 0.002 for s in samples)  # each call sleeps 2 ms
+    assert res.result["warmup"] == 1
+    assert res.result["extra"] == {"setup_n": 2}
+    doc = res.to_json()
+    assert doc["summary"]["n"] == len(samples)
+    assert doc["summary"]["p50"] <= doc["summary"]["p90"] <= doc["summary"]["p99"]
+    assert doc["throughput_ips"] == pytest.approx(2 / doc["summary"]["median"])
+
+
+def test_track_reports_through_file_not_stdout(tmp_path):
+    res = run(tmp_path, "Tiny", "track_value", [2])
+    assert res.status == "ok"
+    assert res.result["samples"] == [85.0]
+    assert res.result["unit"] == "widgets"
+    assert "noise on stdout" in Path(res.log).read_text()
+
+
+def test_timeraw_runs_fresh_interpreters(tmp_path):
+    res = run(tmp_path, "Tiny", "timeraw_sleep", [1])
+    assert res.status == "ok"
+    assert len(res.result["samples"]) == 3
+    assert all(0.009 <= s < 1.0 for s in res.result["samples"])
+
+
+def test_peakmem_sees_the_allocation(tmp_path):
+    res = run(tmp_path, "Tiny", "peakmem_alloc", [1])
+    assert res.status == "ok"
+    assert res.result["unit"] == "bytes"
+    assert res.result["samples"][0] >= 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("method, status, signame", [
+    ("track_abort", "crashed", "SIGABRT"),
+    ("track_segfault", "crashed", "SIGSEGV"),
+])
+def test_native_crash_is_recorded_with_its_signal_and_python_stack(tmp_path, method, status, signame):
+    res = run(tmp_path, "Crash", method)
+    assert res.status == status
+    assert res.signal == signame
+    assert signame in res.note
+    # faulthandler is on in every worker: the Python stack of the crash is in the log tail
+    assert "Fatal Python error" in res.stderr_tail
+    assert method in res.stderr_tail
+
+
+def test_python_exception_becomes_data(tmp_path):
+    res = run(tmp_path, "Crash", "track_raise")
+    assert res.status == "error"
+    assert res.result["exception"]["type"] == "ValueError"
+    assert "Descriptors cannot be created directly" in res.result["exception"]["message"]
+    assert "track_raise" in res.result["exception"]["traceback"]
+    assert res.exit_code == 3
+
+
+def test_exit_zero_without_result_is_not_success(tmp_path):
+    res = run(tmp_path, "Crash", "track_exit_zero")
+    assert res.status == "no-result"
+    assert res.exit_code == 0
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX; Windows uses taskkill /T")
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    t0 = time.monotonic()
+    res = run(tmp_path, "Crash", "track_hang", timeout=3.0)
+    assert res.status == "timeout"
+    assert time.monotonic() - t0 < 30
+    pid = int((tmp_path / "grandchild.pid").read_text())
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the grandchild outlived the timeout")
+
+
+def test_outcome_mapping_is_total():
+    assert runner.outcome_of(0, False, {"status": "ok"})[0] == "ok"
+    assert runner.outcome_of(None, True, None)[0] == "timeout"
+    assert runner.outcome_of(-11, False, None) == ("crashed", "ended by signal SIGSEGV")
+    assert runner.outcome_of(1, False, None)[0] == "crashed"
+    assert runner.outcome_of(0, False, None)[0] == "no-result"
+    assert runner.outcome_of(3, False, {"status": "error", "exception": {"type": "E", "message": "m"}}) == ("error", "E: m")
+    assert runner.outcome_of(2, False, {"status": "ok"})[0] == "crashed"
+
+
+def test_plan_covers_every_phase_in_order():
+    matrix = load_matrix(ROOT / "matrix.yaml")
+    combo = next(c for c in combinations(matrix) if c.id == "tf2.20-cpu")
+    names = [p.name for p in runner.plan(combo, matrix.workload)]
+    assert names == ["probe", "import", "export-retinanet-mnv2-256", "load-retinanet-mnv2-256",
+                     "first-inference-retinanet-mnv2-256-b1", "latency-retinanet-mnv2-256-b1",
+                     "throughput-retinanet-mnv2-256-b4", "peakmem-retinanet-mnv2-256-b4"]
+
+
+def test_manager_modules_never_import_tensorflow():
+    code = ("import sys; sys.path.insert(0, 'src'); import tfmatrix.cli, tfmatrix.bench, tfmatrix.runner, "
+            "tfmatrix.summary, tfmatrix.install; "
+            "bad = [m for m in ('tensorflow', 'numpy', 'official') if m in sys.modules]; print(bad); "
+            "sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_cpu_children_never_see_a_gpu(tmp_path):
+    from tfmatrix.bench import _stack_env
+
+    matrix = load_matrix(ROOT / "matrix.yaml")
+    cpu = next(c for c in combinations(matrix) if c.stack.kind == "cpu")
+    assert _stack_env(cpu) == {"CUDA_VISIBLE_DEVICES": ""}
+    env = runner.child_env(tmp_path / "c.json", _stack_env(cpu))
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and env["TFMATRIX_BENCH_CONFIG"].endswith("c.json")
+    assert "PYTHONPATH" not in env

@@ -36,14 +36,14 @@ def rows(records: Iterable[dict[str, Any]], expected: Iterable[Combination] = ()
     for r in records:
         cid = r["combination"]["id"]
         seen.add(cid)
-        models = r["combination"]["models"] or [None]
         inst = r.get("install") or {}
         inst_s = "-" if not inst else ("reused" if inst.get("reused") else f"{inst.get('seconds', 0):.0f}s")
+        if not r.get("phases"):  # skipped, install-failed: nothing was measured
+            out.append((cid, r["status"], inst_s, *["-"] * 9))
+            continue
+        models = r["combination"]["models"]
         for m in models:
-            name = cid if m is None or len(models) == 1 else f"{cid} {m}"
-            if r["status"] in ("skipped", "install-failed") or not r.get("phases"):
-                out.append((name, r["status"], inst_s, *["-"] * 9))
-                continue
+            name = cid if len(models) == 1 else f"{cid} {m}"
             thr = [p for p in r["phases"] if p["model"] == m and p.get("throughput_ips")]
             thr_s = " ".join(f"b{p['batch']}:{p['throughput_ips']:.1f}/s" for p in thr) or "-"
             rss = [p["peak_rss_bytes"] for p in r["phases"] if p["model"] == m and p.get("peak_rss_bytes")]

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from tfmatrix import summary
+from tfmatrix.bench import parse_options
+from tfmatrix.errors import TfmatrixError
+
+import pytest
+
+
+def phase(name, phase, model=None, batch=None, samples=(1.0,), status="ok", rss=None, ips=None):
+    from tfmatrix.stats import summarize
+
+    return {"name": name, "phase": phase, "model": model, "batch": batch, "status": status,
+            "samples": list(samples), "summary": summarize(samples) if samples else None,
+            "peak_rss_bytes": rss, "throughput_ips": ips}
+
+
+def record(cid, status, phases=(), models=("m",), install=None, reason=""):
+    return {"combination": {"id": cid, "models": list(models)}, "status": status, "phases": list(phases),
+            "install": install, "reason": reason}
+
+
+def test_table_rows_show_medians_percentiles_and_reasons():
+    ok = record("tf2.20-cpu", "ok", install={"reused": False, "seconds": 21.4}, phases=[
+        phase("import", "import", samples=[3.0, 3.2, 3.4]),
+        phase("export-m", "export", "m", samples=[20.0], status="cached"),
+        phase("load-m", "load", "m", samples=[5.0, 4.0, 6.0]),
+        phase("first-inference-m-b1", "first-inference", "m", 1, samples=[0.9], rss=900 * 2**20),
+        phase("latency-m-b1", "latency", "m", 1, samples=[0.1] * 9 + [0.2], ips=10.0),
+        phase("throughput-m-b4", "throughput", "m", 4, samples=[0.5], ips=8.0, rss=1200 * 2**20),
+    ])
+    bad = record("tfbad-cpu", "install-failed", reason="resolve: No solution found")
+    text = summary.render("RUN", [ok, bad])
+    lines = text.splitlines()
+    assert lines[0] == "tfmatrix run RUN: 1 install-failed, 1 ok"
+    row = next(ln for ln in lines if ln.startswith("tf2.20-cpu"))
+    for cell in ("21s", "3.20s", "20.00s*", "5.00s", "0.90s", "100ms", "b1:10.0/s b4:8.0/s", "1200MiB"):
+        assert cell in row, (cell, row)
+    assert "tfbad-cpu: install-failed: resolve: No solution found" in text
+
+
+def test_combinations_without_a_record_are_listed_as_not_run():
+    class C:
+        id = "tf2.15-cpu"
+
+    text = summary.render("RUN", [], expected=[C()])
+    assert "tf2.15-cpu" in text and "not run" in text
+
+
+def test_bench_options():
+    assert parse_options(["--models", "a,b", "--models", "c", "--quick"]).models == ("a", "b", "c")
+    assert parse_options([]).quick is False
+    assert parse_options(["--assume-gpu"]).assume_gpu is True
+    with pytest.raises(TfmatrixError, match="--models ID"):
+        parse_options(["--frobnicate"])

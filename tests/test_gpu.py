@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tfmatrix import gpu
-from tests.fakes.fake_pynvml import FakeNvml, NVMLError_LibraryNotFound
+from fakes.fake_pynvml import FakeNvml, NVMLError_LibraryNotFound
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,7 @@ tensorflow:
 stacks:
   - {{id: cpu, kind: cpu}}
   - {{id: cuda-pip, kind: cuda-pip}}
+  - {{id: cuda-system, kind: cuda-system, library_path: ["/nonexistent/cuda/lib64"]}}
 models:
   - id: retinanet-mnv2-128
     experiment: retinanet_resnetfpn_coco
@@ -51,7 +52,7 @@ workload:
   import_repeats: 2
 profiles:
   default:
-    stacks: [cpu, cuda-pip]
+    tensorflow: [tf2.20, tfbad]
 """
 
 
@@ -90,7 +91,8 @@ def test_nox_lists_one_bench_session_per_combination(workdir):
     assert proc.returncode == 0, proc.stderr
     sessions = json.loads(proc.stdout)
     bench = sorted(s["session"] for s in sessions if s["name"] == "bench")
-    assert bench == ["bench(tf2.20-cpu)", "bench(tf2.20-cuda-pip)", "bench(tfbad-cpu)", "bench(tfbad-cuda-pip)"]
+    assert bench == ["bench(tf2.20-cpu)", "bench(tf2.20-cuda-pip)", "bench(tf2.20-cuda-system)",
+                     "bench(tfbad-cpu)", "bench(tfbad-cuda-pip)", "bench(tfbad-cuda-system)"]
     tags = {s["session"]: s["tags"] for s in sessions if s["name"] == "bench"}
     assert "gpu" in tags["bench(tf2.20-cuda-pip)"] and "cpu" in tags["bench(tf2.20-cpu)"]
 
@@ -102,7 +104,8 @@ def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
     assert proc.returncode == 1, out
     (run,) = runs(workdir)
     records = {p.stem: json.loads(p.read_text()) for p in run.glob("*.json") if p.name != "run.json"}
-    assert set(records) == {"tf2.20-cpu", "tfbad-cpu", "tf2.20-cuda-pip", "tfbad-cuda-pip"}
+    assert set(records) == {"tf2.20-cpu", "tfbad-cpu", "tf2.20-cuda-pip", "tfbad-cuda-pip",
+                            "tf2.20-cuda-system", "tfbad-cuda-system"}
     for doc in records.values():
         validate(doc, "combination")
     run_doc = json.loads((run / "run.json").read_text())
@@ -116,10 +119,11 @@ def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
     assert bad["install"]["failed_step"] == "resolve"
     assert bad["phases"] == []
 
-    gpu = records["tf2.20-cuda-pip"]
-    assert gpu["status"] == "skipped"
-    assert "no NVIDIA GPU visible" in gpu["reason"]
-    assert gpu["phases"] == []  # never timed on the CPU as if it were the GPU
+    for gpu_id in ("tf2.20-cuda-pip", "tf2.20-cuda-system", "tfbad-cuda-pip", "tfbad-cuda-system"):
+        gpu = records[gpu_id]
+        assert gpu["status"] == "skipped"
+        assert "no NVIDIA GPU visible" in gpu["reason"]
+        assert gpu["phases"] == [] and gpu["install"] is None  # never timed on the CPU as if on a GPU
 
     ok = records["tf2.20-cpu"]
     assert ok["status"] == "ok", ok["reason"]
@@ -166,3 +170,18 @@ def test_second_run_reuses_the_venv_and_the_export(workdir):
     digests = {next(p for p in d["phases"] if p["phase"] == "first-inference")["extra"]["detections"]["sha256"]
                for d in first_runs}
     assert len(digests) == 1
+
+
+def test_forcing_a_gpu_stack_onto_a_cpu_machine_records_no_gpu_and_no_timings(workdir):
+    """--assume-gpu on a machine without one: TensorFlow really runs, finds no GPU, nothing is timed."""
+    proc = nox(workdir, "-s", "bench(tf2.20-cuda-system)", "--", "--assume-gpu", "--quick")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    newest = runs(workdir)[-1]
+    doc = json.loads((newest / "tf2.20-cuda-system.json").read_text())
+    validate(doc, "combination")
+    assert doc["status"] == "failed"
+    assert doc["reason"].startswith("no-gpu:")
+    probe, *rest = doc["phases"]
+    assert probe["phase"] == "probe" and probe["status"] == "ok"
+    assert [d["type"] for d in doc["environment"]["devices"]["physical"]] == ["CPU"]
+    assert rest and all(p["status"] == "skipped" and p["samples"] == [] for p in rest)

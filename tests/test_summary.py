@@ -53,3 +53,20 @@ def test_bench_options():
     assert parse_options(["--assume-gpu"]).assume_gpu is True
     with pytest.raises(TfmatrixError, match="--models ID"):
         parse_options(["--frobnicate"])
+
+
+def test_cpu_fallback_guard():
+    from pathlib import Path
+
+    from tfmatrix.bench import cpu_fallback
+    from tfmatrix.matrix import combinations, load_matrix
+
+    matrix = load_matrix(Path(__file__).resolve().parents[1] / "matrix.yaml")
+    combos = {c.id: c for c in combinations(matrix)}
+    cpu_only = {"devices": {"physical": [{"name": "/physical_device:CPU:0", "type": "CPU"}]}}
+    with_gpu = {"devices": {"physical": [{"name": "/physical_device:CPU:0", "type": "CPU"},
+                                         {"name": "/physical_device:GPU:0", "type": "GPU"}]}}
+    assert cpu_fallback(combos["tf2.20-cpu"], cpu_only) == ""
+    assert cpu_fallback(combos["tf2.20-cuda-pip"], cpu_only).startswith("no-gpu:")
+    assert cpu_fallback(combos["tf2.20-cuda-pip"], with_gpu) == ""
+    assert cpu_fallback(combos["tf2.20-cuda-pip"], {"devices": {"error": "ImportError"}}).startswith("no-gpu:")

@@ -179,6 +179,7 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
                 _remember_export(dirs[spec.model], res, ctx.run_id)
         if spec.phase == "probe" and res.ok:
             record["environment"] = res.result.get("probe")
+            failure = cpu_fallback(combo, record["environment"])
         if not res.ok and res.status != "skipped":
             if spec.model is None:
                 failure = f"{spec.name} {res.status}"
@@ -187,11 +188,32 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
         record["phases"].append(res.to_json())
 
     bad = [p for p in record["phases"] if p["status"] not in ("ok", "cached")]
+    if failure.startswith("no-gpu"):
+        finish(FAILED, failure)
+        session.error(f"{combo.id}: {failure}")
     if bad:
         first = bad[0]
         finish(FAILED, f"{first['name']}: {first['status']} {first['note']}".strip())
         session.error(f"{combo.id}: {first['name']} {first['status']}")
     return finish(OK)
+
+
+def cpu_fallback(combo: Combination, environment: dict[str, Any] | None) -> str:
+    """A GPU combination whose TensorFlow sees no GPU must not be timed at all.
+
+    Its timings would be CPU timings filed under a GPU stack; the combination
+    is recorded as failed (``no-gpu``) instead.
+    """
+    if not combo.needs_gpu:
+        return ""
+    devices = (environment or {}).get("devices") or {}
+    physical = devices.get("physical") if isinstance(devices, dict) else None
+    if physical is None:
+        return "no-gpu: the probe could not list TensorFlow's devices"
+    if not any(d.get("type") == "GPU" for d in physical):
+        return ("no-gpu: the stack expects a GPU but TensorFlow sees none (a CPU fallback); "
+                "no timings are recorded for it")
+    return ""
 
 
 def _stack_env(combo: Combination) -> dict[str, str]:

@@ -119,7 +119,7 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     opts = parse_options(list(session.posargs))
     combo = select(ctx, combo_id, opts)
     run = RunDir(ctx.results_root, ctx.run_id)
-    run.ensure(ctx.run_info(opts))
+    run.ensure(lambda: ctx.run_info(opts))
     session.notify("summary", [ctx.run_id])
     workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
     record: dict[str, Any] = {

@@ -23,10 +23,8 @@ def collect_cpu() -> dict[str, Any]:
     flags: list[str] = []
     try:
         for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()  # more telling than platform.processor()
             elif line.startswith("flags") and not flags:
                 have = set(line.split(":", 1)[1].split())
                 flags = sorted(f for f in ("avx", "avx2", "avx512f", "fma", "sse4_2") if f in have)

@@ -18,7 +18,7 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import RECORD_SCHEMA_VERSION, __version__
 from .atomic import write_json_atomic, write_json_new
@@ -67,25 +67,27 @@ class RunDir:
     def log_dir(self, combo_id: str) -> Path:
         return self.path / "logs" / combo_id
 
-    def ensure(self, run_info: dict[str, Any]) -> None:
+    def ensure(self, run_info: Callable[[], dict[str, Any]]) -> None:
         """Create the folder and its run record, once; later sessions join it."""
         self.path.mkdir(parents=True, exist_ok=True)
+        if self.run_record.exists():
+            return
         record = {"schema_version": RECORD_SCHEMA_VERSION, "kind": "run", "run_id": self.run_id,
-                  "tfmatrix_version": __version__, "started_at": now(), "ended_at": None, **run_info}
+                  "tfmatrix_version": __version__, "started_at": now(), "ended_at": None, **run_info()}
         try:
             write_json_new(str(self.run_record), record)
         except FileExistsError:
-            pass
+            pass  # a concurrent session of the same run wrote it first
 
     def read_run(self) -> dict[str, Any]:
         return read_json(self.run_record)
 
-    def finish(self, extra: dict[str, Any] | None = None) -> None:
+    def finish(self) -> None:
+        """Stamp the end time, once: a later summary of the same run changes nothing."""
         run = self.read_run()
-        run["ended_at"] = now()
-        if extra:
-            run.update(extra)
-        write_json_atomic(str(self.run_record), run)
+        if run.get("ended_at") is None:
+            run["ended_at"] = now()
+            write_json_atomic(str(self.run_record), run)
 
     def write_record(self, combo_id: str, record: dict[str, Any]) -> Path:
         path = self.record_path(combo_id)

@@ -119,12 +119,16 @@ def test_default_matrix_loads(default: Matrix) -> None:
     assert default.path == str(DEFAULT_MATRIX)
     assert default.sha256 == hashlib.sha256(DEFAULT_MATRIX.read_bytes()).hexdigest()
     assert default.pythons == ("3.11",)
-    assert [t.id for t in default.tensorflow] == ["tf2.15", "tf2.16", "tf2.17", "tf2.18", "tf2.19", "tf2.20"]
+    assert [t.id for t in default.tensorflow] == ["tf2.15", "tf2.16", "tf2.17", "tf2.18", "tf2.19", "tf2.20",
+                                                  "tf2.15-numpy2", "tf2.15-protobuf7"]
+    known_bad = {t.id: (t.force, t.expect, t.stacks) for t in default.tensorflow if t.expect}
+    assert known_bad == {"tf2.15-numpy2": (("numpy>=2",), "numpy-abi", ("cpu",)),
+                         "tf2.15-protobuf7": (("protobuf>=7",), "degraded", ("cpu",))}
     assert [(s.id, s.kind) for s in default.stacks] == [
         ("cpu", "cpu"), ("cuda-pip", "cuda-pip"), ("cuda-system", "cuda-system")]
     assert default.stacks[2].library_path == ("/usr/local/cuda/lib64",)
     assert [m.id for m in default.models] == ["retinanet-mnv2-256", "retinanet-r50-640", "maskrcnn-r50-640"]
-    assert [p.id for p in default.profiles] == ["default", "cpu-all", "gpu", "gpu-system"]
+    assert [p.id for p in default.profiles] == ["default", "known-bad", "cpu-all", "gpu", "gpu-system"]
 
 
 def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
@@ -138,7 +142,8 @@ def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
 
 
 def test_default_profile_ids_in_order(default: Matrix) -> None:
-    assert ids(combinations(default)) == ["tf2.15-cpu", "tf2.15-cuda-pip", "tf2.20-cpu", "tf2.20-cuda-pip"]
+    assert ids(combinations(default)) == ["tf2.15-cpu", "tf2.15-cuda-pip", "tf2.20-cpu", "tf2.20-cuda-pip",
+                                          "tf2.15-numpy2-cpu", "tf2.15-protobuf7-cpu"]
     assert ids(combinations(default, "default")) == ids(combinations(default))
 
 
@@ -156,7 +161,7 @@ def test_default_cpu_combos_run_only_the_cpu_model(default: Matrix) -> None:
 def test_default_requirements(default: Matrix) -> None:
     combos = {c.id: c for c in combinations(default, "all")}
     assert combos["tf2.15-cpu"].requirements() == [
-        "tensorflow==2.15.1", "tf-models-official==2.15.0", "numpy<2"]
+        "tensorflow==2.15.1", "tf-models-official==2.15.0", "numpy<2", "nvidia-ml-py"]
     assert combos["tf2.15-cuda-pip"].requirements() == [
         "tensorflow[and-cuda]==2.15.1", "tf-models-official==2.15.0", "numpy<2", "nvidia-ml-py"]
     assert combos["tf2.20-cuda-pip"].requirements() == [
@@ -170,12 +175,13 @@ def test_default_requirements(default: Matrix) -> None:
 
 def test_default_profile_all_is_the_product_minus_exclusions(default: Matrix) -> None:
     # with the single Python 3.11 none of the default exclusions (3.12+, 3.13+) applies
-    expected = [f"{t.id}-{s.id}" for t in default.tensorflow for s in default.stacks]
-    assert len(expected) == 18
+    expected = [f"{t.id}-{s.id}" for t in default.tensorflow for s in default.stacks
+                if not t.stacks or s.id in t.stacks]
+    assert len(expected) == 20  # 6 versions x 3 stacks + 2 known-bad entries on cpu only
     assert ids(combinations(default, "all")) == expected
-    # and 'all' is exactly the union of the three one-stack profiles
+    # and 'all' is exactly the union of the one-stack profiles and the known-bad one
     union = set()
-    for prof in ("cpu-all", "gpu", "gpu-system"):
+    for prof in ("cpu-all", "gpu", "gpu-system", "known-bad"):
         union |= set(ids(combinations(default, prof)))
     assert union == set(expected)
 
@@ -198,7 +204,8 @@ def test_cli_validate_default_matrix() -> None:
     assert proc.stderr == ""
     lines = proc.stdout.splitlines()
     assert [ln.split()[0] for ln in lines] == [
-        "bench(tf2.15-cpu)", "bench(tf2.15-cuda-pip)", "bench(tf2.20-cpu)", "bench(tf2.20-cuda-pip)"]
+        "bench(tf2.15-cpu)", "bench(tf2.15-cuda-pip)", "bench(tf2.20-cpu)", "bench(tf2.20-cuda-pip)",
+        "bench(tf2.15-numpy2-cpu)", "bench(tf2.15-protobuf7-cpu)"]
     assert lines[0].split()[1:] == ["models=retinanet-mnv2-256", "tags=cpu,tf2.15,py3.11"]
 
 
@@ -364,7 +371,7 @@ def test_unknown_profile(default: Matrix) -> None:
     assert err.key == "profiles"
     assert err.value == "nightly"
     assert str(err) == (f"{DEFAULT_MATRIX}: profiles: got 'nightly' (str); expected one of the "
-                        "profiles defined: default, cpu-all, gpu, gpu-system, all")
+                        "profiles defined: default, known-bad, cpu-all, gpu, gpu-system, all")
 
 
 def test_cli_unknown_profile() -> None:

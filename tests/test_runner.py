@@ -79,6 +79,38 @@ def test_native_crash_is_recorded_with_its_signal_and_python_stack(tmp_path, met
     assert method in res.stderr_tail
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("method, status, signame, cls, fatal_line", [
+    ("track_segfault", "crashed", "SIGSEGV", "segfault", "Fatal Python error: Segmentation fault"),
+    ("track_abort", "crashed", "SIGABRT", "abort", "Fatal Python error: Aborted"),
+    ("track_sigill", "crashed", "SIGILL", "illegal-instruction", "Fatal Python error: Illegal instruction"),
+    ("track_sigbus", "crashed", "SIGBUS", "segfault", "Fatal Python error: Bus error"),
+    ("track_sigfpe", "crashed", "SIGFPE", "native-crash", "Fatal Python error: Floating point exception"),
+    ("track_sigkill", "crashed", "SIGKILL", "host-oom", None),
+    ("track_memory_error", "error", None, "host-oom", None),
+    ("track_exit_three", "crashed", None, "python-error", None),
+    ("track_exit_zero", "no-result", None, "python-error", None),
+    ("track_raise", "error", None, "protobuf", None),
+    ("track_flood_stderr", "error", None, "numpy-abi", None),
+])
+def test_fault_injection_is_classified(tmp_path, method, status, signame, cls, fatal_line):
+    from tfmatrix.bench import classify_phase
+
+    res = run(tmp_path, "Crash", method)
+    assert (res.status, res.signal) == (status, signame)
+    got = classify_phase(res, gpu_stack=False)
+    assert got.cls == cls, got.evidence
+    if fatal_line:  # faulthandler left the Python stack of the native crash
+        assert fatal_line in res.stderr_tail and method in res.stderr_tail
+    assert len(res.stderr_tail.encode()) <= runner.STDERR_TAIL_BYTES  # bounded, even after 5 MB of stderr
+    assert res.to_json()["stderr_tail"] == res.stderr_tail
+
+
+def test_one_childs_death_does_not_stop_the_next(tmp_path):
+    results = [run(tmp_path, "Crash", "track_segfault"), run(tmp_path, "Tiny", "track_value", [1])]
+    assert [r.status for r in results] == ["crashed", "ok"]
+
+
 def test_python_exception_becomes_data(tmp_path):
     res = run(tmp_path, "Crash", "track_raise")
     assert res.status == "error"
@@ -99,6 +131,10 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     t0 = time.monotonic()
     res = run(tmp_path, "Crash", "track_hang", timeout=3.0)
     assert res.status == "timeout"
+    assert "after 3." in res.note and "limit 3 s" in res.note  # how long it ran
+    from tfmatrix.bench import classify_phase
+
+    assert classify_phase(res, gpu_stack=False).cls == "timeout"
     assert time.monotonic() - t0 < 30
     pid = int((tmp_path / "grandchild.pid").read_text())
     for _ in range(50):
@@ -112,10 +148,21 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
         pytest.fail("the grandchild outlived the timeout")
 
 
+@pytest.mark.parametrize("code, text", [
+    (-1073741819, "STATUS_ACCESS_VIOLATION"), (3221225477, "STATUS_ACCESS_VIOLATION"),
+    (-1073740791, "STATUS_STACK_BUFFER_OVERRUN"), (0xC000001D, "STATUS_ILLEGAL_INSTRUCTION"),
+    (0xC0000374, "STATUS_HEAP_CORRUPTION"),
+])
+def test_windows_ntstatus_exit_codes_are_decoded(code, text):
+    status, note = runner.outcome_of(code, False, None, windows=True)
+    assert status == "crashed" and text in note and "0xC0" in note
+
+
 def test_outcome_mapping_is_total():
     assert runner.outcome_of(0, False, {"status": "ok"})[0] == "ok"
     assert runner.outcome_of(None, True, None)[0] == "timeout"
-    assert runner.outcome_of(-11, False, None) == ("crashed", "ended by signal SIGSEGV")
+    assert runner.outcome_of(-11, False, None, windows=False) == ("crashed", "ended by signal SIGSEGV")
+    assert runner.outcome_of(3, False, None, windows=True)[1] == "exit status 3 without a result file"
     assert runner.outcome_of(1, False, None)[0] == "crashed"
     assert runner.outcome_of(0, False, None)[0] == "no-result"
     assert runner.outcome_of(3, False, {"status": "error", "exception": {"type": "E", "message": "m"}}) == ("error", "E: m")

@@ -70,3 +70,18 @@ def test_cpu_fallback_guard():
     assert cpu_fallback(combos["tf2.20-cuda-pip"], cpu_only).startswith("no-gpu:")
     assert cpu_fallback(combos["tf2.20-cuda-pip"], with_gpu) == ""
     assert cpu_fallback(combos["tf2.20-cuda-pip"], {"devices": {"error": "ImportError"}}).startswith("no-gpu:")
+
+
+def test_rows_read_outcomes_against_expectations():
+    rec = record("tf2.15-numpy2-cpu", "failed", phases=[phase("import", "import", status="error", samples=[])])
+    rec.update(outcome="expected-failure", failure={"class": "numpy-abi", "evidence": "A module that was compiled",
+                                                   "explanation": "x", "fix": "Pin numpy<2"})
+    rec["reason"] = "numpy-abi: A module that was compiled"
+    bad = record("tf2.20-cpu", "failed")
+    bad.update(outcome="failed", failure={"class": "segfault", "evidence": "ended by signal SIGSEGV",
+                                          "explanation": "x", "fix": "Run nox -s doctor"}, reason="segfault: x")
+    text = summary.render("RUN", [rec, bad])
+    assert "expected-failure (numpy-abi)" in text
+    assert "failed (segfault)" in text
+    assert "fix: Run nox -s doctor" in text
+    assert "fix: Pin numpy<2" not in text  # an expected failure needs no fix

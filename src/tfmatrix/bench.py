@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import RECORD_SCHEMA_VERSION, __version__, install, runner
+from . import RECORD_SCHEMA_VERSION, __version__, install, outcomes, runner
+from .classify import Classification, classify_failure, find_degraded, read_log
 from .errors import TfmatrixError
 from .fingerprint import collect_git, host_fingerprint
 from .gpu import gpu_skip_reason
@@ -21,8 +22,6 @@ from .results import RunDir, now, read_json
 CACHE_ENV = "TFMATRIX_CACHE"
 PROFILE_ENV = "TFMATRIX_PROFILE"
 
-# Combination statuses (the summary and the schema list the same set).
-OK, FAILED, INSTALL_FAILED, SKIPPED = "ok", "failed", "install-failed", "skipped"
 
 
 class NoxSession(Protocol):  # the part of nox.Session used here
@@ -125,45 +124,57 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     record: dict[str, Any] = {
         "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": ctx.run_id,
         "tfmatrix_version": __version__, "combination": combo.to_json(), "quick": opts.quick,
-        "started_at": now(), "ended_at": None, "status": None, "reason": "",
-        "install": None, "resolved_pins": [], "environment": None, "phases": [],
+        "started_at": now(), "ended_at": None, "status": None, "outcome": None, "expect": combo.expect,
+        "failure": None, "reason": "", "install": None, "resolved_pins": [], "environment": None,
+        "phases": [],
     }
     log_dir = run.log_dir(combo.id)
     log_dir.mkdir(parents=True, exist_ok=True)
 
-    def finish(status: str, reason: str = "") -> dict[str, Any]:
-        record.update(status=status, reason=reason, ended_at=now())
+    def finish(status: str, failure: Classification | None = None, reason: str = "") -> dict[str, Any]:
+        outcome = outcomes.read_outcome(status, failure.cls if failure else None, combo.expect)
+        reason = reason or (f"{failure.cls}: {failure.evidence}" if failure else "")
+        record.update(status=status, outcome=outcome, failure=failure.to_json() if failure else None,
+                      reason=reason, ended_at=now())
         path = run.write_record(combo.id, record)
-        session.log(f"tfmatrix: {combo.id}: {status}{' - ' + reason if reason else ''} -> {path}")
+        expected = f" (expected {combo.expect})" if combo.expect else ""
+        session.log(f"tfmatrix: {combo.id}: {outcome}{expected}{' - ' + reason if reason else ''} -> {path}")
+        if outcome == outcomes.SKIPPED:
+            session.skip(f"{combo.id}: {reason}")
+        if outcome in outcomes.SESSION_FAILS:
+            session.error(f"{combo.id}: {outcome}{expected}: {reason}")
+        if failure and failure.cls == "degraded" and not combo.expect:
+            session.warn(f"{combo.id}: degraded: {failure.evidence}")
         return record
 
     if combo.needs_gpu:
         reason = gpu_skip_reason(opts.assume_gpu)
         if reason:
-            finish(SKIPPED, reason)
-            session.skip(f"{combo.id}: {reason}")
+            return finish(outcomes.SKIPPED, reason=reason)
 
     venv = Path(session.virtualenv.location)
     python = runner.python_in(venv)
-    outcome = install.install(
+    inst = install.install(
         combo.requirements(), venv=venv, python=python, backend=session.venv_backend,
-        project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log")
-    record["install"] = outcome.to_json()
-    record["resolved_pins"] = outcome.resolved
-    if not outcome.ok:
-        first = next((ln for ln in outcome.error.splitlines() if ln.strip()), "installer failed")
-        finish(INSTALL_FAILED, f"{outcome.failed_step}: {first.strip()}")
-        session.error(f"{combo.id}: install-failed at {outcome.failed_step} (see {log_dir / 'install.log'})")
-    if outcome.check_ok is False:
+        project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log",
+        overrides=combo.overrides())
+    record["install"] = inst.to_json()
+    record["resolved_pins"] = inst.resolved
+    if not inst.ok:
+        failure = classify_failure(status="install-failed", text=inst.error, gpu_stack=combo.needs_gpu)
+        first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
+        return finish(outcomes.INSTALL_FAILED, failure, f"{inst.failed_step}: {first.strip()}")
+    if inst.check_ok is False:
         session.warn(f"{combo.id}: the installer's check reports conflicts (recorded): "
-                     f"{outcome.check_output.splitlines()[0] if outcome.check_output else ''}")
+                     f"{inst.check_output.splitlines()[-1] if inst.check_output else ''}")
 
-    dirs = export_dirs(ctx, combo, outcome.lock_sha256, workload.seed)
+    dirs = export_dirs(ctx, combo, inst.lock_sha256, workload.seed)
     config_path = log_dir / "bench-config.json"
     config_path.write_text(json.dumps(runner.bench_config(combo, workload, dirs), indent=1))
     env = runner.child_env(config_path, _stack_env(combo))
     failure = ""
     broken_models: set[str] = set()
+    first_failure: Classification | None = None
     for spec in runner.plan(combo, workload):
         if failure or (spec.model in broken_models):
             res = runner.PhaseResult(spec=spec, status="skipped",
@@ -177,25 +188,35 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
                                    timeout=ctx.matrix.timeouts.for_phase(spec.timeout_key), env=env)
             if spec.phase == "export" and res.ok:
                 _remember_export(dirs[spec.model], res, ctx.run_id)
+        doc = res.to_json()
         if spec.phase == "probe" and res.ok:
             record["environment"] = res.result.get("probe")
             failure = cpu_fallback(combo, record["environment"])
+            if failure:
+                first_failure = classify_failure(status="error", text=failure, gpu_stack=True)
         if not res.ok and res.status != "skipped":
+            cls = classify_phase(res, gpu_stack=combo.needs_gpu)
+            doc["failure"] = cls.to_json()
+            first_failure = first_failure or cls
             if spec.model is None:
                 failure = f"{spec.name} {res.status}"
             else:
                 broken_models.add(spec.model)
-        record["phases"].append(res.to_json())
+        record["phases"].append(doc)
 
-    bad = [p for p in record["phases"] if p["status"] not in ("ok", "cached")]
-    if failure.startswith("no-gpu"):
-        finish(FAILED, failure)
-        session.error(f"{combo.id}: {failure}")
-    if bad:
-        first = bad[0]
-        finish(FAILED, f"{first['name']}: {first['status']} {first['note']}".strip())
-        session.error(f"{combo.id}: {first['name']} {first['status']}")
-    return finish(OK)
+    if first_failure:
+        return finish(outcomes.FAILED, first_failure)
+    logs = "\n".join(read_log(p["log"]) for p in record["phases"] if p.get("log"))
+    degraded = find_degraded(logs, gpu_stack=combo.needs_gpu)
+    return finish(outcomes.DEGRADED, degraded) if degraded else finish(outcomes.OK)
+
+
+def classify_phase(res: runner.PhaseResult, gpu_stack: bool) -> Classification:
+    """A failed phase's class, from its status, signal and everything it printed."""
+    exc = res.result.get("exception") or {}
+    text = "\n".join([read_log(res.log) if res.log else "", exc.get("message", ""), res.note])
+    return classify_failure(status=res.status, text=text, signal=res.signal, ntstatus=res.ntstatus,
+                            gpu_stack=gpu_stack)
 
 
 def cpu_fallback(combo: Combination, environment: dict[str, Any] | None) -> str:

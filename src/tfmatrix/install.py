@@ -93,14 +93,21 @@ def _text(b: Any) -> str:
 
 
 def install(requirements: Sequence[str], *, venv: Path, python: str, backend: str, project_root: Path,
-            timeout: float, log: Path) -> InstallOutcome:
-    """Make ``venv`` hold exactly ``requirements`` (resolved) plus tfmatrix."""
+            timeout: float, log: Path, overrides: Sequence[str] = ()) -> InstallOutcome:
+    """Make ``venv`` hold exactly ``requirements`` (resolved) plus tfmatrix.
+
+    ``overrides`` are forced over the resolver's choice (``uv --override``; with
+    pip, installed with ``--no-deps`` afterwards): how a known-bad combination
+    such as TF 2.15 with NumPy 2 is reproduced on purpose.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     uv = find_uv() if backend == "uv" else None
     outcome = InstallOutcome(backend="uv" if uv else "pip")
     steps = _Steps(outcome, timeout, log)
     req_in = venv / "tfmatrix-requirements.in"
     req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    override_txt = venv / "tfmatrix-overrides.txt"
+    override_txt.write_text("".join(f"{o}\n" for o in overrides), encoding="utf-8")
     t0 = time.perf_counter()
     marker = venv / LOCK_MARKER
     previous = marker.read_text().strip() if marker.exists() else ""
@@ -108,7 +115,8 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
     if uv:
         lock = venv / "tfmatrix-requirements.lock"
         proc = steps.run("resolve", [uv, "pip", "compile", str(req_in), "--python", python, "--no-header",
-                                     "--no-annotate", "--quiet", "--output-file", str(lock)])
+                                     "--no-annotate", "--quiet", "--output-file", str(lock),
+                                     *(["--override", str(override_txt)] if overrides else [])])
         if proc.returncode != 0:
             return steps.fail("resolve", proc)
         outcome.lock_sha256 = hashlib.sha256(lock.read_bytes()).hexdigest()
@@ -124,7 +132,7 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
         check_cmd = [uv, "pip", "check", "--python", python]
         freeze_cmd = [uv, "pip", "freeze", "--python", python]
     else:
-        outcome.lock_sha256 = hashlib.sha256(req_in.read_bytes()).hexdigest()
+        outcome.lock_sha256 = hashlib.sha256(req_in.read_bytes() + override_txt.read_bytes()).hexdigest()
         if outcome.lock_sha256 == previous:
             outcome.reused = True
         else:
@@ -133,6 +141,11 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
                                          "-r", str(req_in)])
             if proc.returncode != 0:
                 return steps.fail("install", proc)
+            if overrides:
+                proc = steps.run("force", [python, "-m", "pip", "install", "--disable-pip-version-check",
+                                           "--no-deps", "-r", str(override_txt)])
+                if proc.returncode != 0:
+                    return steps.fail("force", proc)
         self_cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
                     "--force-reinstall", str(project_root)]
         check_cmd = [python, "-m", "pip", "check", "--disable-pip-version-check"]

@@ -45,6 +45,9 @@ class TFVersion:
     version: str
     models_official: str
     requires: tuple[str, ...] = ()
+    force: tuple[str, ...] = ()   # installed over the resolver's choice (uv --override)
+    expect: str | None = None     # the failure class this entry is known to end in
+    stacks: tuple[str, ...] = ()  # empty: every stack
 
     @property
     def short(self) -> str:
@@ -198,15 +201,22 @@ class Combination:
     def needs_gpu(self) -> bool:
         return self.stack.needs_gpu
 
+    @property
+    def expect(self) -> str | None:
+        return self.tf.expect
+
     def requirements(self) -> list[str]:
         """The PEP 508 requirements installed into this combination's venv."""
         tf_name = "tensorflow[and-cuda]" if self.stack.kind == "cuda-pip" else "tensorflow"
         reqs = [f"{tf_name}=={self.tf.version}", f"tf-models-official=={self.tf.models_official}"]
         reqs += list(self.tf.requires)
         reqs += list(self.stack.requires)
-        if self.stack.needs_gpu:
-            reqs.append("nvidia-ml-py")  # NVML reader for the worker; pins nothing
+        reqs.append("nvidia-ml-py")  # NVML reader for the probe; pins nothing, says why NVML is absent
         return reqs
+
+    def overrides(self) -> list[str]:
+        """Pins forced over what the resolver would choose (known-bad reproductions)."""
+        return list(self.tf.force)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -220,6 +230,8 @@ class Combination:
             "models": [m.id for m in self.models],
             "tags": list(self.tags),
             "requirements": self.requirements(),
+            "force": self.overrides(),
+            "expect": self.expect,
             "library_path": list(self.stack.library_path),
         }
 
@@ -252,7 +264,7 @@ def combinations(matrix: Matrix, profile: str = "default",
     for tf, stack, python in itertools.product(matrix.tensorflow, matrix.stacks, matrix.pythons):
         if prof.tensorflow and tf.id not in prof.tensorflow:
             continue
-        if prof.stacks and stack.id not in prof.stacks:
+        if (prof.stacks and stack.id not in prof.stacks) or (tf.stacks and stack.id not in tf.stacks):
             continue
         if prof.pythons and python not in prof.pythons:
             continue
@@ -268,6 +280,8 @@ def combinations(matrix: Matrix, profile: str = "default",
         if not chosen:
             continue
         tags = [stack.id, tf.id, f"py{python}", "gpu" if stack.needs_gpu else "cpu"]
+        if tf.expect:
+            tags.append("known-bad")
         out.append(Combination(
             id=combination_id(tf, stack, python, several_pythons), tf=tf, stack=stack,
             python=python, models=chosen, tags=tuple(dict.fromkeys(tags)),
@@ -345,10 +359,11 @@ def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
     pythons = tuple(v.str_list(top["pythons"], "pythons", check=v.python, nonempty=True))
     v.unique(pythons, "pythons", lambda x: x)
 
-    tfs = tuple(v.seq(top["tensorflow"], "tensorflow", v.tensorflow, nonempty=True))
-    v.unique(tfs, "tensorflow", lambda t: t.id)
     stacks = tuple(v.seq(top["stacks"], "stacks", v.stack, nonempty=True))
     v.unique(stacks, "stacks", lambda s: s.id)
+    tfs = tuple(v.seq(top["tensorflow"], "tensorflow",
+                      lambda x, k: v.tensorflow(x, k, {s.id for s in stacks}), nonempty=True))
+    v.unique(tfs, "tensorflow", lambda t: t.id)
     combo_ids: dict[str, str] = {}  # "tfN.M-STACK" must not come from two (tf, stack) pairs
     for (i, stack), tf, py in itertools.product(enumerate(stacks), tfs, pythons):
         cid = combination_id(tf, stack, py, len(pythons) > 1)
@@ -483,15 +498,28 @@ class _Validator:
         return tuple(items)
 
     # -- records
-    def tensorflow(self, value: Any, key: str) -> TFVersion:
-        m = self.mapping(value, key, {"id": False, "version": True, "models_official": True, "requires": False})
+    def tensorflow(self, value: Any, key: str, stack_ids: set[str]) -> TFVersion:
+        m = self.mapping(value, key, {"id": False, "version": True, "models_official": True, "requires": False,
+                                      "force": False, "expect": False, "stacks": False})
         version = self.version(m["version"], f"{key}.version")
         parsed = Version(version)
         tid = self.ident(m.get("id", f"tf{parsed.major}.{parsed.minor}"), f"{key}.id")
         mo = self.version(m["models_official"], f"{key}.models_official")
         reqs = tuple(self.str_list(m.get("requires", []), f"{key}.requires", check=self.requirement))
         self._no_core_override(reqs, f"{key}.requires")
-        return TFVersion(id=tid, version=version, models_official=mo, requires=reqs)
+        force = tuple(self.str_list(m.get("force", []), f"{key}.force", check=self.requirement))
+        self._no_core_override(force, f"{key}.force")
+        expect = None
+        if "expect" in m:
+            from .classify import failure_classes
+
+            known = failure_classes()
+            if m["expect"] not in known:
+                raise self.fail(f"{key}.expect", m["expect"], f"a failure class: {', '.join(known)}")
+            expect = m["expect"]
+        stacks = self.ref_list(m.get("stacks", []), f"{key}.stacks", stack_ids, "stacks")
+        return TFVersion(id=tid, version=version, models_official=mo, requires=reqs, force=force,
+                         expect=expect, stacks=stacks)
 
     def _no_core_override(self, reqs: Iterable[str], key: str) -> None:
         for i, r in enumerate(reqs):

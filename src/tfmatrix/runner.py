@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import stats
+from .exits import describe_exit
 from .matrix import Combination, ModelSpec, Workload
 
 STDERR_TAIL_BYTES = 8192
@@ -76,6 +77,7 @@ class PhaseResult:
     status: str  # ok, cached, error, crashed, timeout, no-result, skipped
     exit_code: int | None = None
     signal: str | None = None
+    ntstatus: str | None = None
     wall_seconds: float = 0.0
     result: dict[str, Any] = field(default_factory=dict)
     stderr_tail: str = ""
@@ -91,7 +93,7 @@ class PhaseResult:
         out: dict[str, Any] = {
             "phase": self.spec.phase, "name": self.spec.name, "benchmark": self.spec.benchmark,
             "model": self.spec.model, "batch": self.spec.batch, "status": self.status,
-            "exit_code": self.exit_code, "signal": self.signal,
+            "exit_code": self.exit_code, "signal": self.signal, "ntstatus": self.ntstatus,
             "wall_seconds": round(self.wall_seconds, 6), "unit": self.result.get("unit"),
             "samples": samples, "summary": stats.summarize(samples) if samples else None,
             "peak_rss_bytes": self.result.get("peak_rss_bytes"),
@@ -107,31 +109,23 @@ class PhaseResult:
         return out
 
 
-def signal_name(code: int) -> str | None:
-    """POSIX: a negative return code is the signal that ended the child."""
-    if code >= 0:
-        return None
-    try:
-        return signal.Signals(-code).name
-    except ValueError:
-        return f"SIG{-code}"
-
-
-def outcome_of(returncode: int | None, timed_out: bool, result: dict[str, Any] | None) -> tuple[str, str]:
+def outcome_of(returncode: int | None, timed_out: bool, result: dict[str, Any] | None,
+               windows: bool | None = None) -> tuple[str, str]:
     """Map how a child ended to (status, note).  The one place for this."""
     if timed_out:
         return "timeout", "killed by tfmatrix at the phase timeout"
-    if returncode is not None and returncode < 0:
-        return "crashed", f"ended by signal {signal_name(returncode)}"
+    info = describe_exit(returncode, windows)
+    if info.signal or info.ntstatus:
+        return "crashed", info.text
     if result is None:
         if returncode == 0:
             return "no-result", "exited 0 without writing its result file"
-        return "crashed", f"exit status {returncode} without a result file"
+        return "crashed", f"{info.text} without a result file"
     if result.get("status") == "error":
         exc = result.get("exception", {})
         return "error", f"{exc.get('type', 'Exception')}: {exc.get('message', '')}"[:500]
     if returncode not in (0, None):
-        return "crashed", f"exit status {returncode} after writing its result"
+        return "crashed", f"{info.text} after writing its result"
     return "ok", ""
 
 
@@ -209,8 +203,11 @@ def run_phase(spec: PhaseSpec, *, python: str, benchmark_file: Path, log_dir: Pa
     log_path = log_dir / f"{spec.name}.log"
     rc, timed_out, result, seconds = run_worker(python, worker_spec, log_path, timeout, env)
     status, note = outcome_of(rc, timed_out, result)
+    info = describe_exit(rc)
+    if timed_out:
+        note = f"{note} after {seconds:.1f} s (limit {timeout:g} s)"
     return PhaseResult(
-        spec=spec, status=status, exit_code=rc, signal=signal_name(rc) if rc is not None else None,
+        spec=spec, status=status, exit_code=rc, signal=info.signal, ntstatus=info.ntstatus,
         wall_seconds=seconds, result=result or {}, stderr_tail=_tail(log_path) if status != "ok" else "",
         log=str(log_path), note=note,
     )

@@ -36,10 +36,11 @@ def rows(records: Iterable[dict[str, Any]], expected: Iterable[Combination] = ()
     for r in records:
         cid = r["combination"]["id"]
         seen.add(cid)
+        state = label(r)
         inst = r.get("install") or {}
         inst_s = "-" if not inst else ("reused" if inst.get("reused") else f"{inst.get('seconds', 0):.0f}s")
         if not r.get("phases"):  # skipped, install-failed: nothing was measured
-            out.append((cid, r["status"], inst_s, *["-"] * 9))
+            out.append((cid, state, inst_s, *["-"] * 9))
             continue
         models = r["combination"]["models"]
         for m in models:
@@ -48,7 +49,7 @@ def rows(records: Iterable[dict[str, Any]], expected: Iterable[Combination] = ()
             thr_s = " ".join(f"b{p['batch']}:{p['throughput_ips']:.1f}/s" for p in thr) or "-"
             rss = [p["peak_rss_bytes"] for p in r["phases"] if p["model"] == m and p.get("peak_rss_bytes")]
             lat = _phase(r, "latency", m, 1)
-            out.append((name, r["status"], inst_s, _secs(_phase(r, "import")), _secs(_phase(r, "export", m)),
+            out.append((name, state, inst_s, _secs(_phase(r, "import")), _secs(_phase(r, "export", m)),
                         _secs(_phase(r, "load", m)), _secs(_phase(r, "first-inference", m)),
                         _ms(lat, "p50"), _ms(lat, "p90"), _ms(lat, "p99"), thr_s,
                         f"{max(rss) / 2**20:.0f}MiB" if rss else "-"))
@@ -56,6 +57,16 @@ def rows(records: Iterable[dict[str, Any]], expected: Iterable[Combination] = ()
         if c.id not in seen:
             out.append((c.id, "not run", *["-"] * 10))
     return out
+
+
+def label(record: dict[str, Any]) -> str:
+    """What a row says: the outcome, and the failure class when there is one."""
+    outcome = record.get("outcome") or record["status"]
+    failure = record.get("failure") or {}
+    cls = failure.get("class")
+    if cls and cls != outcome:
+        return f"{outcome} ({cls})"
+    return outcome
 
 
 def format_table(table: list[tuple[str, ...]]) -> str:
@@ -69,8 +80,14 @@ def format_table(table: list[tuple[str, ...]]) -> str:
 def render(run_id: str, records: list[dict[str, Any]], expected: Iterable[Combination] = ()) -> str:
     counts: dict[str, int] = {}
     for r in records:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        key = r.get("outcome") or r["status"]
+        counts[key] = counts.get(key, 0) + 1
     head = f"tfmatrix run {run_id}: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no records")
     foot = "times are medians; * = export reused from the cache (time of the original export)"
-    reasons = [f"  {r['combination']['id']}: {r['status']}: {r['reason']}" for r in records if r.get("reason")]
+    reasons = []
+    for r in records:
+        if r.get("reason"):
+            reasons.append(f"  {r['combination']['id']}: {label(r)}: {r['reason']}")
+        if (r.get("failure") or {}).get("fix") and r.get("outcome") != "expected-failure":
+            reasons.append(f"      fix: {r['failure']['fix']}")
     return "\n".join([head, format_table(rows(records, expected)), foot, *reasons])

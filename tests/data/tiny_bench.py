@@ -6,6 +6,7 @@ Each method ends its process in one of the ways a real benchmark can.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -53,6 +54,32 @@ class Crash:
     def track_exit_zero(self):
         sys.stdout.flush()
         os._exit(0)
+
+    def track_sigill(self):
+        os.kill(os.getpid(), signal.SIGILL)
+
+    def track_sigbus(self):
+        os.kill(os.getpid(), signal.SIGBUS)
+
+    def track_sigfpe(self):
+        os.kill(os.getpid(), signal.SIGFPE)
+
+    def track_sigkill(self):
+        os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer does
+
+    def track_memory_error(self):
+        return len(bytearray(1 << 60))
+
+    def track_exit_three(self):
+        sys.stderr.write("giving up\n")
+        sys.stderr.flush()
+        os._exit(3)
+
+    def track_flood_stderr(self):
+        sys.stderr.write("A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.0 as it may crash.\n")
+        for _ in range(5 * 1024):
+            sys.stderr.write("x" * 1023 + "\n")
+        raise ImportError("numpy.core.multiarray failed to import")
 
     def track_hang(self):
         # a grandchild in the same process group: a timeout must kill it too

@@ -1,0 +1,108 @@
+"""The failure taxonomy against real message text (tests/data/failure_samples.yaml).
+
+Each sample was copied from a public TensorFlow/pip/uv/numpy/protobuf issue
+thread or source file (its `source` says where).  Every sample must classify
+as its own class, and the noise lines of a GPU-less machine as nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tfmatrix.classify import classify_failure, find_degraded, load_taxonomy
+from tfmatrix.exits import describe_exit
+
+SAMPLES = yaml.safe_load((Path(__file__).parent / "data" / "failure_samples.yaml").read_text(encoding="utf-8"))
+TAX = load_taxonomy()
+
+
+def _cases(kind_filter=lambda cls: True):
+    for cls, samples in SAMPLES.items():
+        if not kind_filter(cls):
+            continue
+        for i, s in enumerate(samples):
+            yield pytest.param(cls, s, id=f"{cls}-{i}")
+
+
+def _end(sample: dict) -> tuple[str | None, str | None]:
+    code = sample.get("exit_code")
+    signal = sample.get("signal")
+    ntstatus = None
+    if code is not None:
+        info = describe_exit(code, windows=code < -255 or code > 255)
+        ntstatus = info.ntstatus
+        signal = signal or info.signal
+    return signal, ntstatus
+
+
+def _status(cls: str, signal: str | None, ntstatus: str | None) -> str:
+    if cls in ("install-failed", "timeout"):
+        return cls
+    return "crashed" if (signal or ntstatus) else "error"
+
+
+NOT_FAILURES = ("degraded", "noise", "noise-cpu-only")
+
+
+@pytest.mark.parametrize("cls, sample", list(_cases(lambda c: c not in NOT_FAILURES)))
+def test_each_real_failure_sample_gets_its_class(cls, sample):
+    signal, ntstatus = _end(sample)
+    got = classify_failure(status=_status(cls, signal, ntstatus), text=sample["text"], signal=signal,
+                           ntstatus=ntstatus, gpu_stack=True)
+    assert got.cls == cls, (sample["source"], got.evidence)
+    assert got.explanation and got.fix
+
+
+@pytest.mark.parametrize("cls, sample", list(_cases(lambda c: c not in NOT_FAILURES + ("timeout",))))
+def test_no_earlier_rule_claims_another_rules_sample(cls, sample):
+    """Rules are ordered; the text of a sample must not be claimed by a rule ranked before its own."""
+    own = TAX.classes.index(cls)
+    signal, ntstatus = _end(sample)
+    for rule in TAX.rules[:own]:
+        got = classify_failure(status="error", text=sample["text"], signal=None, ntstatus=None, gpu_stack=True,
+                               taxonomy=type(TAX)(rules=(rule,), noise=TAX.noise))
+        # with a single rule, a non-match falls back to that same rule's class only through status
+        assert not (got.cls == rule.cls and "phase status" not in got.evidence), (rule.cls, sample["source"])
+
+
+@pytest.mark.parametrize("cls, sample", list(_cases(lambda c: c == "degraded")))
+def test_degraded_samples_are_found_in_a_successful_run(cls, sample):
+    got = find_degraded(sample["text"], gpu_stack=True)
+    assert got is not None and got.cls == "degraded", sample["source"]
+
+
+@pytest.mark.parametrize("cls, sample", list(_cases(lambda c: c == "noise")))
+def test_noise_of_a_gpu_less_machine_is_never_evidence(cls, sample):
+    assert find_degraded(sample["text"], gpu_stack=True) is None
+    got = classify_failure(status="error", text=sample["text"], gpu_stack=True)
+    assert got.cls == "python-error" and got.evidence == "phase status error", got.evidence
+
+
+@pytest.mark.parametrize("cls, sample", list(_cases(lambda c: c == "noise-cpu-only")))
+def test_cpu_only_noise_is_evidence_on_a_gpu_stack(cls, sample):
+    assert find_degraded(sample["text"], gpu_stack=False) is None
+    assert classify_failure(status="error", text=sample["text"], gpu_stack=False).cls == "python-error"
+    assert classify_failure(status="error", text=sample["text"], gpu_stack=True).cls == "cuda-lib-missing"
+
+
+def test_every_rule_has_samples_or_a_real_fault_injection():
+    # native-crash is exercised by a real SIGFPE in tests/test_runner.py
+    missing = [c for c in TAX.classes if c not in SAMPLES and c != "native-crash"]
+    assert missing == []
+
+
+def test_gpu_only_rules_do_not_fire_on_a_cpu_stack():
+    text = "Loaded runtime CuDNN library: 8.1.0 but source was compiled with: 8.6.0."
+    assert classify_failure(status="error", text=text, gpu_stack=True).cls == "cudnn-mismatch"
+    assert classify_failure(status="error", text=text, gpu_stack=False).cls == "python-error"
+
+
+def test_text_beats_the_signal_it_ended_with():
+    avx = ("F tensorflow/core/platform/cpu_feature_guard.cc:37] The TensorFlow library was compiled to use AVX "
+           "instructions, but these aren't available on your machine.")
+    assert classify_failure(status="crashed", text=avx, signal="SIGABRT").cls == "illegal-instruction"
+    assert classify_failure(status="crashed", text="", signal="SIGABRT").cls == "abort"
+    assert classify_failure(status="crashed", text="", ntstatus="STATUS_ACCESS_VIOLATION").cls == "access-violation"

@@ -29,6 +29,19 @@ tensorflow:
   - id: tfbad
     version: "2.20.0"
     models_official: "2.15.0"     # tf-models-official 2.15 wants tensorflow~=2.15: unresolvable
+  - id: tf2.15-numpy2
+    version: "2.15.1"
+    models_official: "2.15.0"
+    force: ["numpy>=2"]
+    expect: numpy-abi
+    stacks: [cpu]
+  - id: tf2.15-protobuf7
+    version: "2.15.1"
+    models_official: "2.15.0"
+    requires: ["numpy<2"]
+    force: ["protobuf>=7"]
+    expect: degraded
+    stacks: [cpu]
 stacks:
   - {{id: cpu, kind: cpu}}
   - {{id: cuda-pip, kind: cuda-pip}}
@@ -53,6 +66,8 @@ workload:
 profiles:
   default:
     tensorflow: [tf2.20, tfbad]
+  known-bad:
+    tensorflow: [tf2.15-numpy2, tf2.15-protobuf7]
 """
 
 
@@ -67,13 +82,11 @@ def workdir(tmp_path_factory) -> Path:
     return d
 
 
-def nox(workdir: Path, *args: str, run_id: str | None = None) -> subprocess.CompletedProcess[str]:
+def nox(workdir: Path, *args: str, profile: str = "default") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "tiny.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
-               TFMATRIX_CACHE=str(workdir / "cache"))
+               TFMATRIX_CACHE=str(workdir / "cache"), TFMATRIX_PROFILE=profile)
     env.pop("TFMATRIX_RUN_ID", None)
     env.pop("TFMATRIX_ASSUME_GPU", None)
-    if run_id:
-        env["TFMATRIX_RUN_ID"] = run_id
     return subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args],
                           capture_output=True, text=True, env=env, timeout=1800)
 
@@ -185,3 +198,28 @@ def test_forcing_a_gpu_stack_onto_a_cpu_machine_records_no_gpu_and_no_timings(wo
     assert probe["phase"] == "probe" and probe["status"] == "ok"
     assert [d["type"] for d in doc["environment"]["devices"]["physical"]] == ["CPU"]
     assert rest and all(p["status"] == "skipped" and p["samples"] == [] for p in rest)
+
+
+def test_known_bad_combinations_fail_as_expected_for_real(workdir):
+    """TF 2.15 with NumPy 2 forced in cannot import; with protobuf 7 it runs but prints errors."""
+    proc = nox(workdir, "-s", "bench", "--", "--quick", profile="known-bad")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]  # expected failures do not fail the session
+    newest = runs(workdir)[-1]
+    np2 = json.loads((newest / "tf2.15-numpy2-cpu.json").read_text())
+    pb7 = json.loads((newest / "tf2.15-protobuf7-cpu.json").read_text())
+    for doc in (np2, pb7):
+        validate(doc, "combination")
+        assert doc["outcome"] == "expected-failure"
+    assert "numpy==2." in " ".join(np2["resolved_pins"])
+    assert np2["status"] == "failed" and np2["failure"]["class"] == "numpy-abi"
+    assert "compiled using NumPy 1.x" in np2["failure"]["evidence"]
+    assert "numpy<2" in np2["failure"]["fix"]
+    imp = next(p for p in np2["phases"] if p["phase"] == "import")
+    assert imp["status"] == "error" and imp["failure"]["class"] == "numpy-abi"
+    assert any("protobuf==7." in p for p in pb7["resolved_pins"])
+    assert pb7["status"] == "degraded" and pb7["failure"]["class"] == "degraded"
+    assert "GetPrototype" in pb7["failure"]["evidence"]
+    assert pb7["install"]["check"]["ok"] is False  # pip check sees the forced conflict, recorded
+    assert all(p["status"] in ("ok", "cached") for p in pb7["phases"])
+    assert "expected-failure (numpy-abi)" in out and "expected-failure (degraded)" in out

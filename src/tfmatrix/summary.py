@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .matrix import Combination
 
-COLUMNS = ("combination", "status", "install", "import", "export", "load", "first", "p50", "p90", "p99",
+COLUMNS = ("combination", "outcome", "install", "import", "export", "load", "first", "p50", "p90", "p99",
            "throughput", "peak RSS")
 
 

@@ -39,6 +39,12 @@ def summary(session: nox.Session) -> None:
     cli.summary_session(session, CTX)
 
 
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def doctor(session: nox.Session) -> None:
+    """Diagnose TensorFlow / CUDA / cuDNN / driver here, or in another venv (-- --python PATH)."""
+    cli.doctor_session(session, CTX)
+
+
 @nox.session(venv_backend="uv|virtualenv", default=False)
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit tests and real nox + TensorFlow integration tests)."""

@@ -45,3 +45,14 @@ def test_env_override(monkeypatch):
 def test_cuda_visible_devices_empty_hides_gpus(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert gpu.visible_gpus(nvml=FakeNvml(["NVIDIA H200"])) == []
+
+
+def test_driver_version_from_nvml_or_the_kernel_module_file(tmp_path):
+    assert gpu.driver_version(nvml=FakeNvml(["NVIDIA H200"], names_as_bytes=True)) == "550.54.15"
+    f = tmp_path / "version"
+    # the first line of /proc/driver/nvidia/version as a 470-series driver writes it
+    f.write_text("NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.57.02  Tue Jul 13 16:14:05 UTC 2021\n"
+                 "GCC version:  gcc version 9.3.0 (Ubuntu 9.3.0-17ubuntu1~20.04)\n")
+    no_driver = FakeNvml(init_error=NVMLError_LibraryNotFound("no lib"))
+    assert gpu.driver_version(nvml=no_driver, proc_file=str(f)) == "470.57.02"
+    assert gpu.driver_version(nvml=no_driver, proc_file=str(tmp_path / "absent")) is None

@@ -223,3 +223,12 @@ def test_known_bad_combinations_fail_as_expected_for_real(workdir):
     assert pb7["install"]["check"]["ok"] is False  # pip check sees the forced conflict, recorded
     assert all(p["status"] in ("ok", "cached") for p in pb7["phases"])
     assert "expected-failure (numpy-abi)" in out and "expected-failure (degraded)" in out
+
+
+def test_doctor_gives_the_honest_cpu_only_answer(workdir):
+    proc = nox(workdir, "-s", "doctor")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "TensorFlow      2.20.0" in out
+    assert "verdict: CPU only" in out
+    assert "ERROR" not in out

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import RECORD_SCHEMA_VERSION, __version__, install, outcomes, runner
+from . import RECORD_SCHEMA_VERSION, __version__, install, outcomes, preflight, runner
 from .classify import Classification, classify_failure, find_degraded, read_log
 from .errors import TfmatrixError
-from .fingerprint import collect_git, host_fingerprint
-from .gpu import gpu_skip_reason
+from .fingerprint import collect_cpu, collect_git, host_fingerprint
+from .gpu import GpuInfo, driver_version, gpu_skip_reason, visible_gpus
 from .matrix import Combination, Matrix, combinations
 from .atomic import write_json_atomic
 from .results import RunDir, now, read_json
@@ -125,8 +125,8 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
         "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": ctx.run_id,
         "tfmatrix_version": __version__, "combination": combo.to_json(), "quick": opts.quick,
         "started_at": now(), "ended_at": None, "status": None, "outcome": None, "expect": combo.expect,
-        "failure": None, "reason": "", "install": None, "resolved_pins": [], "environment": None,
-        "phases": [],
+        "failure": None, "reason": "", "preflight": None, "install": None, "resolved_pins": [],
+        "environment": None, "phases": [],
     }
     log_dir = run.log_dir(combo.id)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +147,10 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
             session.warn(f"{combo.id}: degraded: {failure.evidence}")
         return record
 
+    host = host_facts()
+    record["preflight"] = preflight.predict(combo.to_json(), [], host).to_json()
     if combo.needs_gpu:
-        reason = gpu_skip_reason(opts.assume_gpu)
+        reason = gpu_skip_reason(opts.assume_gpu, [GpuInfo(i, g["name"], "") for i, g in enumerate(host["gpus"])])
         if reason:
             return finish(outcomes.SKIPPED, reason=reason)
 
@@ -160,6 +162,8 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
         overrides=combo.overrides())
     record["install"] = inst.to_json()
     record["resolved_pins"] = inst.resolved
+    if inst.ok:  # predict again, now from what was really resolved
+        record["preflight"] = preflight.predict(combo.to_json(), inst.resolved, host).to_json()
     if not inst.ok:
         failure = classify_failure(status="install-failed", text=inst.error, gpu_stack=combo.needs_gpu)
         first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
@@ -209,6 +213,12 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     logs = "\n".join(read_log(p["log"]) for p in record["phases"] if p.get("log"))
     degraded = find_degraded(logs, gpu_stack=combo.needs_gpu)
     return finish(outcomes.DEGRADED, degraded) if degraded else finish(outcomes.OK)
+
+
+def host_facts() -> dict[str, Any]:
+    """What the pre-flight verdict needs to know about this host."""
+    return {"gpus": [{"index": g.index, "name": g.name} for g in visible_gpus()],
+            "driver_version": driver_version(), "cpu_flags": collect_cpu()["flags"]}
 
 
 def classify_phase(res: runner.PhaseResult, gpu_stack: bool) -> Classification:

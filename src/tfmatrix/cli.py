@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from packaging.version import Version
 from typing import Any, NoReturn, Sequence
 
 from . import bench, summary
@@ -64,13 +66,89 @@ def summary_text(ctx: bench.Context, run_id: str | None) -> str:
     return summary.render(run.run_id, records, wanted)
 
 
+def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
+    """Run the probe (``tfmatrix.probe.collect_all``) in another interpreter; its JSON back."""
+    import json
+    import subprocess
+    import tempfile
+
+    src = str(Path(__file__).resolve().parent.parent)
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from tfmatrix.probe import collect_all; "
+            "json.dump(collect_all(), open(sys.argv[2], 'w'))")
+    with tempfile.TemporaryDirectory(prefix="tfmatrix-doctor-") as tmp:
+        out = Path(tmp) / "probe.json"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+        try:
+            proc = subprocess.run([python, "-X", "faulthandler", "-c", code, src, str(out)], env=env,
+                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise TfmatrixError(f"--python: got {python!r}; expected the path of a Python interpreter") from None
+        if not out.exists():
+            from .exits import describe_exit
+
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            return {"crashed": describe_exit(proc.returncode).text, "stderr_tail": tail}
+        return json.loads(out.read_text())
+
+
+def doctor_text(python: str) -> tuple[str, int]:
+    from . import doctor
+
+    probe = probe_interpreter(python)
+    if "crashed" in probe:
+        from .classify import classify_failure
+
+        cls = classify_failure(status="crashed", text=probe["stderr_tail"], gpu_stack=True)
+        return (f"tfmatrix doctor: {python}: the probe itself died ({probe['crashed']}): {cls.cls}\n"
+                f"  evidence: {cls.evidence}\n  fix: {cls.fix}", 1)
+    diagnosis = doctor.diagnose(probe, probe.get("nvml") or {"available": False, "reason": "not collected"})
+    return doctor.render(diagnosis), (1 if diagnosis.errors else 0)
+
+
+def doctor_session(session: Any, ctx: bench.Context) -> None:
+    """Diagnose ``--python PATH``, or else this session's own venv with the matrix's newest TensorFlow."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="nox -s doctor --")
+    p.add_argument("--python", default=None)
+    args = p.parse_args(session.posargs)
+    python = args.python
+    if python is None:
+        newest = max((t for t in ctx.matrix.tensorflow if not t.expect), key=lambda t: Version(t.version))
+        session.install(f"tensorflow=={newest.version}", *newest.requires, "nvidia-ml-py")
+        python = runner_python(session)
+    try:
+        text, status = doctor_text(python)
+    except TfmatrixError as exc:
+        session.error(f"tfmatrix: {exc.one_line()}")
+    print(text)
+    if status:
+        session.error("tfmatrix doctor found errors (above)")
+
+
+def runner_python(session: Any) -> str:
+    from .runner import python_in
+
+    return python_in(Path(session.virtualenv.location))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tfmatrix", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="validate a matrix file and list its combinations")
     v.add_argument("matrix", nargs="?", default=None)
     v.add_argument("--profile", default="default")
+    d = sub.add_parser("doctor", help="diagnose a Python environment's TensorFlow / CUDA / cuDNN / driver")
+    d.add_argument("--python", default=sys.executable, help="the interpreter to diagnose (default: this one)")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        try:
+            text, status = doctor_text(args.python)
+        except TfmatrixError as exc:
+            fail(exc)
+        print(text)
+        return status
     try:
         path = Path(args.matrix) if args.matrix else matrix_path_from_env(Path.cwd())
         matrix = load_matrix(path)

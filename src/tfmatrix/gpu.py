@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -54,6 +55,28 @@ def visible_gpus(nvml: Any = None, proc_root: str = "/proc/driver/nvidia/gpus") 
                 except Exception:  # noqa: BLE001
                     pass
     return [GpuInfo(i, os.path.basename(p), "procfs") for i, p in enumerate(sorted(glob.glob(f"{proc_root}/*")))]
+
+
+def driver_version(nvml: Any = None, proc_file: str = "/proc/driver/nvidia/version") -> str | None:
+    """The NVIDIA driver version (NVML, else the kernel module's version file), or None."""
+    mod = nvml if nvml is not None else _import_nvml()
+    if mod is not None:
+        try:
+            mod.nvmlInit()
+            try:
+                v = mod.nvmlSystemGetDriverVersion()
+                return v.decode() if isinstance(v, bytes) else str(v)
+            finally:
+                mod.nvmlShutdown()
+        except Exception:  # noqa: BLE001 - no driver: fall through to the file
+            pass
+    try:
+        with open(proc_file, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    m = re.search(r"Kernel Module(?: for \S+)?\s+([0-9]+(?:\.[0-9]+)+)", text)
+    return m.group(1) if m else None
 
 
 def gpu_skip_reason(assume_gpu: bool, gpus: list[GpuInfo] | None = None) -> str | None:

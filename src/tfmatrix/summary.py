@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .matrix import Combination
 
-COLUMNS = ("combination", "outcome", "install", "import", "export", "load", "first", "p50", "p90", "p99",
+COLUMNS = ("combination", "outcome", "predicted", "install", "import", "export", "load", "first", "p50", "p90", "p99",
            "throughput", "peak RSS")
 
 
@@ -37,10 +37,11 @@ def rows(records: Iterable[dict[str, Any]], expected: Iterable[Combination] = ()
         cid = r["combination"]["id"]
         seen.add(cid)
         state = label(r)
+        predicted = (r.get("preflight") or {}).get("predicted", "-")
         inst = r.get("install") or {}
         inst_s = "-" if not inst else ("reused" if inst.get("reused") else f"{inst.get('seconds', 0):.0f}s")
         if not r.get("phases"):  # skipped, install-failed: nothing was measured
-            out.append((cid, state, inst_s, *["-"] * 9))
+            out.append((cid, state, predicted, inst_s, *["-"] * 9))
             continue
         models = r["combination"]["models"]
         for m in models:
@@ -49,13 +50,13 @@ def rows(records: Iterable[dict[str, Any]], expected: Iterable[Combination] = ()
             thr_s = " ".join(f"b{p['batch']}:{p['throughput_ips']:.1f}/s" for p in thr) or "-"
             rss = [p["peak_rss_bytes"] for p in r["phases"] if p["model"] == m and p.get("peak_rss_bytes")]
             lat = _phase(r, "latency", m, 1)
-            out.append((name, state, inst_s, _secs(_phase(r, "import")), _secs(_phase(r, "export", m)),
+            out.append((name, state, predicted, inst_s, _secs(_phase(r, "import")), _secs(_phase(r, "export", m)),
                         _secs(_phase(r, "load", m)), _secs(_phase(r, "first-inference", m)),
                         _ms(lat, "p50"), _ms(lat, "p90"), _ms(lat, "p99"), thr_s,
                         f"{max(rss) / 2**20:.0f}MiB" if rss else "-"))
     for c in expected:
         if c.id not in seen:
-            out.append((c.id, "not run", *["-"] * 10))
+            out.append((c.id, "not run", *["-"] * 11))
     return out
 
 

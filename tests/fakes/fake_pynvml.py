@@ -31,6 +31,9 @@ class FakeNvml:
     def nvmlShutdown(self) -> None:  # noqa: N802
         self.calls.append("shutdown")
 
+    def nvmlSystemGetDriverVersion(self):  # noqa: N802
+        return b"550.54.15" if self.names_as_bytes else "550.54.15"
+
     def nvmlDeviceGetCount(self) -> int:  # noqa: N802
         return len(self.names)
 

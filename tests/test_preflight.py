@@ -1,0 +1,249 @@
+"""Pre-flight verdict: each rule, the severity order, and the project's own known-bad combinations."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tfmatrix.errors import TfmatrixError
+from tfmatrix.matrix import combinations, load_matrix
+from tfmatrix.preflight import SEVERITY, Verdict, parse_pins, predict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GPU_HOST = {"gpus": [{"name": "NVIDIA GeForce RTX 3090"}], "driver_version": "550.54.15",
+            "cpu_flags": ["avx", "avx2", "fma", "sse4_1", "sse4_2"]}
+CPU_HOST = {"gpus": [], "driver_version": None,          # this machine, as the probe recorded it
+            "cpu_flags": ["avx", "avx2", "avx512f", "fma", "sse4_1", "sse4_2"]}
+
+#: `uv pip freeze` of tensorflow[and-cuda]==2.18.1 (the CUDA part and the pins the rules read).
+TF218_CUDA_PINS = ["nvidia-cublas-cu12==12.5.3.2", "nvidia-cuda-cupti-cu12==12.5.82",
+                   "nvidia-cuda-nvcc-cu12==12.5.82", "nvidia-cuda-nvrtc-cu12==12.5.82",
+                   "nvidia-cuda-runtime-cu12==12.5.82", "nvidia-cudnn-cu12==9.3.0.75",
+                   "nvidia-cufft-cu12==11.2.3.61", "nvidia-curand-cu12==10.3.6.82",
+                   "nvidia-cusolver-cu12==11.6.3.83", "nvidia-cusparse-cu12==12.5.1.3",
+                   "nvidia-nccl-cu12==2.21.5", "nvidia-nvjitlink-cu12==12.5.82", "nvidia-ml-py==13.615.71",
+                   "numpy==2.0.2", "protobuf==5.29.6", "tensorflow==2.18.1"]
+
+#: Resolved pins recorded by this project's runs (results/20261129T102512Z-b76e4e), by combination id.
+RECORDED_PINS = {
+    "tf2.15-numpy2-cpu": ["numpy==2.4.6", "nvidia-ml-py==13.615.71", "protobuf==4.25.9", "tensorflow==2.15.1"],
+    "tf2.15-protobuf7-cpu": ["numpy==1.26.4", "nvidia-ml-py==13.615.71", "protobuf==7.36.2", "tensorflow==2.15.1"],
+    "tf2.15-cpu": ["numpy==1.26.4", "protobuf==4.25.9", "tensorflow==2.15.1"],
+}
+
+
+def combo(tf: str, kind: str = "cuda-pip", python: str = "3.11") -> dict:
+    return {"id": f"tf{tf}-{kind}", "tensorflow": tf, "stack_kind": kind, "python": python}
+
+
+def repin(pins: list[str], **changes: str) -> list[str]:
+    """Replace (or, with '', drop) the pins named by keyword (underscores for dashes)."""
+    names = {k.replace("_", "-"): v for k, v in changes.items()}
+    out = [p for p in pins if p.split("==")[0] not in names]
+    return out + [f"{n}=={v}" for n, v in names.items() if v]
+
+
+# --------------------------------------------------------------------------- the two sentences of the brief
+
+
+def test_cudnn_major_mismatch_sentence() -> None:
+    v = predict(combo("2.18.1"), repin(TF218_CUDA_PINS, nvidia_cudnn_cu12="8.9.7.29"), GPU_HOST)
+    assert v == Verdict("cudnn-mismatch",
+                        ("TF 2.18 was built against cuDNN 9.3; this venv pins cuDNN 8.9.7 → predicted cudnn-mismatch",))
+
+
+def test_driver_floor_sentence() -> None:
+    v = predict(combo("2.18.1"), TF218_CUDA_PINS, {**GPU_HOST, "driver_version": "470.57.02"})
+    assert v == Verdict("no-gpu", ("driver 470.57.02 is older than CUDA 12's floor 525.60.13 → predicted no-gpu",))
+
+
+def test_a_correct_cuda_pip_venv_is_ok() -> None:
+    v = predict(combo("2.18.1"), TF218_CUDA_PINS, GPU_HOST)
+    assert v == Verdict("ok", ())
+    assert v.ok and v.to_json() == {"predicted": "ok", "reasons": []}
+
+
+def test_driver_exactly_at_the_floor_is_ok() -> None:
+    assert predict(combo("2.18.1"), TF218_CUDA_PINS, {**GPU_HOST, "driver_version": "525.60.13"}).ok
+    assert not predict(combo("2.18.1"), TF218_CUDA_PINS, {**GPU_HOST, "driver_version": "525.60.12"}).ok
+
+
+def test_cuda_11_release_uses_cuda_11_floor() -> None:
+    pins = ["nvidia-cuda-runtime-cu11==11.8.89", "nvidia-cudnn-cu11==8.7.0.84", "numpy==1.26.4"]
+    host = {**GPU_HOST, "driver_version": "470.57.02"}
+    assert predict(combo("2.14.1", python="3.10"), pins, host).ok
+    v = predict(combo("2.14.1", python="3.10"), pins, {**host, "driver_version": "440.33"})
+    assert v.reasons == ("driver 440.33 is older than CUDA 11's floor 450.80.02 → predicted no-gpu",)
+
+
+# --------------------------------------------------------------------------- GPU rules
+
+
+def test_no_gpu_on_a_gpu_stack() -> None:
+    for kind in ("cuda-pip", "cuda-system"):
+        v = predict(combo("2.18.1", kind), TF218_CUDA_PINS, CPU_HOST)
+        assert v.predicted == "no-gpu"
+        assert v.reasons == (f"no NVIDIA GPU is visible on this host and a {kind} stack needs one → predicted no-gpu",)
+
+
+def test_cpu_stack_ignores_gpu_rules() -> None:
+    host = {"gpus": [], "driver_version": "470.57.02", "cpu_flags": ["avx"]}
+    pins = repin(TF218_CUDA_PINS, nvidia_cudnn_cu12="8.9.7.29", nvidia_cuda_runtime_cu12="")
+    assert predict(combo("2.18.1", "cpu"), pins, host) == Verdict("ok", ())
+
+
+def test_cudnn_older_minor_is_a_mismatch() -> None:
+    v = predict(combo("2.18.1"), repin(TF218_CUDA_PINS, nvidia_cudnn_cu12="9.1.0.70"), GPU_HOST)
+    assert v.predicted == "cudnn-mismatch"
+    assert v.reasons[0].startswith("TF 2.18 was built against cuDNN 9.3; this venv pins cuDNN 9.1.0, an older minor")
+
+
+def test_cudnn_newer_minor_passes_tensorflows_check() -> None:
+    pins = ["nvidia-cuda-runtime-cu12==12.9.79", "nvidia-cudnn-cu12==9.28.0.42", "numpy==2.4.6", "protobuf==7.36.2"]
+    assert predict(combo("2.20.0"), pins, GPU_HOST) == Verdict("ok", ())
+
+
+def test_cudnn_for_another_cuda_major() -> None:
+    pins = repin(TF218_CUDA_PINS, nvidia_cudnn_cu12="", nvidia_cudnn_cu11="8.9.6.50")
+    v = predict(combo("2.18.1"), pins, GPU_HOST)
+    assert v.predicted == "cudnn-mismatch"
+    assert "nvidia-cudnn-cu11 8.9.6.50, a cuDNN for CUDA 11" in v.reasons[0]
+
+
+def test_missing_cuda_runtime_wheel() -> None:
+    v = predict(combo("2.18.1"), repin(TF218_CUDA_PINS, nvidia_cuda_runtime_cu12=""), GPU_HOST)
+    assert v.predicted == "cuda-lib-missing"
+    assert v.reasons == ("TF 2.18 was built against CUDA 12.5.1; this venv pins no nvidia-cuda-runtime-cu12 wheel "
+                         "→ predicted cuda-lib-missing",)
+
+
+def test_release_without_and_cuda_extra() -> None:
+    v = predict(combo("2.13.1"), ["numpy==1.24.3", "protobuf==4.25.9", "tensorflow==2.13.1"], GPU_HOST)
+    assert v.predicted == "cuda-lib-missing"
+    assert v.reasons == ("TF 2.13 has no [and-cuda] extra, so this venv pins no nvidia-* CUDA wheels; TF 2.13 was "
+                         "built against CUDA 11.8 / cuDNN 8.6 → predicted cuda-lib-missing",)
+
+
+def test_cuda_system_does_not_need_wheels() -> None:
+    assert predict(combo("2.18.1", "cuda-system"), ["numpy==2.0.2", "protobuf==5.29.6"], GPU_HOST).ok
+
+
+# --------------------------------------------------------------------------- Python, CPU, NumPy, protobuf
+
+
+def test_python_outside_the_tested_range() -> None:
+    v = predict(combo("2.15.1", "cpu", "3.12"), [], CPU_HOST)
+    assert v == Verdict("install-failed", ("TF 2.15 is tested on Python 3.9-3.11; this combination uses Python 3.12 "
+                                           "→ predicted install-failed",))
+    assert predict(combo("2.20.0", "cpu", "3.13"), [], CPU_HOST).ok
+
+
+def test_no_avx() -> None:
+    v = predict(combo("2.20.0", "cpu"), [], {**CPU_HOST, "cpu_flags": ["sse4_1", "sse4_2"]})
+    assert v.predicted == "illegal-instruction"
+    assert v.reasons == ("the host CPU has no AVX, which TensorFlow's x86-64 wheels use since TF 1.6 "
+                         "→ predicted illegal-instruction",)
+
+
+@pytest.mark.parametrize("host", [
+    {"cpu_flags": None}, {"cpu_flags": []},                       # not read (Windows has no /proc/cpuinfo)
+    {"cpu_flags": ["neon", "asimd"], "machine": "aarch64"},       # AVX is an x86 instruction set
+])
+def test_unknown_flags_or_other_architectures_are_not_illegal_instruction(host: dict) -> None:
+    assert predict(combo("2.20.0", "cpu"), [], {"gpus": [], **host}).ok
+
+
+@pytest.mark.parametrize("tf, numpy, predicted", [
+    ("2.15.1", "2.4.6", "numpy-abi"), ("2.17.1", "2.1.3", "numpy-abi"),
+    ("2.15.1", "1.26.4", "ok"), ("2.18.1", "2.0.2", "ok"), ("2.20.0", "2.4.6", "ok"),
+])
+def test_numpy_abi(tf: str, numpy: str, predicted: str) -> None:
+    assert predict(combo(tf, "cpu"), [f"numpy=={numpy}"], CPU_HOST).predicted == predicted
+
+
+def test_numpy_abi_sentence() -> None:
+    v = predict(combo("2.17.1", "cpu"), ["numpy==2.1.3"], CPU_HOST)
+    assert v.reasons == ("TF 2.17 was built against NumPy 1.x; this venv resolves numpy 2.1.3 → predicted numpy-abi",)
+
+
+@pytest.mark.parametrize("tf, protobuf, predicted", [
+    ("2.15.1", "7.36.2", "degraded"), ("2.16.2", "5.29.6", "degraded"), ("2.15.1", "4.25.9", "ok"),
+    ("2.18.1", "5.29.6", "ok"), ("2.18.1", "6.31.1", "degraded"), ("2.20.0", "7.36.2", "ok"),
+])
+def test_protobuf_outside_tensorflows_own_range_is_degraded(tf: str, protobuf: str, predicted: str) -> None:
+    assert predict(combo(tf, "cpu"), [f"protobuf=={protobuf}"], CPU_HOST).predicted == predicted
+
+
+def test_protobuf_sentence() -> None:
+    v = predict(combo("2.15.1", "cpu"), ["protobuf==7.36.2"], CPU_HOST)
+    assert v.reasons == ("TF 2.15 requires protobuf<5.0.0dev; this venv resolves protobuf 7.36.2 → predicted degraded",)
+
+
+# --------------------------------------------------------------------------- several reasons
+
+
+def test_most_severe_reason_decides_and_all_are_kept() -> None:
+    pins = ["numpy==2.4.6", "protobuf==7.36.2", "nvidia-cudnn-cu12==8.9.7.29", "nvidia-cuda-runtime-cu12==12.2.140"]
+    host = {"gpus": [], "driver_version": None, "cpu_flags": ["sse4_2"]}
+    v = predict(combo("2.18.1", "cuda-pip", "3.13"), pins, host)
+    classes = [r.rsplit("→ predicted ", 1)[1] for r in v.reasons]
+    assert v.predicted == "install-failed"
+    assert classes == ["install-failed", "illegal-instruction", "no-gpu", "cudnn-mismatch", "degraded"]
+    assert classes == sorted(classes, key=SEVERITY.index)
+
+
+def test_numpy_outranks_cudnn() -> None:
+    pins = ["numpy==2.1.3", "nvidia-cudnn-cu12==9.1.0.70", "nvidia-cuda-runtime-cu12==12.3.101"]
+    v = predict(combo("2.17.1"), pins, GPU_HOST)
+    assert v.predicted == "numpy-abi"
+    assert v.reasons == ("TF 2.17 was built against NumPy 1.x; this venv resolves numpy 2.1.3 → predicted numpy-abi",
+                         "TF 2.17 was built against cuDNN 8.9; this venv pins cuDNN 9.1.0 → predicted cudnn-mismatch")
+
+
+def test_unknown_release_gets_only_host_rules() -> None:
+    assert predict(combo("2.21.0"), ["numpy==2.4.6"], GPU_HOST).ok
+    assert predict(combo("2.21.0"), [], CPU_HOST).predicted == "no-gpu"
+
+
+# --------------------------------------------------------------------------- the project's own known-bad combinations
+
+
+def test_known_bad_combinations_of_matrix_yaml_are_predicted() -> None:
+    """Every combination of matrix.yaml with an `expect` and recorded pins: the verdict is that class."""
+    matched = 0
+    for c in combinations(load_matrix(ROOT / "matrix.yaml"), "all"):
+        j = c.to_json()
+        if j["id"] in RECORDED_PINS:
+            expected = j.get("expect") or "ok"
+            assert predict(j, RECORDED_PINS[j["id"]], CPU_HOST).predicted == expected, j["id"]
+            matched += 1
+    assert matched == len(RECORDED_PINS)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_parse_pins() -> None:
+    pins = parse_pins(["# comment", "NumPy==1.26.4", "-e git+https://x/y#egg=z", "tf-keras @ file:///tmp/x.whl",
+                       "nvidia_cudnn_cu12==9.3.0.75", "protobuf[upb]==5.29.6 ; python_version >= '3.9'", ""])
+    assert pins == {"numpy": "1.26.4", "nvidia-cudnn-cu12": "9.3.0.75", "protobuf": "5.29.6"}
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"stack_kind": "cpu"}, "no TensorFlow version"),
+    ({"tensorflow": "two-point-eighteen"}, "no TensorFlow version"),
+    ({"tensorflow": "2.18.1", "stack_kind": "rocm"}, "stack_kind 'rocm'"),
+])
+def test_bad_combination_is_a_one_line_user_error(bad: dict, message: str) -> None:
+    with pytest.raises(TfmatrixError) as err:
+        predict(bad, [], CPU_HOST)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_verdict_is_frozen() -> None:
+    v = predict(combo("2.18.1"), TF218_CUDA_PINS, GPU_HOST)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.predicted = "no-gpu"  # type: ignore[misc]

@@ -161,9 +161,9 @@ def test_default_cpu_combos_run_only_the_cpu_model(default: Matrix) -> None:
 def test_default_requirements(default: Matrix) -> None:
     combos = {c.id: c for c in combinations(default, "all")}
     assert combos["tf2.15-cpu"].requirements() == [
-        "tensorflow==2.15.1", "tf-models-official==2.15.0", "numpy<2", "nvidia-ml-py"]
+        "tensorflow==2.15.1", "tf-models-official==2.15.0", "numpy<2", "tensorflow-metadata<1.18", "nvidia-ml-py"]
     assert combos["tf2.15-cuda-pip"].requirements() == [
-        "tensorflow[and-cuda]==2.15.1", "tf-models-official==2.15.0", "numpy<2", "nvidia-ml-py"]
+        "tensorflow[and-cuda]==2.15.1", "tf-models-official==2.15.0", "numpy<2", "tensorflow-metadata<1.18", "nvidia-ml-py"]
     assert combos["tf2.20-cuda-pip"].requirements() == [
         "tensorflow[and-cuda]==2.20.0", "tf-models-official==2.20.0", "nvidia-ml-py"]
     # cuda-system: plain tensorflow against the host's CUDA, plus the NVML reader

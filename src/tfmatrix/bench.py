@@ -164,7 +164,7 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     record["resolved_pins"] = inst.resolved
     if inst.ok:  # predict again, now from what was really resolved
         record["preflight"] = preflight.predict(combo.to_json(), inst.resolved, host).to_json()
-    if not inst.ok:
+    else:
         failure = classify_failure(status="install-failed", text=inst.error, gpu_stack=combo.needs_gpu)
         first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
         return finish(outcomes.INSTALL_FAILED, failure, f"{inst.failed_step}: {first.strip()}")
@@ -196,8 +196,9 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
         if spec.phase == "probe" and res.ok:
             record["environment"] = res.result.get("probe")
             failure = cpu_fallback(combo, record["environment"])
-            if failure:
-                first_failure = classify_failure(status="error", text=failure, gpu_stack=True)
+            if failure:  # the probe's log says why (a library that did not load, say) before "no-gpu"
+                first_failure = classify_failure(status="error", text=f"{read_log(res.log)}\n{failure}",
+                                                 gpu_stack=True)
         if not res.ok and res.status != "skipped":
             cls = classify_phase(res, gpu_stack=combo.needs_gpu)
             doc["failure"] = cls.to_json()

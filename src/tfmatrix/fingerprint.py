@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import probe
 from .gpu import visible_gpus
 
 
@@ -19,19 +20,9 @@ def collect_platform() -> dict[str, Any]:
 
 
 def collect_cpu() -> dict[str, Any]:
-    model = platform.processor()
-    flags: list[str] = []
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()  # more telling than platform.processor()
-            elif line.startswith("flags") and not flags:
-                have = set(line.split(":", 1)[1].split())
-                flags = sorted(f for f in ("avx", "avx2", "avx512f", "fma", "sse4_2") if f in have)
-    except OSError:
-        pass
-    return {"model": model, "logical_cores": os.cpu_count(), "flags": flags,
-            "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
+    cpu = probe.collect_cpu()
+    cpu["affinity"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return cpu
 
 
 def collect_memory() -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Each function returns ``(probe, nvml)`` shaped exactly as ``tfmatrix.probe``
 collects them inside a venv (``collect_all()`` and ``collect_nvml()``), filled with
-recorded real-world values, never invented ones:
+real-world values.  Where each came from (values marked "unchecked" are
+well-known figures that were not re-verified against a source here):
 
 * TensorFlow ``build_info`` values: Linux ``"12.5.1"`` / ``"9"`` and
   ``['sm_60', 'sm_70', 'sm_80', 'sm_89', 'compute_90']`` recorded by the probe
@@ -13,8 +14,9 @@ recorded real-world values, never invented ones:
   Windows release build's kernels come from TF's common_win.bat.
 * GPU names, compute capabilities and memory sizes as NVML reports them for
   those cards (RTX 2080: 7.5, 8 GiB; RTX 3090: 8.6, 24 GiB; Tesla T4: 7.5,
-  15 GiB usable; GTX 960M: 5.0, 4 GiB), and released driver versions with the
-  CUDA version nvidia-smi prints for them.
+  15 GiB usable -- unchecked; GTX 960M: 5.0, 4 GiB), and released driver
+  versions with the CUDA version nvidia-smi prints for them (unchecked).
+  The Windows DLL folder layout and the CPU model string are unchecked too.
 * Library file names and folders as the CUDA installers and the nvidia-* wheels
   lay them out; versions as ``cudaRuntimeGetVersion`` / ``cudnnGetVersion`` return
   them (the probe formats 12010 as "12.1", 90100 as "9.1.0").

@@ -17,13 +17,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import compat
+from .matrix import GPU_STACK_KINDS, STACK_KINDS
 from .errors import TfmatrixError
 
 #: The classes a verdict can predict, most severe first: the first present decides.
 SEVERITY = ("install-failed", "illegal-instruction", "no-gpu", "numpy-abi", "cuda-lib-missing",
             "cudnn-mismatch", "protobuf", "degraded")
-STACK_KINDS = ("cpu", "cuda-pip", "cuda-system")
-GPU_STACK_KINDS = ("cuda-pip", "cuda-system")
 _X86 = ("x86_64", "amd64", "x64", "i386", "i686", "x86")
 
 

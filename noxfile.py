@@ -40,6 +40,14 @@ def summary(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def compare(session: nox.Session) -> None:
+    """Compare two runs (-- [BASE CANDIDATE]); fails when anything regressed."""
+    session.install(".[compare]")
+    session.run("python", "-m", "tfmatrix", "compare", *session.posargs,
+                env={"TFMATRIX_RESULTS": str(CTX.results_root)})
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def doctor(session: nox.Session) -> None:
     """Diagnose TensorFlow / CUDA / cuDNN / driver here, or in another venv (-- --python PATH)."""
     cli.doctor_session(session, CTX)

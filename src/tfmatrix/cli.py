@@ -133,15 +133,52 @@ def runner_python(session: Any) -> str:
     return python_in(Path(session.virtualenv.location))
 
 
+def compare_command(args: Any) -> int:
+    from . import compare
+
+    root = results_root(Path.cwd())
+    if len(args.runs) == 0:
+        base, cand = compare.two_latest(root)
+    elif len(args.runs) == 2:
+        base, cand = (compare.resolve_run(r, root) for r in args.runs)
+    else:
+        raise TfmatrixError(f"compare: got {len(args.runs)} runs; expected none (the two latest) or BASE CANDIDATE")
+    thresholds = {}
+    for item in args.metric_threshold:
+        name, _, value = item.partition("=")
+        try:
+            thresholds[name] = float(value)
+        except ValueError:
+            raise TfmatrixError(f"--metric-threshold: got {item!r}; expected METRIC=FACTOR such as load=1.25") from None
+    cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds)
+    text = compare.render_markdown(cmp)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text, encoding="utf-8")
+    return cmp.exit_status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tfmatrix", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="validate a matrix file and list its combinations")
     v.add_argument("matrix", nargs="?", default=None)
     v.add_argument("--profile", default="default")
+    c = sub.add_parser("compare", help="compare two runs; exit 1 when anything regressed")
+    c.add_argument("runs", nargs="*", help="BASE CANDIDATE: run ids or folders (default: the two latest runs)")
+    c.add_argument("--threshold", type=float, default=1.10, help="slowdown factor that may count (default 1.10)")
+    c.add_argument("--metric-threshold", action="append", default=[], metavar="METRIC=FACTOR",
+                   help="per-metric threshold, e.g. load=1.25 (repeatable)")
+    c.add_argument("--alpha", type=float, default=0.01, help="Mann-Whitney U significance level (default 0.01)")
+    c.add_argument("--markdown", help="also write the Markdown summary to this file")
     d = sub.add_parser("doctor", help="diagnose a Python environment's TensorFlow / CUDA / cuDNN / driver")
     d.add_argument("--python", default=sys.executable, help="the interpreter to diagnose (default: this one)")
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        try:
+            return compare_command(args)
+        except TfmatrixError as exc:
+            fail(exc)
     if args.command == "doctor":
         try:
             text, status = doctor_text(args.python)

@@ -1,0 +1,110 @@
+"""compare: threshold AND significance, status changes, missing combinations, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfmatrix import compare
+
+ROOT = Path(__file__).resolve().parents[1]
+#: medians measured for tf2.20-cpu on the 2-core development machine (run 20261129T110243Z-26d0fd)
+MEDIANS = {("import", None): 3.66, ("load", None): 5.21, ("latency", 1): 0.140, ("throughput", 4): 0.455}
+
+
+def phase(name: str, batch: int | None, samples: list[float], model: str | None = "m") -> dict:
+    return {"phase": name, "name": name, "model": None if name == "import" else model, "batch": batch,
+            "status": "ok", "unit": "seconds", "samples": samples}
+
+
+def record(cid: str, factor: float = 1.0, seed: int = 0, outcome: str = "ok", n: int = 30) -> dict:
+    rng = random.Random(seed)
+    phases = [phase(p, b, [m * factor * rng.uniform(0.97, 1.03) for _ in range(n if p != "import" else 5)])
+              for (p, b), m in MEDIANS.items()]
+    phases.append(phase("export", None, [20.0 * factor]))  # one sample: never significant
+    return {"kind": "combination", "combination": {"id": cid}, "status": "ok" if outcome == "ok" else "failed",
+            "outcome": outcome, "phases": phases}
+
+
+def test_same_distribution_is_not_a_regression():
+    cmp = compare.compare_runs({"a": record("a", seed=1)}, {"a": record("a", seed=2)})
+    assert cmp.exit_status == 0
+    assert {c.verdict for c in cmp.changes} == {"unchanged"}
+
+
+def test_a_real_slowdown_is_a_regression_and_names_the_metric():
+    cmp = compare.compare_runs({"a": record("a", seed=1)}, {"a": record("a", factor=1.5, seed=2)})
+    assert cmp.exit_status == 1
+    names = {c.metric for c in cmp.regressions}
+    assert {"latency[b1]", "throughput[b4]", "load", "import"} <= names
+    export = next(c for c in cmp.changes if c.metric == "export")
+    assert export.verdict == "too-few-samples" and export.ratio == pytest.approx(1.5)
+    md = compare.render_markdown(cmp)
+    assert "regressed" in md and "latency[b1]" in md and "1.50×" in md
+
+
+def test_a_small_slowdown_stays_under_the_threshold():
+    cmp = compare.compare_runs({"a": record("a", seed=1)}, {"a": record("a", factor=1.03, seed=2)})
+    assert cmp.exit_status == 0
+
+
+def test_over_threshold_but_not_significant_is_not_a_regression():
+    base = {"a": record("a", seed=1, n=3)}
+    base["a"]["phases"][2]["samples"] = [0.10, 0.20, 0.30]
+    cand = {"a": record("a", seed=2, n=3)}
+    cand["a"]["phases"][2]["samples"] = [0.12, 0.25, 0.33]
+    change = next(c for c in compare.compare_runs(base, cand).changes if c.metric == "latency[b1]")
+    assert change.ratio > 1.10 and change.verdict == "not-significant"
+
+
+def test_status_changes_and_missing_combinations():
+    base = {"a": record("a"), "b": record("b", outcome="failed"), "gone": record("gone")}
+    cand = {"a": record("a", outcome="failed"), "b": record("b"), "new": record("new")}
+    cmp = compare.compare_runs(base, cand)
+    verdicts = {s.combination: s.verdict for s in cmp.status_changes}
+    assert verdicts == {"a": "regression", "b": "improvement"}
+    assert cmp.only_in_base == ["gone"] and cmp.only_in_candidate == ["new"]
+    assert cmp.exit_status == 1
+    md = compare.render_markdown(cmp)
+    assert "only in base: gone" in md and "only in candidate: new" in md
+
+
+def test_per_metric_threshold():
+    cmp = compare.compare_runs({"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)},
+                               thresholds={"load": 1.5, "import": 1.5, "latency": 1.5, "throughput": 1.5})
+    assert cmp.exit_status == 0
+
+
+def _write_run(root: Path, run_id: str, records: dict) -> Path:
+    folder = root / run_id
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"kind": "run", "run_id": run_id}))
+    for cid, doc in records.items():
+        (folder / f"{cid}.json").write_text(json.dumps(doc))
+    return folder
+
+
+@pytest.mark.parametrize("factor, status", [(1.0, 0), (1.5, 1), (1.03, 0)])
+def test_cli_exit_status(tmp_path, factor, status):
+    _write_run(tmp_path, "20260101T000000Z-aaaaaa", {"a": record("a", seed=1)})
+    _write_run(tmp_path, "20260102T000000Z-bbbbbb", {"a": record("a", factor=factor, seed=2)})
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TFMATRIX_RESULTS=str(tmp_path))
+    md = tmp_path / "summary.md"
+    proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "--markdown", str(md)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    assert md.read_text().startswith("## tfmatrix compare")
+
+
+def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TFMATRIX_RESULTS=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "nope", "20260101T000000Z-aaaaaa"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "not a run id" in proc.stderr and "Traceback" not in proc.stderr

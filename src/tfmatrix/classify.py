@@ -61,10 +61,6 @@ class Classification:
         return {"class": self.cls, "evidence": self.evidence, "explanation": self.explanation, "fix": self.fix}
 
 
-#: What outcomes a record can read as besides the failure classes.
-OUTCOME_CLASSES = ("ok", "degraded")
-
-
 def _compile(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 

@@ -10,9 +10,10 @@ in only one run is reported.  Exit status: 1 when anything regressed, else 0
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from .errors import ResultsError
 from .results import RUN_ID_RE, read_json
@@ -121,15 +122,9 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def _median(xs: list[float]) -> float:
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-
-
 def compare_metric(base: list[float], cand: list[float], *, threshold: float, alpha: float) -> tuple[float, float | None, str]:
     """(ratio candidate/base of medians, p-value, verdict); lower is better for every metric."""
-    bm, cm = _median(base), _median(cand)
+    bm, cm = statistics.median(base), statistics.median(cand)
     ratio = cm / bm if bm > 0 else float("inf")
     if max(ratio, 1 / ratio if ratio > 0 else float("inf")) <= threshold:
         return ratio, None, "unchanged"
@@ -162,7 +157,7 @@ def compare_runs(base: Mapping[str, dict[str, Any]], cand: Mapping[str, dict[str
             metric = key[1]
             t = thresholds.get(metric.split("[")[0], threshold)
             ratio, p, verdict = compare_metric(bs, cs, threshold=t, alpha=alpha)
-            cmp.changes.append(Change(cid, key[0], metric, unit, _median(bs), _median(cs), ratio, p, verdict))
+            cmp.changes.append(Change(cid, key[0], metric, unit, statistics.median(bs), statistics.median(cs), ratio, p, verdict))
     return cmp
 
 
@@ -202,11 +197,3 @@ def render_markdown(cmp: Comparison) -> str:
 
 def compare_folders(base: Path, cand: Path, **kw: Any) -> Comparison:
     return compare_runs(load_records(base), load_records(cand), base_run=base.name, candidate_run=cand.name, **kw)
-
-
-def iter_regressions(cmp: Comparison) -> Iterable[str]:
-    for r in cmp.regressions:
-        if isinstance(r, StatusChange):
-            yield f"{r.combination}: {r.base} -> {r.candidate}"
-        else:
-            yield f"{r.combination} {r.model or ''} {r.metric}: {r.ratio:.2f}x (p={r.p_value:.3g})"

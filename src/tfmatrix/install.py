@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,9 +186,3 @@ def _about_tfmatrix(line: str) -> bool:
     # uv: "The package `tfmatrix` requires ..."; pip: "tfmatrix 0.1.0 requires ..."
     return (len(words) > 2 and words[0] == "The" and words[2].lower() == "tfmatrix") or (
         bool(words) and words[0].lower() == "tfmatrix")
-
-
-def python_version_of(python: str) -> str:
-    proc = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, check=False)
-    return proc.stdout.strip() or sys.version.split()[0]

@@ -21,6 +21,8 @@ nox.options.sessions = ["bench"]
 
 CTX = cli.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2
 COMBOS = CTX.combinations()
+# compile at install: this machine sets PYTHONDONTWRITEBYTECODE, and pandas/matplotlib would compile on every run
+COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True)
@@ -40,11 +42,31 @@ def summary(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def report(session: nox.Session) -> None:
+    """Build the HTML report of a run (-- [RUN_ID] [--baseline COMBO]) and the index of runs."""
+    session.install(".[report]", env=COMPILED)
+    session.run("python", "-m", "tfmatrix", "report", *session.posargs, env=CTX.env())
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def publish(session: nox.Session) -> None:
+    """Write every run in asv's results format (results/asv) and build the asv site (reports/asv)."""
+    session.install(".[report]", env=COMPILED)
+    session.run("python", "-m", "tfmatrix", "publish", *session.posargs, env=CTX.env())
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def scale(session: nox.Session) -> None:
+    """Time the report and compare over 10,000 synthetic records (benchmarks/bench_reporting.py)."""
+    session.install(".[report]", env=COMPILED)
+    session.run("python", "-m", "tfmatrix", "scale", "--root", str(ROOT))
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def compare(session: nox.Session) -> None:
     """Compare two runs (-- [BASE CANDIDATE]); fails when anything regressed."""
-    session.install(".[compare]")
-    session.run("python", "-m", "tfmatrix", "compare", *session.posargs,
-                env={"TFMATRIX_RESULTS": str(CTX.results_root)})
+    session.install(".[report]", env=COMPILED)
+    session.run("python", "-m", "tfmatrix", "compare", *session.posargs, env=CTX.env())
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)

@@ -91,6 +91,7 @@ class InferenceSuite:
         out = workload.infer(self.fn, self.batch)
         seconds = time.perf_counter() - t0
         self.tfmatrix_extra["detections"] = workload.detections_digest(out)
+        self.tfmatrix_extra["weights_sha256"] = workload.weights_digest(self.fn)
         return seconds
 
     track_first_inference_seconds.unit = "seconds"

@@ -108,3 +108,47 @@ def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "not a run id" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- the acceptance cases on real records (tests/real_runs.py), through the command line
+
+from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed  # noqa: E402
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TFMATRIX_RESULTS": str(tmp_path / "results"),
+           "TFMATRIX_REPORTS": str(tmp_path / "reports")}
+    return subprocess.run([sys.executable, "-m", "tfmatrix", "compare", *args], env=env, capture_output=True,
+                          text=True)
+
+
+def test_two_real_runs_of_the_same_combinations_exit_0(tmp_path):
+    copy_run(QUIET_A, tmp_path / "results")
+    copy_run(QUIET_B, tmp_path / "results")
+    proc = run_cli(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no regression" in proc.stdout
+    assert (tmp_path / "reports" / "compare" / f"{QUIET_A}_vs_{QUIET_B}.html").exists()
+
+
+@pytest.mark.parametrize("factor,status", [(1.5, 1), (1.03, 0)])
+def test_real_candidate_slowed(tmp_path, factor, status):
+    base = copy_run(QUIET_A, tmp_path / "results")
+    cand = copy_run(QUIET_A, tmp_path / "results", "20991231T000000Z-aaaaaa", change=slowed(factor))
+    proc = run_cli(tmp_path, str(base), str(cand))
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    regressed = {line.split("|")[3].strip() for line in proc.stdout.splitlines() if "**regression**" in line}
+    if status:
+        # the latency samples (36 per run) show it; import and load have 3 samples, too few for p < 0.01
+        assert "latency[b1]" in regressed
+        assert "import" not in regressed
+    else:
+        assert regressed == set()
+
+
+def test_real_ok_to_crash_is_a_regression(tmp_path):
+    base = copy_run(QUIET_A, tmp_path / "results")
+    cand = copy_run(QUIET_B, tmp_path / "results", change=crashed("tf2.20-cpu"))
+    proc = run_cli(tmp_path, base.name, cand.name)
+    assert proc.returncode == 1
+    assert "| tf2.20-cpu | ok | failed | **regression** |" in proc.stdout

@@ -84,7 +84,8 @@ def workdir(tmp_path_factory) -> Path:
 
 def nox(workdir: Path, *args: str, profile: str = "default") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "tiny.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
-               TFMATRIX_CACHE=str(workdir / "cache"), TFMATRIX_PROFILE=profile)
+               TFMATRIX_CACHE=str(workdir / "cache"), TFMATRIX_PROFILE=profile,
+               TFMATRIX_REPORTS=str(workdir / "reports"))
     env.pop("TFMATRIX_RUN_ID", None)
     env.pop("TFMATRIX_ASSUME_GPU", None)
     return subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args],
@@ -160,6 +161,7 @@ def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
     det = first["extra"]["detections"]
     assert len(det["images"]) == 1 and len(det["sha256"]) == 64
     assert det["images"][0]["num_detections"] > 0
+    assert len(first["extra"]["weights_sha256"]) == 64  # what makes drift between combinations comparable
     assert phases["peakmem-retinanet-mnv2-128-b2"]["samples"][0] > 100 * 2**20
 
     # the summary table ends the run
@@ -232,3 +234,27 @@ def test_doctor_gives_the_honest_cpu_only_answer(workdir):
     assert "TensorFlow      2.20.0" in out
     assert "verdict: CPU only" in out
     assert "ERROR" not in out
+
+
+def test_report_from_the_real_runs_renders_in_chromium(workdir):
+    """`nox -s report` after `nox -s bench`: the page of the first (full) run, opened in a real browser."""
+    from browser import chromium, visit
+
+    first = runs(workdir)[0].name
+    proc = nox(workdir, "-s", "report", "--", first)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page_path = workdir / "reports" / first / "index.html"
+    index = (workdir / "reports" / "index.html").read_text()
+    assert f'href="{first}/index.html"' in index
+    with chromium() as browser:
+        v = visit(browser, page_path)
+        grid = v.page.locator("table.grid")
+        assert grid.locator(".badge.ok").count() == 1  # tf2.20-cpu
+        assert grid.locator(".badge.install-failed").count() == 1  # tfbad-cpu
+        assert grid.locator(".badge.skipped").count() == 4
+        assert v.page.locator("table.timing tbody tr").count() == 1
+        assert v.page.locator("figure.plot img").count() == 4
+        widths = v.page.eval_on_selector_all("figure.plot img", "els => els.map(e => e.naturalWidth)")
+        assert all(w > 100 for w in widths)
+        assert "No solution found" in v.page.locator("#c-tfbad-cpu").inner_text()
+        assert v.errors == [], v.console

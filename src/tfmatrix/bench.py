@@ -17,7 +17,7 @@ from .fingerprint import collect_cpu, collect_git, host_fingerprint
 from .gpu import GpuInfo, driver_version, gpu_skip_reason, visible_gpus
 from .matrix import Combination, Matrix, combinations
 from .atomic import write_json_atomic
-from .results import RunDir, now, read_json
+from .results import REPORTS_ENV, RESULTS_ENV, RunDir, now, read_json, reports_root
 
 CACHE_ENV = "TFMATRIX_CACHE"
 PROFILE_ENV = "TFMATRIX_PROFILE"
@@ -68,6 +68,14 @@ class Context:
     profile: str
     run_id: str
     results_root: Path
+
+    @property
+    def reports_root(self) -> Path:
+        return reports_root(self.root)
+
+    def env(self) -> dict[str, str]:
+        """Where a session's ``python -m tfmatrix`` finds results and writes reports."""
+        return {RESULTS_ENV: str(self.results_root), REPORTS_ENV: str(self.reports_root)}
 
     @property
     def cache_root(self) -> Path:

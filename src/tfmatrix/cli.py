@@ -17,7 +17,7 @@ from typing import Any, NoReturn, Sequence
 from . import bench, summary
 from .errors import TfmatrixError
 from .matrix import combinations, load_matrix, matrix_path_from_env
-from .results import RUN_ID_ENV, RunDir, check_run_id, latest_run, new_run_id, results_root
+from .results import RUN_ID_ENV, RunDir, check_run_id, latest_run, new_run_id, reports_root, results_root
 
 
 def fail(exc: TfmatrixError) -> NoReturn:
@@ -155,7 +155,50 @@ def compare_command(args: Any) -> int:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text, encoding="utf-8")
+    from .report.render import write_compare
+
+    html = Path(args.html) if args.html else reports_root(Path.cwd()) / "compare" / f"{base.name}_vs_{cand.name}.html"
+    print(f"compare page: {write_compare(cmp, html)}")
     return cmp.exit_status
+
+
+def report_command(args: Any) -> int:
+    from .report import plots, render
+
+    from .changepoints import for_runs
+
+    built = render.build_report(results_root(Path.cwd()), reports_root(Path.cwd()), args.run_id,
+                                baseline=args.baseline, plots=plots.draw_all, change_points=for_runs)
+    for warning in built.warnings:
+        sys.stderr.write(f"tfmatrix: warning: {warning}\n")
+    print(f"report: {built.run_page}")
+    if built.latest:
+        print(f"latest: {built.latest}")
+    print(f"index:  {built.index}")
+    return 0
+
+
+def publish_command(args: Any) -> int:
+    from . import publish
+
+    root = Path.cwd()
+    results = results_root(root)
+    summary = publish.publish(results, root, Path(args.asv_results) if args.asv_results else results / "asv",
+                              Path(args.html_dir) if args.html_dir else reports_root(root) / "asv")
+    for warning in summary.warnings:
+        sys.stderr.write(f"tfmatrix: warning: {warning}\n")
+    print(f"asv results: {summary.asv_results} ({len(summary.published)} files from {len(summary.published_runs)} runs)")
+    print(f"asv site:    {summary.html_dir}")
+    print(f"report:      {summary.report} ({len(summary.change_points)} change points)")
+    return 0
+
+
+def scale_command(args: Any) -> int:
+    from . import scale
+
+    for result in scale.run(Path(args.root).resolve()):
+        print(result.line())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,12 +214,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="per-metric threshold, e.g. load=1.25 (repeatable)")
     c.add_argument("--alpha", type=float, default=0.01, help="Mann-Whitney U significance level (default 0.01)")
     c.add_argument("--markdown", help="also write the Markdown summary to this file")
+    c.add_argument("--html", help="where to write the HTML page (default: reports/compare/BASE_vs_CANDIDATE.html)")
+    r = sub.add_parser("report", help="build the HTML report of a run (default: the latest) and the index of runs")
+    r.add_argument("run_id", nargs="?", default=None)
+    r.add_argument("--baseline", default=None,
+                   help="the combination others are compared with (default: the oldest TensorFlow that ran ok)")
     d = sub.add_parser("doctor", help="diagnose a Python environment's TensorFlow / CUDA / cuDNN / driver")
     d.add_argument("--python", default=sys.executable, help="the interpreter to diagnose (default: this one)")
+    pb = sub.add_parser("publish", help="write every run in asv's format and build the asv site (asv publish)")
+    pb.add_argument("--asv-results", default=None, help="default: results/asv")
+    pb.add_argument("--html-dir", default=None, help="default: reports/asv")
+    s = sub.add_parser("scale", help="time the report and compare over 10,000 synthetic records")
+    s.add_argument("--root", default=".", help="the project folder (holds benchmarks/)")
     args = parser.parse_args(argv)
-    if args.command == "compare":
+    commands = {"compare": compare_command, "report": report_command, "publish": publish_command,
+                "scale": scale_command}
+    if args.command in commands:
         try:
-            return compare_command(args)
+            return commands[args.command](args)
         except TfmatrixError as exc:
             fail(exc)
     if args.command == "doctor":

@@ -45,9 +45,17 @@ def check_run_id(run_id: str, origin: str = "run id") -> str:
     return run_id
 
 
+REPORTS_ENV = "TFMATRIX_REPORTS"
+
+
 def results_root(project_root: Path) -> Path:
     value = os.environ.get(RESULTS_ENV)
     return Path(value).resolve() if value else project_root / "results"
+
+
+def reports_root(project_root: Path) -> Path:
+    value = os.environ.get(REPORTS_ENV)
+    return Path(value).resolve() if value else project_root / "reports"
 
 
 class RunDir:

@@ -149,6 +149,19 @@ def batch_of(images: Any, batch_size: int) -> Any:
     return np.concatenate([images] * reps, axis=0)[:batch_size]
 
 
+def weights_digest(fn: Any) -> str:
+    """A hash of the loaded model's weights that ignores variable names.
+
+    Keras 3 renamed every variable, so TF 2.15 and 2.20 exports built from the
+    same seed hold the same arrays under other names; hashing the arrays alone
+    tells the report whether two combinations ran the same weights, which is
+    what makes their detections comparable (numerical drift).
+    """
+    arrays = [v.numpy() for v in fn.variables]
+    keyed = sorted((a.shape, a.dtype.str, hashlib.sha256(a.tobytes()).hexdigest()) for a in arrays)
+    return hashlib.sha256(repr(keyed).encode()).hexdigest()
+
+
 def detections_digest(outputs: dict[str, Any], top_k: int = DIGEST_TOP_K) -> dict[str, Any]:
     """Top detections per image (boxes, scores, classes) and a hash of them."""
     boxes, scores = outputs["detection_boxes"], outputs["detection_scores"]

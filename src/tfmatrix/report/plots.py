@@ -1,0 +1,126 @@
+"""The report's figures: matplotlib, drawn as SVG and inlined as data URIs.
+
+An SVG in an ``<img>`` cannot run scripts, and a data URI needs no network
+and no second file, so the page stays self-contained and safe whatever the
+labels (combination names come from the user's matrix) contain.  The SVG is
+reproducible: a fixed hash salt and no date in its metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Callable
+
+import pandas as pd
+
+from .view import Plot
+
+ROW_HEIGHT = 0.32  # inches per bar row
+WIDTH = 7.5
+MAX_LEGEND = 16
+
+
+def _figure(rows: int):  # -> (Figure, Axes)
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "tfmatrix", "svg.fonttype": "none", "font.size": 9,
+                         "axes.spines.top": False, "axes.spines.right": False})
+    fig, ax = plt.subplots(figsize=(WIDTH, max(1.8, 0.9 + ROW_HEIGHT * rows)), layout="constrained")
+    return fig, ax
+
+
+def _svg_uri(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _label(row: pd.Series | dict, several_models: bool) -> str:
+    return f"{row['combination']} · {row['model']}" if several_models and row.get("model") else row["combination"]
+
+
+def _errors(sub: pd.DataFrame, scale: float) -> list[list[float]]:
+    """Asymmetric error bars: the 99 % CI where there is one, else the min-max range."""
+    lo = sub["ci_low"].fillna(sub["min"]).astype(float)
+    hi = sub["ci_high"].fillna(sub["max"]).astype(float)
+    med = sub["median"].astype(float)
+    return [list((med - lo) * scale), list((hi - med) * scale)]
+
+
+def plot_phase_times(frame: pd.DataFrame, several_models: bool) -> Plot | None:
+    sub = frame[frame.metric.isin(["load", "first-inference"])]
+    if sub.empty:
+        return None
+    labels = list(dict.fromkeys(_label(r, several_models) for r in sub.to_dict("records")))
+    fig, ax = _figure(len(labels))
+    height = 0.38
+    for i, (metric, colour) in enumerate((("load", "#4c72b0"), ("first-inference", "#dd8452"))):
+        part = sub[sub.metric == metric]
+        ys = [labels.index(_label(r, several_models)) + (i - 0.5) * height for r in part.to_dict("records")]
+        ax.barh(ys, part["median"], height=height, xerr=_errors(part, 1.0), color=colour, capsize=2,
+                label="cold load" if metric == "load" else "first inference")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds (median; bars: 99% CI, or min–max below 8 samples)")
+    fig.legend(loc="outside upper right", ncols=2, frameon=False)
+    return Plot("Load and first-inference time", "Bar chart of cold load and first-inference seconds per combination",
+                _svg_uri(fig))
+
+
+def plot_latency(frame: pd.DataFrame, several_models: bool) -> Plot | None:
+    sub = frame[frame.metric == "latency"]
+    if sub.empty:
+        return None
+    fig, ax = _figure(len(sub))
+    ax.boxplot([[s * 1000 for s in xs] for xs in sub["samples"]], orientation="horizontal", widths=0.6,
+               tick_labels=[_label(r, several_models) for r in sub.to_dict("records")], showfliers=True)
+    ax.invert_yaxis()
+    ax.set_xlabel("latency per call, batch 1 (ms); box: quartiles, whiskers: 1.5 IQR")
+    return Plot("Latency distribution (batch 1)", "Box plot of batch-1 latency samples per combination", _svg_uri(fig))
+
+
+def plot_throughput(frame: pd.DataFrame, several_models: bool) -> Plot | None:
+    sub = frame[frame.metric.str.startswith("throughput[")]
+    if sub.empty:
+        return None
+    fig, ax = _figure(6)
+    groups = sub.groupby(sub.apply(lambda r: _label(r, several_models), axis=1), sort=False)
+    for label, part in groups:
+        part = part.sort_values("batch")
+        ax.errorbar(part["batch"], part["median"], yerr=_errors(part, 1.0), marker="o", capsize=2, label=label)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("images/s (median)")
+    ax.set_xticks(sorted(sub["batch"].unique()))
+    if groups.ngroups <= MAX_LEGEND:  # beyond that a legend hides the plot; the table has the numbers
+        fig.legend(loc="outside right upper", fontsize=7, frameon=False)
+    return Plot("Throughput vs batch size", "Line chart of images per second against batch size per combination",
+                _svg_uri(fig))
+
+
+def plot_memory(frame: pd.DataFrame, several_models: bool) -> Plot | None:
+    sub = frame[frame.metric == "peak-rss"]
+    if sub.empty:
+        return None
+    fig, ax = _figure(len(sub))
+    ax.barh([_label(r, several_models) for r in sub.to_dict("records")], sub["median"] / 2**20, color="#55a868")
+    ax.invert_yaxis()
+    ax.set_xlabel("peak host RSS of load + inference (MiB)")
+    return Plot("Peak memory", "Bar chart of peak resident memory per combination", _svg_uri(fig))
+
+
+PLOTTERS: tuple[Callable[[pd.DataFrame, bool], Plot | None], ...] = (
+    plot_phase_times, plot_latency, plot_throughput, plot_memory)
+
+
+def draw_all(frame: pd.DataFrame) -> list[Plot]:
+    if frame.empty:
+        return []
+    several_models = frame["model"].dropna().nunique() > 1
+    return [p for p in (plotter(frame, several_models) for plotter in PLOTTERS) if p is not None]

@@ -1,0 +1,138 @@
+"""Fill the templates and write the report files under reports/.
+
+* ``reports/<run-id>/index.html``: one run's report, a single self-contained file;
+* ``reports/latest/index.html``: a copy of the newest run's report;
+* ``reports/index.html``: every run, with links to their reports.
+
+Files are written to a temporary name and renamed, so a reader never sees
+half a page.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+
+from ..errors import ResultsError
+from ..results import RUN_ID_RE, check_run_id
+from . import data, view
+
+
+def environment() -> jinja2.Environment:
+    """Autoescape everything; an undefined name is an error, not an empty string."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("tfmatrix.report", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["measure"] = view.fmt  # a number in its unit: 140.2 ms, 5.21 s, 1014 MiB
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    run_id: str
+    started: str
+    profile: str
+    commit: str
+    counts: list[tuple[str, str, int]]
+    href: str | None
+
+
+@dataclass
+class IndexPage:
+    generated_at: str
+    runs: list[IndexRow]
+    warnings: list[str] = field(default_factory=list)
+    change_points: list[Any] = field(default_factory=list)
+    asv: bool = False
+
+
+@dataclass(frozen=True)
+class Built:
+    run_page: Path
+    latest: Path | None
+    index: Path
+    warnings: list[str]
+
+
+def report_dir(reports_root: Path, run_id: str) -> Path:
+    """reports/<run-id>/, for a well-formed run id only (so no path can escape reports/)."""
+    return reports_root / check_run_id(run_id, "report run id")
+
+
+def build_index(runs: list[data.Run], reports_root: Path, generated_at: str,
+                change_points: list[Any] | None = None) -> Path:
+    rows, warnings = [], []
+    for run in sorted(runs, key=lambda r: r.run_id, reverse=True):
+        suite = run.info.get("suite") or {}
+        has = (reports_root / run.run_id / "index.html").exists()
+        rows.append(IndexRow(run.run_id, run.info.get("started_at") or "?", run.info.get("profile") or "?",
+                             (suite.get("commit") or "?")[:12], view.outcome_counts(run.records),
+                             f"{run.run_id}/index.html" if has else None))
+        warnings += run.warnings
+    page = IndexPage(generated_at, rows, warnings, list(change_points or []),
+                     asv=(reports_root / "asv" / "index.html").exists())
+    out = reports_root / "index.html"
+    write_text_atomic(out, render("index.html.j2", page=page, generated_at=generated_at))
+    return out
+
+
+def build_report(results_root: Path, reports_root: Path, run_id: str | None = None, *, baseline: str | None = None,
+                 generated_at: str | None = None, plots: Callable | None = None,
+                 change_points: Callable[[list[data.Run]], list[Any]] | None = None) -> Built:
+    """Write the run's page (default: the newest run), the latest copy and the index."""
+    folders = data.run_folders(results_root)
+    if not folders:
+        raise ResultsError(f"{results_root}: no runs yet (run `nox -s bench` first)")
+    if run_id is None:
+        run_id = folders[-1].name
+    elif not RUN_ID_RE.match(run_id) or not (results_root / run_id).is_dir():
+        raise ResultsError(f"report: got run id {run_id!r}; expected one of the runs under {results_root}")
+    generated_at = generated_at or now()
+    runs = [data.load_run(f) for f in folders]
+    by_id = {r.run_id: r for r in runs}
+    cps = change_points(runs) if change_points else []
+    page = view.build_run_page(by_id[run_id], generated_at=generated_at, baseline=baseline, plots=plots,
+                               change_points=[c for c in cps if c.run_id == run_id])
+    html = render("run.html.j2", page=page, generated_at=generated_at)
+    out = report_dir(reports_root, run_id) / "index.html"
+    write_text_atomic(out, html)
+    latest = None
+    if run_id == folders[-1].name:
+        latest = reports_root / "latest" / "index.html"
+        write_text_atomic(latest, html)
+    index = build_index(runs, reports_root, generated_at, cps)
+    return Built(out, latest, index, list(by_id[run_id].warnings))
+
+
+def write_compare(cmp: Any, path: Path, generated_at: str | None = None) -> Path:
+    """The comparison's HTML page."""
+    generated_at = generated_at or now()
+    page = view.build_compare_page(cmp, generated_at)
+    write_text_atomic(path, render("compare.html.j2", page=page, generated_at=generated_at))
+    return path

@@ -1,0 +1,97 @@
+"""The report in a real headless Chromium: it renders, every plot loads, nothing logs an error, nothing runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from browser import chromium, visit
+from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, XSS, copy_run, crashed, hostile
+from tfmatrix import compare
+from tfmatrix.report import plots, render
+
+#: set to a folder to keep the screenshots (CI artefacts, the closing note)
+SHOTS = os.environ.get("TFMATRIX_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def keep(path: Path) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(SHOTS) / path.name)
+
+
+def test_report_renders_grid_tables_and_plots_without_console_errors(browser, tmp_path):
+    results = tmp_path / "results"
+    copy_run(WITH_WEIGHTS, results)
+    built = render.build_report(results, tmp_path / "reports", plots=plots.draw_all)
+    v = visit(browser, built.run_page)
+    page = v.page
+    assert page.title() == f"tfmatrix run {WITH_WEIGHTS}"
+    grid = page.locator("table.grid")
+    assert grid.is_visible()
+    assert grid.locator("tbody tr").count() == 4  # tf2.15, tf2.15-numpy2, tf2.15-protobuf7, tf2.20
+    assert grid.locator(".badge.expected").count() == 2 and grid.locator(".badge.ok").count() == 2
+    timing = page.locator("table.timing")
+    assert timing.is_visible() and timing.locator("tbody tr").count() == 3
+    assert timing.locator("td.fastest").count() >= timing.locator("thead th").count() - 2
+    imgs = page.locator("figure.plot img")
+    assert imgs.count() == 4
+    for i in range(imgs.count()):
+        img = imgs.nth(i)
+        img.scroll_into_view_if_needed()
+        width = img.evaluate("el => el.complete ? el.naturalWidth : 0")
+        assert width > 100, f"plot {i} did not decode"
+        assert img.bounding_box()["height"] > 50
+    # a grid link lands on the combination's detail
+    page.locator("table.grid a[href='#c-tf2_15-numpy2-cpu']").click()
+    assert page.locator("#c-tf2_15-numpy2-cpu").get_attribute("open") is not None
+    assert "numpy-abi" in page.locator("#c-tf2_15-numpy2-cpu").inner_text()
+    assert v.errors == [], v.console
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+    keep(shot)
+
+
+def test_hostile_stderr_shows_as_text_and_runs_nothing(browser, tmp_path):
+    results = tmp_path / "results"
+    copy_run(WITH_WEIGHTS, results, change=hostile("tf2.20-cpu"))
+    built = render.build_report(results, tmp_path / "reports", plots=plots.draw_all)
+    v = visit(browser, built.run_page)
+    page = v.page
+    detail = page.locator("#c-tf2_20-cpu")
+    assert XSS in detail.locator("pre.stderr").first.inner_text()  # shown literally
+    assert XSS in detail.inner_text()
+    assert page.locator("script").count() == 0  # none parsed from the data
+    assert page.locator("img[src='x']").count() == 0
+    page.wait_for_timeout(300)
+    assert v.dialogs == []
+    assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
+    assert v.errors == [], v.console
+    shot = tmp_path / "report-hostile.png"
+    detail.screenshot(path=str(shot))
+    keep(shot)
+
+
+def test_compare_page_and_index_render(browser, tmp_path):
+    results = tmp_path / "results"
+    base = copy_run(QUIET_A, results)
+    cand = copy_run(QUIET_B, results, change=crashed("tf2.20-cpu"))
+    out = render.write_compare(compare.compare_folders(base, cand), tmp_path / "compare.html")
+    v = visit(browser, out)
+    rows = v.page.locator("table.status-changes tbody tr")
+    assert rows.count() == 1 and "regression" in rows.first.inner_text()
+    assert v.errors == [], v.console
+    built = render.build_report(results, tmp_path / "reports")
+    v = visit(browser, built.index)
+    assert v.page.locator("table.runs tbody tr").count() == 2
+    assert v.errors == [], v.console

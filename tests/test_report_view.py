@@ -1,0 +1,127 @@
+"""report.view: the grid, timing tables, stability notes and details, built from real records."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+
+from real_runs import QUIET_A, WITH_WEIGHTS, copy_run, records
+from tfmatrix.errors import TfmatrixError
+from tfmatrix.report import data, view
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return data.load_run(copy_run(WITH_WEIGHTS, tmp_path_factory.mktemp("results")))
+
+
+def test_grid_rows_are_tensorflow_builds_and_columns_stacks(run):
+    grid = view.build_grid(data.combinations_frame(run.records))
+    assert grid.columns == ["cpu", "cuda-pip"]
+    assert [r.label for r in grid.rows] == ["tf2.15", "tf2.15-numpy2", "tf2.15-protobuf7", "tf2.20"]
+    numpy2 = grid.rows[1]
+    assert numpy2.expect == "numpy-abi"
+    (entry,) = numpy2.cells[0]
+    assert (entry.outcome, entry.css, entry.failure_class) == ("expected-failure", "expected", "numpy-abi")
+    assert entry.prediction_held is True and entry.href == "#c-tf2_15-numpy2-cpu"
+    assert numpy2.cells[1] == []  # the known-bad entry runs on cpu only
+    gpu = grid.rows[0].cells[1]
+    assert {e.outcome for e in gpu} == {"skipped"} and len(gpu) == 3  # one entry per model
+
+
+def test_grid_adds_python_to_columns_only_when_it_varies(run):
+    frame = data.combinations_frame(run.records)
+    frame.loc[frame.combination == "tf2.20-cpu", "python"] = "3.12"
+    assert "cpu · py3.12" in view.build_grid(frame).columns
+
+
+def test_default_baseline_is_the_oldest_tensorflow_that_ran_ok(run):
+    assert view.choose_baseline(run.records, None) == "tf2.15-cpu"
+    assert view.choose_baseline(run.records, "tf2.20-cpu") == "tf2.20-cpu"
+    with pytest.raises(TfmatrixError, match="--baseline: got 'nope'"):
+        view.choose_baseline(run.records, "nope")
+
+
+def test_timing_table_marks_the_best_and_gives_ratios_to_the_baseline(run):
+    frame = data.metrics_frame(run.records)
+    table = view.build_timing(frame, "tf2.15-cpu")
+    labels = [c.label for c in table.columns]
+    assert labels[:4] == ["import", "export", "cold load", "first inference"]
+    assert {"latency b1 p50", "latency b1 p90", "latency b1 p99", "throughput b1", "throughput b4",
+            "peak host RSS"} <= set(labels)
+    # import has no model: it joins its combination's model row instead of a row of its own
+    assert [(r.combination, r.model) for r in table.rows] == [
+        ("tf2.15-cpu", "retinanet-mnv2-256"), ("tf2.15-protobuf7-cpu", "retinanet-mnv2-256"),
+        ("tf2.20-cpu", "retinanet-mnv2-256")]
+    for i, col in enumerate(table.columns):
+        cells = [r.cells[i] for r in table.rows]
+        assert sum(c.fastest for c in cells) >= 1
+        assert cells[0].baseline and cells[0].ratio == ""
+        assert all(c.ratio.startswith("×") for c in cells[1:])
+    # the ratio is the candidate's value over the baseline's, from the records' own medians
+    imp = {r.combination: r.cells[0] for r in table.rows}
+    medians = frame[frame.metric == "import"].set_index("combination")["median"]
+    assert imp["tf2.20-cpu"].ratio == f"×{medians['tf2.20-cpu'] / medians['tf2.15-cpu']:.2f}"
+
+
+def test_confidence_interval_only_with_enough_samples(run):
+    frame = data.metrics_frame(run.records)
+    lat = frame[(frame.metric == "latency") & (frame.combination == "tf2.20-cpu")].iloc[0]
+    assert lat["n"] >= 8 and lat["ci_low"] <= lat["median"] <= lat["ci_high"]
+    imp = frame[(frame.metric == "import") & (frame.combination == "tf2.20-cpu")].iloc[0]
+    assert imp["n"] == 3 and math.isnan(imp["ci_low"])
+    table = view.build_timing(frame, None)
+    cell = table.rows[-1].cells[0]
+    assert cell.ci.startswith("n=3, no 99% CI; range")
+
+
+def test_stability_flags_spread_and_too_few_samples(run):
+    frame = data.metrics_frame(run.records)
+    notes = view.stability_notes(frame)
+    few = [n for n in notes if "samples: a 99% interval" in n.problem]
+    assert {(n.combination, n.metric) for n in few} >= {("tf2.20-cpu", "import"), ("tf2.20-cpu", "cold load")}
+    assert all("workload." in n.advice for n in few)
+    # single-shot metrics are never judged
+    assert not [n for n in notes if n.metric in ("export", "first inference", "peak host RSS")]
+    spread = {(n.combination, n.metric) for n in notes if n.problem.startswith("spread")}
+    real = frame[frame.repeated & (frame.spread > view.SPREAD_LIMIT)]
+    assert spread == {(r.combination, r.label) for r in real.itertuples()}
+    noisy = frame.copy()
+    i = noisy.index[(noisy.metric == "latency") & (noisy.combination == "tf2.15-cpu")][0]
+    assert noisy.at[i, "spread"] <= view.SPREAD_LIMIT  # quiet in the real run
+    noisy.at[i, "spread"] = 0.25
+    flagged = [n for n in view.stability_notes(noisy) if n.problem.startswith("spread")]
+    assert {(n.combination, n.metric) for n in flagged} - spread == {("tf2.15-cpu", "latency b1")}
+    assert any("25%" in n.problem for n in flagged)
+
+
+def test_detail_lists_pin_changes_against_the_baseline():
+    recs = records(QUIET_A)
+    base, other = recs["tf2.15-cpu"], recs["tf2.20-cpu"]
+    d = view.build_detail(other, base, is_baseline=False)
+    changed = {c.package: (c.baseline, c.this) for c in d.pin_changes}
+    assert changed["tensorflow"] == ("2.15.1", "2.20.0")
+    assert all(c.baseline != c.this for c in d.pin_changes)
+    assert view.build_detail(base, base, is_baseline=True).pin_changes == []
+    failed = view.build_detail(recs["tf2.15-numpy2-cpu"], base, is_baseline=False)
+    assert failed.failure["class"] == "numpy-abi"
+    assert any("NumPy" in p.stderr_tail for p in failed.phases)
+    assert failed.predicted == "numpy-abi"
+
+
+def test_anchor_keeps_only_safe_characters():
+    assert view.anchor('a"><script>', "m 1") == "c-a___script_--m_1"
+
+
+def test_gpu_memory_column_only_where_measured(run):
+    assert "peak GPU memory" not in [c.label for c in view.build_timing(data.metrics_frame(run.records), None).columns]
+    rec = copy.deepcopy(next(r for r in run.records if r["combination"]["id"] == "tf2.20-cpu"))
+    peak = next(p for p in rec["phases"] if p["phase"] == "peakmem")
+    peak["gpu_peak_memory_bytes"] = {"/device:GPU:0": 3 * 2**30, "/device:GPU:1": 2**30}  # as the worker records it
+    frame = data.metrics_frame([rec])
+    gpu = frame[frame.metric == "gpu-memory"]
+    assert list(gpu["median"]) == [3 * 2**30]
+    table = view.build_timing(frame, None)
+    assert table.columns[-1].label == "peak GPU memory" and table.rows[0].cells[-1].text == "3072 MiB"

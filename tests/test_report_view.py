@@ -83,6 +83,9 @@ def test_stability_flags_spread_and_too_few_samples(run):
     few = [n for n in notes if "samples: a 99% interval" in n.problem]
     assert {(n.combination, n.metric) for n in few} >= {("tf2.20-cpu", "import"), ("tf2.20-cpu", "cold load")}
     assert all("workload." in n.advice for n in few)
+    assert {n.model for n in few if n.metric == "import"} == {None}  # not pandas' NaN
+    assert {n.advice for n in few if n.metric == "latency b1"} <= {
+        "Raise workload.latency.min_queries in matrix.yaml to collect more samples."}
     # single-shot metrics are never judged
     assert not [n for n in notes if n.metric in ("export", "first inference", "peak host RSS")]
     spread = {(n.combination, n.metric) for n in notes if n.problem.startswith("spread")}
@@ -125,3 +128,12 @@ def test_gpu_memory_column_only_where_measured(run):
     assert list(gpu["median"]) == [3 * 2**30]
     table = view.build_timing(frame, None)
     assert table.columns[-1].label == "peak GPU memory" and table.rows[0].cells[-1].text == "3072 MiB"
+
+
+def test_drift_compares_every_combination_that_ran_against_the_baseline(run):
+    recs = {r["combination"]["id"]: r for r in run.records}
+    drift = {d.combination: d for d in view.build_drift(recs, "tf2.15-cpu")}
+    assert set(drift) == {"tf2.15-numpy2-cpu", "tf2.15-protobuf7-cpu", "tf2.20-cpu"}  # skipped ones never ran
+    assert not drift["tf2.15-numpy2-cpu"].comparable
+    assert drift["tf2.15-protobuf7-cpu"].note == "identical"
+    assert view.build_drift(recs, None) == []

@@ -34,14 +34,14 @@ IMPORT = Metric("import", "import", "seconds", "lower", True, "workload.import_r
 EXPORT = Metric("export", "export", "seconds", "lower", False)
 LOAD = Metric("load", "cold load", "seconds", "lower", True, "workload.load_repeats")
 FIRST = Metric("first-inference", "first inference", "seconds", "lower", False)
-LATENCY = Metric("latency", "latency b1", "seconds", "lower", True, "workload.latency_min_seconds")
+LATENCY = Metric("latency", "latency b1", "seconds", "lower", True, "workload.latency.min_queries")
 PEAK_RSS = Metric("peak-rss", "peak host RSS", "bytes", "lower", False)
 GPU_MEMORY = Metric("gpu-memory", "peak GPU memory", "bytes", "lower", False)
 
 
 def throughput_metric(batch: int) -> Metric:
     return Metric(f"throughput[b{batch}]", f"throughput b{batch}", "images/s", "higher", True,
-                  "workload.latency_min_seconds" if batch == 1 else "workload.throughput_min_seconds")
+                  "workload.latency.min_queries" if batch == 1 else "workload.throughput.min_queries")
 
 
 @dataclass

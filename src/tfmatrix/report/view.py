@@ -251,6 +251,7 @@ def stability_notes(frame: pd.DataFrame) -> list[StabilityNote]:
     """pyperf's checks on each repeated measurement: spread over 10 % of the median, too few samples."""
     notes = []
     for r in frame[frame.repeated].to_dict("records"):
+        r["model"] = r["model"] if isinstance(r["model"], str) else None
         spread = r["spread"]
         if spread is not None and not math.isnan(spread) and spread > SPREAD_LIMIT:
             notes.append(StabilityNote(
@@ -274,7 +275,7 @@ def build_drift(records: Mapping[str, dict[str, Any]], baseline: str | None) -> 
     base = records[baseline]
     out = []
     for cid, rec in records.items():
-        if cid == baseline:
+        if cid == baseline or rec["status"] == outcomes.SKIPPED:  # nothing ran; the grid says why
             continue
         for model in rec["combination"].get("models") or []:
             if model in (base["combination"].get("models") or []):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix.atomic import write_json_atomic, write_json_new
+from tfmatrix.atomic import write_json_atomic, write_json_new, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,3 +48,17 @@ def test_sigkill_mid_write_never_leaves_half_a_record(tmp_path):
         proc.wait()
         data = json.loads(p.read_text())  # never a truncated file
         assert data["v"] in ("old", "new")
+
+
+def test_written_files_get_the_mode_open_would_give(tmp_path):
+    """mkstemp makes 0600 files; records and reports must stay readable by the umask's rules."""
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(str(tmp_path / "a.json"), {"a": 1})
+        write_json_new(str(tmp_path / "b.json"), {"b": 1})
+        write_text_atomic(str(tmp_path / "c.html"), "<p>é</p>")
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.json", "c.html"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "c.html").read_text(encoding="utf-8") == "<p>é</p>"

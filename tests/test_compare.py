@@ -94,7 +94,8 @@ def _write_run(root: Path, run_id: str, records: dict) -> Path:
 def test_cli_exit_status(tmp_path, factor, status):
     _write_run(tmp_path, "20260101T000000Z-aaaaaa", {"a": record("a", seed=1)})
     _write_run(tmp_path, "20260102T000000Z-bbbbbb", {"a": record("a", factor=factor, seed=2)})
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TFMATRIX_RESULTS=str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TFMATRIX_RESULTS=str(tmp_path),
+               TFMATRIX_REPORTS=str(tmp_path / "reports"))
     md = tmp_path / "summary.md"
     proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "--markdown", str(md)],
                           capture_output=True, text=True, env=env)
@@ -103,7 +104,8 @@ def test_cli_exit_status(tmp_path, factor, status):
 
 
 def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TFMATRIX_RESULTS=str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TFMATRIX_RESULTS=str(tmp_path),
+               TFMATRIX_REPORTS=str(tmp_path / "reports"))
     proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "nope", "20260101T000000Z-aaaaaa"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 2

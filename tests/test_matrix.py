@@ -135,7 +135,7 @@ def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
     w = default.workload
     assert (w.seed, w.images, w.batch_sizes, w.warmup) == (0, 8, (1, 4), 2)
     assert (w.latency_min_queries, w.latency_min_seconds) == (30, 5.0)
-    assert (w.throughput_min_queries, w.throughput_min_seconds) == (5, 3.0)
+    assert (w.throughput_min_queries, w.throughput_min_seconds) == (8, 3.0)
     assert (w.load_repeats, w.import_repeats) == (3, 3)
     assert [default.timeouts.for_phase(p) for p in ("install", "import", "export", "load", "inference")] == [
         1800.0, 300.0, 1200.0, 600.0, 1200.0]

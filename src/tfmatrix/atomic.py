@@ -13,29 +13,48 @@ import tempfile
 from typing import Any
 
 
-def _dump_to_temp(path: str, data: Any) -> str:
+def _file_mode() -> int:
+    """What ``open()`` would give a new file (mkstemp's own 0600 would hide records from other readers)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_temp(path: str, text: str, suffix: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True, allow_nan=False)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode())
     except BaseException:
         _unlink_quietly(tmp)
         raise
     return tmp
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    """Write ``data`` to ``path`` atomically, replacing what was there."""
-    tmp = _dump_to_temp(path, data)
+def _dump_to_temp(path: str, data: Any) -> str:
+    return _write_temp(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n", ".json")
+
+
+def _replace(tmp: str, path: str) -> None:
     try:
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    """Write ``data`` to ``path`` atomically, replacing what was there."""
+    _replace(_dump_to_temp(path, data), path)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, replacing what was there."""
+    _replace(_write_temp(path, text, ".tmp"), path)
 
 
 def write_json_new(path: str, data: Any) -> None:

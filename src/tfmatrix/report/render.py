@@ -11,14 +11,13 @@ half a page.
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import jinja2
 
+from .. import atomic
 from ..errors import ResultsError
 from ..results import RUN_ID_RE, check_run_id
 from . import data, view
@@ -39,14 +38,7 @@ def render(template: str, **context: Any) -> str:
 
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text_atomic(str(path), text)
 
 
 def now() -> str:

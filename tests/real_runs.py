@@ -23,7 +23,7 @@ WITH_WEIGHTS = "20261129T114157Z-9de862"
 XSS = "<script>alert(1)</script> and <img src=x onerror=alert(1)>"
 
 
-def records(run_id: str) -> dict[str, dict[str, Any]]:
+def real_records(run_id: str) -> dict[str, dict[str, Any]]:
     out = {}
     for p in sorted((DATA / run_id).glob("*.json")):
         if p.name != "run.json":
@@ -42,7 +42,7 @@ def copy_run(run_id: str, root: Path, new_id: str | None = None,
         info = json.loads((dest / "run.json").read_text())
         info["run_id"] = new_id
         (dest / "run.json").write_text(json.dumps(info))
-    for cid, doc in records(run_id).items():
+    for cid, doc in real_records(run_id).items():
         doc = change(copy.deepcopy(doc)) if change else doc
         if doc is not None:
             if new_id:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 
+from real_runs import QUIET_A, copy_run
 from tfmatrix import changepoints
 
 KEY = ("tf2.20-cpu", "m", "latency[b1]")
@@ -68,16 +68,19 @@ def test_a_run_without_the_metric_is_a_gap_not_a_level():
 
 
 def test_change_points_for_reads_every_run_folder_in_order(tmp_path):
+    """Six copies of a real run, the last three with tf2.20-cpu's import 1.5x slower (+-1 % per run)."""
     ids = run_ids(6)
     for i, rid in enumerate(ids):
-        folder = tmp_path / rid
-        folder.mkdir()
-        (folder / "run.json").write_text(json.dumps({"kind": "run", "run_id": rid}))
-        level = 2.0 if i < 3 else 3.0
-        record = {"kind": "combination", "combination": {"id": "c"}, "status": "ok", "outcome": "ok",
-                  "phases": [{"phase": "import", "model": None, "batch": None, "status": "ok", "unit": "seconds",
-                              "samples": [level * (1 + 0.01 * j) for j in range(3)]}]}
-        (folder / "c.json").write_text(json.dumps(record))
+        def change(doc, i=i):
+            if doc["combination"]["id"] != "tf2.20-cpu":
+                return None
+            imp = next(p for p in doc["phases"] if p["phase"] == "import")
+            imp["samples"] = [s * (1.5 if i >= 3 else 1.0) * (1 + 0.01 * (i % 2)) for s in imp["samples"]]
+            doc["phases"] = [p for p in doc["phases"] if p["phase"] in ("probe", "import")]
+            return doc
+        copy_run(QUIET_A, tmp_path, rid, change=change)
     (tmp_path / "asv").mkdir()  # not a run folder
+    (tmp_path / ids[2] / "broken.json").write_text("{")  # left out, not fatal
     (cp,) = changepoints.change_points_for(tmp_path)
-    assert (cp.combination, cp.model, cp.metric, cp.run_id) == ("c", None, "import", ids[3])
+    assert (cp.combination, cp.model, cp.metric, cp.run_id) == ("tf2.20-cpu", None, "import", ids[3])
+    assert cp.ratio == pytest.approx(1.5, rel=0.03)

@@ -79,3 +79,14 @@ def test_check_verdict_ignores_only_tfmatrix_itself():
     assert install.check_verdict(1, "tfmatrix 0.1.0 requires nox, which is not installed.") is True
     assert install.check_verdict(1, "tf-keras 2.15.1 has requirement tensorflow<2.16,>=2.15, but you have tensorflow 2.16.1.") is False
     assert install.check_verdict(0, "") is True
+
+
+@needs_uv
+def test_index_url_is_one_argument_to_the_resolver(venv, tmp_path):
+    """The matrix's index_url reaches uv as an argv item: an unreachable index fails the resolve, nothing runs."""
+    url = "http://127.0.0.1:9/simple"  # the discard port: nothing answers
+    out = install.install(["six==1.16.0"], venv=venv, python=py(venv), backend="uv", project_root=ROOT,
+                          timeout=120, log=tmp_path / "install.log", index_url=url)
+    assert not out.ok and out.failed_step == "resolve"
+    argv = out.steps[0]["argv"]
+    assert argv[argv.index("--index-url") + 1] == url

@@ -506,6 +506,11 @@ BAD: list[tuple[str, Content, str, str, bool]] = [
      "tensorflow[0].requires[0]", 'a PEP 508 requirement such as "numpy<2"', True),
     ("pin-installer-option", _edit(_set("tensorflow.0.requires", ["numpy<2", "--index-url=http://evil"])),
      "tensorflow[0].requires[1]", "not an installer option", True),
+    ("index-url-not-a-url", _data(index_url="evil; rm -rf ~"), "index_url", "an http:// or https:// URL", True),
+    ("index-url-other-scheme", _data(index_url="file:///etc/passwd"), "index_url", "an http:// or https:// URL",
+     False),
+    ("index-url-with-space", _data(index_url="https://a.example/simple --trusted-host x"), "index_url",
+     "an http:// or https:// URL", False),
     ("pin-not-a-string", _edit(_set("stacks.1.requires", [2])), "stacks[1].requires[0]",
      "a PEP 508 requirement", False),
     ("pin-overrides-tensorflow", _edit(_set("tensorflow.0.requires", ["tensorflow-cpu==2.16.1"])),
@@ -652,3 +657,11 @@ def test_overriding_a_merged_key_is_not_a_duplicate(tmp_path: Path) -> None:
     ok = _MINIMAL.replace("models:\n", "models:\n- &m {id: m, experiment: e, input_size: [64, 64]}\n"
                                        "- {<<: *m, id: m2}\n", 1)
     assert [m.id for m in load_matrix(write(tmp_path, ok)).models][:2] == ["m", "m2"]
+
+
+def test_index_url_comes_from_its_own_key_and_reaches_the_installer_as_one_argument(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(dump(base(index_url="https://mirror.example/simple")))
+    assert load_matrix(path).index_url == "https://mirror.example/simple"
+    path.write_text(dump(base()))
+    assert load_matrix(path).index_url is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from real_runs import QUIET_A, WITH_WEIGHTS, records
+from real_runs import QUIET_A, WITH_WEIGHTS, real_records
 from tfmatrix.report import drift
 
 
@@ -13,7 +13,7 @@ def first(doc):
 
 
 def test_real_records_same_weights_across_keras_2_and_3_but_detections_differ():
-    recs = records(WITH_WEIGHTS)
+    recs = real_records(WITH_WEIGHTS)
     base = recs["tf2.15-cpu"]
     # the weights hash is name-free: TF 2.15 (Keras 2) and 2.20 (Keras 3) ran the same arrays
     assert first(base)["extra"]["weights_sha256"] == first(recs["tf2.20-cpu"])["extra"]["weights_sha256"]
@@ -25,7 +25,7 @@ def test_real_records_same_weights_across_keras_2_and_3_but_detections_differ():
 
 
 def test_not_comparable_without_weights_hash_or_detections():
-    recs = records(QUIET_A)
+    recs = real_records(QUIET_A)
     d = drift.compare(recs["tf2.15-cpu"], recs["tf2.20-cpu"], "retinanet-mnv2-256")
     assert not d.comparable and "weights hash not recorded" in d.note and not d.flagged
     d = drift.compare(recs["tf2.15-cpu"], recs["tf2.15-numpy2-cpu"], "retinanet-mnv2-256")
@@ -33,7 +33,7 @@ def test_not_comparable_without_weights_hash_or_detections():
 
 
 def _pair():
-    base = records(WITH_WEIGHTS)["tf2.15-cpu"]
+    base = real_records(WITH_WEIGHTS)["tf2.15-cpu"]
     return base, copy.deepcopy(base)
 
 

@@ -16,6 +16,7 @@ import pytest
 from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, copy_run, hostile, slowed
 from tfmatrix import compare
 from tfmatrix.errors import ResultsError
+from tfmatrix import records
 from tfmatrix.report import data, plots, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def test_cli_report_and_compare_write_their_pages(tree, tmp_path):
 
 def test_plots_are_valid_reproducible_svg(tree):
     results, _ = tree
-    frame = data.metrics_frame(data.load_run(results / WITH_WEIGHTS).records)
+    frame = data.metrics_frame(records.load_run(results / WITH_WEIGHTS).records)
     drawn = plots.draw_all(frame)
     assert [p.title for p in drawn] == ["Load and first-inference time", "Latency distribution (batch 1)",
                                         "Throughput vs batch size", "Peak memory"]

@@ -7,14 +7,15 @@ import math
 
 import pytest
 
-from real_runs import QUIET_A, WITH_WEIGHTS, copy_run, records
+from real_runs import QUIET_A, WITH_WEIGHTS, copy_run, real_records
 from tfmatrix.errors import TfmatrixError
+from tfmatrix import records
 from tfmatrix.report import data, view
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return data.load_run(copy_run(WITH_WEIGHTS, tmp_path_factory.mktemp("results")))
+    return records.load_run(copy_run(WITH_WEIGHTS, tmp_path_factory.mktemp("results")))
 
 
 def test_grid_rows_are_tensorflow_builds_and_columns_stacks(run):
@@ -101,7 +102,7 @@ def test_stability_flags_spread_and_too_few_samples(run):
 
 
 def test_detail_lists_pin_changes_against_the_baseline():
-    recs = records(QUIET_A)
+    recs = real_records(QUIET_A)
     base, other = recs["tf2.15-cpu"], recs["tf2.20-cpu"]
     d = view.build_detail(other, base, is_baseline=False)
     changed = {c.package: (c.baseline, c.this) for c in d.pin_changes}

@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 
 from tfmatrix.errors import ResultsError
+from tfmatrix import RECORD_SCHEMA_VERSION
 from tfmatrix.results import RunDir, check_run_id, latest_run, load_schema, new_run_id
 
 
@@ -29,7 +30,7 @@ def test_run_record_written_once_and_closed_once(tmp_path):
     run.ensure(info)  # a second session of the same run joins it
     assert len(calls) == 1
     first = run.read_run()
-    assert first["ended_at"] is None and first["schema_version"] == 1
+    assert first["ended_at"] is None and first["schema_version"] == RECORD_SCHEMA_VERSION == 2
     run.finish()
     ended = run.read_run()["ended_at"]
     assert ended

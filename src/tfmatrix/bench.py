@@ -167,7 +167,7 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     inst = install.install(
         combo.requirements(), venv=venv, python=python, backend=session.venv_backend,
         project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log",
-        overrides=combo.overrides())
+        overrides=combo.overrides(), index_url=ctx.matrix.index_url)
     record["install"] = inst.to_json()
     record["resolved_pins"] = inst.resolved
     if inst.ok:  # predict again, now from what was really resolved

@@ -38,8 +38,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from asv.step_detect import detect_steps
 
-from . import compare
-from .results import RUN_ID_RE, RunDir
+from . import compare, records
 
 #: a change must exceed this many times the run-to-run noise (about 3 sigma for normal noise)
 NOISE_FACTOR = 3.0
@@ -78,10 +77,8 @@ def run_metrics(records: Iterable[Mapping[str, Any]]) -> dict[Key, tuple[str, li
 
 
 def history(results_root: Path) -> list[tuple[str, dict[Key, tuple[str, list[float]]]]]:
-    """Every run folder under ``results_root``, oldest first (run ids sort by start time)."""
-    runs = sorted(p.name for p in results_root.iterdir() if p.is_dir() and RUN_ID_RE.match(p.name))
-    return [(rid, run_metrics(r for r in RunDir(results_root, rid).records() if r.get("kind") == "combination"))
-            for rid in runs]
+    """Every run folder under ``results_root``, oldest first; unreadable records are left out."""
+    return [(r.run_id, run_metrics(r.records)) for r in map(records.load_run, records.run_folders(results_root))]
 
 
 def change_points_for(results_root: Path, threshold: float = compare.DEFAULT_THRESHOLD) -> list[ChangePoint]:

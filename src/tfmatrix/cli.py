@@ -151,6 +151,8 @@ def compare_command(args: Any) -> int:
         except ValueError:
             raise TfmatrixError(f"--metric-threshold: got {item!r}; expected METRIC=FACTOR such as load=1.25") from None
     cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds)
+    for warning in cmp.warnings:
+        sys.stderr.write(f"tfmatrix: warning: {warning}\n")
     text = compare.render_markdown(cmp)
     print(text)
     if args.markdown:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ResultsError
-from .results import RUN_ID_RE, read_json
+from . import records
+from .results import RUN_ID_RE
 
 #: Outcomes that count as working for the status comparison.
 GOOD = frozenset({"ok", "degraded", "expected-failure"})
@@ -60,6 +61,7 @@ class Comparison:
     status_changes: list[StatusChange] = field(default_factory=list)
     only_in_base: list[str] = field(default_factory=list)
     only_in_candidate: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # records left out, one line each
 
     @property
     def regressions(self) -> list[Change | StatusChange]:
@@ -91,18 +93,16 @@ def two_latest(root: Path) -> tuple[Path, Path]:
     return runs[-2], runs[-1]
 
 
-def load_records(folder: Path) -> dict[str, dict[str, Any]]:
+def load_records(folder: Path, warnings: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The run's readable combination records; what was skipped goes to ``warnings``."""
     if not folder.is_dir():
         raise ResultsError(f"{folder}: no such run folder")
-    paths = [p for p in sorted(folder.glob("*.json")) if p.name != "run.json" and not p.name.startswith(".tmp-")]
-    out = {}
-    for p in paths:
-        doc = read_json(p)
-        if doc.get("kind") == "combination":
-            out[doc["combination"]["id"]] = doc
-    if not out:
-        raise ResultsError(f"{folder}: holds no combination records")
-    return out
+    run = records.load_run(folder)
+    if warnings is not None:
+        warnings.extend(run.warnings)
+    if not run.records:
+        raise ResultsError(f"{folder}: holds no readable combination records")
+    return {doc["combination"]["id"]: doc for doc in run.records}
 
 
 def metrics(record: Mapping[str, Any]) -> dict[tuple[str | None, str], tuple[str, list[float]]]:
@@ -192,8 +192,14 @@ def render_markdown(cmp: Comparison) -> str:
     for label, ids in (("only in base", cmp.only_in_base), ("only in candidate", cmp.only_in_candidate)):
         if ids:
             lines.append(f"- {label}: {', '.join(ids)}")
+    for warning in cmp.warnings:
+        lines.append(f"- warning: {warning}")
     return "\n".join(lines).rstrip() + "\n"
 
 
 def compare_folders(base: Path, cand: Path, **kw: Any) -> Comparison:
-    return compare_runs(load_records(base), load_records(cand), base_run=base.name, candidate_run=cand.name, **kw)
+    warnings: list[str] = []
+    cmp = compare_runs(load_records(base, warnings), load_records(cand, warnings), base_run=base.name,
+                       candidate_run=cand.name, **kw)
+    cmp.warnings = warnings
+    return cmp

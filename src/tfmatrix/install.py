@@ -92,12 +92,13 @@ def _text(b: Any) -> str:
 
 
 def install(requirements: Sequence[str], *, venv: Path, python: str, backend: str, project_root: Path,
-            timeout: float, log: Path, overrides: Sequence[str] = ()) -> InstallOutcome:
+            timeout: float, log: Path, overrides: Sequence[str] = (), index_url: str | None = None) -> InstallOutcome:
     """Make ``venv`` hold exactly ``requirements`` (resolved) plus tfmatrix.
 
     ``overrides`` are forced over the resolver's choice (``uv --override``; with
     pip, installed with ``--no-deps`` afterwards): how a known-bad combination
-    such as TF 2.15 with NumPy 2 is reproduced on purpose.
+    such as TF 2.15 with NumPy 2 is reproduced on purpose.  ``index_url`` (the
+    matrix's own key) is passed as one argument, never spliced into a command line.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     uv = find_uv() if backend == "uv" else None
@@ -108,13 +109,14 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
     override_txt = venv / "tfmatrix-overrides.txt"
     override_txt.write_text("".join(f"{o}\n" for o in overrides), encoding="utf-8")
     t0 = time.perf_counter()
+    index = ["--index-url", index_url] if index_url else []
     marker = venv / LOCK_MARKER
     previous = marker.read_text().strip() if marker.exists() else ""
 
     if uv:
         lock = venv / "tfmatrix-requirements.lock"
         proc = steps.run("resolve", [uv, "pip", "compile", str(req_in), "--python", python, "--no-header",
-                                     "--no-annotate", "--quiet", "--output-file", str(lock),
+                                     "--no-annotate", "--quiet", "--output-file", str(lock), *index,
                                      *(["--override", str(override_txt)] if overrides else [])])
         if proc.returncode != 0:
             return steps.fail("resolve", proc)
@@ -123,7 +125,7 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
             outcome.reused = True
         else:
             marker.unlink(missing_ok=True)  # a half-synced venv is never taken for a good one
-            proc = steps.run("sync", [uv, "pip", "sync", str(lock), "--python", python, "--compile-bytecode"])
+            proc = steps.run("sync", [uv, "pip", "sync", str(lock), "--python", python, "--compile-bytecode", *index])
             if proc.returncode != 0:
                 return steps.fail("sync", proc)
         self_cmd = [uv, "pip", "install", "--python", python, "--no-deps", "--reinstall-package", "tfmatrix",
@@ -137,12 +139,12 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
         else:
             marker.unlink(missing_ok=True)
             proc = steps.run("install", [python, "-m", "pip", "install", "--disable-pip-version-check",
-                                         "-r", str(req_in)])
+                                         *index, "-r", str(req_in)])
             if proc.returncode != 0:
                 return steps.fail("install", proc)
             if overrides:
                 proc = steps.run("force", [python, "-m", "pip", "install", "--disable-pip-version-check",
-                                           "--no-deps", "-r", str(override_txt)])
+                                           *index, "--no-deps", "-r", str(override_txt)])
                 if proc.returncode != 0:
                     return steps.fail("force", proc)
         self_cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",

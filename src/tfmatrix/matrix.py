@@ -169,6 +169,7 @@ class Matrix:
     include: tuple[Rule, ...]
     exclude: tuple[Rule, ...]
     profiles: tuple[Profile, ...]
+    index_url: str | None = None  # the package index, from its own key only (never from a pin)
 
     def profile(self, name: str) -> Profile:
         for p in self.profiles:
@@ -350,7 +351,7 @@ def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
     top = v.mapping(data, "", {
         "schema_version": True, "pythons": True, "tensorflow": True, "stacks": True,
         "models": True, "workload": False, "timeouts": False, "include": False,
-        "exclude": False, "profiles": False,
+        "exclude": False, "profiles": False, "index_url": False,
     })
     sv = top["schema_version"]
     if type(sv) is not int or sv != MATRIX_SCHEMA_VERSION:
@@ -383,10 +384,11 @@ def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
     known = {"tensorflow": {t.id for t in tfs}, "stacks": stack_ids,
              "pythons": set(pythons), "models": {m.id for m in models}}
     profiles = tuple(v.profiles(top.get("profiles", MISSING), "profiles", known))
+    index_url = v.url(top["index_url"], "index_url") if "index_url" in top else None
     return Matrix(
         path=file, sha256=sha256, schema_version=sv, pythons=pythons, tensorflow=tfs,
         stacks=stacks, models=models, workload=workload, timeouts=timeouts,
-        include=include, exclude=exclude, profiles=profiles,
+        include=include, exclude=exclude, profiles=profiles, index_url=index_url,
     )
 
 
@@ -410,6 +412,21 @@ class _Validator:
         for k, required in fields.items():
             if required and k not in value:
                 raise self.fail(_join(key, k), MISSING, "this key to be set")
+        return value
+
+    def url(self, value: Any, key: str) -> str:
+        """An http(s) index URL with a host, no whitespace and no credentials-looking oddities."""
+        from urllib.parse import urlsplit
+
+        expected = "an http:// or https:// URL of a package index, such as https://pypi.org/simple"
+        if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+            raise self.fail(key, value, expected)
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            raise self.fail(key, value, expected) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self.fail(key, value, expected)
         return value
 
     def seq(self, value: Any, key: str, item: Callable[[Any, str], Any], nonempty: bool = False) -> list:

@@ -43,9 +43,8 @@ from typing import Any, Iterable
 
 from asv_runner.statistics import compute_stats  # asv's value (the median) and its statistics
 
-from . import changepoints
+from . import changepoints, records
 from .errors import TfmatrixError
-from .results import RUN_ID_RE, RunDir
 
 REPORT = "tfmatrix-report.md"
 MARKER = "README.tfmatrix"
@@ -147,15 +146,18 @@ def publish(results_root: Path, project_root: Path, asv_results: Path, html_dir:
 
 
 def load_runs(results_root: Path) -> tuple[list[Run], list[str]]:
-    """Every run folder, oldest first, with its combination records; folders without a run record are warned."""
+    """Every run folder, oldest first, with its readable combination records (:func:`tfmatrix.records.load_run`).
+
+    A run without a usable run record has no commit to publish at: it is skipped, with its warnings.
+    """
     runs, warnings = [], []
-    folders = sorted(p.name for p in results_root.glob("*") if p.is_dir() and RUN_ID_RE.match(p.name))
-    for rid in folders:
-        folder = RunDir(results_root, rid)
-        if not folder.run_record.is_file():
-            warnings.append(f"run {rid}: no run.json; skipped")
+    for folder in records.run_folders(results_root):
+        read = records.load_run(folder)
+        warnings += read.warnings
+        if not read.info:
+            warnings.append(f"run {read.run_id}: no usable run.json; skipped")
             continue
-        runs.append(Run(rid, folder.read_run(), [r for r in folder.records() if r.get("kind") == "combination"]))
+        runs.append(Run(read.run_id, read.info, read.records))
     return runs, warnings
 
 

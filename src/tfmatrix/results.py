@@ -81,7 +81,8 @@ class RunDir:
         if self.run_record.exists():
             return
         record = {"schema_version": RECORD_SCHEMA_VERSION, "kind": "run", "run_id": self.run_id,
-                  "tfmatrix_version": __version__, "started_at": now(), "ended_at": None, **run_info()}
+                  "tfmatrix_version": __version__, "started_at": now(), "ended_at": None,
+                  "interruptions": [], "resumptions": [], **run_info()}
         try:
             write_json_new(str(self.run_record), record)
         except FileExistsError:

@@ -1,20 +1,12 @@
-"""Run folders read into records and pandas DataFrames.
-
-A record that cannot be read is skipped with a one-line warning naming the
-file; the rest of the run is still reported.
-"""
+"""Records read into pandas DataFrames (reading and checking them is :mod:`tfmatrix.records`'s)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import pandas as pd
 
-from .. import RECORD_SCHEMA_VERSION
-from ..errors import ResultsError
-from ..results import RUN_ID_RE, read_json
 from ..stats import median_ci, relative_spread
 
 
@@ -42,62 +34,6 @@ GPU_MEMORY = Metric("gpu-memory", "peak GPU memory", "bytes", "lower", False)
 def throughput_metric(batch: int) -> Metric:
     return Metric(f"throughput[b{batch}]", f"throughput b{batch}", "images/s", "higher", True,
                   "workload.latency.min_queries" if batch == 1 else "workload.throughput.min_queries")
-
-
-@dataclass
-class Run:
-    """One run folder: its run record, its combination records, what could not be read."""
-
-    run_id: str
-    path: Path
-    info: dict[str, Any]
-    records: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def run_folders(root: Path) -> list[Path]:
-    """Every run folder under ``root``, oldest first (run ids sort by time)."""
-    return sorted(p for p in root.glob("*") if p.is_dir() and RUN_ID_RE.match(p.name))
-
-
-def load_run(folder: Path) -> Run:
-    if not folder.is_dir():
-        raise ResultsError(f"{folder}: no such run folder")
-    warnings: list[str] = []
-    info: dict[str, Any] = {}
-    if (folder / "run.json").exists():
-        try:
-            info = read_json(folder / "run.json")
-        except ResultsError as exc:
-            warnings.append(f"skipped: {exc.one_line()}")
-    else:
-        warnings.append(f"{folder / 'run.json'}: missing; the run's host and commit are unknown")
-    run = Run(folder.name, folder, info, warnings=warnings)
-    for p in sorted(folder.glob("*.json")):
-        if p.name == "run.json" or p.name.startswith(".tmp-"):
-            continue
-        try:
-            doc = read_json(p)
-        except ResultsError as exc:
-            run.warnings.append(f"skipped: {exc.one_line()}")
-            continue
-        problem = _record_problem(doc)
-        if problem:
-            run.warnings.append(f"skipped: {p}: {problem}")
-            continue
-        run.records.append(doc)
-    return run
-
-
-def _record_problem(doc: dict[str, Any]) -> str:
-    if doc.get("kind") != "combination":
-        return f"kind is {doc.get('kind')!r}; expected 'combination'"
-    if doc.get("schema_version") != RECORD_SCHEMA_VERSION:
-        return f"schema_version is {doc.get('schema_version')!r}; this tfmatrix reads {RECORD_SCHEMA_VERSION}"
-    combo = doc.get("combination")
-    if not isinstance(combo, dict) or not isinstance(combo.get("id"), str) or "status" not in doc:
-        return "combination.id or status missing"
-    return ""
 
 
 def outcome_of(record: dict[str, Any]) -> str:

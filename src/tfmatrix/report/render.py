@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import jinja2
 
-from .. import atomic
+from .. import atomic, records
 from ..errors import ResultsError
 from ..results import RUN_ID_RE, check_run_id
-from . import data, view
+from . import view
 
 
 def environment() -> jinja2.Environment:
@@ -77,7 +77,7 @@ def report_dir(reports_root: Path, run_id: str) -> Path:
     return reports_root / check_run_id(run_id, "report run id")
 
 
-def build_index(runs: list[data.Run], reports_root: Path, generated_at: str,
+def build_index(runs: list[records.Run], reports_root: Path, generated_at: str,
                 change_points: list[Any] | None = None) -> Path:
     rows, warnings = [], []
     for run in sorted(runs, key=lambda r: r.run_id, reverse=True):
@@ -96,9 +96,9 @@ def build_index(runs: list[data.Run], reports_root: Path, generated_at: str,
 
 def build_report(results_root: Path, reports_root: Path, run_id: str | None = None, *, baseline: str | None = None,
                  generated_at: str | None = None, plots: Callable | None = None,
-                 change_points: Callable[[list[data.Run]], list[Any]] | None = None) -> Built:
+                 change_points: Callable[[list[records.Run]], list[Any]] | None = None) -> Built:
     """Write the run's page (default: the newest run), the latest copy and the index."""
-    folders = data.run_folders(results_root)
+    folders = records.run_folders(results_root)
     if not folders:
         raise ResultsError(f"{results_root}: no runs yet (run `nox -s bench` first)")
     if run_id is None:
@@ -106,7 +106,7 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     elif not RUN_ID_RE.match(run_id) or not (results_root / run_id).is_dir():
         raise ResultsError(f"report: got run id {run_id!r}; expected one of the runs under {results_root}")
     generated_at = generated_at or now()
-    runs = [data.load_run(f) for f in folders]
+    runs = [records.load_run(f) for f in folders]
     by_id = {r.run_id: r for r in runs}
     cps = change_points(runs) if change_points else []
     page = view.build_run_page(by_id[run_id], generated_at=generated_at, baseline=baseline, plots=plots,

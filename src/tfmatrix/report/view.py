@@ -15,7 +15,8 @@ from packaging.version import InvalidVersion, Version
 
 from .. import outcomes
 from . import drift as drift_mod
-from .data import Run, combinations_frame, metrics_frame, outcome_of
+from ..records import Run
+from .data import combinations_frame, metrics_frame, outcome_of
 
 #: Above this relative spread (stdev / median) a measurement is flagged, as pyperf does.
 SPREAD_LIMIT = 0.10
@@ -502,6 +503,7 @@ class ComparePage:
     unchanged: list[CompareRow]
     only_in_base: list[str]
     only_in_candidate: list[str]
+    warnings: list[str]
 
 
 def build_compare_page(cmp: Any, generated_at: str) -> ComparePage:
@@ -516,4 +518,4 @@ def build_compare_page(cmp: Any, generated_at: str) -> ComparePage:
         f"{len(cmp.changes)} metrics compared",
         [(s, VERDICT_CSS.get(s.verdict, "")) for s in cmp.status_changes],
         [r for r in rows if r.verdict != "unchanged"], [r for r in rows if r.verdict == "unchanged"],
-        list(cmp.only_in_base), list(cmp.only_in_candidate))
+        list(cmp.only_in_base), list(cmp.only_in_candidate), list(cmp.warnings))

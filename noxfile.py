@@ -1,5 +1,5 @@
 # /// script
-# dependencies = ["nox[uv]>=2025.2.9", "pyyaml>=6", "packaging>=23"]
+# dependencies = ["nox[uv]>=2025.2.9", "pyyaml>=6", "packaging>=23", "filelock>=3.12"]
 # ///
 """tfmatrix's nox sessions: wiring only, the logic lives in src/tfmatrix."""
 

@@ -258,3 +258,121 @@ def test_report_from_the_real_runs_renders_in_chromium(workdir):
         assert all(w > 100 for w in widths)
         assert "No solution found" in v.page.locator("#c-tfbad-cpu").inner_text()
         assert v.errors == [], v.console
+
+
+# --- interrupts, resume, SIGKILL (issue 5): the real nox, the real TensorFlow, real signals
+
+import signal  # noqa: E402
+import time  # noqa: E402
+
+
+def start_nox(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    """nox in its own process group, as a terminal runs it; its output goes to a file we can poll."""
+    env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "tiny.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
+               TFMATRIX_CACHE=str(workdir / "cache"), TFMATRIX_REPORTS=str(workdir / "reports"))
+    env.pop("TFMATRIX_RUN_ID", None)
+    log = workdir / f"nox-{time.monotonic_ns()}.log"
+    out = open(log, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args], stdout=out,
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    out.close()
+    return proc, log
+
+
+def wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        assert proc.poll() is None, f"nox ended before {text!r}:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {text!r} in time:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
+def workers_of(workdir: Path) -> list[int]:
+    """Live tfmatrix workers whose environment points into this test's folder."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes()
+            env = (proc / "environ").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"tfmatrix.worker" in cmd and str(workdir).encode() in env and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def newest_run(workdir: Path) -> Path:
+    return runs(workdir)[-1]
+
+
+def test_ctrl_c_keeps_what_was_measured_and_resume_finishes_the_run(workdir):
+    proc, log = start_nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--quick")
+    wait_for(log, "tf2.20-cpu: load-retinanet-mnv2-128", proc)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the foreground process group
+    assert proc.wait(timeout=120) == 130, log.read_text()[-3000:]
+    run = newest_run(workdir)
+    doc = json.loads((run / "tf2.20-cpu.json").read_text())
+    validate(doc, "combination")
+    assert doc["status"] == doc["outcome"] == "interrupted"
+    assert "interrupted by SIGINT during load-retinanet-mnv2-128" in doc["reason"]
+    phases = {p["name"]: p for p in doc["phases"]}
+    assert phases["import"]["status"] == "ok" and phases["import"]["samples"]  # measured before: kept
+    assert phases["load-retinanet-mnv2-128"]["status"] == "interrupted"
+    info = json.loads((run / "run.json").read_text())
+    validate(info, "run")
+    assert [(i["signal"], i["combination"]) for i in info["interruptions"]] == [("SIGINT", "tf2.20-cpu")]
+    assert info["ended_at"] is None
+    time.sleep(0.5)
+    assert workers_of(workdir) == []  # the phase's worker was stopped with its process group
+
+    proc = nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--resume", "--quick")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert newest_run(workdir) == run  # no new run folder: the same run was finished
+    doc = json.loads((run / "tf2.20-cpu.json").read_text())
+    assert doc["status"] == "ok" and all(p["status"] in ("ok", "cached") for p in doc["phases"])
+    kept = json.loads((run / "attempts" / "tf2.20-cpu.1.json").read_text())
+    assert kept["status"] == "interrupted" and kept["phases"][1]["samples"]  # the interrupted attempt is kept
+    info = json.loads((run / "run.json").read_text())
+    validate(info, "run")
+    assert len(info["resumptions"]) == 1 and info["ended_at"]
+    # resuming again runs nothing: every combination of the run is done
+    proc = nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--resume", run.name, "--quick")
+    assert proc.returncode == 0 and "already recorded in run" in proc.stdout + proc.stderr
+
+
+def test_sigterm_is_recorded_like_ctrl_c(workdir):
+    proc, log = start_nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--quick")
+    wait_for(log, "tf2.20-cpu: import (", proc)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)  # to nox alone, as a batch system or `kill` does
+    assert proc.wait(timeout=120) == 130, log.read_text()[-3000:]
+    doc = json.loads((newest_run(workdir) / "tf2.20-cpu.json").read_text())
+    assert doc["status"] == "interrupted" and "by SIGTERM during import" in doc["reason"]
+    assert doc["phases"][0]["phase"] == "probe" and doc["phases"][0]["status"] == "ok"
+    time.sleep(0.5)
+    assert workers_of(workdir) == []
+
+
+def test_sigkill_leaves_no_partial_record_and_resume_still_works(workdir):
+    proc, log = start_nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--quick")
+    wait_for(log, "tf2.20-cpu: load-retinanet-mnv2-128", proc)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)  # nothing can be caught: no record, no cleanup
+    proc.wait(timeout=60)
+    run = newest_run(workdir)
+    assert not (run / "tf2.20-cpu.json").exists()
+    for p in run.rglob("*.json"):
+        json.loads(p.read_text())  # whatever is there is whole
+    deadline = time.monotonic() + 10
+    while workers_of(workdir):  # the worker dies with its manager (PR_SET_PDEATHSIG), not at its timeout
+        assert time.monotonic() < deadline, "a worker outlived the SIGKILLed manager"
+        time.sleep(0.2)
+    proc = nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--resume", run.name, "--quick")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((run / "tf2.20-cpu.json").read_text())
+    validate(doc, "combination")
+    assert doc["status"] == "ok"

@@ -196,3 +196,38 @@ def test_cpu_children_never_see_a_gpu(tmp_path):
     env = runner.child_env(tmp_path / "c.json", _stack_env(cpu))
     assert env["CUDA_VISIBLE_DEVICES"] == "" and env["TFMATRIX_BENCH_CONFIG"].endswith("c.json")
     assert "PYTHONPATH" not in env
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_dies_with_its_manager_even_on_sigkill(tmp_path):
+    """The manager (here a small Python parent) is SIGKILLed mid-phase: its worker must not run on."""
+    import textwrap
+
+    pidfile = tmp_path / "worker.pid"
+    manager = textwrap.dedent(f"""
+        import subprocess, sys, time
+        code = "import os, time; from tfmatrix.worker import die_with_parent; " \\
+               "assert die_with_parent(); open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+        subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        time.sleep(60)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    parent = subprocess.Popen([sys.executable, "-c", manager], env=env)
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline, "the worker never started"
+        time.sleep(0.05)
+    worker = int(pidfile.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{worker}").exists() and "Z" not in _proc_state(worker):
+        assert time.monotonic() < deadline, "the worker outlived its manager"
+        time.sleep(0.05)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "gone"

@@ -17,7 +17,9 @@ from .fingerprint import collect_cpu, collect_git, host_fingerprint
 from .gpu import GpuInfo, driver_version, gpu_skip_reason, visible_gpus
 from .matrix import Combination, Matrix, combinations
 from .atomic import write_json_atomic
-from .results import REPORTS_ENV, RESULTS_ENV, RunDir, now, read_json, reports_root
+from .records import run_folders
+from .interrupts import signal_name_of
+from .results import REPORTS_ENV, RESULTS_ENV, RunDir, check_run_id, now, read_json, reports_root
 
 CACHE_ENV = "TFMATRIX_CACHE"
 PROFILE_ENV = "TFMATRIX_PROFILE"
@@ -42,6 +44,11 @@ class Options:
     models: tuple[str, ...] = ()
     quick: bool = False
     assume_gpu: bool = False
+    resume: str | None = None  # a run id, "latest", or None for a new run
+    allow_shared_gpu: bool = False
+
+
+OPTIONS_HELP = "--models ID[,ID], --quick, --assume-gpu, --resume [RUN_ID], --allow-shared-gpu"
 
 
 def parse_options(posargs: list[str]) -> Options:
@@ -49,14 +56,34 @@ def parse_options(posargs: list[str]) -> Options:
     p.add_argument("--models", action="append", default=[])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--assume-gpu", action="store_true")
+    p.add_argument("--resume", nargs="?", const="latest", default=None)
+    p.add_argument("--allow-shared-gpu", action="store_true")
     try:
         ns, rest = p.parse_known_args(posargs)
     except argparse.ArgumentError as exc:
         raise TfmatrixError(f"bench options: {exc}") from None
     if rest:
-        raise TfmatrixError(f"bench options: got {' '.join(rest)!r}; expected --models ID[,ID], --quick, --assume-gpu")
+        raise TfmatrixError(f"bench options: got {' '.join(rest)!r}; expected {OPTIONS_HELP}")
+    if ns.resume not in (None, "latest"):
+        check_run_id(ns.resume, "--resume")
     models = tuple(m for arg in ns.models for m in arg.split(",") if m)
-    return Options(models=models, quick=ns.quick, assume_gpu=ns.assume_gpu)
+    return Options(models=models, quick=ns.quick, assume_gpu=ns.assume_gpu, resume=ns.resume,
+                   allow_shared_gpu=ns.allow_shared_gpu)
+
+
+def run_to_write(ctx: Context, opts: Options) -> RunDir:
+    """This invocation's new run, or with ``--resume`` the run it continues (which must exist)."""
+    if opts.resume is None:
+        return RunDir(ctx.results_root, ctx.run_id)
+    if opts.resume == "latest":
+        earlier = [p for p in run_folders(ctx.results_root) if p.name != ctx.run_id]
+        if not earlier:
+            raise TfmatrixError(f"--resume: no earlier run under {ctx.results_root} to resume")
+        return RunDir(ctx.results_root, earlier[-1].name)
+    run = RunDir(ctx.results_root, opts.resume)
+    if not run.run_record.exists():
+        raise TfmatrixError(f"--resume: got {opts.resume!r}; expected a run under {ctx.results_root} with a run.json")
+    return run
 
 
 @dataclass(frozen=True)
@@ -121,16 +148,25 @@ def _exported(path: Path) -> bool:
     return (path / "saved_model.pb").exists() or (path / "saved_model" / "saved_model.pb").exists()
 
 
-def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[str, Any]:
-    """The body of ``bench(<combo_id>)``; returns the record it wrote."""
+def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[str, Any] | None:
+    """The body of ``bench(<combo_id>)``; returns the record it wrote (None: already done, on --resume)."""
     opts = parse_options(list(session.posargs))
     combo = select(ctx, combo_id, opts)
-    run = RunDir(ctx.results_root, ctx.run_id)
+    run = run_to_write(ctx, opts)
     run.ensure(lambda: ctx.run_info(opts))
-    session.notify("summary", [ctx.run_id])
+    session.notify("summary", [run.run_id])
+    if opts.resume is not None:
+        run.mark_resumed(ctx.run_id)
+        done = run.existing_record(combo.id)
+        if done is not None and done.get("status") != outcomes.INTERRUPTED:
+            session.log(f"tfmatrix: {combo.id}: already recorded in run {run.run_id} "
+                        f"({done.get('outcome') or done.get('status')}); not run again")
+            return None
+        if done is not None:
+            session.log(f"tfmatrix: {combo.id}: the interrupted attempt is kept as {run.set_aside(combo.id)}")
     workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
     record: dict[str, Any] = {
-        "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": ctx.run_id,
+        "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": run.run_id,
         "tfmatrix_version": __version__, "combination": combo.to_json(), "quick": opts.quick,
         "started_at": now(), "ended_at": None, "status": None, "outcome": None, "expect": combo.expect,
         "failure": None, "reason": "", "preflight": None, "install": None, "resolved_pins": [],
@@ -138,6 +174,29 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     }
     log_dir = run.log_dir(combo.id)
     log_dir.mkdir(parents=True, exist_ok=True)
+    state = {"doing": "pre-flight", "spec": None}
+    try:
+        return _measure(session, ctx, combo, opts, run, workload, record, log_dir, state)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through interrupts.signals_as_interrupt
+        sig = signal_name_of(exc)
+        if state["spec"] is not None:  # the phase that was running: its worker's group is already killed
+            record["phases"].append(runner.PhaseResult(
+                spec=state["spec"], status=outcomes.INTERRUPTED, note=f"stopped by {sig}",
+                log=str(log_dir / f"{state['spec'].name}.log")).to_json())
+        record.update(status=outcomes.INTERRUPTED, outcome=outcomes.INTERRUPTED, ended_at=now(),
+                      reason=f"interrupted by {sig} during {state['doing']}; `nox -s bench -- --resume "
+                             f"{run.run_id}` runs it again")
+        if not run.record_path(combo.id).exists():
+            run.write_record(combo.id, record)
+        run.mark_interrupted(combo.id, sig)
+        session.log(f"tfmatrix: {combo.id}: interrupted by {sig}; what was measured is kept in "
+                    f"{run.record_path(combo.id)}")
+        raise
+
+
+def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Options, run: RunDir, workload: Any,
+             record: dict[str, Any], log_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Pre-flight, install, every phase, the verdict; ``state`` says what is being done (for an interrupt)."""
 
     def finish(status: str, failure: Classification | None = None, reason: str = "") -> dict[str, Any]:
         outcome = outcomes.read_outcome(status, failure.cls if failure else None, combo.expect)
@@ -164,6 +223,7 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
 
     venv = Path(session.virtualenv.location)
     python = runner.python_in(venv)
+    state["doing"] = "install"
     inst = install.install(
         combo.requirements(), venv=venv, python=python, backend=session.venv_backend,
         project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log",
@@ -196,10 +256,12 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
                                      result=_cached_export(dirs[spec.model]))
         else:
             session.log(f"tfmatrix: {combo.id}: {spec.name} ({spec.benchmark})")
+            state.update(doing=spec.name, spec=spec)
             res = runner.run_phase(spec, python=python, benchmark_file=ctx.benchmark_file, log_dir=log_dir,
                                    timeout=ctx.matrix.timeouts.for_phase(spec.timeout_key), env=env)
+            state["spec"] = None
             if spec.phase == "export" and res.ok:
-                _remember_export(dirs[spec.model], res, ctx.run_id)
+                _remember_export(dirs[spec.model], res, run.run_id)
         doc = res.to_json()
         if spec.phase == "probe" and res.ok:
             record["environment"] = res.result.get("probe")
@@ -219,6 +281,7 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
 
     if first_failure:
         return finish(outcomes.FAILED, first_failure)
+    state["doing"] = "writing the record"
     logs = "\n".join(read_log(p["log"]) for p in record["phases"] if p.get("log"))
     degraded = find_degraded(logs, gpu_stack=combo.needs_gpu)
     return finish(outcomes.DEGRADED, degraded) if degraded else finish(outcomes.OK)

@@ -42,8 +42,11 @@ def nox_context(root: Path) -> bench.Context:
 
 
 def bench_session(session: Any, ctx: bench.Context, combo_id: str) -> None:
+    from .interrupts import signals_as_interrupt
+
     try:
-        bench.run_combination(session, ctx, combo_id)
+        with signals_as_interrupt():  # SIGTERM, like Ctrl-C, records the combination as interrupted
+            bench.run_combination(session, ctx, combo_id)
     except TfmatrixError as exc:
         session.error(f"tfmatrix: {exc.one_line()}")
 

@@ -146,7 +146,7 @@ def compare_runs(base: Mapping[str, dict[str, Any]], cand: Mapping[str, dict[str
     for cid in sorted(set(base) & set(cand)):
         b, c = base[cid], cand[cid]
         bo, co = b.get("outcome") or b["status"], c.get("outcome") or c["status"]
-        if bo != co and "skipped" not in (bo, co):
+        if bo != co and not {"skipped", "interrupted"} & {bo, co}:  # nothing to judge: it did not (fully) run
             verdict = ("regression" if bo in GOOD and co not in GOOD else
                        "improvement" if bo not in GOOD and co in GOOD else "changed")
             cmp.status_changes.append(StatusChange(cid, bo, co, verdict))

@@ -11,7 +11,8 @@ DEGRADED = "degraded"
 FAILED = "failed"
 INSTALL_FAILED = "install-failed"
 SKIPPED = "skipped"
-STATUSES = (OK, DEGRADED, FAILED, INSTALL_FAILED, SKIPPED)
+INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM; `nox -s bench -- --resume` runs it again
+STATUSES = (OK, DEGRADED, FAILED, INSTALL_FAILED, SKIPPED, INTERRUPTED)
 
 EXPECTED_FAILURE = "expected-failure"
 UNEXPECTED_PASS = "unexpected-pass"
@@ -24,8 +25,8 @@ SESSION_FAILS = frozenset({FAILED, INSTALL_FAILED, UNEXPECTED_PASS, UNEXPECTED_F
 
 def read_outcome(status: str, failure_class: str | None, expect: str | None) -> str:
     """How a combination's result reads against what the matrix expected of it."""
-    if status == SKIPPED:
-        return SKIPPED
+    if status in (SKIPPED, INTERRUPTED):
+        return status
     if expect is None:
         return status
     observed = None if status == OK else failure_class

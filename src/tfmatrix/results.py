@@ -98,6 +98,52 @@ class RunDir:
             run["ended_at"] = now()
             write_json_atomic(str(self.run_record), run)
 
+    def _update_run(self, change: Callable[[dict[str, Any]], bool]) -> None:
+        """Read-change-replace run.json under the run's lock (only ever adding to it)."""
+        from filelock import FileLock
+
+        with FileLock(str(self.path / ".run.lock")):
+            run = self.read_run()
+            if change(run):
+                write_json_atomic(str(self.run_record), run)
+
+    def mark_interrupted(self, combo_id: str, signal_name: str) -> None:
+        entry = {"at": now(), "signal": signal_name, "combination": combo_id}
+
+        def change(run: dict[str, Any]) -> bool:
+            run.setdefault("interruptions", []).append(entry)
+            return True
+        self._update_run(change)
+
+    def mark_resumed(self, invocation: str) -> None:
+        """Once per resuming nox invocation (each of its bench sessions calls this)."""
+        def change(run: dict[str, Any]) -> bool:
+            done = run.setdefault("resumptions", [])
+            if any(r.get("invocation") == invocation for r in done):
+                return False
+            done.append({"at": now(), "invocation": invocation})
+            return True
+        self._update_run(change)
+
+    def existing_record(self, combo_id: str) -> dict[str, Any] | None:
+        path = self.record_path(combo_id)
+        return read_json(path) if path.exists() else None
+
+    def set_aside(self, combo_id: str) -> Path:
+        """Move a record (an interrupted attempt) to ``attempts/<combo>.<n>.json``, never over another."""
+        attempts = self.path / "attempts"
+        attempts.mkdir(exist_ok=True)
+        n = 1
+        while True:
+            target = attempts / f"{combo_id}.{n}.json"
+            try:
+                os.link(self.record_path(combo_id), target)
+            except FileExistsError:
+                n += 1
+                continue
+            os.unlink(self.record_path(combo_id))
+            return target
+
     def write_record(self, combo_id: str, record: dict[str, Any]) -> Path:
         path = self.record_path(combo_id)
         try:

@@ -188,8 +188,28 @@ def run_benchmark(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def die_with_parent() -> bool:
+    """Linux: be killed when the manager dies, even by SIGKILL, instead of running on as an orphan.
+
+    The worker runs in its own session (so Ctrl-C reaches only the manager,
+    which stops it); this covers the manager's death, which nothing can catch.
+    Elsewhere the manager's own cleanup is all there is.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    try:
+        pr_set_pdeathsig = 1
+        return ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # no prctl (a sandbox): best effort only
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()  # a native crash leaves its Python stack in the log
+    die_with_parent()
     parser = argparse.ArgumentParser(prog="python -m tfmatrix.worker")
     parser.add_argument("--spec", required=True)
     parser.add_argument("--out", required=True)

@@ -27,10 +27,11 @@ MIN_CI_SAMPLES = 8
 OUTCOME_CSS = {
     outcomes.OK: "ok", outcomes.DEGRADED: "degraded", outcomes.EXPECTED_FAILURE: "expected",
     outcomes.UNEXPECTED_FAILURE: "unexpected", outcomes.FAILED: "unexpected", outcomes.UNEXPECTED_PASS: "unexpected",
-    outcomes.SKIPPED: "skipped", outcomes.INSTALL_FAILED: "install-failed",
+    outcomes.SKIPPED: "skipped", outcomes.INSTALL_FAILED: "install-failed", outcomes.INTERRUPTED: "interrupted",
 }
 LEGEND = (("ok", "ok"), ("degraded", "degraded"), ("expected", "expected failure"),
-          ("unexpected", "unexpected failure"), ("skipped", "skipped"), ("install-failed", "install-failed"))
+          ("unexpected", "unexpected failure"), ("skipped", "skipped"), ("install-failed", "install-failed"),
+          ("interrupted", "interrupted"))
 
 
 def anchor(combination: str, model: str | None = None) -> str:
@@ -442,7 +443,11 @@ def run_info(run: Run) -> list[tuple[str, str]]:
     gpus = ", ".join(g.get("name", "?") for g in host.get("gpus") or []) or "none visible"
     suite = info.get("suite") or {}
     commit = (suite.get("commit") or "?")[:12] + (" (uncommitted changes)" if suite.get("dirty") else "")
+    stops = [f"{i['at']}: {i['signal']} during {i['combination']}" for i in info.get("interruptions") or []]
+    resumed = [r["at"] for r in info.get("resumptions") or []]
     return [("started", info.get("started_at") or "?"), ("ended", info.get("ended_at") or "not finished"),
+            *([("interrupted", "; ".join(stops))] if stops else []),
+            *([("resumed", ", ".join(resumed))] if resumed else []),
             ("profile", info.get("profile") or "?"), ("suite commit", commit),
             ("tfmatrix", info.get("tfmatrix_version") or "?"),
             ("host", f"{plat.get('system', '?')} {plat.get('release', '')} {plat.get('machine', '')}".strip()),

@@ -93,7 +93,8 @@ def nox(workdir: Path, *args: str, profile: str = "default") -> subprocess.Compl
 
 
 def runs(workdir: Path) -> list[Path]:
-    return sorted(p for p in (workdir / "results").iterdir() if p.is_dir())
+    folder = workdir / "results"
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
 
 
 def validate(doc: dict, kind: str) -> None:
@@ -266,10 +267,10 @@ import signal  # noqa: E402
 import time  # noqa: E402
 
 
-def start_nox(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+def start_nox(workdir: Path, *args: str, cache: Path | None = None) -> tuple[subprocess.Popen, Path]:
     """nox in its own process group, as a terminal runs it; its output goes to a file we can poll."""
     env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "tiny.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
-               TFMATRIX_CACHE=str(workdir / "cache"), TFMATRIX_REPORTS=str(workdir / "reports"))
+               TFMATRIX_CACHE=str(cache or workdir / "cache"), TFMATRIX_REPORTS=str(workdir / "reports"))
     env.pop("TFMATRIX_RUN_ID", None)
     log = workdir / f"nox-{time.monotonic_ns()}.log"
     out = open(log, "wb")
@@ -376,3 +377,21 @@ def test_sigkill_leaves_no_partial_record_and_resume_still_works(workdir):
     doc = json.loads((run / "tf2.20-cpu.json").read_text())
     validate(doc, "combination")
     assert doc["status"] == "ok"
+
+
+def test_two_runs_at_once_use_their_own_folders_and_build_the_export_once(workdir, tmp_path):
+    """Two `nox -s bench` started together on one machine, with an empty export cache."""
+    cache = tmp_path / "fresh-cache"
+    before = set(runs(workdir))
+    procs = [start_nox(workdir, "-s", "bench(tf2.20-cpu)", "--", "--quick", cache=cache) for _ in range(2)]
+    for proc, log in procs:
+        assert proc.wait(timeout=1200) == 0, log.read_text()[-3000:]
+    new = sorted(set(runs(workdir)) - before)
+    assert len(new) == 2  # distinct run folders
+    docs = [json.loads((r / "tf2.20-cpu.json").read_text()) for r in new]
+    assert [d["status"] for d in docs] == ["ok", "ok"]
+    exports = sorted(next(p for p in d["phases"] if p["phase"] == "export")["status"] for d in docs)
+    assert exports == ["cached", "ok"]  # built once; the other run waited for the venv, then reused it
+    assert len(list((cache / "exports" / "tf2.20-cpu").iterdir())) == 1
+    logs = "".join(log.read_text() for _, log in procs)
+    assert "waiting for another run that is using bench-tf2-20-cpu" in logs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import RECORD_SCHEMA_VERSION, __version__, install, outcomes, preflight, runner
+from . import RECORD_SCHEMA_VERSION, __version__, install, locks, outcomes, preflight, runner
 from .classify import Classification, classify_failure, find_degraded, read_log
 from .errors import TfmatrixError
 from .fingerprint import collect_cpu, collect_git, host_fingerprint
@@ -176,7 +177,10 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     log_dir.mkdir(parents=True, exist_ok=True)
     state = {"doing": "pre-flight", "spec": None}
     try:
-        return _measure(session, ctx, combo, opts, run, workload, record, log_dir, state)
+        with contextlib.ExitStack() as held:
+            state["doing"] = "waiting for the venv"
+            held.enter_context(locks.exclusive(Path(session.virtualenv.location) / ".tfmatrix.lock", session.log))
+            return _measure(session, ctx, combo, opts, run, workload, record, log_dir, state, held)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through interrupts.signals_as_interrupt
         sig = signal_name_of(exc)
         if state["spec"] is not None:  # the phase that was running: its worker's group is already killed
@@ -195,8 +199,12 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
 
 
 def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Options, run: RunDir, workload: Any,
-             record: dict[str, Any], log_dir: Path, state: dict[str, Any]) -> dict[str, Any]:
-    """Pre-flight, install, every phase, the verdict; ``state`` says what is being done (for an interrupt)."""
+             record: dict[str, Any], log_dir: Path, state: dict[str, Any],
+             held: contextlib.ExitStack) -> dict[str, Any]:
+    """Pre-flight, install, every phase, the verdict; ``state`` says what is being done (for an interrupt).
+
+    ``held`` keeps what this combination holds (its venv's lock, the GPU lease) until it is recorded.
+    """
 
     def finish(status: str, failure: Classification | None = None, reason: str = "") -> dict[str, Any]:
         outcome = outcomes.read_outcome(status, failure.cls if failure else None, combo.expect)
@@ -220,6 +228,13 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
         reason = gpu_skip_reason(opts.assume_gpu, [GpuInfo(i, g["name"], "") for i, g in enumerate(host["gpus"])])
         if reason:
             return finish(outcomes.SKIPPED, reason=reason)
+        if not held.enter_context(locks.gpu_lease()):
+            shared = ("another tfmatrix run is timing on this host's GPU; two runs on one GPU distort each "
+                      "other's timings")
+            if not opts.allow_shared_gpu:
+                return finish(outcomes.SKIPPED, reason=f"{shared}: run it later, or pass --allow-shared-gpu")
+            session.warn(f"{combo.id}: {shared} (--allow-shared-gpu: running anyway, recorded as shared_gpu)")
+            record["shared_gpu"] = True
 
     venv = Path(session.virtualenv.location)
     python = runner.python_in(venv)

@@ -41,6 +41,12 @@ def summary(session: nox.Session) -> None:
     cli.summary_session(session, CTX)
 
 
+@nox.session(venv_backend="none", default=False)
+def clean(session: nox.Session) -> None:
+    """List cached venvs and exports; remove unused ones (-- --older-than 30d [--dry-run])."""
+    cli.clean_session(session, CTX)
+
+
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def report(session: nox.Session) -> None:
     """Build the HTML report of a run (-- [RUN_ID] [--baseline COMBO]) and the index of runs."""

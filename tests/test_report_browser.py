@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from browser import chromium, visit
-from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, XSS, copy_run, crashed, hostile
+from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, XSS, copy_run, crashed, hostile, real_records
 from tfmatrix import compare
 from tfmatrix.report import plots, render
 
@@ -94,4 +94,53 @@ def test_compare_page_and_index_render(browser, tmp_path):
     built = render.build_report(results, tmp_path / "reports")
     v = visit(browser, built.index)
     assert v.page.locator("table.runs tbody tr").count() == 2
+    assert v.errors == [], v.console
+
+
+HOSTILE_MATRIX = """\
+schema_version: 1
+pythons: ["3.11"]
+tensorflow:
+  - version: "2.20.0"
+    models_official: "2.20.0"
+    requires: ['numpy<2; platform_machine != "<script>alert(1)</script>"']
+stacks:
+  - {id: cpu, kind: cpu}
+  - {id: sys, kind: cuda-system, library_path: ["/opt/<img src=x onerror=alert(1)>/lib64"]}
+models:
+  - {id: m, experiment: retinanet_resnetfpn_coco, input_size: [64, 64]}
+"""
+
+
+def test_a_hostile_matrix_that_validates_is_still_only_text(browser, tmp_path):
+    """What a matrix may legally hold (a marker with quotes and angle brackets, an odd library path) is escaped."""
+    from tfmatrix.matrix import combinations, load_matrix
+
+    path = tmp_path / "hostile.yaml"
+    path.write_text(HOSTILE_MATRIX)
+    combos = {c.id: c for c in combinations(load_matrix(path), "all")}  # it validates
+    results = tmp_path / "results"
+
+    def from_matrix(doc):
+        combo = combos.get(doc["combination"]["id"].replace("tf2.20-cuda-pip", "tf2.20-sys"))
+        if combo is None:
+            return None
+        doc["combination"] = combo.to_json()
+        if combo.stack.kind == "cuda-system":  # and a crash message that tries its luck too
+            doc.update(status="failed", outcome="failed", reason=f"segfault: {XSS}")
+            doc["phases"] = [dict(next(p for p in real_records(WITH_WEIGHTS)["tf2.20-cpu"]["phases"]
+                                       if p["phase"] == "probe"), status="crashed", signal="SIGSEGV",
+                                  stderr_tail=f"Fatal Python error: Segmentation fault\n{XSS}")]
+        return doc
+    copy_run(WITH_WEIGHTS, results, change=from_matrix)
+    built = render.build_report(results, tmp_path / "reports", plots=plots.draw_all)
+    v = visit(browser, built.run_page)
+    page = v.page
+    page.wait_for_timeout(300)
+    assert v.dialogs == [] and page.locator("script").count() == 0
+    assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
+    text = page.locator("#details").evaluate("el => el.parentElement.innerText")
+    assert 'platform_machine != "<script>alert(1)</script>"' in text
+    assert "/opt/<img src=x onerror=alert(1)>/lib64" in text
+    assert XSS in page.locator("#c-tf2_20-sys pre.stderr").inner_text()
     assert v.errors == [], v.console

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import jsonschema
 import pytest
@@ -66,3 +67,59 @@ def test_schemas_are_valid_json_schema_and_reject_a_bad_status():
     errors = list(validator.iter_errors({"schema_version": 1, "kind": "combination", "status": "great"}))
     assert any("great" in e.message for e in errors)
     assert any("required" in e.message for e in errors)
+
+
+def _fill(run: RunDir, n: int = 10_000) -> list[str]:
+    """Write records until the device is full; return the ids written."""
+    written = []
+    for i in range(n):
+        try:
+            run.write_record(f"c{i}", {"kind": "combination", "blob": "x" * 4000})
+        except ResultsError as exc:
+            return written + [str(exc)]
+        written.append(f"c{i}")
+    raise AssertionError("the device never filled up")
+
+
+def _check_full_disk(run: RunDir) -> None:
+    *written, message = _fill(run)
+    assert written, "not even one record fit"
+    assert "could not be written (no space left on the device)" in message
+    assert f"the records already in {run.path} are kept" in message and "--resume" in message
+    assert "\n" not in message
+    for cid in written:  # every earlier record whole
+        assert json.loads(run.record_path(cid).read_text())["blob"] == "x" * 4000
+    assert not list(run.path.glob(".tmp-*"))  # the failed write left nothing half-written
+
+
+def test_full_disk_on_a_real_tmpfs(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()}); the seam test covers it")
+    try:
+        run = RunDir(mnt, new_run_id())
+        run.ensure(lambda: {})
+        _check_full_disk(run)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_full_disk_through_the_write_seam(tmp_path, monkeypatch):
+    """The same check where tmpfs cannot be mounted: the 6th write fails as a full device fails it."""
+    import errno
+
+    from tfmatrix import atomic
+
+    run = RunDir(tmp_path, new_run_id())
+    run.ensure(lambda: {})
+    real, calls = atomic.os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    _check_full_disk(run)

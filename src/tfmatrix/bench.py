@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import RECORD_SCHEMA_VERSION, __version__, install, locks, outcomes, preflight, runner
+from . import RECORD_SCHEMA_VERSION, __version__, cache, install, locks, outcomes, preflight, runner
 from .classify import Classification, classify_failure, find_degraded, read_log
 from .errors import TfmatrixError
 from .fingerprint import collect_cpu, collect_git, host_fingerprint
@@ -239,6 +239,7 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
     venv = Path(session.virtualenv.location)
     python = runner.python_in(venv)
     state["doing"] = "install"
+    cache.touch(venv)
     inst = install.install(
         combo.requirements(), venv=venv, python=python, backend=session.venv_backend,
         project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log",
@@ -267,6 +268,7 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
             res = runner.PhaseResult(spec=spec, status="skipped",
                                      note=f"not run: {failure or 'an earlier phase of this model failed'}")
         elif spec.phase == "export" and _exported(dirs[spec.model]):
+            cache.touch(dirs[spec.model])
             res = runner.PhaseResult(spec=spec, status="cached", note=f"export reused from {dirs[spec.model]}",
                                      result=_cached_export(dirs[spec.model]))
         else:
@@ -277,6 +279,7 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
             state["spec"] = None
             if spec.phase == "export" and res.ok:
                 _remember_export(dirs[spec.model], res, run.run_id)
+                cache.touch(dirs[spec.model])
         doc = res.to_json()
         if spec.phase == "probe" and res.ok:
             record["environment"] = res.result.get("probe")

@@ -51,6 +51,23 @@ def bench_session(session: Any, ctx: bench.Context, combo_id: str) -> None:
         session.error(f"tfmatrix: {exc.one_line()}")
 
 
+def clean_session(session: Any, ctx: bench.Context) -> None:
+    """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
+    from . import cache
+
+    p = argparse.ArgumentParser(prog="nox -s clean --", exit_on_error=False)
+    p.add_argument("--older-than", default=None, help="remove entries unused for longer: 12h, 30d, 2w")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    try:
+        args = p.parse_args(session.posargs)
+        found = cache.entries(ctx.root / ".nox", ctx.cache_root)
+        age = cache.parse_age(args.older_than) if args.older_than else float("inf")
+        done = cache.prune(found, age, args.dry_run)
+    except (TfmatrixError, argparse.ArgumentError) as exc:
+        session.error(f"tfmatrix: {exc.one_line() if isinstance(exc, TfmatrixError) else exc}")
+    print(cache.render(done))
+
+
 def summary_session(session: Any, ctx: bench.Context) -> None:
     try:
         text = summary_text(ctx, session.posargs[0] if session.posargs else None)

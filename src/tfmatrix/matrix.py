@@ -429,6 +429,20 @@ class _Validator:
             raise self.fail(key, value, expected)
         return value
 
+    def library_dir(self, value: Any, key: str) -> str:
+        """An absolute folder of the host's CUDA libraries: no '..', no control characters, no PATH list."""
+        import ntpath
+        import posixpath
+
+        value = self.string(value, key)
+        absolute = posixpath.isabs(value) or (ntpath.isabs(value) and ntpath.splitdrive(value)[0] != "")
+        parts = value.replace("\\", "/").split("/")
+        if (not absolute or ".." in parts or any(ord(c) < 32 for c in value)
+                or (os.pathsep in value and not ntpath.splitdrive(value)[0])):
+            raise self.fail(key, value, "an absolute folder such as /usr/local/cuda-12.4/lib64, "
+                                        "without '..' (one folder per list item)")
+        return value
+
     def seq(self, value: Any, key: str, item: Callable[[Any, str], Any], nonempty: bool = False) -> list:
         if not isinstance(value, list):
             raise self.fail(key, value, "a list")
@@ -552,7 +566,7 @@ class _Validator:
             raise self.fail(f"{key}.kind", kind, f"one of {', '.join(STACK_KINDS)}")
         reqs = tuple(self.str_list(m.get("requires", []), f"{key}.requires", check=self.requirement))
         self._no_core_override(reqs, f"{key}.requires")
-        libs = tuple(self.str_list(m.get("library_path", []), f"{key}.library_path"))
+        libs = tuple(self.str_list(m.get("library_path", []), f"{key}.library_path", check=self.library_dir))
         if libs and kind != "cuda-system":
             raise self.fail(f"{key}.library_path", list(libs), "no library_path except on a cuda-system stack")
         return Stack(id=sid, kind=kind, requires=reqs, library_path=libs)

@@ -13,6 +13,7 @@ Every record carries ``schema_version``; the JSON Schemas live in
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import re
@@ -87,16 +88,20 @@ class RunDir:
             write_json_new(str(self.run_record), record)
         except FileExistsError:
             pass  # a concurrent session of the same run wrote it first
+        except OSError as exc:
+            raise self.write_error(self.run_record, exc) from None
 
     def read_run(self) -> dict[str, Any]:
         return read_json(self.run_record)
 
     def finish(self) -> None:
         """Stamp the end time, once: a later summary of the same run changes nothing."""
-        run = self.read_run()
-        if run.get("ended_at") is None:
+        def change(run: dict[str, Any]) -> bool:
+            if run.get("ended_at") is not None:
+                return False
             run["ended_at"] = now()
-            write_json_atomic(str(self.run_record), run)
+            return True
+        self._update_run(change)
 
     def _update_run(self, change: Callable[[dict[str, Any]], bool]) -> None:
         """Read-change-replace run.json under the run's lock (only ever adding to it)."""
@@ -105,7 +110,10 @@ class RunDir:
         with FileLock(str(self.path / ".run.lock")):
             run = self.read_run()
             if change(run):
-                write_json_atomic(str(self.run_record), run)
+                try:
+                    write_json_atomic(str(self.run_record), run)
+                except OSError as exc:
+                    raise self.write_error(self.run_record, exc) from None
 
     def mark_interrupted(self, combo_id: str, signal_name: str) -> None:
         entry = {"at": now(), "signal": signal_name, "combination": combo_id}
@@ -152,7 +160,18 @@ class RunDir:
             raise ResultsError(
                 f"{path}: a record for {combo_id} already exists in run {self.run_id}; "
                 "records are never overwritten (start a new run)") from None
+        except OSError as exc:
+            raise self.write_error(path, exc) from None
         return path
+
+    def write_error(self, path: Path, exc: OSError) -> ResultsError:
+        """One line for a failed write; the records already written are untouched (writes are atomic)."""
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            why = "no space left on the device"
+        else:
+            why = exc.strerror or str(exc)
+        return ResultsError(f"{path}: could not be written ({why}); the records already in {self.path} are kept; "
+                            f"free space, then `nox -s bench -- --resume {self.run_id}` runs what is missing")
 
     def records(self) -> Iterator[dict[str, Any]]:
         for p in sorted(self.path.glob("*.json")):

@@ -315,6 +315,8 @@ class Detail:
     stack: str
     python: str
     models: list[str]
+    requirements: list[str]  # what the matrix asked for (resolved pins are below)
+    library_path: list[str]
     reason: str
     failure: dict[str, str] | None
     predicted: str
@@ -384,7 +386,8 @@ def build_detail(record: Mapping[str, Any], base: Mapping[str, Any] | None, is_b
     outcome = outcome_of(record)
     return Detail(
         c["id"], anchor(c["id"]), outcome, OUTCOME_CSS.get(outcome, "unexpected"), c.get("tensorflow", ""),
-        c.get("stack", ""), c.get("python", ""), list(c.get("models") or []), record.get("reason", ""),
+        c.get("stack", ""), c.get("python", ""), list(c.get("models") or []), list(c.get("requirements") or []),
+        list(c.get("library_path") or []), record.get("reason", ""),
         record.get("failure"), pre.get("predicted", ""), list(pre.get("reasons") or []), install, flatten(env), libs,
         list(record.get("resolved_pins") or []), pin_changes(record, base if not is_baseline else None), phases,
         is_baseline)

@@ -215,3 +215,21 @@ def test_a_commit_off_the_published_branch_is_skipped_with_a_warning(suite, tmp_
     assert summary.published_runs == [A]
     expected = f"run {B}: suite commit {off_branch[:12]} is not on the first-parent history of main, where asv looks"
     assert summary.warnings == [f"{expected}; skipped"]
+
+
+def test_corrupt_and_foreign_records_are_left_out_with_a_warning(suite, tmp_path):
+    repo, (c1, _) = suite
+    results = tmp_path / "results"
+    write_run(results, A, c1, gpu=False)
+    (results / A / "tf2.15-cpu.json").write_text('{"kind": "combination", "sche')  # truncated mid-write
+    newer = json.loads((results / A / "tf2.15-numpy2-cpu.json").read_text())
+    newer["schema_version"] = 99  # from a newer tfmatrix
+    (results / A / "tf2.15-numpy2-cpu.json").write_text(json.dumps(newer))
+    (results / "20260105T000000Z-eeeeee").mkdir()  # an empty run folder
+    summary = pub.publish(results, repo, results / "asv", tmp_path / "reports" / "asv")
+    assert [e.combination for e in summary.published] == ["tf2.20-cpu"]  # the rest is still published
+    warned = "\n".join(summary.warnings)
+    assert "tf2.15-cpu.json: not valid JSON" in warned
+    assert "tf2.15-numpy2-cpu.json: schema_version is 99" in warned
+    assert "20260105T000000Z-eeeeee" in warned
+    assert all("\n" not in w for w in summary.warnings)

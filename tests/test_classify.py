@@ -106,3 +106,20 @@ def test_text_beats_the_signal_it_ended_with():
     assert classify_failure(status="crashed", text=avx, signal="SIGABRT").cls == "illegal-instruction"
     assert classify_failure(status="crashed", text="", signal="SIGABRT").cls == "abort"
     assert classify_failure(status="crashed", text="", ntstatus="STATUS_ACCESS_VIOLATION").cls == "access-violation"
+
+
+def test_tensorflow_gpu_lines_keep_tensorflows_own_words():
+    from tfmatrix.classify import tensorflow_gpu_lines
+
+    log = "\n".join([
+        "2026-11-29 12:50:06.989053: E external/local_xla/xla/stream_executor/cuda/cuda_platform.cc:51] "
+        "failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+        "2026-11-29 12:50:07.000001: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow binary "
+        "is optimized to use available CPU instructions",
+        "W tensorflow/stream_executor/platform/default/dso_loader.cc:64] Could not load dynamic library "
+        "'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open shared object file",
+    ])
+    assert tensorflow_gpu_lines(log) == [
+        "failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+        "Could not load dynamic library 'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open shared object file"]
+    assert tensorflow_gpu_lines("nothing about GPUs here") == []

@@ -395,3 +395,21 @@ def test_two_runs_at_once_use_their_own_folders_and_build_the_export_once(workdi
     assert len(list((cache / "exports" / "tf2.20-cpu").iterdir())) == 1
     logs = "".join(log.read_text() for _, log in procs)
     assert "waiting for another run that is using bench-tf2-20-cpu" in logs
+
+
+def test_force_gpu_stacks_installs_the_cuda_wheels_and_records_the_cpu_fallback(workdir):
+    """--force-gpu-stacks on this GPU-less machine: tensorflow[and-cuda] really installs, TF really looks for
+    the GPU, and the combination is recorded as no-gpu with TensorFlow's own words, and nothing is timed."""
+    proc = nox(workdir, "-s", "bench(tf2.20-cuda-pip)", "--", "--force-gpu-stacks", "--quick")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((newest_run(workdir) / "tf2.20-cuda-pip.json").read_text())
+    validate(doc, "combination")
+    assert doc["status"] == "failed" and doc["failure"]["class"] == "no-gpu"
+    assert "TensorFlow said: " in doc["failure"]["evidence"] and "cuInit" in doc["failure"]["evidence"]
+    wheels = doc["environment"]["nvidia_wheels"]
+    assert wheels["nvidia-cudnn-cu12"].startswith("9.") and wheels["nvidia-cuda-runtime-cu12"].startswith("12.")
+    loaded = {lib["name"]: lib for lib in doc["environment"]["loaded_libraries"]}
+    assert "nvidia/cuda_runtime" in loaded["libcudart"]["path"]  # the wheel's runtime, really loaded
+    assert doc["environment"]["tensorflow"]["build_info"]["cuda_version"] == "12.5.1"  # built vs 12.9 resolved
+    probe, *rest = doc["phases"]
+    assert rest and all(p["status"] == "skipped" and p["samples"] == [] for p in rest)

@@ -120,15 +120,19 @@ def test_default_matrix_loads(default: Matrix) -> None:
     assert default.sha256 == hashlib.sha256(DEFAULT_MATRIX.read_bytes()).hexdigest()
     assert default.pythons == ("3.11",)
     assert [t.id for t in default.tensorflow] == ["tf2.15", "tf2.16", "tf2.17", "tf2.18", "tf2.19", "tf2.20",
-                                                  "tf2.15-numpy2", "tf2.15-protobuf7"]
+                                                  "tf2.15-numpy2", "tf2.15-protobuf7", "tf2.18-cudnn8",
+                                                  "tf2.15-cudnn9"]
     known_bad = {t.id: (t.force, t.expect, t.stacks) for t in default.tensorflow if t.expect}
     assert known_bad == {"tf2.15-numpy2": (("numpy>=2",), "numpy-abi", ("cpu",)),
-                         "tf2.15-protobuf7": (("protobuf>=7",), "degraded", ("cpu",))}
+                         "tf2.15-protobuf7": (("protobuf>=7",), "degraded", ("cpu",)),
+                         "tf2.18-cudnn8": (("nvidia-cudnn-cu12==8.9.7.29",), "cudnn-mismatch", ("cuda-pip",)),
+                         "tf2.15-cudnn9": (("nvidia-cudnn-cu12==9.3.0.75",), "cudnn-mismatch", ("cuda-pip",))}
     assert [(s.id, s.kind) for s in default.stacks] == [
         ("cpu", "cpu"), ("cuda-pip", "cuda-pip"), ("cuda-system", "cuda-system")]
     assert default.stacks[2].library_path == ("/usr/local/cuda/lib64",)
     assert [m.id for m in default.models] == ["retinanet-mnv2-256", "retinanet-r50-640", "maskrcnn-r50-640"]
-    assert [p.id for p in default.profiles] == ["default", "known-bad", "cpu-all", "gpu", "gpu-system"]
+    assert [p.id for p in default.profiles] == ["default", "known-bad", "cpu-all", "gpu", "gpu-mismatch",
+                                                "gpu-system"]
 
 
 def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
@@ -177,11 +181,11 @@ def test_default_profile_all_is_the_product_minus_exclusions(default: Matrix) ->
     # with the single Python 3.11 none of the default exclusions (3.12+, 3.13+) applies
     expected = [f"{t.id}-{s.id}" for t in default.tensorflow for s in default.stacks
                 if not t.stacks or s.id in t.stacks]
-    assert len(expected) == 20  # 6 versions x 3 stacks + 2 known-bad entries on cpu only
+    assert len(expected) == 22  # 6 versions x 3 stacks + 2 known-bad on cpu + 2 mismatches on cuda-pip
     assert ids(combinations(default, "all")) == expected
     # and 'all' is exactly the union of the one-stack profiles and the known-bad one
     union = set()
-    for prof in ("cpu-all", "gpu", "gpu-system", "known-bad"):
+    for prof in ("cpu-all", "gpu", "gpu-system", "known-bad", "gpu-mismatch"):
         union |= set(ids(combinations(default, prof)))
     assert union == set(expected)
 
@@ -371,7 +375,7 @@ def test_unknown_profile(default: Matrix) -> None:
     assert err.key == "profiles"
     assert err.value == "nightly"
     assert str(err) == (f"{DEFAULT_MATRIX}: profiles: got 'nightly' (str); expected one of the "
-                        "profiles defined: default, known-bad, cpu-all, gpu, gpu-system, all")
+                        "profiles defined: default, known-bad, cpu-all, gpu, gpu-mismatch, gpu-system, all")
 
 
 def test_cli_unknown_profile() -> None:

@@ -138,3 +138,40 @@ def test_drift_compares_every_combination_that_ran_against_the_baseline(run):
     assert not drift["tf2.15-numpy2-cpu"].comparable
     assert drift["tf2.15-protobuf7-cpu"].note == "identical"
     assert view.build_drift(recs, None) == []
+
+
+def test_throttled_gpu_is_a_stability_note():
+    from fakes.fake_pynvml import TelemetryNvml
+    from tfmatrix import telemetry
+
+    with telemetry.Sampler([0], period=0.005, nvml=TelemetryNvml(["NVIDIA H200"])) as s:
+        import time
+
+        time.sleep(0.03)
+    rec = copy.deepcopy(real_records(QUIET_A)["tf2.20-cpu"])
+    lat = next(p for p in rec["phases"] if p["phase"] == "latency")
+    lat["telemetry"] = s.result()
+    (note,) = view.throttling_notes([rec])
+    assert (note.combination, note.metric) == ("tf2.20-cpu", "latency-retinanet-mnv2-256-b1")
+    assert "throttled" in note.problem and "sw-power-cap" in note.problem
+    lat["telemetry"]["gpus"]["0"]["summary"]["throttled"] = False
+    assert view.throttling_notes([rec]) == []
+
+
+def test_cuda_table_puts_built_resolved_and_loaded_side_by_side():
+    """The explicit fake of TF 2.18 after `pip install torch==2.4.1` (tests/fakes/fake_gpu_box.py)."""
+    from fakes.fake_gpu_box import linux_tf218_after_torch
+
+    probe, _nvml = linux_tf218_after_torch()
+    rec = copy.deepcopy(real_records(QUIET_A)["tf2.20-cpu"])
+    rec["combination"].update(stack="cuda-pip", stack_kind="cuda-pip")
+    rec["combination"]["tensorflow"] = "2.18.0"
+    rec["environment"] = probe
+    rows = {r.library: r for r in view.cuda_rows(rec)}
+    # built: the compatibility data's exact cuDNN (TensorFlow's build_info says only "9")
+    assert (rows["cuDNN"].built, rows["cuDNN"].resolved, rows["cuDNN"].loaded) == ("9.3.0", "9.1.0.70", "9.1.0")
+    assert rows["cuDNN"].mismatch  # 9.1 under a TensorFlow built against 9.3: what the seed story's class looks like
+    assert (rows["CUDA runtime"].built, rows["CUDA runtime"].resolved, rows["CUDA runtime"].loaded) == (
+        "12.5.1", "12.1.105", "12.1")
+    assert not rows["CUDA runtime"].mismatch  # same major: CUDA 12 minor versions are compatible
+    assert view.cuda_rows(real_records(QUIET_A)["tf2.20-cpu"]) == []  # a CPU stack has none

@@ -231,3 +231,34 @@ def _proc_state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, IndexError):
         return "gone"
+
+
+def test_gpu_stacks_see_their_gpu_in_bus_order_with_memory_growth():
+    from tfmatrix.bench import _stack_env
+
+    matrix = load_matrix(ROOT / "matrix.yaml")
+    by_kind = {c.stack.kind: c for c in combinations(matrix, "all")}
+    pip, system = by_kind["cuda-pip"], by_kind["cuda-system"]
+    assert _stack_env(pip) == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    env = _stack_env(system, gpu=1)
+    assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+    assert env["LD_LIBRARY_PATH"].split(os.pathsep)[0] == "/usr/local/cuda/lib64"
+
+
+def test_worker_samples_nvml_beside_the_measurement(tmp_path):
+    """A real worker, with the explicit fake pynvml module first on its path (tests/fakes/inject/)."""
+    spec = runner.PhaseSpec("latency", "inference", "Tiny", "time_sleep", (2,), "tiny", 1)
+    env = env_for_tests(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "fakes" / "inject"), env.get("PYTHONPATH", "")])
+    res = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs",
+                           timeout=60, env=env, telemetry={"gpus": [0], "period": 0.005})
+    assert res.status == "ok", res.note + res.stderr_tail
+    tele = res.to_json()["telemetry"]
+    assert tele["available"] and tele["period_s"] == 0.005
+    summary = tele["gpus"]["0"]["summary"]
+    assert summary["samples"] >= 3 and summary["samples"] == len(tele["gpus"]["0"]["series"]["t"])
+    assert summary["memory_used_bytes"]["peak"] >= 48_000_000_000 and summary["throttled"] is True
+    # without telemetry (a CPU stack), nothing is sampled
+    plain = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs2",
+                             timeout=60, env=env)
+    assert "telemetry" not in plain.to_json()

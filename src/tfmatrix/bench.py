@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import RECORD_SCHEMA_VERSION, __version__, cache, install, locks, outcomes, preflight, runner
-from .classify import Classification, classify_failure, find_degraded, read_log
+from .classify import Classification, classify_failure, find_degraded, read_log, tensorflow_gpu_lines
 from .errors import TfmatrixError
 from .fingerprint import collect_cpu, collect_git, host_fingerprint
 from .gpu import GpuInfo, driver_version, gpu_skip_reason, visible_gpus
@@ -47,18 +48,23 @@ class Options:
     assume_gpu: bool = False
     resume: str | None = None  # a run id, "latest", or None for a new run
     allow_shared_gpu: bool = False
+    gpu: int | None = None  # the GPU (PCI bus order) GPU stacks run on; None: all visible
+    telemetry_ms: int = 50  # NVML sampling period beside GPU phases; 0 turns it off
 
 
-OPTIONS_HELP = "--models ID[,ID], --quick, --assume-gpu, --resume [RUN_ID], --allow-shared-gpu"
+OPTIONS_HELP = ("--models ID[,ID], --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
+                "--allow-shared-gpu, --gpu N, --telemetry-period MS")
 
 
 def parse_options(posargs: list[str]) -> Options:
     p = argparse.ArgumentParser(prog="nox -s bench --", add_help=False, exit_on_error=False)
     p.add_argument("--models", action="append", default=[])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--assume-gpu", action="store_true")
+    p.add_argument("--assume-gpu", "--force-gpu-stacks", dest="assume_gpu", action="store_true")
     p.add_argument("--resume", nargs="?", const="latest", default=None)
     p.add_argument("--allow-shared-gpu", action="store_true")
+    p.add_argument("--gpu", type=int, default=None)
+    p.add_argument("--telemetry-period", type=int, default=50)
     try:
         ns, rest = p.parse_known_args(posargs)
     except argparse.ArgumentError as exc:
@@ -67,9 +73,13 @@ def parse_options(posargs: list[str]) -> Options:
         raise TfmatrixError(f"bench options: got {' '.join(rest)!r}; expected {OPTIONS_HELP}")
     if ns.resume not in (None, "latest"):
         check_run_id(ns.resume, "--resume")
+    if ns.gpu is not None and ns.gpu < 0:
+        raise TfmatrixError(f"--gpu: got {ns.gpu}; expected a GPU index (0, 1, ... in PCI bus order, as nvidia-smi)")
+    if ns.telemetry_period < 0:
+        raise TfmatrixError(f"--telemetry-period: got {ns.telemetry_period}; expected milliseconds >= 0 (0: off)")
     models = tuple(m for arg in ns.models for m in arg.split(",") if m)
     return Options(models=models, quick=ns.quick, assume_gpu=ns.assume_gpu, resume=ns.resume,
-                   allow_shared_gpu=ns.allow_shared_gpu)
+                   allow_shared_gpu=ns.allow_shared_gpu, gpu=ns.gpu, telemetry_ms=ns.telemetry_period)
 
 
 def run_to_write(ctx: Context, opts: Options) -> RunDir:
@@ -259,7 +269,13 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
     dirs = export_dirs(ctx, combo, inst.lock_sha256, workload.seed)
     config_path = log_dir / "bench-config.json"
     config_path.write_text(json.dumps(runner.bench_config(combo, workload, dirs), indent=1))
-    env = runner.child_env(config_path, _stack_env(combo))
+    env = runner.child_env(config_path, _stack_env(combo, opts.gpu))
+    watch = None
+    if combo.needs_gpu:
+        record["gpu_index"] = opts.gpu
+        if opts.telemetry_ms:
+            gpus = [opts.gpu] if opts.gpu is not None else ([g["index"] for g in host["gpus"]] or [0])
+            watch = {"gpus": gpus, "period": opts.telemetry_ms / 1000}
     failure = ""
     broken_models: set[str] = set()
     first_failure: Classification | None = None
@@ -275,7 +291,8 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
             session.log(f"tfmatrix: {combo.id}: {spec.name} ({spec.benchmark})")
             state.update(doing=spec.name, spec=spec)
             res = runner.run_phase(spec, python=python, benchmark_file=ctx.benchmark_file, log_dir=log_dir,
-                                   timeout=ctx.matrix.timeouts.for_phase(spec.timeout_key), env=env)
+                                   timeout=ctx.matrix.timeouts.for_phase(spec.timeout_key), env=env,
+                                   telemetry=watch)
             state["spec"] = None
             if spec.phase == "export" and res.ok:
                 _remember_export(dirs[spec.model], res, run.run_id)
@@ -285,8 +302,12 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
             record["environment"] = res.result.get("probe")
             failure = cpu_fallback(combo, record["environment"])
             if failure:  # the probe's log says why (a library that did not load, say) before "no-gpu"
-                first_failure = classify_failure(status="error", text=f"{read_log(res.log)}\n{failure}",
-                                                 gpu_stack=True)
+                log_text = read_log(res.log)
+                first_failure = classify_failure(status="error", text=f"{log_text}\n{failure}", gpu_stack=True)
+                said = tensorflow_gpu_lines(log_text)
+                if said:  # TensorFlow's own words, even the lines that are noise on a CPU stack
+                    first_failure = dataclasses.replace(
+                        first_failure, evidence=f"{first_failure.evidence}; TensorFlow said: {' | '.join(said)}")
         if not res.ok and res.status != "skipped":
             cls = classify_phase(res, gpu_stack=combo.needs_gpu)
             doc["failure"] = cls.to_json()
@@ -337,13 +358,25 @@ def cpu_fallback(combo: Combination, environment: dict[str, Any] | None) -> str:
     return ""
 
 
-def _stack_env(combo: Combination) -> dict[str, str]:
-    if combo.stack.kind == "cuda-system" and combo.stack.library_path:
-        current = os.environ.get("LD_LIBRARY_PATH", "")
-        return {"LD_LIBRARY_PATH": os.pathsep.join([*combo.stack.library_path, *([current] if current else [])])}
+def _stack_env(combo: Combination, gpu: int | None = None, windows: bool | None = None) -> dict[str, str]:
+    """The benchmark processes' environment for this stack.
+
+    GPU stacks: devices in PCI bus order (so CUDA's N is NVML's and nvidia-smi's N), only ``gpu`` visible
+    when one is chosen, and TensorFlow's memory growth on, so peak GPU memory is what the model used
+    rather than the whole card TensorFlow reserves by default.
+    """
     if combo.stack.kind == "cpu":
         return {"CUDA_VISIBLE_DEVICES": ""}  # a cpu combination never touches a GPU
-    return {}
+    env = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    if combo.stack.kind == "cuda-system" and combo.stack.library_path:
+        # the loader's search path: LD_LIBRARY_PATH on Linux, PATH on Windows (where the CUDA DLLs are found)
+        windows = os.name == "nt" if windows is None else windows
+        var, sep = ("PATH", ";") if windows else ("LD_LIBRARY_PATH", ":")
+        current = os.environ.get(var, "")
+        env[var] = sep.join([*combo.stack.library_path, *([current] if current else [])])
+    return env
 
 
 _EXPORT_META = "tfmatrix-export.json"

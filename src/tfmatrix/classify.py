@@ -150,3 +150,21 @@ def read_log(path: str | Path) -> str:
     except OSError:
         return ""
     return head.decode("utf-8", "replace") + "\n" + tail.decode("utf-8", "replace")
+
+
+#: what TensorFlow prints when it looks for a GPU and does not get one
+_GPU_SEARCH = re.compile(r"cuInit|CUDA_ERROR|cuda_driver|Could not load dynamic library|Cannot dlopen|"
+                         r"GPU will not be used|no CUDA-capable device|Could not find cuda drivers")
+
+
+def tensorflow_gpu_lines(text: str, limit: int = 3) -> list[str]:
+    """TensorFlow's own lines about finding a GPU (prefixes such as timestamps dropped), at most ``limit``."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if _GPU_SEARCH.search(line):
+            line = re.sub(r"^.*?\.(?:cc|cpp|h):\d+\] ", "", line.strip())  # the log prefix up to "file.cc:51] "
+            if line not in out:
+                out.append(line)
+        if len(out) == limit:
+            break
+    return out

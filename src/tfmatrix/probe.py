@@ -61,8 +61,13 @@ _GPU_LIB_KEYS = ("cudart", "cudnn", "cublas", "cufft", "curand", "cusolver", "cu
                  "nvjitlink", "libcuda.", "libnvidia", "nvinfer", "tensorrt")
 
 
+def _basename(path: str) -> str:
+    """The file name of a Linux or a Windows path, whichever system reads it (a Windows probe read on Linux)."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def _lib_name(path: str) -> str:
-    base = os.path.basename(path)
+    base = _basename(path)
     return base.split(".so")[0].split(".dll")[0].split("64_")[0]
 
 
@@ -116,7 +121,7 @@ def collect_loaded_libraries(paths: list[str] | None = None) -> list[dict[str, A
             paths = _windows_modules()
     found: dict[str, dict[str, Any]] = {}
     for path in paths:
-        base = os.path.basename(path).lower()
+        base = _basename(path).lower()
         if any(k in base for k in _GPU_LIB_KEYS) and path not in found:
             name = _lib_name(path)
             found[path] = {"path": path, "name": name, "version": _library_version(path, name)}

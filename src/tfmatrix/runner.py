@@ -100,7 +100,7 @@ class PhaseResult:
             "setup_seconds": self.result.get("setup_seconds"),
             "log": self.log, "stderr_tail": self.stderr_tail, "note": self.note,
         }
-        for key in ("extra", "exception", "gpu_peak_memory_bytes", "truncated", "warmup", "cached_from"):
+        for key in ("extra", "exception", "gpu_peak_memory_bytes", "truncated", "warmup", "cached_from", "telemetry"):
             if key in self.result:
                 out[key] = self.result[key]
         if self.spec.phase in ("latency", "throughput") and self.spec.batch:
@@ -140,16 +140,22 @@ def _tail(path: Path, limit: int = STDERR_TAIL_BYTES) -> str:
         return ""
 
 
-def _popen_kwargs() -> dict[str, Any]:
-    if os.name == "nt":  # pragma: no cover - Windows branch
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+#: Windows' CREATE_NEW_PROCESS_GROUP (subprocess has the name only on Windows)
+CREATE_NEW_PROCESS_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x00000200)
+
+
+def _popen_kwargs(windows: bool | None = None) -> dict[str, Any]:
+    """A worker gets its own process group: POSIX a new session, Windows a new process group."""
+    if os.name == "nt" if windows is None else windows:
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    if os.name == "nt":  # pragma: no cover - Windows branch
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _kill_group(proc: subprocess.Popen, windows: bool | None = None, run: Any = subprocess.run) -> None:
+    """Kill a worker and everything it started: SIGKILL to its group, or ``taskkill /T`` (the tree) on Windows."""
+    if os.name == "nt" if windows is None else windows:
+        run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], check=False,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -193,13 +199,16 @@ def run_worker(python: str, spec: dict[str, Any], log_path: Path, timeout: float
 
 
 def run_phase(spec: PhaseSpec, *, python: str, benchmark_file: Path, log_dir: Path,
-              timeout: float, env: dict[str, str]) -> PhaseResult:
+              timeout: float, env: dict[str, str], telemetry: dict[str, Any] | None = None) -> PhaseResult:
+    """One phase in a fresh worker; ``telemetry`` ({"gpus": [...], "period": s}) samples NVML beside it."""
     worker_spec: dict[str, Any]
     if spec.phase == "probe":
         worker_spec = {"probe": True}
     else:
         worker_spec = {"benchmark_file": str(benchmark_file), "class": spec.cls,
                        "method": spec.method, "params": list(spec.params)}
+        if telemetry:
+            worker_spec["telemetry"] = telemetry
     log_path = log_dir / f"{spec.name}.log"
     rc, timed_out, result, seconds = run_worker(python, worker_spec, log_path, timeout, env)
     status, note = outcome_of(rc, timed_out, result)

@@ -41,6 +41,8 @@ EXIT_BAD_SPEC = 4
 
 _TIMERAW_CHILD = r"""
 import json, sys, time
+from tfmatrix.worker import die_with_parent
+die_with_parent()  # a killed worker takes its timeraw child with it
 out = sys.argv[1]
 ns = {"__name__": "__tfmatrix_timeraw__"}
 exec(compile(sys.argv[3], "<setup>", "exec"), ns)
@@ -141,6 +143,26 @@ def run_benchmark(spec: dict[str, Any]) -> dict[str, Any]:
     if hasattr(obj, "setup"):
         obj.setup(*params)
     result["setup_seconds"] = time.perf_counter() - t0
+    watch = spec.get("telemetry")  # GPU stacks only: NVML sampled beside the measurement
+    if watch:
+        from .telemetry import Sampler
+
+        with Sampler(watch["gpus"], float(watch["period"])) as sampler:
+            _measure(obj, method, name, params, spec, result)
+        result["telemetry"] = sampler.result()
+    else:
+        _measure(obj, method, name, params, spec, result)
+    extra = getattr(obj, "tfmatrix_extra", None)
+    if extra:
+        result["extra"] = extra
+    if hasattr(obj, "teardown"):
+        obj.teardown(*params)
+    return result
+
+
+def _measure(obj: Any, method: Any, name: str, params: list[Any], spec: dict[str, Any],
+             result: dict[str, Any]) -> None:
+    """The timed part, by asv's method prefix; samples and unit go into ``result``."""
 
     if name.startswith("timeraw_"):
         repeat = int(_attr(obj, method, "repeat", 3))
@@ -179,13 +201,6 @@ def run_benchmark(spec: dict[str, Any]) -> dict[str, Any]:
         result["unit"] = "bytes"
     else:
         raise ValueError(f"{name}: not an asv benchmark name (timeraw_/time_/track_/peakmem_)")
-
-    extra = getattr(obj, "tfmatrix_extra", None)
-    if extra:
-        result["extra"] = extra
-    if hasattr(obj, "teardown"):
-        obj.teardown(*params)
-    return result
 
 
 def die_with_parent() -> bool:

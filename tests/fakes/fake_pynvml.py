@@ -43,3 +43,77 @@ class FakeNvml:
     def nvmlDeviceGetName(self, handle: int):  # noqa: N802
         name = self.names[handle]
         return name.encode() if self.names_as_bytes else name
+
+
+# --- telemetry: the calls tfmatrix.telemetry makes, played back from a script of samples
+
+NVML_CLOCK_SM = 1
+NVML_CLOCK_MEM = 2
+NVML_TEMPERATURE_GPU = 0
+
+
+class _Memory:
+    def __init__(self, used: int, total: int) -> None:
+        self.used, self.total, self.free = used, total, total - used
+
+
+class _Utilization:
+    def __init__(self, gpu: int, memory: int = 0) -> None:
+        self.gpu, self.memory = gpu, memory
+
+
+#: One H200 running a matmul loop, then capped for power (sw-power-cap, 0x4) halfway.  These are
+#: plausible values from NVIDIA's H200 board limits (141 GB, 700 W, 1980 MHz SM boost, 3201 MHz
+#: HBM3e), not readings of a lent machine: none was lent to the session that wrote this fake.
+H200_UNDER_LOAD = [
+    {"used": 2_000_000_000, "util": 0, "power_mw": 90_000, "sm": 345, "mem": 3201, "temp": 31, "reasons": 0x1},
+    {"used": 48_000_000_000, "util": 97, "power_mw": 610_000, "sm": 1980, "mem": 3201, "temp": 52, "reasons": 0x0},
+    {"used": 48_000_000_000, "util": 99, "power_mw": 699_000, "sm": 1755, "mem": 3201, "temp": 61, "reasons": 0x4},
+    {"used": 48_500_000_000, "util": 98, "power_mw": 700_000, "sm": 1710, "mem": 3201, "temp": 63, "reasons": 0x4},
+]
+H200_TOTAL = 150_754_820_096
+
+
+class TelemetryNvml(FakeNvml):
+    """A FakeNvml whose GPUs also answer the telemetry calls, from ``script`` (the last sample repeats)."""
+
+    def __init__(self, names: list[str], script: list[dict] | None = None, total: int = H200_TOTAL,
+                 unsupported: tuple[str, ...] = (), **kw) -> None:
+        super().__init__(names, **kw)
+        self.script = script or H200_UNDER_LOAD
+        self.total = total
+        self.unsupported = unsupported
+        self.reads = {i: 0 for i in range(len(names))}
+
+    def _now(self, handle: int, field: str):
+        if field in self.unsupported:
+            raise NVMLError("Not Supported")
+        return self.script[min(self.reads[handle], len(self.script) - 1)][field]
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> _Memory:  # noqa: N802 - first field read: one sample
+        used = self._now(handle, "used")
+        return _Memory(used, self.total)
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> _Utilization:  # noqa: N802
+        return _Utilization(self._now(handle, "util"))
+
+    def nvmlDeviceGetPowerUsage(self, handle: int) -> int:  # noqa: N802
+        return self._now(handle, "power_mw")
+
+    def nvmlDeviceGetClockInfo(self, handle: int, clock: int) -> int:  # noqa: N802
+        return self._now(handle, "sm" if clock == NVML_CLOCK_SM else "mem")
+
+    def nvmlDeviceGetTemperature(self, handle: int, sensor: int) -> int:  # noqa: N802
+        return self._now(handle, "temp")
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle: int) -> int:  # noqa: N802 - the last field read
+        value = self._now(handle, "reasons")
+        self.reads[handle] += 1
+        return value
+
+    # the probe's calls too, so the whole GPU check can run against this fake
+    def nvmlSystemGetCudaDriverVersion(self) -> int:  # noqa: N802 - driver 550.54.15 ships CUDA 12.4
+        return 12040
+
+    def nvmlDeviceGetCudaComputeCapability(self, handle: int) -> tuple[int, int]:  # noqa: N802 - Hopper
+        return (9, 0)

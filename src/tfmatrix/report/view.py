@@ -269,6 +269,23 @@ def stability_notes(frame: pd.DataFrame) -> list[StabilityNote]:
     return notes
 
 
+def throttling_notes(records: Iterable[Mapping[str, Any]]) -> list[StabilityNote]:
+    """A GPU whose clocks were throttled (power or heat) while a phase was measured: its numbers are low."""
+    notes = []
+    for r in records:
+        for p in r.get("phases") or []:
+            for index, gpu in ((p.get("telemetry") or {}).get("gpus") or {}).items():
+                summary = gpu.get("summary") or {}
+                if summary.get("throttled"):
+                    reasons = ", ".join(summary.get("throttle_reasons") or [])
+                    notes.append(StabilityNote(
+                        r["combination"]["id"], p.get("model"), p.get("name") or p["phase"],
+                        f"GPU {index} clocks throttled during the measurement ({reasons})",
+                        "The card hit its power or thermal limit: check cooling and the power limit "
+                        "(nvidia-smi -q -d PERFORMANCE,POWER), let it cool, and measure again."))
+    return notes
+
+
 # ------------------------------------------------------------------ drift
 
 def build_drift(records: Mapping[str, dict[str, Any]], baseline: str | None) -> list[drift_mod.Drift]:
@@ -328,6 +345,7 @@ class Detail:
     pin_changes: list[PinChange]
     phases: list[PhaseView]
     is_baseline: bool
+    cuda: list[CudaRow] = field(default_factory=list)
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -360,6 +378,54 @@ def pin_changes(record: Mapping[str, Any], base: Mapping[str, Any] | None) -> li
             for name in sorted(set(mine) | set(theirs)) if mine.get(name) != theirs.get(name)]
 
 
+@dataclass(frozen=True)
+class CudaRow:
+    """One library, three answers: what TensorFlow was built against, what the venv resolved, what loaded."""
+
+    library: str
+    built: str
+    resolved: str
+    loaded: str
+    mismatch: bool
+
+
+def _major_minor(version: str) -> tuple[int, ...]:
+    parts = version.split(".")[:2] if version else []
+    return tuple(int(p) for p in parts) if parts and all(p.isdigit() for p in parts) else ()
+
+
+def cuda_rows(record: Mapping[str, Any]) -> list[CudaRow]:
+    """For GPU stacks: CUDA runtime and cuDNN as built, resolved (nvidia-* wheels) and loaded (/proc/self/maps)."""
+    if (record.get("combination") or {}).get("stack_kind") in (None, "cpu"):
+        return []
+    from .. import compat
+
+    env = record.get("environment") or {}
+    if not env:  # skipped or failed to install: nothing was probed
+        return []
+    build = ((env.get("tensorflow") or {}).get("build_info")) or {}
+    bc = compat.build_config(str(record["combination"].get("tensorflow") or "0"))
+    if bc is not None:  # TensorFlow's build_info gives cuDNN's major only; the compatibility data is exact
+        build = {"cuda_version": bc.cuda_build or bc.cuda, "cudnn_version": bc.cudnn_build or bc.cudnn, **{
+            k: v for k, v in build.items() if k not in ("cuda_version", "cudnn_version")}}
+    wheels = env.get("nvidia_wheels") or {}
+    loaded = {lib.get("name", "").lower().lstrip("lib").rstrip("0123456789_"): lib.get("version") or "?"
+              for lib in env.get("loaded_libraries") or [] if isinstance(lib, dict)}
+    rows = []
+    for label, built_key, wheel_prefix, lib in (("CUDA runtime", "cuda_version", "nvidia-cuda-runtime-cu", "cudart"),
+                                                 ("cuDNN", "cudnn_version", "nvidia-cudnn-cu", "cudnn")):
+        built = str(build.get(built_key) or "–")
+        resolved = next((v for n, v in sorted(wheels.items()) if n.startswith(wheel_prefix)), "–")
+        have = loaded.get(lib, "not loaded")
+        seen = [v for v in (resolved, have) if _major_minor(v)]
+        # cuDNN must match major.minor-or-newer within the major; flag a different major.minor as the doctor does
+        mismatch = bool(_major_minor(built)) and any(_major_minor(v)[:1] != _major_minor(built)[:1] or
+                                                     (label == "cuDNN" and _major_minor(v) < _major_minor(built))
+                                                     for v in seen)
+        rows.append(CudaRow(label, built, resolved, have, mismatch))
+    return rows
+
+
 def _ended(p: Mapping[str, Any]) -> str:
     if p.get("signal"):
         return f"signal {p['signal']}"
@@ -390,7 +456,7 @@ def build_detail(record: Mapping[str, Any], base: Mapping[str, Any] | None, is_b
         list(c.get("library_path") or []), record.get("reason", ""),
         record.get("failure"), pre.get("predicted", ""), list(pre.get("reasons") or []), install, flatten(env), libs,
         list(record.get("resolved_pins") or []), pin_changes(record, base if not is_baseline else None), phases,
-        is_baseline)
+        is_baseline, cuda_rows(record))
 
 
 # ------------------------------------------------------------------ pages
@@ -476,7 +542,8 @@ def build_run_page(run: Run, *, generated_at: str, baseline: str | None = None,
         run_id=run.run_id, generated_at=generated_at, info=run_info(run), counts=outcome_counts(records.values()),
         baseline=base_id, grid=build_grid(combinations_frame(records.values())),
         timing=build_timing(metrics, base_id), plots=plots(metrics) if plots else [],
-        drift=build_drift(records, base_id), stability=stability_notes(metrics),
+        drift=build_drift(records, base_id),
+        stability=stability_notes(metrics) + throttling_notes(records.values()),
         details=[build_detail(r, base, cid == base_id) for cid, r in records.items()],
         warnings=list(run.warnings), change_points=list(change_points or []))
 

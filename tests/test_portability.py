@@ -1,0 +1,110 @@
+"""Both branches of every POSIX/Windows fork in the harness, run here through explicit seams."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tfmatrix import interrupts, probe, runner
+from tfmatrix.exits import describe_exit
+from tfmatrix.matrix import combinations, load_matrix
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_worker_process_group_on_both_systems():
+    assert runner._popen_kwargs(windows=False) == {"start_new_session": True}
+    assert runner._popen_kwargs(windows=True) == {"creationflags": 0x00000200}  # CREATE_NEW_PROCESS_GROUP
+
+
+def test_killing_the_worker_tree_on_windows_is_taskkill_with_tree():
+    calls = []
+
+    class Proc:
+        pid = 4242
+    runner._kill_group(Proc(), windows=True, run=lambda argv, **kw: calls.append(argv))
+    assert calls == [["taskkill", "/F", "/T", "/PID", "4242"]]
+
+
+def test_killing_the_worker_group_on_posix_takes_the_grandchild_too(tmp_path):
+    if os.name == "nt":
+        pytest.skip("the POSIX branch")
+    child = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                              "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+                              "print(p.pid, flush=True); time.sleep(60)"],
+                             stdout=subprocess.PIPE, text=True, **runner._popen_kwargs(windows=False))
+    grandchild = int(child.stdout.readline())
+    runner._kill_group(child, windows=False)
+    child.wait(timeout=10)
+    import time
+
+    for _ in range(100):
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        state = Path(f"/proc/{grandchild}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the grandchild outlived its group")
+
+
+@pytest.mark.parametrize("code, windows, text", [
+    (-11, False, "signal SIGSEGV"), (-1073741819, True, "STATUS_ACCESS_VIOLATION"),
+    (3221225477, True, "STATUS_ACCESS_VIOLATION"), (-1073741795, True, "STATUS_ILLEGAL_INSTRUCTION"),
+])
+def test_exit_codes_read_as_signals_on_posix_and_ntstatus_on_windows(code, windows, text):
+    assert text in describe_exit(code, windows).text
+
+
+def test_sigterm_becomes_an_interrupt_and_the_handler_is_restored():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(interrupts.Interrupted) as err:
+        with interrupts.signals_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):
+                pass
+    assert err.value.signal_name == "SIGTERM" and isinstance(err.value, KeyboardInterrupt)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_loaded_libraries_from_a_windows_module_list():
+    """The module list EnumProcessModules gives on the seed story's box (paths as Windows writes them)."""
+    cuda = r"C:\Program Files\NVIDIA GPU Computing Toolkit\CUDA"
+    paths = [cuda + r"\v11.2\bin\cudart64_110.dll", cuda + r"\v12.2\bin\cudnn64_8.dll",
+             r"C:\Windows\System32\kernel32.dll"]
+    libs = probe.collect_loaded_libraries(paths)
+    assert [lib["path"] for lib in libs] == sorted(paths[:2])
+    assert [lib["name"] for lib in libs] == ["cudart", "cudnn"]
+
+
+def test_the_windows_native_example_matrix_validates():
+    path = ROOT / "examples" / "windows-native.yaml"
+    matrix = load_matrix(path)
+    combos = combinations(matrix, "windows-native")
+    assert [c.id for c in combos] == ["tf2.10-win-cuda112"]
+    (combo,) = combos
+    assert combo.python == "3.10" and combo.tf.version.startswith("2.10")
+    assert combo.stack.kind == "cuda-system" and combo.stack.library_path[0].startswith("C:\\")
+    assert yaml.safe_load(path.read_text())["profiles"]["windows-native"]["description"]
+
+
+def test_host_cuda_folders_go_to_ld_library_path_on_linux_and_path_on_windows(monkeypatch):
+    from tfmatrix.bench import _stack_env
+
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/old")
+    monkeypatch.setenv("PATH", "/bin")
+    win = next(iter(combinations(load_matrix(ROOT / "examples" / "windows-native.yaml"), "windows-native")))
+    env = _stack_env(win, windows=True)
+    assert env["PATH"].split(";")[:2] == list(win.stack.library_path) and env["PATH"].endswith("/bin")
+    assert "LD_LIBRARY_PATH" not in env
+    env = _stack_env(win, windows=False)
+    assert env["LD_LIBRARY_PATH"].split(":")[-1] == "/old" and "PATH" not in env

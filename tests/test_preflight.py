@@ -247,3 +247,29 @@ def test_verdict_is_frozen() -> None:
     v = predict(combo("2.18.1"), TF218_CUDA_PINS, GPU_HOST)
     with pytest.raises(dataclasses.FrozenInstanceError):
         v.predicted = "no-gpu"  # type: ignore[misc]
+
+
+# Drivers, CUDA runtimes and cuDNNs as real machines report them (driver 535/550/580; CUDA 12.2/12.5/12.9 wheels;
+# cuDNN 8.9/9.3/9.28), on the cuda-pip stack of the default matrix.
+DRIVER_CASES = [
+    ("535.183.01", "tf2.15", "12.2.140", "8.9.7.29", "ok"),
+    ("550.54.15", "tf2.18", "12.5.82", "9.3.0.75", "ok"),
+    ("580.65.06", "tf2.20", "12.9.79", "9.28.0.42", "ok"),  # 2.20's ranges resolve newer than its 12.5.1 build
+    ("535.183.01", "tf2.18", "12.5.82", "8.9.7.29", "cudnn-mismatch"),
+    ("550.54.15", "tf2.15", "12.2.140", "9.3.0.75", "cudnn-mismatch"),
+    ("470.57.02", "tf2.20", "12.9.79", "9.28.0.42", "no-gpu"),  # below CUDA 12's driver floor
+]
+
+
+@pytest.mark.parametrize("driver, tf_id, runtime, cudnn, expected", DRIVER_CASES)
+def test_verdicts_across_drivers_runtimes_and_cudnns(driver, tf_id, runtime, cudnn, expected):
+
+    combo = next(c for c in combinations(load_matrix(ROOT / "matrix.yaml"), "all")
+                 if c.id == f"{tf_id}-cuda-pip")
+    host = {"gpus": [{"index": 0, "name": "NVIDIA H100 80GB HBM3"}], "driver_version": driver,
+            "cpu_flags": ["avx", "avx2", "fma"]}
+    pins = [f"tensorflow=={combo.tf.version}", f"nvidia-cuda-runtime-cu12=={runtime}",
+            f"nvidia-cudnn-cu12=={cudnn}", "nvidia-cublas-cu12==12.5.3.2", "numpy==1.26.4",
+            "protobuf==4.25.8" if tf_id == "tf2.15" else "protobuf==5.29.5"]
+    verdict = predict(combo.to_json(), pins, host)
+    assert verdict.predicted == expected, verdict.reasons

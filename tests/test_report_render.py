@@ -139,3 +139,25 @@ def test_plots_are_valid_reproducible_svg(tree):
         assert root.tag.endswith("svg")
         assert b"tf2.20-cpu" in svg  # labels are text (svg.fonttype none), escaped by matplotlib
     assert [p.data_uri for p in plots.draw_all(frame)] == [p.data_uri for p in drawn]
+
+
+def test_gpu_telemetry_plot_from_the_sampled_series(tmp_path):
+    """A GPU combination's latency phase with NVML samples (the explicit fake H200) gets its own plot."""
+    import copy
+    import time
+
+    from fakes.fake_pynvml import TelemetryNvml
+    from real_runs import real_records
+    from tfmatrix import telemetry
+
+    with telemetry.Sampler([0], period=0.005, nvml=TelemetryNvml(["NVIDIA H200"])) as s:
+        time.sleep(0.05)
+    rec = copy.deepcopy(real_records(WITH_WEIGHTS)["tf2.20-cpu"])
+    rec["combination"].update(id="tf2.20-cuda-pip", stack="cuda-pip", stack_kind="cuda-pip")
+    next(p for p in rec["phases"] if p["phase"] == "latency")["telemetry"] = s.result()
+    frame = data.metrics_frame([rec])
+    drawn = plots.draw_all(frame, [rec])
+    assert [p.title for p in drawn][-1] == "GPU telemetry (batch-1 latency phase)"
+    svg = base64.b64decode(drawn[-1].data_uri.split(",", 1)[1])
+    assert ET.fromstring(svg).tag.endswith("svg") and b"GPU utilization" in svg
+    assert len(plots.draw_all(frame, [])) == 4  # no samples, no telemetry plot

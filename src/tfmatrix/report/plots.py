@@ -21,7 +21,7 @@ WIDTH = 7.5
 MAX_LEGEND = 16
 
 
-def _figure(rows: int):  # -> (Figure, Axes)
+def _pyplot():  # -> matplotlib.pyplot, headless and styled
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -29,8 +29,11 @@ def _figure(rows: int):  # -> (Figure, Axes)
 
     plt.rcParams.update({"svg.hashsalt": "tfmatrix", "svg.fonttype": "none", "font.size": 9,
                          "axes.spines.top": False, "axes.spines.right": False})
-    fig, ax = plt.subplots(figsize=(WIDTH, max(1.8, 0.9 + ROW_HEIGHT * rows)), layout="constrained")
-    return fig, ax
+    return plt
+
+
+def _figure(rows: int):  # -> (Figure, Axes)
+    return _pyplot().subplots(figsize=(WIDTH, max(1.8, 0.9 + ROW_HEIGHT * rows)), layout="constrained")
 
 
 def _svg_uri(fig) -> str:
@@ -119,8 +122,39 @@ PLOTTERS: tuple[Callable[[pd.DataFrame, bool], Plot | None], ...] = (
     plot_phase_times, plot_latency, plot_throughput, plot_memory)
 
 
-def draw_all(frame: pd.DataFrame) -> list[Plot]:
-    if frame.empty:
-        return []
-    several_models = frame["model"].dropna().nunique() > 1
-    return [p for p in (plotter(frame, several_models) for plotter in PLOTTERS) if p is not None]
+def plot_gpu_telemetry(records: list[dict]) -> Plot | None:
+    """GPU utilization and memory over the batch-1 latency phase of each GPU combination (NVML samples)."""
+    series = []
+    for r in records:
+        for p in r.get("phases") or []:
+            tele = p.get("telemetry") or {}
+            if p["phase"] == "latency" and tele.get("available"):
+                for index, gpu in sorted(tele["gpus"].items()):
+                    label = r["combination"]["id"] + (f" · GPU {index}" if len(tele["gpus"]) > 1 else "")
+                    series.append((label, gpu["series"]))
+    if not series:
+        return None
+    fig, (util_ax, mem_ax) = _pyplot().subplots(2, 1, figsize=(WIDTH, 4.2), sharex=True, layout="constrained")
+    for label, s in series:
+        util_ax.plot(s["t"], s["utilization_pct"], label=label)
+        mem_ax.plot(s["t"], [m / 2**30 if m is not None else None for m in s["memory_used_bytes"]], label=label)
+    util_ax.set_ylabel("GPU utilization (%)")
+    mem_ax.set_ylabel("memory used (GiB)")
+    mem_ax.set_xlabel("seconds into the latency phase (NVML samples)")
+    if len(series) <= MAX_LEGEND:
+        fig.legend(*util_ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False)
+    return Plot("GPU telemetry (batch-1 latency phase)",
+                "Line charts of GPU utilization and memory used over the latency phase per combination", _svg_uri(fig))
+
+
+def draw_all(frame: pd.DataFrame, records: list[dict] | None = None) -> list[Plot]:
+    """Every plot the data allows: the timing plots from the metrics, the telemetry plot from the records."""
+    out: list[Plot] = []
+    if not frame.empty:
+        several_models = frame["model"].dropna().nunique() > 1
+        out = [p for p in (plotter(frame, several_models) for plotter in PLOTTERS) if p is not None]
+    if records:
+        tele = plot_gpu_telemetry(records)
+        if tele is not None:
+            out.append(tele)
+    return out

@@ -541,7 +541,7 @@ def build_run_page(run: Run, *, generated_at: str, baseline: str | None = None,
     return RunPage(
         run_id=run.run_id, generated_at=generated_at, info=run_info(run), counts=outcome_counts(records.values()),
         baseline=base_id, grid=build_grid(combinations_frame(records.values())),
-        timing=build_timing(metrics, base_id), plots=plots(metrics) if plots else [],
+        timing=build_timing(metrics, base_id), plots=plots(metrics, list(records.values())) if plots else [],
         drift=build_drift(records, base_id),
         stability=stability_notes(metrics) + throttling_notes(records.values()),
         details=[build_detail(r, base, cid == base_id) for cid, r in records.items()],

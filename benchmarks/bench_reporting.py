@@ -2,13 +2,14 @@
 
 * ``ReportScale``: a results folder of 100 runs x 100 combinations; one report
   (the newest run's page with its plots, the index of every run, change points
-  over the whole history, which reads all 10,000 records);
+  over the whole history, which reads, migrates and schema-checks all 10,000 records);
 * ``CompareScale``: two runs of 5,000 combinations each, compared metric by metric.
 
 Run with ``nox -s scale`` (each method in a fresh worker process).  The records
-are synthetic but shaped like real ones (tfmatrix's phases, 36 latency samples,
-~120 resolved pins, a failure in one combination of ten) and are generated once
-per seed into the temp folder.
+are synthetic but made the way tfmatrix makes real ones (the default matrix's
+combinations under numbered ids, phases through ``runner.PhaseResult``, 36 latency
+samples, ~120 resolved pins, a crash in one combination of ten); they pass the
+JSON Schema (a test checks it), and are generated once per seed into the temp folder.
 """
 
 from __future__ import annotations
@@ -19,61 +20,80 @@ import tempfile
 from pathlib import Path
 
 SEED = 20261129
-STACKS = ("cpu", "cuda-pip", "cuda-system")
+ROOT = Path(__file__).resolve().parents[1]
 MEDIANS = {"import": 3.0, "export": 20.0, "load": 5.0, "first-inference": 0.8, "latency": 0.14, "throughput": 0.45}
+SAMPLES = {"import": 3, "load": 3, "latency": 36, "throughput": 8}
 
 
-def synthetic_record(rng: random.Random, run_id: str, i: int) -> dict:
-    tf_minor = 10 + i % 11
-    stack = STACKS[(i // 11) % 3]
-    cid = f"tf2.{tf_minor}-{stack}-{i:05d}"
+def _phase(phase: str, model: str, samples: list[float], unit: str = "seconds",
+           status: str = "ok", **extra: object) -> dict:
+    """A phase record as tfmatrix writes it (through runner.PhaseResult, so it has every field)."""
+    from tfmatrix import runner
+
+    batch = {"first-inference": 1, "latency": 1, "throughput": 4, "peakmem": 4}.get(phase)
+    spec = runner.PhaseSpec(phase, "inference", "Suite", f"time_{phase}", (), None if phase == "import" else model,
+                            batch)
+    result = {"samples": samples, "unit": unit, "peak_rss_bytes": 1 << 30} if samples else {}
+    doc = runner.PhaseResult(spec=spec, status=status, exit_code=0, wall_seconds=sum(samples) + 1.0,
+                             result=result, log="", **extra).to_json()
+    return doc
+
+
+def synthetic_record(rng: random.Random, run_id: str, i: int, templates: list) -> dict:
+    """Combination ``i`` of a synthetic run: a real combination of matrix.yaml under a numbered id."""
+    from tfmatrix import RECORD_SCHEMA_VERSION, __version__
+
+    base = templates[i % len(templates)]
+    combo = base.to_json()
+    combo["id"] = f"{base.id}-{i:05d}"
+    model = combo["models"][0]
     failed = rng.random() < 0.1
-    phases = []
-    for phase, median in MEDIANS.items():
-        n = {"import": 3, "load": 3, "latency": 36, "throughput": 7}.get(phase, 1)
-        batch = 1 if phase in ("latency", "first-inference") else 4 if phase == "throughput" else None
-        phases.append({"phase": phase, "name": phase, "benchmark": f"Suite.time_{phase}", "model": None if phase == "import" else "m",
-                       "batch": batch, "status": "ok", "unit": "seconds", "exit_code": 0, "signal": None,
-                       "ntstatus": None, "note": "", "stderr_tail": "", "log": "", "wall_seconds": median * n,
-                       "samples": [rng.lognormvariate(0, 0.05) * median for _ in range(n)], "summary": None,
-                       "peak_rss_bytes": 1 << 30})
-    phases.append({"phase": "peakmem", "name": "peakmem", "model": "m", "batch": 4, "status": "ok", "unit": "bytes",
-                   "samples": [float(rng.randint(900, 1300) << 20)], "stderr_tail": "", "log": "", "note": "",
-                   "wall_seconds": 10.0})
+    phases = [_phase(name, model, [rng.lognormvariate(0, 0.05) * median for _ in range(SAMPLES.get(name, 1))])
+              for name, median in MEDIANS.items()]
+    phases.append(_phase("peakmem", model, [float(rng.randint(900, 1300) << 20)], unit="bytes"))
     if failed:
-        phases = phases[:2]
-        phases[1].update(status="crashed", signal="SIGSEGV", samples=[],
-                         stderr_tail="Fatal Python error: Segmentation fault\n" * 20)
+        phases = phases[:2] + [_phase("load", model, [], status="crashed", signal="SIGSEGV",
+                                      stderr_tail="Fatal Python error: Segmentation fault\n" * 20)]
     return {
-        "schema_version": 1, "kind": "combination", "run_id": run_id, "status": "failed" if failed else "ok",
-        "outcome": "failed" if failed else "ok", "reason": "segfault" if failed else "",
+        "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": run_id,
+        "tfmatrix_version": __version__, "combination": combo, "quick": False,
+        "started_at": "2026-01-01T00:00:00+00:00", "ended_at": "2026-01-01T00:05:00+00:00",
+        "status": "failed" if failed else "ok", "outcome": "failed" if failed else "ok",
+        "reason": "segfault: Fatal Python error" if failed else "", "expect": None,
         "failure": {"class": "segfault", "evidence": "Fatal Python error", "explanation": "x" * 200,
                     "fix": "y" * 200} if failed else None,
-        "combination": {"id": cid, "tensorflow": f"2.{tf_minor}.0", "tensorflow_id": f"tf2.{tf_minor}",
-                        "stack": stack, "stack_kind": stack, "python": "3.11", "models": ["m"], "expect": None},
-        "preflight": {"predicted": "ok", "reasons": []},
+        "preflight": {"predicted": "ok", "reasons": []}, "install": None,
         "resolved_pins": [f"package-{k}=={rng.randint(0, 9)}.{rng.randint(0, 30)}" for k in range(120)],
-        "environment": {"tensorflow": {"version": f"2.{tf_minor}.0"}, "cpu": {"model": "synthetic"}},
-        "install": {"backend": "uv", "seconds": 2.0, "reused": True}, "phases": phases,
+        "environment": {"tensorflow": {"version": combo["tensorflow"]}, "cpu": {"model": "synthetic"}},
+        "phases": phases,
     }
 
 
 def synthetic_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
-    """``runs`` run folders of ``per_run`` records each, written once per (runs, per_run, seed)."""
-    root = Path(tempfile.gettempdir()) / f"tfmatrix-scale-{seed}-{runs}x{per_run}"
+    """``runs`` run folders of ``per_run`` schema-valid records each, written once per (runs, per_run, seed)."""
+    from tfmatrix import RECORD_SCHEMA_VERSION, __version__
+    from tfmatrix.matrix import combinations, load_matrix
+
+    root = Path(tempfile.gettempdir()) / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{seed}-{runs}x{per_run}"
     done = root / ".complete"
     if done.exists():
         return root
+    templates = combinations(load_matrix(ROOT / "matrix.yaml"), "all")
     rng = random.Random(seed)
+    host = {"platform": {"system": "Linux", "node": "synthetic"}, "cpu": {"model": "synthetic", "logical_cores": 2},
+            "memory": {"total_bytes": 1 << 34}, "python": {"version": "3.11"}, "gpus": [], "tools": {}}
     for r in range(runs):
         run_id = f"2026{1 + r // 28:02d}{1 + r % 28:02d}T000000Z-{r:06x}"
         folder = root / run_id
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "run.json").write_text(json.dumps({
-            "schema_version": 1, "kind": "run", "run_id": run_id, "started_at": "2026-01-01T00:00:00+00:00",
-            "ended_at": None, "profile": "synthetic", "suite": {"commit": f"{r:040x}", "dirty": False}}))
+            "schema_version": RECORD_SCHEMA_VERSION, "kind": "run", "run_id": run_id, "tfmatrix_version": __version__,
+            "started_at": "2026-01-01T00:00:00+00:00", "ended_at": None, "host": host,
+            "matrix": {"path": "matrix.yaml", "sha256": "0" * 64}, "profile": "synthetic",
+            "suite": {"commit": f"{r:040x}", "dirty": False},
+            "options": {"models": [], "quick": False, "assume_gpu": False}, "interruptions": [], "resumptions": []}))
         for i in range(per_run):
-            rec = synthetic_record(rng, run_id, i)
+            rec = synthetic_record(rng, run_id, i, templates)
             (folder / f"{rec['combination']['id']}.json").write_text(json.dumps(rec))
     done.write_text("")
     return root

@@ -41,6 +41,12 @@ def summary(session: nox.Session) -> None:
     cli.summary_session(session, CTX)
 
 
+def tfmatrix_tool(session: nox.Session, *args: str) -> None:
+    """``python -m tfmatrix ARGS`` in a venv with the report extra (bytecode compiled at install)."""
+    session.install(".[report]", env=COMPILED)
+    session.run("python", "-m", "tfmatrix", *args, env=CTX.env())
+
+
 @nox.session(venv_backend="none", default=False)
 def clean(session: nox.Session) -> None:
     """List cached venvs and exports; remove unused ones (-- --older-than 30d [--dry-run])."""
@@ -50,29 +56,25 @@ def clean(session: nox.Session) -> None:
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def report(session: nox.Session) -> None:
     """Build the HTML report of a run (-- [RUN_ID] [--baseline COMBO]) and the index of runs."""
-    session.install(".[report]", env=COMPILED)
-    session.run("python", "-m", "tfmatrix", "report", *session.posargs, env=CTX.env())
+    tfmatrix_tool(session, "report", *session.posargs)
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def publish(session: nox.Session) -> None:
     """Write every run in asv's results format (results/asv) and build the asv site (reports/asv)."""
-    session.install(".[report]", env=COMPILED)
-    session.run("python", "-m", "tfmatrix", "publish", *session.posargs, env=CTX.env())
+    tfmatrix_tool(session, "publish", *session.posargs)
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def scale(session: nox.Session) -> None:
     """Time the report and compare over 10,000 synthetic records (benchmarks/bench_reporting.py)."""
-    session.install(".[report]", env=COMPILED)
-    session.run("python", "-m", "tfmatrix", "scale", "--root", str(ROOT))
+    tfmatrix_tool(session, "scale", "--root", str(ROOT))
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def compare(session: nox.Session) -> None:
     """Compare two runs (-- [BASE CANDIDATE]); fails when anything regressed."""
-    session.install(".[report]", env=COMPILED)
-    session.run("python", "-m", "tfmatrix", "compare", *session.posargs, env=CTX.env())
+    tfmatrix_tool(session, "compare", *session.posargs)
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)

@@ -18,13 +18,13 @@ of version N is passed through ``MIGRATIONS[(kind, N)]`` until it reaches
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import RECORD_SCHEMA_VERSION
-from .results import RUN_ID_RE, load_schema
+from .errors import ResultsError
+from .results import RUN_ID_RE, load_schema, read_json
 
 Record = dict[str, Any]
 
@@ -87,15 +87,9 @@ def check(doc: Record, origin: str) -> Record:
 
 def read(path: Path) -> Record:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadRecord(f"{path}: cannot be read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise BadRecord(f"{path}: not UTF-8 text") from None
-    except ValueError as exc:
-        raise BadRecord(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(doc, dict):
-        raise BadRecord(f"{path}: expected a JSON object")
+        doc = read_json(path)
+    except ResultsError as exc:
+        raise BadRecord(str(exc)) from None
     return check(doc, str(path))
 
 

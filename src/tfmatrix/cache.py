@@ -64,7 +64,7 @@ def last_used(folder: Path) -> float:
 
 
 def entries(nox_dir: Path, cache_root: Path) -> list[Entry]:
-    found = [(("venv", p)) for p in sorted(nox_dir.glob("bench-*")) if p.is_dir() and not p.is_symlink()]
+    found = [("venv", p) for p in sorted(nox_dir.glob("bench-*")) if p.is_dir() and not p.is_symlink()]
     exports = cache_root / "exports"
     found += [("export", p) for p in sorted(exports.glob("*/*")) if p.is_dir() and not p.is_symlink()]
     return [Entry(kind, p, size_of(p), last_used(p)) for kind, p in found]

@@ -14,6 +14,7 @@ import pandas as pd
 from packaging.version import InvalidVersion, Version
 
 from .. import outcomes
+from ..errors import TfmatrixError
 from . import drift as drift_mod
 from ..records import Run
 from .data import combinations_frame, metrics_frame, outcome_of
@@ -493,8 +494,6 @@ def choose_baseline(records: Iterable[Mapping[str, Any]], wanted: str | None) ->
     ids = [r["combination"]["id"] for r in recs]
     if wanted:
         if wanted not in ids:
-            from ..errors import TfmatrixError
-
             raise TfmatrixError(f"--baseline: got {wanted!r}; expected one of this run's combinations: {', '.join(ids)}")
         return wanted
     ok = [r for r in recs if outcome_of(r) == outcomes.OK]

@@ -21,11 +21,13 @@ nox.options.sessions = ["bench"]
 
 CTX = cli.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2
 COMBOS = CTX.combinations()
+# --gpus 0,1,.. / --executor ray: the bench sessions only queue (no venv here); `dispatch` runs them
+DISPATCH = cli.dispatch_mode(sys.argv)
 # compile at install: this machine sets PYTHONDONTWRITEBYTECODE, and pandas/matplotlib would compile on every run
 COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 
 
-@nox.session(venv_backend="uv|virtualenv", reuse_venv=True)
+@nox.session(venv_backend="none" if DISPATCH else "uv|virtualenv", reuse_venv=True)
 @nox.parametrize(
     "python,combo",
     [nox.param(c.python, c.id, id=c.id, tags=list(c.tags)) for c in COMBOS],
@@ -33,6 +35,12 @@ COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 def bench(session: nox.Session, combo: str) -> None:
     """Benchmark one combination: install its pins, run every phase, record it."""
     cli.bench_session(session, CTX, combo)
+
+
+@nox.session(venv_backend="none", default=False)
+def dispatch(session: nox.Session) -> None:
+    """Run the combinations the bench sessions queued (--gpus pool or --executor ray); notified by bench."""
+    cli.dispatch_session(session, CTX)
 
 
 @nox.session(venv_backend="none", default=False)
@@ -57,6 +65,12 @@ def clean(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Build the HTML report of a run (-- [RUN_ID] [--baseline COMBO]) and the index of runs."""
     tfmatrix_tool(session, "report", *session.posargs)
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def merge(session: nox.Session) -> None:
+    """Merge results folders from several machines or shards into one new run (-- DIR...)."""
+    tfmatrix_tool(session, "merge", *session.posargs)
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)

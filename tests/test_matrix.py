@@ -480,7 +480,7 @@ _MINIMAL = dump(base())
 BAD: list[tuple[str, Content, str, str, bool]] = [
     ("unknown-top-level-key", _data(benchmarks=["x"]), "benchmarks", "no such key (allowed: schema_version", True),
     ("unknown-stack-key", _edit(_set("stacks.0.cuda", "12.3")), "stacks[0].cuda",
-     "no such key (allowed: id, kind, requires, library_path)", False),
+     "no such key (allowed: id, kind, requires, library_path, hardware)", False),
     ("unknown-latency-key", _data(workload={"latency": {"min_query": 3}}), "workload.latency.min_query",
      "no such key (allowed: min_queries, min_seconds)", False),
     ("missing-models-official", _edit(_set("tensorflow.0.models_official-", None)),
@@ -567,7 +567,7 @@ BAD: list[tuple[str, Content, str, str, bool]] = [
     ("profile-names-unknown-tensorflow", _data(profiles={"default": {"tensorflow": ["tf2.99"]}}),
      "profiles.default.tensorflow[0]", "one of the tensorflow ids defined: tf2.15, tf2.20", False),
     ("profile-unknown-key", _data(profiles={"default": {"stack": ["cpu"]}}), "profiles.default.stack",
-     "no such key (allowed: description, tensorflow, stacks, pythons, models)", False),
+     "no such key (allowed: description, tensorflow, stacks, pythons, models, hardware)", False),
     ("rule-without-condition", _data(exclude=[{"reason": "everything?"}]), "exclude[0]",
      "at least one of tensorflow, stack, python", True),
     ("rule-with-empty-stack-list", _data(include=[{"stack": []}]), "include[0].stack",

@@ -233,3 +233,24 @@ def test_corrupt_and_foreign_records_are_left_out_with_a_warning(suite, tmp_path
     assert "tf2.15-numpy2-cpu.json: schema_version is 99" in warned
     assert "20260105T000000Z-eeeeee" in warned
     assert all("\n" not in w for w in summary.warnings)
+
+
+def test_a_merged_run_publishes_like_a_single_machine_run(suite, tmp_path):
+    """Two shards of one run at commit 1, written on two hosts, merged (nox -s merge), then published."""
+    from tfmatrix import merge
+
+    repo, (c1, _) = suite
+    shards = tmp_path / "shards"
+    write_run(shards / "a", "20260101T000000Z-00000a", c1)
+    write_run(shards / "b", "20260101T000001Z-00000b", c1)
+    for cid in ("tf2.15-cpu", "tf2.15-numpy2-cpu"):  # shard a kept these, shard b the others
+        (shards / "b" / "20260101T000001Z-00000b" / f"{cid}.json").unlink()
+    for cid in ("tf2.20-cpu", "tf2.20-cuda-pip"):
+        (shards / "a" / "20260101T000000Z-00000a" / f"{cid}.json").unlink()
+    results = tmp_path / "results"
+    merged = merge.merge([shards / "a", shards / "b"], results)
+    assert merged.records == 4 and merged.conflicts == [] and merged.duplicates == []
+    summary = pub.publish(results, repo, results / "asv", tmp_path / "reports" / "asv")
+    assert summary.published_runs == [merged.run.run_id]
+    assert sorted(e.combination for e in summary.published) == ["tf2.15-cpu", "tf2.15-numpy2-cpu", "tf2.20-cpu",
+                                                               "tf2.20-cuda-pip"]

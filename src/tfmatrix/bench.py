@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import RECORD_SCHEMA_VERSION, __version__, cache, install, locks, outcomes, preflight, runner
+from . import RECORD_SCHEMA_VERSION, __version__, cache, install, locks, outcomes, placement, preflight, runner
 from .classify import Classification, classify_failure, find_degraded, read_log, tensorflow_gpu_lines
 from .errors import TfmatrixError
 from .fingerprint import collect_cpu, collect_git, host_fingerprint
@@ -22,6 +22,7 @@ from .atomic import write_json_atomic
 from .records import run_folders
 from .interrupts import signal_name_of
 from .results import REPORTS_ENV, RESULTS_ENV, RunDir, check_run_id, now, read_json, reports_root
+from .shard import Shard, members, parse_shard
 
 CACHE_ENV = "TFMATRIX_CACHE"
 PROFILE_ENV = "TFMATRIX_PROFILE"
@@ -50,10 +51,19 @@ class Options:
     allow_shared_gpu: bool = False
     gpu: int | None = None  # the GPU (PCI bus order) GPU stacks run on; None: all visible
     telemetry_ms: int = 50  # NVML sampling period beside GPU phases; 0 turns it off
+    # scale-out (issue 7)
+    shard: Shard | None = None  # run only this slice of the profile
+    gpus: tuple[int, ...] = ()  # --gpus 0,1,2,3: one combination per GPU at a time
+    executor: str = "local"  # "local" or "ray"
+    address: str = "auto"  # the Ray cluster (--executor ray)
+    stage: str = "all"  # internal (the --gpus pool): "install" only, or "measure" what was installed
+    placed_by: str = "local"  # internal: the executor that started this session ("gpus", "ray")
 
 
 OPTIONS_HELP = ("--models ID[,ID], --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
-                "--allow-shared-gpu, --gpu N, --telemetry-period MS")
+                "--allow-shared-gpu, --gpu N, --gpus N,N,..., --shard I/N, --executor local|ray, "
+                "--address ADDR, --telemetry-period MS")
+STAGES = ("all", "install", "measure")
 
 
 def parse_options(posargs: list[str]) -> Options:
@@ -65,6 +75,12 @@ def parse_options(posargs: list[str]) -> Options:
     p.add_argument("--allow-shared-gpu", action="store_true")
     p.add_argument("--gpu", type=int, default=None)
     p.add_argument("--telemetry-period", type=int, default=50)
+    p.add_argument("--gpus", default=None)
+    p.add_argument("--shard", default=None)
+    p.add_argument("--executor", default="local")
+    p.add_argument("--address", default="auto")
+    p.add_argument("--stage", default="all")
+    p.add_argument("--placed-by", default="local")
     try:
         ns, rest = p.parse_known_args(posargs)
     except argparse.ArgumentError as exc:
@@ -78,8 +94,29 @@ def parse_options(posargs: list[str]) -> Options:
     if ns.telemetry_period < 0:
         raise TfmatrixError(f"--telemetry-period: got {ns.telemetry_period}; expected milliseconds >= 0 (0: off)")
     models = tuple(m for arg in ns.models for m in arg.split(",") if m)
+    gpus = parse_gpus(ns.gpus) if ns.gpus is not None else ()
+    if ns.executor not in ("local", "ray"):
+        raise TfmatrixError(f"--executor: got {ns.executor!r}; expected local or ray")
+    if ns.stage not in STAGES or ns.placed_by not in ("local", "gpus", "ray"):
+        raise TfmatrixError(f"--stage/--placed-by: got {ns.stage!r}/{ns.placed_by!r}; these are set by tfmatrix's "
+                            "own executors, not by hand")
+    if (ns.executor == "ray" or len(gpus) > 1) and ns.resume is not None:
+        raise TfmatrixError("--resume: not with --executor ray or --gpus; resume runs one combination at a time "
+                            "(drop --gpus/--executor to finish a run)")
+    if ns.executor == "ray" and gpus:
+        raise TfmatrixError("--gpus: not with --executor ray; Ray gives each task its GPU")
     return Options(models=models, quick=ns.quick, assume_gpu=ns.assume_gpu, resume=ns.resume,
-                   allow_shared_gpu=ns.allow_shared_gpu, gpu=ns.gpu, telemetry_ms=ns.telemetry_period)
+                   allow_shared_gpu=ns.allow_shared_gpu, gpu=ns.gpu, telemetry_ms=ns.telemetry_period,
+                   shard=parse_shard(ns.shard) if ns.shard is not None else None, gpus=gpus,
+                   executor=ns.executor, address=ns.address, stage=ns.stage, placed_by=ns.placed_by)
+
+
+def parse_gpus(text: str) -> tuple[int, ...]:
+    items = [t.strip() for t in text.split(",")]
+    if not all(t.isdigit() for t in items) or len(set(items)) != len(items):
+        raise TfmatrixError(f"--gpus: got {text!r}; expected distinct GPU indices such as 0,1,2,3 "
+                            "(PCI bus order, as nvidia-smi numbers them)")
+    return tuple(int(t) for t in items)
 
 
 def run_to_write(ctx: Context, opts: Options) -> RunDir:
@@ -130,7 +167,9 @@ class Context:
     def run_info(self, opts: Options) -> dict[str, Any]:
         return {"host": host_fingerprint(), "matrix": {"path": self.matrix.path, "sha256": self.matrix.sha256},
                 "profile": self.profile, "suite": collect_git(self.root),
-                "options": {"models": list(opts.models), "quick": opts.quick, "assume_gpu": opts.assume_gpu}}
+                "options": {"models": list(opts.models), "quick": opts.quick, "assume_gpu": opts.assume_gpu,
+                            "shard": str(opts.shard) if opts.shard else None,
+                            "executor": "gpus" if len(opts.gpus) > 1 else opts.executor}}
 
 
 def select(ctx: Context, combo_id: str, opts: Options) -> Combination:
@@ -142,8 +181,34 @@ def select(ctx: Context, combo_id: str, opts: Options) -> Combination:
     if unknown:
         raise TfmatrixError(f"--models: got {', '.join(unknown)}; expected models of {combo.id}: "
                             f"{', '.join(sorted(known))}")
-    return Combination(id=combo.id, tf=combo.tf, stack=combo.stack, python=combo.python,
-                       models=tuple(m for m in combo.models if m.id in opts.models), tags=combo.tags)
+    return dataclasses.replace(combo, models=tuple(m for m in combo.models if m.id in opts.models))
+
+
+def in_shard(ctx: Context, combo_id: str, opts: Options) -> bool:
+    return opts.shard is None or combo_id in members(ctx.combinations(), opts.shard)
+
+
+def new_record(run: RunDir, combo: Combination, opts: Options, executor: str) -> dict[str, Any]:
+    """A combination record before anything is measured (its host is the one this runs on)."""
+    return {
+        "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": run.run_id,
+        "tfmatrix_version": __version__, "combination": combo.to_json(), "quick": opts.quick,
+        "started_at": now(), "ended_at": None, "status": None, "outcome": None, "expect": combo.expect,
+        "failure": None, "reason": "", "preflight": None, "install": None, "resolved_pins": [],
+        "environment": None, "phases": [], "host": host_fingerprint(),
+        "placement": {"executor": executor, "shard": str(opts.shard) if opts.shard else None,
+                      "gpu_index": opts.gpu if combo.needs_gpu else None, "node": None},
+    }
+
+
+def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: str, status: str,
+                     reason: str, failure: Classification | None = None) -> Path:
+    """What an executor's driver records when a combination never ran (no matching hardware) or
+    its session ended without a record (killed): the reason, never a silent gap."""
+    record = new_record(run, combo, opts, executor)
+    record.update(status=status, reason=reason, ended_at=now(), failure=failure.to_json() if failure else None,
+                  outcome=outcomes.read_outcome(status, failure.cls if failure else None, combo.expect))
+    return run.write_record(combo.id, record)
 
 
 def export_dirs(ctx: Context, combo: Combination, lock_sha256: str, seed: int) -> dict[str, Path]:
@@ -163,9 +228,12 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
     """The body of ``bench(<combo_id>)``; returns the record it wrote (None: already done, on --resume)."""
     opts = parse_options(list(session.posargs))
     combo = select(ctx, combo_id, opts)
+    if not in_shard(ctx, combo.id, opts):  # no record: the shard that owns it writes one
+        session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
     run = run_to_write(ctx, opts)
     run.ensure(lambda: ctx.run_info(opts))
-    session.notify("summary", [run.run_id])
+    if opts.placed_by == "local":  # an executor's child leaves the summary (and the run's end) to its driver
+        session.notify("summary", [run.run_id])
     if opts.resume is not None:
         run.mark_resumed(ctx.run_id)
         done = run.existing_record(combo.id)
@@ -176,13 +244,7 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
         if done is not None:
             session.log(f"tfmatrix: {combo.id}: the interrupted attempt is kept as {run.set_aside(combo.id)}")
     workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
-    record: dict[str, Any] = {
-        "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": run.run_id,
-        "tfmatrix_version": __version__, "combination": combo.to_json(), "quick": opts.quick,
-        "started_at": now(), "ended_at": None, "status": None, "outcome": None, "expect": combo.expect,
-        "failure": None, "reason": "", "preflight": None, "install": None, "resolved_pins": [],
-        "environment": None, "phases": [],
-    }
+    record = new_record(run, combo, opts, opts.placed_by)
     log_dir = run.log_dir(combo.id)
     log_dir.mkdir(parents=True, exist_ok=True)
     state = {"doing": "pre-flight", "spec": None}
@@ -210,8 +272,8 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
 
 def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Options, run: RunDir, workload: Any,
              record: dict[str, Any], log_dir: Path, state: dict[str, Any],
-             held: contextlib.ExitStack) -> dict[str, Any]:
-    """Pre-flight, install, every phase, the verdict; ``state`` says what is being done (for an interrupt).
+             held: contextlib.ExitStack) -> dict[str, Any] | None:
+    """Pre-flight, install, every phase, the verdict (None: --stage install, installed); ``state`` says what is being done (for an interrupt).
 
     ``held`` keeps what this combination holds (its venv's lock, the GPU lease) until it is recorded.
     """
@@ -235,10 +297,18 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
     host = host_facts()
     record["preflight"] = preflight.predict(combo.to_json(), [], host).to_json()
     if combo.needs_gpu:
-        reason = gpu_skip_reason(opts.assume_gpu, [GpuInfo(i, g["name"], "") for i, g in enumerate(host["gpus"])])
+        gpus = [GpuInfo(g["index"], g["name"], "", g.get("memory_bytes"), g.get("uuid")) for g in host["gpus"]]
+        reason = gpu_skip_reason(opts.assume_gpu, gpus)
         if reason:
             return finish(outcomes.SKIPPED, reason=reason)
-        if not held.enter_context(locks.gpu_lease()):
+        mine = [g for g in gpus if opts.gpu is None or g.index == opts.gpu]
+        if opts.gpu is not None and not mine and gpus:
+            return finish(outcomes.SKIPPED, reason=f"--gpu {opts.gpu}: this host has GPUs "
+                                                   f"{', '.join(str(g.index) for g in gpus)}")
+        reason = placement.unmet(combo.hardware, mine, host["driver_version"])
+        if reason:
+            return finish(outcomes.SKIPPED, reason=reason)
+        if opts.stage != "install" and not held.enter_context(locks.gpu_lease(locks.lease_paths(opts.gpu, gpus))):
             shared = ("another tfmatrix run is timing on this host's GPU; two runs on one GPU distort each "
                       "other's timings")
             if not opts.allow_shared_gpu:
@@ -250,10 +320,20 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
     python = runner.python_in(venv)
     state["doing"] = "install"
     cache.touch(venv)
-    inst = install.install(
-        combo.requirements(), venv=venv, python=python, backend=session.venv_backend,
-        project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log",
-        overrides=combo.overrides(), index_url=ctx.matrix.index_url)
+    installed = log_dir / "install-outcome.json"  # the --gpus pool's install stage, for its measure stage
+    if opts.stage == "measure":  # installed ahead by the pool: nothing installs beside a timed phase
+        if not installed.exists():
+            raise TfmatrixError(f"{installed}: missing; the --gpus pool installs before it measures")
+        inst = install.InstallOutcome(**read_json(installed))
+    else:
+        inst = install.install(
+            combo.requirements(), venv=venv, python=python, backend=session.venv_backend,
+            project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log_dir / "install.log",
+            overrides=combo.overrides(), index_url=ctx.matrix.index_url)
+    if opts.stage == "install" and inst.ok:
+        write_json_atomic(str(installed), dataclasses.asdict(inst))
+        session.log(f"tfmatrix: {combo.id}: installed ahead ({inst.seconds:.1f} s); measured later by the pool")
+        return None
     record["install"] = inst.to_json()
     record["resolved_pins"] = inst.resolved
     if inst.ok:  # predict again, now from what was really resolved
@@ -328,7 +408,8 @@ def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Option
 
 def host_facts() -> dict[str, Any]:
     """What the pre-flight verdict needs to know about this host."""
-    return {"gpus": [{"index": g.index, "name": g.name} for g in visible_gpus()],
+    return {"gpus": [{"index": g.index, "name": g.name, "memory_bytes": g.memory_bytes, "uuid": g.uuid}
+                     for g in visible_gpus()],
             "driver_version": driver_version(), "cpu_flags": collect_cpu()["flags"]}
 
 

@@ -41,14 +41,51 @@ def nox_context(root: Path) -> bench.Context:
         fail(exc)
 
 
+def dispatch_mode(argv: Sequence[str]) -> str | None:
+    """At noxfile import: "gpus" or "ray" when the bench sessions only queue (they then need no venv)."""
+    from .executors.dispatch import mode_from_argv
+
+    try:
+        return mode_from_argv(argv)
+    except TfmatrixError as exc:
+        fail(exc)
+
+
 def bench_session(session: Any, ctx: bench.Context, combo_id: str) -> None:
+    from .executors import dispatch
     from .interrupts import signals_as_interrupt
 
     try:
+        opts = bench.parse_options(list(session.posargs))
+        how = dispatch.mode(opts)
+        if how is not None:
+            dispatch.queue(session, ctx, combo_id, opts, "the Ray cluster" if how == "ray" else
+                           f"the GPU pool {','.join(map(str, opts.gpus))}")
+            return
+        if len(opts.gpus) > 1:
+            session.warn(f"tfmatrix: --gpus {','.join(map(str, opts.gpus))}: no GPU is visible here, so "
+                         "combinations run one at a time (timings taken side by side on a shared CPU would "
+                         "mean nothing)")
         with signals_as_interrupt():  # SIGTERM, like Ctrl-C, records the combination as interrupted
             bench.run_combination(session, ctx, combo_id)
     except TfmatrixError as exc:
         session.error(f"tfmatrix: {exc.one_line()}")
+
+
+def dispatch_session(session: Any, ctx: bench.Context) -> None:
+    """Run what the bench sessions queued, on the GPU pool or Ray; fail if any combination failed."""
+    from .executors import dispatch
+    from .interrupts import signals_as_interrupt
+
+    try:
+        with signals_as_interrupt():
+            records = dispatch.run_queued(session, ctx, ctx.root)
+    except TfmatrixError as exc:
+        session.error(f"tfmatrix: {exc.one_line()}")
+    session.notify("summary", [ctx.run_id])
+    bad = dispatch.failed(records)
+    if bad:
+        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
 
 
 def clean_session(session: Any, ctx: bench.Context) -> None:
@@ -215,6 +252,17 @@ def publish_command(args: Any) -> int:
     return 0
 
 
+def merge_command(args: Any) -> int:
+    from . import merge
+
+    result = merge.merge([Path(d) for d in args.dirs], results_root(Path.cwd()), run_id=args.run_id)
+    for warning in result.warnings:
+        sys.stderr.write(f"tfmatrix: warning: {warning}\n")
+    print("\n".join(result.lines()))
+    print(f"next: nox -s report -- {result.run.run_id}")
+    return 0
+
+
 def scale_command(args: Any) -> int:
     from . import scale
 
@@ -246,11 +294,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     pb = sub.add_parser("publish", help="write every run in asv's format and build the asv site (asv publish)")
     pb.add_argument("--asv-results", default=None, help="default: results/asv")
     pb.add_argument("--html-dir", default=None, help="default: reports/asv")
+    m = sub.add_parser("merge", help="merge run folders written on several machines into one new run")
+    m.add_argument("dirs", nargs="+", metavar="DIR", help="run folders, or results folders holding run folders")
+    m.add_argument("--run-id", default=None, help="the merged run's id (default: a new one)")
     s = sub.add_parser("scale", help="time the report and compare over 10,000 synthetic records")
     s.add_argument("--root", default=".", help="the project folder (holds benchmarks/)")
     args = parser.parse_args(argv)
     commands = {"compare": compare_command, "report": report_command, "publish": publish_command,
-                "scale": scale_command}
+                "scale": scale_command, "merge": merge_command}
     if args.command in commands:
         try:
             return commands[args.command](args)

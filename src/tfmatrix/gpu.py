@@ -22,6 +22,8 @@ class GpuInfo:
     index: int
     name: str
     source: str  # "nvml" or "procfs"
+    memory_bytes: int | None = None  # NVML's total memory; None when not known
+    uuid: str | None = None  # "GPU-...", stable across processes and CUDA_VISIBLE_DEVICES
 
 
 def _import_nvml() -> ModuleType | None:
@@ -46,8 +48,11 @@ def visible_gpus(nvml: Any = None, proc_root: str = "/proc/driver/nvidia/gpus") 
             try:
                 out = []
                 for i in range(mod.nvmlDeviceGetCount()):
-                    name = mod.nvmlDeviceGetName(mod.nvmlDeviceGetHandleByIndex(i))
-                    out.append(GpuInfo(i, name.decode() if isinstance(name, bytes) else str(name), "nvml"))
+                    handle = mod.nvmlDeviceGetHandleByIndex(i)
+                    name = mod.nvmlDeviceGetName(handle)
+                    out.append(GpuInfo(i, _text(name), "nvml", memory_bytes=_optional(
+                        lambda: int(mod.nvmlDeviceGetMemoryInfo(handle).total)),
+                        uuid=_optional(lambda: _text(mod.nvmlDeviceGetUUID(handle)))))
                 return out
             finally:
                 try:
@@ -55,6 +60,18 @@ def visible_gpus(nvml: Any = None, proc_root: str = "/proc/driver/nvidia/gpus") 
                 except Exception:  # noqa: BLE001
                     pass
     return [GpuInfo(i, os.path.basename(p), "procfs") for i, p in enumerate(sorted(glob.glob(f"{proc_root}/*")))]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _optional(read: Any) -> Any:
+    """An NVML answer a GPU or driver may not give (NVMLError_NotSupported, an old nvidia-ml-py)."""
+    try:
+        return read()
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def driver_version(nvml: Any = None, proc_file: str = "/proc/driver/nvidia/version") -> str | None:

@@ -7,8 +7,12 @@
 * A GPU is timed by one run at a time: two runs on one GPU distort each
   other's timings, so a second run's GPU combinations are refused (recorded as
   skipped, with the reason) unless ``--allow-shared-gpu`` is given, in which
-  case the record says ``shared_gpu: true``.  The lock is host-wide (in the
-  temp folder, writable by every user) and covers all GPUs of the host.
+  case the record says ``shared_gpu: true``.  There is one lock per GPU (in the
+  temp folder, writable by every user), named by the GPU's UUID: a session
+  holds the lock of each GPU it may use (``--gpu N``; else those
+  ``CUDA_VISIBLE_DEVICES`` names, as a batch scheduler sets it; else all), so
+  the ``--gpus`` pool's children, or jobs a scheduler put on one node, time on
+  their own GPUs side by side.
 
 py-filelock does the locking (``fcntl`` on POSIX, ``msvcrt`` on Windows).  A
 lock dies with its process, so a killed run never leaves a stale one behind.
@@ -17,9 +21,11 @@ lock dies with its process, so a killed run never leaves a stale one behind.
 from __future__ import annotations
 
 import tempfile
-from contextlib import contextmanager
+import os
+import re
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from filelock import FileLock, Timeout
 
@@ -41,16 +47,41 @@ def exclusive(path: Path, waiting: Callable[[str], object]) -> Iterator[None]:
         lock.release()
 
 
+def lease_paths(gpu: int | None, gpus: Sequence[object], root: Path = GPU_LOCK.parent) -> list[Path]:
+    """The lock files of the GPUs a session may use (``gpus``: :class:`tfmatrix.gpu.GpuInfo`)."""
+    chosen = [g for g in gpus if getattr(g, "index") == gpu] if gpu is not None else _visible(list(gpus))
+    if not chosen:  # no GPU listed (--assume-gpu on a machine without one): the host-wide lock
+        return [root / GPU_LOCK.name]
+    names = [getattr(g, "uuid", None) or f"index{getattr(g, 'index')}" for g in chosen]
+    return [root / f"tfmatrix-gpu-{re.sub(r'[^A-Za-z0-9_.-]', '_', n)}.lock" for n in names]
+
+
+def _visible(gpus: list[object]) -> list[object]:
+    """The GPUs ``CUDA_VISIBLE_DEVICES`` names (indices or UUIDs), or all of them."""
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if not value:
+        return gpus
+    picked = []
+    for token in (t.strip() for t in value.split(",")):
+        for g in gpus:
+            uuid = getattr(g, "uuid", None) or ""
+            if (token.isdigit() and getattr(g, "index") == int(token)) or (uuid and token.startswith("GPU-")
+                                                                            and uuid.startswith(token)):
+                picked.append(g)
+    return picked or gpus
+
+
 @contextmanager
-def gpu_lease(path: Path = GPU_LOCK) -> Iterator[bool]:
-    """Yield True when this run has the host's GPUs to itself, False when another run holds them."""
-    lock = FileLock(str(path), mode=0o666)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        yield False
-        return
-    try:
+def gpu_lease(paths: Path | Sequence[Path] = GPU_LOCK) -> Iterator[bool]:
+    """Yield True when this run has these GPUs to itself, False when another run holds any of them."""
+    with ExitStack() as held:
+        for path in [paths] if isinstance(paths, Path) else list(paths):
+            lock = FileLock(str(path), mode=0o666)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                held.close()
+                yield False
+                return
+            held.callback(lock.release)
         yield True
-    finally:
-        lock.release()

@@ -40,6 +40,40 @@ PHASES = ("install", "import", "export", "load", "inference")
 
 
 @dataclass(frozen=True)
+class Hardware:
+    """What a combination needs from the machine it runs on (issue 7: placement).
+
+    ``gpu_type`` matches a GPU's NVML name as a whole word, case-insensitively ("H100" matches
+    "NVIDIA H100 80GB HBM3"); ``min_gpu_memory_gib`` is compared with NVML's total memory (an
+    "80 GB" card reports 79.6 GiB); ``min_driver`` is the NVIDIA driver floor ("535" or "535.104").
+    """
+
+    gpu_type: str | None = None
+    min_gpu_memory_gib: float | None = None
+    min_driver: str | None = None
+
+    def over(self, base: "Hardware | None") -> "Hardware":
+        """These needs, with ``base``'s filling the fields not set here."""
+        if base is None:
+            return self
+        return Hardware(gpu_type=self.gpu_type or base.gpu_type,
+                        min_gpu_memory_gib=self.min_gpu_memory_gib or base.min_gpu_memory_gib,
+                        min_driver=self.min_driver or base.min_driver)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"gpu_type": self.gpu_type, "min_gpu_memory_gib": self.min_gpu_memory_gib,
+                "min_driver": self.min_driver}
+
+    def describe(self) -> str:
+        parts = [f"a {self.gpu_type} GPU" if self.gpu_type else "a GPU"]
+        if self.min_gpu_memory_gib:
+            parts.append(f"with at least {self.min_gpu_memory_gib:g} GiB")
+        if self.min_driver:
+            parts.append(f"on driver >= {self.min_driver}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
 class TFVersion:
     id: str
     version: str
@@ -48,6 +82,7 @@ class TFVersion:
     force: tuple[str, ...] = ()   # installed over the resolver's choice (uv --override)
     expect: str | None = None     # the failure class this entry is known to end in
     stacks: tuple[str, ...] = ()  # empty: every stack
+    hardware: Hardware | None = None  # what its GPU combinations need
 
     @property
     def short(self) -> str:
@@ -61,6 +96,7 @@ class Stack:
     kind: str
     requires: tuple[str, ...] = ()
     library_path: tuple[str, ...] = ()
+    hardware: Hardware | None = None
 
     @property
     def needs_gpu(self) -> bool:
@@ -153,6 +189,7 @@ class Profile:
     stacks: tuple[str, ...] = ()
     pythons: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
+    hardware: Hardware | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +234,7 @@ class Combination:
     python: str
     models: tuple[ModelSpec, ...]
     tags: tuple[str, ...]
+    hardware: Hardware | None = None  # GPU combinations only: profile < stack < tensorflow entry
 
     @property
     def needs_gpu(self) -> bool:
@@ -234,6 +272,7 @@ class Combination:
             "force": self.overrides(),
             "expect": self.expect,
             "library_path": list(self.stack.library_path),
+            **({"hardware": self.hardware.to_json()} if self.hardware else {}),
         }
 
 
@@ -283,9 +322,15 @@ def combinations(matrix: Matrix, profile: str = "default",
         tags = [stack.id, tf.id, f"py{python}", "gpu" if stack.needs_gpu else "cpu"]
         if tf.expect:
             tags.append("known-bad")
+        hardware = None
+        if stack.needs_gpu:
+            for level in (prof.hardware, stack.hardware, tf.hardware):
+                hardware = level.over(hardware) if level else hardware
+        if hardware and hardware.gpu_type:
+            tags.append(f"gpu-{hardware.gpu_type.lower()}")  # a CI runner label, say
         out.append(Combination(
             id=combination_id(tf, stack, python, several_pythons), tf=tf, stack=stack,
-            python=python, models=chosen, tags=tuple(dict.fromkeys(tags)),
+            python=python, models=chosen, tags=tuple(dict.fromkeys(tags)), hardware=hardware,
         ))
     return out
 
@@ -531,7 +576,7 @@ class _Validator:
     # -- records
     def tensorflow(self, value: Any, key: str, stack_ids: set[str]) -> TFVersion:
         m = self.mapping(value, key, {"id": False, "version": True, "models_official": True, "requires": False,
-                                      "force": False, "expect": False, "stacks": False})
+                                      "force": False, "expect": False, "stacks": False, "hardware": False})
         version = self.version(m["version"], f"{key}.version")
         parsed = Version(version)
         tid = self.ident(m.get("id", f"tf{parsed.major}.{parsed.minor}"), f"{key}.id")
@@ -550,7 +595,31 @@ class _Validator:
             expect = m["expect"]
         stacks = self.ref_list(m.get("stacks", []), f"{key}.stacks", stack_ids, "stacks")
         return TFVersion(id=tid, version=version, models_official=mo, requires=reqs, force=force,
-                         expect=expect, stacks=stacks)
+                         expect=expect, stacks=stacks, hardware=self.hardware(m, key))
+
+    def hardware(self, parent: Mapping[str, Any], key: str) -> Hardware | None:
+        if "hardware" not in parent:
+            return None
+        key = f"{key}.hardware"
+        m = self.mapping(parent["hardware"], key, {"gpu_type": False, "min_gpu_memory_gib": False,
+                                                   "min_driver": False})
+        if not m:
+            raise self.fail(key, m, "at least one of gpu_type, min_gpu_memory_gib, min_driver")
+        gpu_type = None
+        if "gpu_type" in m:
+            gpu_type = m["gpu_type"]
+            if not isinstance(gpu_type, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", gpu_type):
+                raise self.fail(f"{key}.gpu_type", gpu_type, "a GPU model such as H100, A100 or RTX-2080 "
+                                "(letters, digits, '.', '_', '-')")
+        memory = self.number(m["min_gpu_memory_gib"], f"{key}.min_gpu_memory_gib", 0.001) \
+            if "min_gpu_memory_gib" in m else None
+        driver = None
+        if "min_driver" in m:
+            driver = str(m["min_driver"]) if isinstance(m["min_driver"], (str, int, float)) else m["min_driver"]
+            if not isinstance(driver, str) or not re.fullmatch(r"[0-9]{2,4}(\.[0-9]{1,3}){0,2}", driver):
+                raise self.fail(f"{key}.min_driver", m["min_driver"], "an NVIDIA driver version such as \"535\" "
+                                "or \"535.104.05\"")
+        return Hardware(gpu_type=gpu_type, min_gpu_memory_gib=memory, min_driver=driver)
 
     def _no_core_override(self, reqs: Iterable[str], key: str) -> None:
         for i, r in enumerate(reqs):
@@ -559,7 +628,8 @@ class _Validator:
                 raise self.fail(f"{key}[{i}]", r, "an extra pin; TensorFlow and tf-models-official come from 'version' and 'models_official'")
 
     def stack(self, value: Any, key: str) -> Stack:
-        m = self.mapping(value, key, {"id": True, "kind": True, "requires": False, "library_path": False})
+        m = self.mapping(value, key, {"id": True, "kind": True, "requires": False, "library_path": False,
+                                      "hardware": False})
         sid = self.ident(m["id"], f"{key}.id")
         kind = m["kind"]
         if kind not in STACK_KINDS:
@@ -569,7 +639,10 @@ class _Validator:
         libs = tuple(self.str_list(m.get("library_path", []), f"{key}.library_path", check=self.library_dir))
         if libs and kind != "cuda-system":
             raise self.fail(f"{key}.library_path", list(libs), "no library_path except on a cuda-system stack")
-        return Stack(id=sid, kind=kind, requires=reqs, library_path=libs)
+        hardware = self.hardware(m, key)
+        if hardware and kind not in GPU_STACK_KINDS:
+            raise self.fail(f"{key}.hardware", m["hardware"], "no hardware needs on a cpu stack (they name a GPU)")
+        return Stack(id=sid, kind=kind, requires=reqs, library_path=libs, hardware=hardware)
 
     def model(self, value: Any, key: str, stack_ids: set[str]) -> ModelSpec:
         m = self.mapping(value, key, {"id": True, "experiment": True, "input_size": True,
@@ -656,7 +729,7 @@ class _Validator:
                 raise self.fail(pkey, name, "a profile name other than 'all' (reserved)")
             m = self.mapping(body if body is not None else {}, pkey,
                              {"description": False, "tensorflow": False, "stacks": False,
-                              "pythons": False, "models": False})
+                              "pythons": False, "models": False, "hardware": False})
             out.append(Profile(
                 id=pid,
                 description=self.string(m["description"], f"{pkey}.description") if "description" in m else "",
@@ -664,6 +737,7 @@ class _Validator:
                 stacks=self.ref_list(m.get("stacks", []), f"{pkey}.stacks", known["stacks"], "stacks"),
                 pythons=self.ref_list(m.get("pythons", []), f"{pkey}.pythons", known["pythons"], "pythons"),
                 models=self.ref_list(m.get("models", []), f"{pkey}.models", known["models"], "models"),
+                hardware=self.hardware(m, pkey),
             ))
         if not any(p.id == "default" for p in out):
             raise self.fail(key, sorted(value), "a 'default' profile (what `nox -s bench` runs)")

@@ -117,3 +117,35 @@ class TelemetryNvml(FakeNvml):
 
     def nvmlDeviceGetCudaComputeCapability(self, handle: int) -> tuple[int, int]:  # noqa: N802 - Hopper
         return (9, 0)
+
+
+# --- a multi-GPU box: names, memory totals, UUIDs and the driver, as NVML reports them on real cards
+
+H100_80GB = ("NVIDIA H100 80GB HBM3", 85_520_809_984)  # 81559 MiB: an "80 GB" card is 79.6 GiB
+A100_40GB = ("NVIDIA A100-SXM4-40GB", 42_949_672_960)
+L4_24GB = ("NVIDIA L4", 24_152_899_584)
+
+
+class GpuBoxNvml(FakeNvml):
+    def __init__(self, gpus: list[tuple[str, int]], driver: str = "550.54.15") -> None:
+        super().__init__([name for name, _ in gpus])
+        self.totals = [total for _, total in gpus]
+        self.driver = driver
+
+    def nvmlSystemGetDriverVersion(self) -> str:  # noqa: N802
+        return self.driver
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> _Memory:  # noqa: N802
+        return _Memory(0, self.totals[handle])
+
+    def nvmlDeviceGetUUID(self, handle: int) -> str:  # noqa: N802
+        return f"GPU-fake{handle:04d}-0000-0000-0000-000000000000"
+
+
+def box_from_env(value: str) -> GpuBoxNvml:
+    """``TFMATRIX_FAKE_GPUS="NAME=BYTES,NAME=BYTES"`` (tests' injected module): that box."""
+    gpus = []
+    for item in value.split(","):
+        name, _, total = item.rpartition("=")
+        gpus.append((name, int(total)))
+    return GpuBoxNvml(gpus)

@@ -347,6 +347,28 @@ class Detail:
     phases: list[PhaseView]
     is_baseline: bool
     cuda: list[CudaRow] = field(default_factory=list)
+    ran_on: str = ""  # the host (and executor, shard, GPU, Ray node) that ran it, when the record says
+
+
+def ran_on(record: Mapping[str, Any]) -> str:
+    """Where a combination ran, from its own record (a merged run's records came from several hosts)."""
+    host = record.get("host") or {}
+    plat = host.get("platform") or {}
+    where = record.get("placement") or {}
+    parts = [plat.get("node") or "", f"({plat.get('system', '')} {plat.get('machine', '')})".replace("( )", "")]
+    if where.get("executor") and where["executor"] != "local":
+        parts.append(f"via {where['executor']}")
+    if where.get("shard"):
+        parts.append(f"shard {where['shard']}")
+    if where.get("gpu_index") is not None:
+        parts.append(f"GPU {where['gpu_index']}")
+    node = where.get("node") or {}
+    if node.get("node_id"):
+        parts.append(f"Ray node {node['node_id'][:12]} ({node.get('node_ip', '?')})")
+    merged = record.get("merged_from") or {}
+    if merged.get("run_id"):
+        parts.append(f"from run {merged['run_id']}")
+    return " ".join(p for p in parts if p.strip())
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -457,7 +479,7 @@ def build_detail(record: Mapping[str, Any], base: Mapping[str, Any] | None, is_b
         list(c.get("library_path") or []), record.get("reason", ""),
         record.get("failure"), pre.get("predicted", ""), list(pre.get("reasons") or []), install, flatten(env), libs,
         list(record.get("resolved_pins") or []), pin_changes(record, base if not is_baseline else None), phases,
-        is_baseline, cuda_rows(record))
+        is_baseline, cuda_rows(record), ran_on(record))
 
 
 # ------------------------------------------------------------------ pages
@@ -513,7 +535,14 @@ def run_info(run: Run) -> list[tuple[str, str]]:
     commit = (suite.get("commit") or "?")[:12] + (" (uncommitted changes)" if suite.get("dirty") else "")
     stops = [f"{i['at']}: {i['signal']} during {i['combination']}" for i in info.get("interruptions") or []]
     resumed = [r["at"] for r in info.get("resumptions") or []]
-    return [("started", info.get("started_at") or "?"), ("ended", info.get("ended_at") or "not finished"),
+    merge = info.get("merge") or {}
+    merged = [f"{m['run_id']} on {((m.get('host') or {}).get('platform') or {}).get('node', '?')} "
+              f"({m.get('records', 0)} records)" for m in merge.get("sources") or []]
+    return [*([("merged from", "; ".join(merged))] if merged else []),
+            *([("merge duplicates", ", ".join(d["combination"] for d in merge["duplicates"]))]
+              if merge.get("duplicates") else []),
+            *([("merge conflicts", "; ".join(merge["conflicts"]))] if merge.get("conflicts") else []),
+            ("started", info.get("started_at") or "?"), ("ended", info.get("ended_at") or "not finished"),
             *([("interrupted", "; ".join(stops))] if stops else []),
             *([("resumed", ", ".join(resumed))] if resumed else []),
             ("profile", info.get("profile") or "?"), ("suite commit", commit),

@@ -1,0 +1,100 @@
+"""``--executor ray --address ADDR``: one Ray task per combination, placed by Ray resources.
+
+A GPU combination asks for ``num_gpus=1`` and, when the matrix names its GPU type,
+a sliver of ``accelerator_type:<TYPE>`` (:func:`tfmatrix.placement.ray_request`);
+a CPU combination asks for one CPU.  A request no live node of the cluster could
+ever satisfy is not submitted (Ray would wait for it forever): it is recorded as
+``skipped: no matching hardware``.  Each task runs the combination's own nox
+session on its node (:mod:`.raytask`) and returns the record and its logs; the
+driver writes them into the run folder, with the node in ``placement.node``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .. import outcomes, placement
+from ..bench import CACHE_ENV, Context, Options, record_by_driver
+from ..classify import classify_failure
+from ..atomic import write_text_atomic
+from ..errors import TfmatrixError
+from ..gpu import ASSUME_GPU_ENV
+from ..matrix import Combination
+from ..results import RunDir
+
+PASSED_ENV = ("TFMATRIX_MATRIX", CACHE_ENV, ASSUME_GPU_ENV, "TFMATRIX_PROFILE", "UV_CACHE_DIR", "UV_INDEX_URL")
+
+
+def run_on_ray(ctx: Context, run: RunDir, combos: Sequence[Combination], opts: Options, posargs: Sequence[str],
+               say: Callable[[str], object]) -> None:
+    try:
+        import ray
+        from ray import cloudpickle
+    except ImportError:
+        raise TfmatrixError("--executor ray: Ray is not installed where nox runs; install the extra: "
+                            "pip install 'tfmatrix[ray]' (or pip install ray)") from None
+    from . import raytask
+
+    try:
+        ray.init(address=opts.address, logging_level="WARNING", log_to_driver=False, include_dashboard=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise TfmatrixError(f"--address: got {opts.address!r}; no Ray cluster answered there ({exc}); "
+                            "start one with `ray start --head`, or give its address (host:6379)") from None
+    try:
+        cloudpickle.register_pickle_by_value(raytask)  # the nodes need Ray and nox, not tfmatrix
+        task = ray.remote(max_retries=0)(raytask.bench_on_node)
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        env["TFMATRIX_PROFILE"] = ctx.profile
+        pending: dict[Any, Combination] = {}
+        for combo in combos:
+            request = placement.ray_request(combo)
+            if not any(placement.node_satisfies(request, n.get("Resources", {})) for n in nodes):
+                reason = (f"{placement.NO_MATCH}: no node of the Ray cluster at {opts.address} has "
+                          f"{placement.describe_request(request)}")
+                record_by_driver(run, combo, opts, "ray", outcomes.SKIPPED, reason)
+                say(f"tfmatrix: {combo.id}: skipped - {reason}")
+                continue
+            ref = task.options(name=f"tfmatrix:{combo.id}", **request).remote(
+                str(ctx.root), combo.id, run.run_id, list(posargs), env)
+            pending[ref] = combo
+            say(f"tfmatrix: {combo.id}: submitted to Ray ({placement.describe_request(request)})")
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            combo = pending.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayError as exc:
+                result = {"record": None, "node": None, "exit_code": None, "tail": "", "error": f"Ray: {exc}"}
+            keep_returned(run, combo, opts, result)
+    finally:
+        ray.shutdown()
+
+
+def keep_returned(run: RunDir, combo: Combination, opts: Options, result: dict[str, Any]) -> Path:
+    """Write what a task returned into the run: its logs, then its record (with its node)."""
+    log_dir = run.log_dir(combo.id)
+    for rel, text in (result.get("logs") or {}).items():
+        target = (log_dir / rel).resolve()
+        if log_dir.resolve() not in target.parents:  # a name the node made up cannot leave the folder
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(str(target), text)
+    record = result.get("record")
+    if record is None:
+        why = result.get("error") or (f"its nox session ended with exit status {result.get('exit_code')} "
+                                      "without writing a record")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(str(log_dir / "nox-ray.log"), result.get("tail") or "")
+        failure = classify_failure(status="error", text=result.get("tail") or why, gpu_stack=combo.needs_gpu)
+        return record_by_driver(run, combo, opts, "ray", outcomes.FAILED, f"{why}; see {log_dir / 'nox-ray.log'}",
+                                failure)
+    old = result.get("log_root") or ""
+    for phase in record.get("phases", []):
+        if old and isinstance(phase.get("log"), str) and phase["log"].startswith(old):
+            phase["log"] = str(log_dir) + phase["log"][len(old):]
+    record["run_id"] = run.run_id
+    record.setdefault("placement", {"executor": "ray"})["node"] = result.get("node")
+    return run.write_record(combo.id, record)

@@ -61,7 +61,9 @@ def test_ray_requests_and_which_nodes_could_take_them():
     combos = {c.id: c for c in combinations(m)}
     gpu_req = placement.ray_request(combos["tf2.20-cuda-pip"])
     assert gpu_req == {"num_cpus": 1, "num_gpus": 1, "resources": {"accelerator_type:H100": 0.001}}
-    assert placement.ray_request(combos["tf2.20-cpu"]) == {"num_cpus": 1}
+    assert placement.ray_request(combos["tf2.20-cpu"], whole_node_cpus=16) == {"num_cpus": 16}  # alone on a node
+    assert placement.node_satisfies({"num_cpus": 16}, {"CPU": 16.0}) and not placement.node_satisfies(
+        {"num_cpus": 16}, {"CPU": 8.0, "GPU": 1.0})
     h100_node = {"CPU": 8.0, "GPU": 4.0, "accelerator_type:H100": 1.0}
     a100_node = {"CPU": 8.0, "GPU": 4.0, "accelerator_type:A100": 1.0}
     assert placement.node_satisfies(gpu_req, h100_node)

@@ -78,16 +78,18 @@ def unmet(hw: Hardware | None, gpus: Iterable[GpuInfo], driver: str | None, wher
 ACCELERATOR_PREFIX = "accelerator_type:"  # Ray's own name for a node's GPU type resource
 
 
-def ray_request(combo: Combination) -> dict[str, Any]:
-    """The Ray task options that place ``combo``: one GPU (and its type), or one CPU.
+def ray_request(combo: Combination, whole_node_cpus: float = 1) -> dict[str, Any]:
+    """The Ray task options that place ``combo``: one GPU (and its type), or a whole node's CPUs.
 
     The GPU type is Ray's ``accelerator_type:<TYPE>`` custom resource, which Ray sets on
     nodes it detects GPUs on and which ``ray start --resources`` can declare; a task asks
     for a sliver of it (as Ray's own ``accelerator_type=`` option does), so several
-    tasks can share a node of that type, each with its own GPU.
+    tasks can share a node of that type, each with its own GPU.  A CPU combination asks
+    for ``whole_node_cpus`` (the driver passes the largest node's CPU count): it runs
+    alone on such a node, as a CPU timing must.
     """
     if not combo.needs_gpu:
-        return {"num_cpus": 1}
+        return {"num_cpus": whole_node_cpus}
     req: dict[str, Any] = {"num_cpus": 1, "num_gpus": 1}
     if combo.hardware and combo.hardware.gpu_type:
         req["resources"] = {f"{ACCELERATOR_PREFIX}{combo.hardware.gpu_type}": 0.001}
@@ -101,6 +103,6 @@ def node_satisfies(request: dict[str, Any], resources: dict[str, float]) -> bool
 
 
 def describe_request(request: dict[str, Any]) -> str:
-    parts = [f"{request.get('num_gpus', 0)} GPU"] if request.get("num_gpus") else [f"{request.get('num_cpus', 1)} CPU"]
+    parts = [f"{request.get('num_gpus', 0)} GPU"] if request.get("num_gpus") else [f"{request.get('num_cpus', 1):g} CPU"]
     parts += [k for k in request.get("resources", {})]
     return " + ".join(parts)

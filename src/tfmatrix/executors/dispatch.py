@@ -100,12 +100,12 @@ def run_queued(session: NoxSession, ctx: Context, root: Path) -> list[dict[str, 
         raise TfmatrixError("dispatch: nothing queued; run `nox -s bench -- --gpus 0,1` or "
                             "`nox -s bench -- --executor ray --address ADDR`, which queue and then dispatch")
     run = RunDir(ctx.results_root, ctx.run_id)
-    run.ensure(lambda: ctx.run_info(opts))
     combos = [select(ctx, i, opts) for i in ids]
     rest = child_posargs(session.posargs)
     if how == "gpus":
         from .pool import NoxLauncher, run_pool
 
+        run.ensure(lambda: ctx.run_info(opts))
         launcher = NoxLauncher(root=root, run=run, profile=ctx.profile, posargs=rest, python=sys.executable)
         run_pool(run, combos, opts, [g for g in host_gpus() if g.index in opts.gpus], launcher, session.log)
     else:

@@ -2,7 +2,7 @@
 
 A GPU combination asks for ``num_gpus=1`` and, when the matrix names its GPU type,
 a sliver of ``accelerator_type:<TYPE>`` (:func:`tfmatrix.placement.ray_request`);
-a CPU combination asks for one CPU.  A request no live node of the cluster could
+a CPU combination asks for every CPU of the largest node, so it is timed alone there.  A request no live node of the cluster could
 ever satisfy is not submitted (Ray would wait for it forever): it is recorded as
 ``skipped: no matching hardware``.  Each task runs the combination's own nox
 session on its node (:mod:`.raytask`) and returns the record and its logs; the
@@ -42,6 +42,7 @@ def run_on_ray(ctx: Context, run: RunDir, combos: Sequence[Combination], opts: O
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise TfmatrixError(f"--address: got {opts.address!r}; no Ray cluster answered there ({exc}); "
                             "start one with `ray start --head`, or give its address (host:6379)") from None
+    run.ensure(lambda: ctx.run_info(opts))  # only now: a cluster that never answered leaves no empty run
     try:
         cloudpickle.register_pickle_by_value(raytask)  # the nodes need Ray and nox, not tfmatrix
         task = ray.remote(max_retries=0)(raytask.bench_on_node)
@@ -49,8 +50,9 @@ def run_on_ray(ctx: Context, run: RunDir, combos: Sequence[Combination], opts: O
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         env["TFMATRIX_PROFILE"] = ctx.profile
         pending: dict[Any, Combination] = {}
+        whole = max((n.get("Resources", {}).get("CPU", 0) for n in nodes), default=1) or 1
         for combo in combos:
-            request = placement.ray_request(combo)
+            request = placement.ray_request(combo, whole_node_cpus=whole)
             if not any(placement.node_satisfies(request, n.get("Resources", {})) for n in nodes):
                 reason = (f"{placement.NO_MATCH}: no node of the Ray cluster at {opts.address} has "
                           f"{placement.describe_request(request)}")

@@ -139,6 +139,7 @@ def test_dispatch_mode_and_the_options_a_child_gets():
     assert dispatch.mode(opts, GPUS) == "gpus"
     assert dispatch.mode(opts, []) is None  # a CPU machine: one at a time (the session says so)
     assert dispatch.mode(bench.parse_options(["--gpus", "1"]), GPUS) is None
+    assert bench.parse_options(["--gpus", "1"]).gpu == 1  # one GPU: --gpu 1
     assert dispatch.mode(bench.parse_options(["--executor", "ray"]), []) == "ray"
     with pytest.raises(TfmatrixError, match=r"--gpus: got 0,7; this host has GPUs 0,1,2 \(no 7\)"):
         dispatch.mode(bench.parse_options(["--gpus", "0,7"]), GPUS)

@@ -105,8 +105,9 @@ def parse_options(posargs: list[str]) -> Options:
                             "(drop --gpus/--executor to finish a run)")
     if ns.executor == "ray" and gpus:
         raise TfmatrixError("--gpus: not with --executor ray; Ray gives each task its GPU")
+    gpu = gpus[0] if len(gpus) == 1 and ns.gpu is None else ns.gpu  # --gpus N is --gpu N
     return Options(models=models, quick=ns.quick, assume_gpu=ns.assume_gpu, resume=ns.resume,
-                   allow_shared_gpu=ns.allow_shared_gpu, gpu=ns.gpu, telemetry_ms=ns.telemetry_period,
+                   allow_shared_gpu=ns.allow_shared_gpu, gpu=gpu, telemetry_ms=ns.telemetry_period,
                    shard=parse_shard(ns.shard) if ns.shard is not None else None, gpus=gpus,
                    executor=ns.executor, address=ns.address, stage=ns.stage, placed_by=ns.placed_by)
 
@@ -273,7 +274,9 @@ def run_combination(session: NoxSession, ctx: Context, combo_id: str) -> dict[st
 def _measure(session: NoxSession, ctx: Context, combo: Combination, opts: Options, run: RunDir, workload: Any,
              record: dict[str, Any], log_dir: Path, state: dict[str, Any],
              held: contextlib.ExitStack) -> dict[str, Any] | None:
-    """Pre-flight, install, every phase, the verdict (None: --stage install, installed); ``state`` says what is being done (for an interrupt).
+    """Pre-flight, install, every phase, the verdict; ``state`` says what is being done (for an interrupt).
+
+    Returns None after ``--stage install`` (the ``--gpus`` pool's first stage) installed it.
 
     ``held`` keeps what this combination holds (its venv's lock, the GPU lease) until it is recorded.
     """

@@ -73,10 +73,13 @@ def test_default_matrix_in_two_shards_merges_into_what_one_machine_records(tmp_p
     got = {r["combination"]["id"]: r for r in merged.records}
     want = {r["combination"]["id"]: r for r in one.records}
     assert set(got) == set(want) == expected
+    def verdicts(record: dict) -> list[tuple[str, str]]:
+        # an export the shards built is "cached" for the run after them (the cache is shared): the same verdict
+        return [(p["name"], "ok" if p["status"] == "cached" else p["status"]) for p in record["phases"]]
+
     for cid in expected:  # the same verdicts, phase by phase
         assert (got[cid]["status"], got[cid]["outcome"]) == (want[cid]["status"], want[cid]["outcome"]), cid
-        assert [(p["name"], p["status"]) for p in got[cid]["phases"]] == \
-               [(p["name"], p["status"]) for p in want[cid]["phases"]], cid
+        assert verdicts(got[cid]) == verdicts(want[cid]), cid
         assert got[cid]["host"]["platform"]["node"] and got[cid]["merged_from"]["run_id"] in {s.name for s in shards}
     cmp = compare_folders(one.path, merged.path)
     assert cmp.only_in_base == [] and cmp.only_in_candidate == [] and cmp.status_changes == []

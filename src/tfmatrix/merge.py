@@ -73,8 +73,6 @@ def _rank(record: dict[str, Any]) -> tuple[int, str]:
 
 def merge(dirs: Sequence[Path], results_root: Path, run_id: str | None = None) -> MergeResult:
     folders = source_runs(dirs)
-    if len(folders) < 1:
-        raise TfmatrixError("merge: no run folders given")
     loaded = [load_run(f) for f in folders]
     run = RunDir(results_root, run_id or new_run_id())
     if run.path.exists():

@@ -151,7 +151,7 @@ def _copy(src: Run, record: dict[str, Any], run: RunDir, target: Path, log_dir: 
     doc["phases"] = [dict(p) for p in doc.get("phases", [])]
     for phase in doc["phases"]:
         log = phase.get("log")
-        if isinstance(log, str) and log:  # where the source machine wrote it -> where it is now
+        if isinstance(log, str) and log and (log_dir / Path(log).name).exists():  # copied: where it is now
             phase["log"] = str(log_dir / Path(log).name)
     doc.setdefault("host", src.info.get("host") or {})
     doc["merged_from"] = {"run_id": src.run_id, "folder": str(src.path)}

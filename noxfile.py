@@ -1,5 +1,5 @@
 # /// script
-# dependencies = ["nox[uv]>=2025.2.9", "pyyaml>=6", "packaging>=23", "filelock>=3.12"]
+# dependencies = ["nox[uv]>=2025.2.9", "pyyaml>=6", "packaging>=23", "filelock>=3.12", "fastjsonschema>=2.19"]
 # ///
 """tfmatrix's nox sessions: wiring only, the logic lives in src/tfmatrix."""
 
@@ -13,40 +13,39 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from tfmatrix import cli  # noqa: E402
+from tfmatrix import sessions  # noqa: E402
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["bench"]
 
-CTX = cli.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2
-COMBOS = CTX.combinations()
+CTX = sessions.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2
 # --gpus 0,1,.. / --executor ray: the bench sessions only queue (no venv here); `dispatch` runs them
-DISPATCH = cli.dispatch_mode(sys.argv)
+DISPATCH = sessions.dispatch_mode(sys.argv)
 # compile at install: this machine sets PYTHONDONTWRITEBYTECODE, and pandas/matplotlib would compile on every run
 COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 
 
 @nox.session(venv_backend="none" if DISPATCH else "uv|virtualenv", reuse_venv=True)
-@nox.parametrize(
+@nox.parametrize(  # ids, not objects: nox writes its parameters into --report and -l --json files
     "python,combo",
-    [nox.param(c.python, c.id, id=c.id, tags=list(c.tags)) for c in COMBOS],
+    [nox.param(c.python, c.id, id=c.id, tags=list(c.tags)) for c in CTX.combos],
 )
 def bench(session: nox.Session, combo: str) -> None:
     """Benchmark one combination: install its pins, run every phase, record it."""
-    cli.bench_session(session, CTX, combo)
+    sessions.bench_session(session, CTX, CTX.combination(combo))
 
 
 @nox.session(venv_backend="none", default=False)
 def dispatch(session: nox.Session) -> None:
     """Run the combinations the bench sessions queued (--gpus pool or --executor ray); notified by bench."""
-    cli.dispatch_session(session, CTX)
+    sessions.dispatch_session(session, CTX)
 
 
 @nox.session(venv_backend="none", default=False)
 def summary(session: nox.Session) -> None:
     """Print the summary table of a run (default: the latest)."""
-    cli.summary_session(session, CTX)
+    sessions.summary_session(session, CTX)
 
 
 def tfmatrix_tool(session: nox.Session, *args: str) -> None:
@@ -58,7 +57,7 @@ def tfmatrix_tool(session: nox.Session, *args: str) -> None:
 @nox.session(venv_backend="none", default=False)
 def clean(session: nox.Session) -> None:
     """List cached venvs and exports; remove unused ones (-- --older-than 30d [--dry-run])."""
-    cli.clean_session(session, CTX)
+    sessions.clean_session(session, CTX)
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
@@ -94,7 +93,7 @@ def compare(session: nox.Session) -> None:
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def doctor(session: nox.Session) -> None:
     """Diagnose TensorFlow / CUDA / cuDNN / driver here, or in another venv (-- --python PATH)."""
-    cli.doctor_session(session, CTX)
+    sessions.doctor_session(session, CTX)
 
 
 @nox.session(venv_backend="uv|virtualenv", default=False)

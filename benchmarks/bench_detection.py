@@ -4,7 +4,7 @@ Each suite is a class with ``params``/``param_names``/``setup`` and
 ``timeraw_*``/``time_*``/``track_*``/``peakmem_*`` methods, so it reads like any
 asv suite.  tfmatrix's worker (``python -m tfmatrix.worker``) runs one method
 per fresh process inside a combination's venv; the parameters come from the
-matrix through ``TFMATRIX_BENCH_CONFIG`` (see ``tfmatrix.benchconfig``).
+matrix through ``TFMATRIX_BENCH_CONFIG`` (a ``tfmatrix.worker.contract.BenchConfig``).
 
 Phases and what they time:
 
@@ -24,15 +24,17 @@ Phases and what they time:
 
 from __future__ import annotations
 
-from tfmatrix import benchconfig, workload
+from tfmatrix.worker import workload
+from tfmatrix.worker.contract import BenchConfig
 
-CONFIG = benchconfig.load()
+CONFIG = BenchConfig.load()
+WORKLOAD = CONFIG.workload
 MODELS = CONFIG.model_ids
-BATCHES = list(CONFIG.batch_sizes)
+BATCHES = list(WORKLOAD.batch_sizes)
 
 
 class ImportSuite:
-    repeat = CONFIG.import_repeats
+    repeat = WORKLOAD.import_repeats
     timeout = 300
 
     def timeraw_import_tensorflow(self):
@@ -47,7 +49,7 @@ class ExportSuite:
     timeout = 1200
 
     def track_export_seconds(self, model):
-        return workload.export_model(CONFIG.model(model), CONFIG.seed)
+        return workload.export_model(CONFIG.model(model), CONFIG.export_dir(model), WORKLOAD.seed)
 
     track_export_seconds.unit = "seconds"
 
@@ -55,11 +57,11 @@ class ExportSuite:
 class LoadSuite:
     params = [MODELS]
     param_names = ["model"]
-    repeat = CONFIG.load_repeats
+    repeat = WORKLOAD.load_repeats
     timeout = 600
 
     def timeraw_load_saved_model(self, model):
-        path = workload.saved_model_dir(CONFIG.model(model).export_dir)
+        path = workload.saved_model_dir(CONFIG.export_dir(model))
         return f"tf.saved_model.load({path!r})", "import tensorflow as tf"
 
 
@@ -71,17 +73,17 @@ class InferenceSuite:
     def setup(self, model, batch):
         spec = CONFIG.model(model)
         h, w = spec.input_size
-        images = workload.synth_images(CONFIG.seed, CONFIG.images, h, w)
+        images = workload.synth_images(WORKLOAD.seed, WORKLOAD.images, h, w)
         self.images = images
         self.batch = workload.batch_of(images, batch)
-        self.fn = workload.load_detector(spec.export_dir)
+        self.fn = workload.load_detector(CONFIG.export_dir(model))
         self.batch_size = batch
         # the worker reads these for time_*: MLPerf SingleStream-like minimums
         if batch == 1:
-            self.min_queries, self.min_seconds = CONFIG.latency_min_queries, CONFIG.latency_min_seconds
+            self.min_queries, self.min_seconds = WORKLOAD.latency_min_queries, WORKLOAD.latency_min_seconds
         else:
-            self.min_queries, self.min_seconds = CONFIG.throughput_min_queries, CONFIG.throughput_min_seconds
-        self.warmup = CONFIG.warmup
+            self.min_queries, self.min_seconds = WORKLOAD.throughput_min_queries, WORKLOAD.throughput_min_seconds
+        self.warmup = WORKLOAD.warmup
         self.tfmatrix_extra = {"inputs_sha256": workload.images_digest(self.batch)}
 
     def track_first_inference_seconds(self, model, batch):

@@ -7,7 +7,7 @@
 
 Run with ``nox -s scale`` (each method in a fresh worker process).  The records
 are synthetic but made the way tfmatrix makes real ones (the default matrix's
-combinations under numbered ids, phases through ``runner.PhaseResult``, 36 latency
+combinations under numbered ids, typed records and phases as bench builds them, 36 latency
 samples, ~120 resolved pins, a crash in one combination of ten); they pass the
 JSON Schema (a test checks it), and are generated once per seed into the temp folder.
 """
@@ -25,28 +25,30 @@ MEDIANS = {"import": 3.0, "export": 20.0, "load": 5.0, "first-inference": 0.8, "
 SAMPLES = {"import": 3, "load": 3, "latency": 36, "throughput": 8}
 
 
-def _phase(phase: str, model: str, samples: list[float], unit: str = "seconds",
-           status: str = "ok", **extra: object) -> dict:
-    """A phase record as tfmatrix writes it (through runner.PhaseResult, so it has every field)."""
-    from tfmatrix import runner
+def _phase(phase: str, model: str, samples: list[float], unit: str = "seconds", status: str = "ok",
+           **extra: object):
+    """A phase record as bench builds it (``runner.planned``), so it has every field."""
+    from tfmatrix.records.status import PhaseStatus
+    from tfmatrix.run import runner
 
     batch = {"first-inference": 1, "latency": 1, "throughput": 4, "peakmem": 4}.get(phase)
     spec = runner.PhaseSpec(phase, "inference", "Suite", f"time_{phase}", (), None if phase == "import" else model,
                             batch)
-    result = {"samples": samples, "unit": unit, "peak_rss_bytes": 1 << 30} if samples else {}
-    doc = runner.PhaseResult(spec=spec, status=status, exit_code=0, wall_seconds=sum(samples) + 1.0,
-                             result=result, log="", **extra).to_json()
-    return doc
+    return runner.planned(spec, PhaseStatus(status), exit_code=0, wall_seconds=sum(samples) + 1.0,
+                          samples=samples, unit=unit if samples else None,
+                          peak_rss_bytes=(1 << 30) if samples else None, **extra)
 
 
 def synthetic_record(rng: random.Random, run_id: str, i: int, templates: list) -> dict:
     """Combination ``i`` of a synthetic run: a real combination of matrix.yaml under a numbered id."""
-    from tfmatrix import RECORD_SCHEMA_VERSION, __version__
+    import dataclasses
+
+    from tfmatrix.records.model import CombinationInfo, CombinationRecord, Failure, Prediction
+    from tfmatrix.records.status import Outcome, Status
 
     base = templates[i % len(templates)]
-    combo = base.to_json()
-    combo["id"] = f"{base.id}-{i:05d}"
-    model = combo["models"][0]
+    combo = dataclasses.replace(CombinationInfo.of(base), id=f"{base.id}-{i:05d}")
+    model = combo.models[0]
     failed = rng.random() < 0.1
     phases = [_phase(name, model, [rng.lognormvariate(0, 0.05) * median for _ in range(SAMPLES.get(name, 1))])
               for name, median in MEDIANS.items()]
@@ -54,25 +56,24 @@ def synthetic_record(rng: random.Random, run_id: str, i: int, templates: list) -
     if failed:
         phases = phases[:2] + [_phase("load", model, [], status="crashed", signal="SIGSEGV",
                                       stderr_tail="Fatal Python error: Segmentation fault\n" * 20)]
-    return {
-        "schema_version": RECORD_SCHEMA_VERSION, "kind": "combination", "run_id": run_id,
-        "tfmatrix_version": __version__, "combination": combo, "quick": False,
-        "started_at": "2026-01-01T00:00:00+00:00", "ended_at": "2026-01-01T00:05:00+00:00",
-        "status": "failed" if failed else "ok", "outcome": "failed" if failed else "ok",
-        "reason": "segfault: Fatal Python error" if failed else "", "expect": None,
-        "failure": {"class": "segfault", "evidence": "Fatal Python error", "explanation": "x" * 200,
-                    "fix": "y" * 200} if failed else None,
-        "preflight": {"predicted": "ok", "reasons": []}, "install": None,
-        "resolved_pins": [f"package-{k}=={rng.randint(0, 9)}.{rng.randint(0, 30)}" for k in range(120)],
-        "environment": {"tensorflow": {"version": combo["tensorflow"]}, "cpu": {"model": "synthetic"}},
-        "phases": phases,
-    }
+    status = Status.FAILED if failed else Status.OK
+    return CombinationRecord(
+        run_id=run_id, combination=combo, started_at="2026-01-01T00:00:00+00:00",
+        ended_at="2026-01-01T00:05:00+00:00", status=status, outcome=Outcome(status.value),
+        reason="segfault: Fatal Python error" if failed else "",
+        failure=Failure("segfault", "Fatal Python error", "x" * 200, "y" * 200) if failed else None,
+        preflight=Prediction("ok"),
+        resolved_pins=[f"package-{k}=={rng.randint(0, 9)}.{rng.randint(0, 30)}" for k in range(120)],
+        environment={"tensorflow": {"version": combo.tensorflow}, "cpu": {"model": "synthetic"}},
+        phases=phases).to_json()
 
 
 def synthetic_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
     """``runs`` run folders of ``per_run`` schema-valid records each, written once per (runs, per_run, seed)."""
-    from tfmatrix import RECORD_SCHEMA_VERSION, __version__
-    from tfmatrix.matrix import combinations, load_matrix
+    from tfmatrix import RECORD_SCHEMA_VERSION
+    from tfmatrix.matrix.expand import combinations
+    from tfmatrix.records.model import RunRecord
+    from tfmatrix.matrix.load import load_matrix
 
     root = Path(tempfile.gettempdir()) / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{seed}-{runs}x{per_run}"
     done = root / ".complete"
@@ -86,12 +87,11 @@ def synthetic_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
         run_id = f"2026{1 + r // 28:02d}{1 + r % 28:02d}T000000Z-{r:06x}"
         folder = root / run_id
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "run.json").write_text(json.dumps({
-            "schema_version": RECORD_SCHEMA_VERSION, "kind": "run", "run_id": run_id, "tfmatrix_version": __version__,
-            "started_at": "2026-01-01T00:00:00+00:00", "ended_at": None, "host": host,
-            "matrix": {"path": "matrix.yaml", "sha256": "0" * 64}, "profile": "synthetic",
-            "suite": {"commit": f"{r:040x}", "dirty": False},
-            "options": {"models": [], "quick": False, "assume_gpu": False}, "interruptions": [], "resumptions": []}))
+        (folder / "run.json").write_text(json.dumps(RunRecord(
+            run_id=run_id, started_at="2026-01-01T00:00:00+00:00", host=host,
+            matrix={"path": "matrix.yaml", "sha256": "0" * 64}, profile="synthetic",
+            suite={"commit": f"{r:040x}", "dirty": False},
+            options={"models": [], "quick": False, "assume_gpu": False}).to_json()))
         for i in range(per_run):
             rec = synthetic_record(rng, run_id, i, templates)
             (folder / f"{rec['combination']['id']}.json").write_text(json.dumps(rec))
@@ -130,16 +130,14 @@ class CompareScale:
         self.results = synthetic_tree(2, 5000)
 
     def time_compare_10k_records(self):
-        from tfmatrix import compare
+        from tfmatrix.history import compare
 
         runs = sorted(p for p in self.results.iterdir() if p.is_dir())
         compare.compare_folders(runs[0], runs[1])
 
 
 def _change_points():
-    try:
-        from tfmatrix.changepoints import for_runs
-    except ImportError:  # the history module is optional in a bare checkout
-        return None
+    from tfmatrix.history.changepoints import for_runs
+
     return for_runs
 

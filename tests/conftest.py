@@ -1,8 +1,24 @@
-"""Shared by every test: nothing a test runs may write into the checkout's results/ or reports/."""
+"""Shared by every test: private output folders, and the fixtures several test modules use.
+
+Markers (registered in pyproject.toml; docs/testing.md): ``integration`` (real
+nox sessions with a real TensorFlow, minutes), ``network`` (needs PyPI: real uv
+resolves or installs), ``browser`` (a real headless Chromium).  The fast
+offline subset is ``pytest -m "not network and not browser and not integration"``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Callable
+
 import pytest
+
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.model import Combination
+from tfmatrix.records.model import RunRecord
+from tfmatrix.records.store import RunDir, new_run_id
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +26,42 @@ def _private_output_folders(tmp_path, monkeypatch):
     """Default results and reports folders per test (a test that needs others sets its own)."""
     monkeypatch.setenv("TFMATRIX_RESULTS", str(tmp_path / "default-results"))
     monkeypatch.setenv("TFMATRIX_REPORTS", str(tmp_path / "default-reports"))
+
+
+def run_record(run_id: str, **changes: Any) -> RunRecord:
+    """A minimal valid run record."""
+    host = {"platform": {"system": "Linux", "node": "test-host"}, "cpu": {"model": "test", "logical_cores": 2},
+            "memory": {"total_bytes": 1 << 34}, "python": {"version": "3.11"}, "gpus": [], "tools": {}}
+    fields: dict[str, Any] = dict(run_id=run_id, started_at="2026-01-01T00:00:00+00:00", host=host,
+                                  matrix={"path": "m.yaml", "sha256": "0" * 64}, profile="default",
+                                  suite={"commit": None, "dirty": None},
+                                  options={"models": [], "quick": False, "assume_gpu": False})
+    fields.update(changes)
+    return RunRecord(**fields)
+
+
+@pytest.fixture
+def make_run_record() -> Callable[..., RunRecord]:
+    """``make_run_record(run_id, **changes)``: a minimal valid run record."""
+    return run_record
+
+
+@pytest.fixture
+def new_run(tmp_path) -> Callable[..., RunDir]:
+    """``new_run(**run_record_changes)``: a run folder under ``tmp_path/results`` with its run.json."""
+    def make(**changes: Any) -> RunDir:
+        run = RunDir(tmp_path / "results", new_run_id())
+        run.ensure(lambda: run_record(run.run_id, **changes))
+        return run
+    return make
+
+
+@pytest.fixture
+def run_with(new_run) -> Callable[..., tuple[list[Combination], RunDir]]:
+    """``run_with(stack_hw=..., tf_hw=..., profile_hw=...)``: matrices.BASE's combinations with those hardware
+    needs, and an empty run to record them in."""
+    from matrices import matrix_with
+
+    def make(**matrix_kw: Any) -> tuple[list[Combination], RunDir]:
+        return combinations(matrix_with(**matrix_kw)), new_run()
+    return make

@@ -15,12 +15,20 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from tfmatrix.records.model import CombinationRecord
+from tfmatrix.records.schema import check
+
 DATA = Path(__file__).parent / "data" / "runs"
 QUIET_A = "20261129T110243Z-26d0fd"
 QUIET_B = "20261129T110811Z-738903"
 WITH_WEIGHTS = "20261129T114157Z-9de862"
 
 XSS = "<script>alert(1)</script> and <img src=x onerror=alert(1)>"
+
+
+def typed_records(run_id: str) -> dict[str, CombinationRecord]:
+    """The real records of a run as the one reader returns them (migrated, checked, typed)."""
+    return {cid: CombinationRecord.from_json(check(doc, cid)) for cid, doc in real_records(run_id).items()}
 
 
 def real_records(run_id: str) -> dict[str, dict[str, Any]]:

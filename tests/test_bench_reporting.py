@@ -9,9 +9,10 @@ from pathlib import Path
 
 import jsonschema
 
-from tfmatrix import records
-from tfmatrix.matrix import combinations, load_matrix
-from tfmatrix.results import load_schema
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
+from tfmatrix.records.schema import check, load_schema
+from tfmatrix.records.store import load_run, run_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("bench_reporting", ROOT / "benchmarks" / "bench_reporting.py")
@@ -25,7 +26,7 @@ def test_synthetic_records_pass_the_schema_and_the_reader():
     docs = [bench_reporting.synthetic_record(rng, "20260101T000000Z-000000", i, templates) for i in range(40)]
     for doc in docs:
         jsonschema.validate(doc, load_schema("combination"))
-        records.check(json.loads(json.dumps(doc)), "synthetic.json")
+        check(json.loads(json.dumps(doc)), "synthetic.json")
     assert {d["status"] for d in docs} == {"ok", "failed"}  # some crash, as in a real matrix
     assert len({d["combination"]["id"] for d in docs}) == 40
 
@@ -33,5 +34,5 @@ def test_synthetic_records_pass_the_schema_and_the_reader():
 def test_a_small_synthetic_tree_reads_back_whole(monkeypatch, tmp_path):
     monkeypatch.setattr(bench_reporting.tempfile, "gettempdir", lambda: str(tmp_path))
     root = bench_reporting.synthetic_tree(2, 5, seed=1)
-    runs = [records.load_run(p) for p in records.run_folders(root)]
+    runs = [load_run(p) for p in run_folders(root)]
     assert [len(r.records) for r in runs] == [5, 5] and all(r.warnings == [] for r in runs)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix import cache
+from tfmatrix.run import cache
 from tfmatrix.errors import TfmatrixError
 
 ROOT = Path(__file__).resolve().parents[1]

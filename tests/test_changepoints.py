@@ -7,9 +7,10 @@ import random
 import pytest
 
 from real_runs import QUIET_A, copy_run
-from tfmatrix import changepoints
+from tfmatrix.history import changepoints
+from tfmatrix.records import metrics
 
-KEY = ("tf2.20-cpu", "m", "latency[b1]")
+KEY = ("tf2.20-cpu", "m", metrics.LATENCY)
 
 
 def run_ids(n: int) -> list[str]:
@@ -22,7 +23,7 @@ def history(levels: list[float], noise: float, seed: int = 0, n: int = 20) -> li
     out = []
     for rid, lvl in zip(run_ids(len(levels)), levels):
         centre = lvl * rng.gauss(1, noise)
-        out.append((rid, {KEY: ("seconds", [centre * rng.uniform(1 - noise, 1 + noise) for _ in range(n)])}))
+        out.append((rid, {KEY: [centre * rng.uniform(1 - noise, 1 + noise) for _ in range(n)]}))
     return out
 
 
@@ -43,6 +44,13 @@ def test_an_improvement_is_found_too():
     runs = history([0.15] * 5 + [0.1] * 5, noise=0.02)
     (cp,) = changepoints.find_change_points(runs)
     assert cp.run_id == runs[5][0] and cp.verdict == "improvement"
+
+
+def test_a_higher_is_better_metric_falling_is_a_regression():
+    key = ("tf2.20-cpu", "m", metrics.throughput(4))
+    runs = [(rid, {key: samples}) for rid, m in history([8.0] * 5 + [5.0] * 5, noise=0.02) for samples in m.values()]
+    (cp,) = changepoints.find_change_points(runs)
+    assert cp.ratio < 1 and cp.verdict == "regression" and cp.unit == "images/s"
 
 
 @pytest.mark.parametrize("n", [2, 5, 12, 30])
@@ -82,5 +90,5 @@ def test_change_points_for_reads_every_run_folder_in_order(tmp_path):
     (tmp_path / "asv").mkdir()  # not a run folder
     (tmp_path / ids[2] / "broken.json").write_text("{")  # left out, not fatal
     (cp,) = changepoints.change_points_for(tmp_path)
-    assert (cp.combination, cp.model, cp.metric, cp.run_id) == ("tf2.20-cpu", None, "import", ids[3])
+    assert (cp.combination, cp.model, cp.metric, cp.run_id) == ("tf2.20-cpu", None, metrics.IMPORT, ids[3])
     assert cp.ratio == pytest.approx(1.5, rel=0.03)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfmatrix.classify import classify_failure, find_degraded, load_taxonomy
-from tfmatrix.exits import describe_exit
+from tfmatrix.diagnosis.classify import classify_failure, find_degraded, load_taxonomy
+from tfmatrix.run.exits import describe_exit
 
 SAMPLES = yaml.safe_load((Path(__file__).parent / "data" / "failure_samples.yaml").read_text(encoding="utf-8"))
 TAX = load_taxonomy()
@@ -109,7 +109,7 @@ def test_text_beats_the_signal_it_ended_with():
 
 
 def test_tensorflow_gpu_lines_keep_tensorflows_own_words():
-    from tfmatrix.classify import tensorflow_gpu_lines
+    from tfmatrix.diagnosis.classify import tensorflow_gpu_lines
 
     log = "\n".join([
         "2026-11-29 12:50:06.989053: E external/local_xla/xla/stream_executor/cuda/cuda_platform.cc:51] "

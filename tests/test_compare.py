@@ -11,25 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix import compare
+import synthetic
+from tfmatrix.history import compare
+from tfmatrix.records.model import CombinationRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 #: medians measured for tf2.20-cpu on the 2-core development machine (run 20261129T110243Z-26d0fd)
 MEDIANS = {("import", None): 3.66, ("load", None): 5.21, ("latency", 1): 0.140, ("throughput", 4): 0.455}
 
 
-def phase(name: str, batch: int | None, samples: list[float], model: str | None = "m") -> dict:
-    return {"phase": name, "name": name, "model": None if name == "import" else model, "batch": batch,
-            "status": "ok", "unit": "seconds", "samples": samples}
-
-
-def record(cid: str, factor: float = 1.0, seed: int = 0, outcome: str = "ok", n: int = 30) -> dict:
+def record(cid: str, factor: float = 1.0, seed: int = 0, outcome: str = "ok", n: int = 30) -> CombinationRecord:
+    """Seconds per call multiplied by ``factor``: above 1 a slowdown, for every metric (throughput falls)."""
     rng = random.Random(seed)
-    phases = [phase(p, b, [m * factor * rng.uniform(0.97, 1.03) for _ in range(n if p != "import" else 5)])
+    phases = [synthetic.phase(p, None if p == "import" else "m", b,
+                              [m * factor * rng.uniform(0.97, 1.03) for _ in range(n if p != "import" else 5)])
               for (p, b), m in MEDIANS.items()]
-    phases.append(phase("export", None, [20.0 * factor]))  # one sample: never significant
-    return {"kind": "combination", "combination": {"id": cid}, "status": "ok" if outcome == "ok" else "failed",
-            "outcome": outcome, "phases": phases}
+    phases.append(synthetic.phase("export", samples=[20.0 * factor]))  # one sample: never significant
+    return synthetic.record(cid, "ok" if outcome == "ok" else "failed", phases, outcome=outcome)
 
 
 def test_same_distribution_is_not_a_regression():
@@ -41,12 +39,21 @@ def test_same_distribution_is_not_a_regression():
 def test_a_real_slowdown_is_a_regression_and_names_the_metric():
     cmp = compare.compare_runs({"a": record("a", seed=1)}, {"a": record("a", factor=1.5, seed=2)})
     assert cmp.exit_status == 1
-    names = {c.metric for c in cmp.regressions}
-    assert {"latency[b1]", "throughput[b4]", "load", "import"} <= names
-    export = next(c for c in cmp.changes if c.metric == "export")
+    names = {c.metric.key for c in cmp.regressions}
+    assert names == {"latency", "throughput[b4]", "load", "import"}
+    throughput = next(c for c in cmp.regressions if c.metric.key == "throughput[b4]")
+    assert throughput.unit == "images/s" and throughput.ratio == pytest.approx(1 / 1.5, rel=0.05)  # fewer images/s
+    export = next(c for c in cmp.changes if c.metric.key == "export")
     assert export.verdict == "too-few-samples" and export.ratio == pytest.approx(1.5)
     md = compare.render_markdown(cmp)
-    assert "regressed" in md and "latency[b1]" in md and "1.50×" in md
+    assert "regressed" in md and "| latency |" in md and "1.50×" in md
+    assert "| throughput[b4] (higher is better) |" in md and "0.67×" in md
+
+
+def test_a_speedup_is_an_improvement_in_both_directions():
+    cmp = compare.compare_runs({"a": record("a", seed=1)}, {"a": record("a", factor=0.6, seed=2)})
+    assert cmp.exit_status == 0
+    assert {c.metric.key for c in cmp.improvements} == {"latency", "throughput[b4]", "load", "import"}
 
 
 def test_a_small_slowdown_stays_under_the_threshold():
@@ -56,10 +63,10 @@ def test_a_small_slowdown_stays_under_the_threshold():
 
 def test_over_threshold_but_not_significant_is_not_a_regression():
     base = {"a": record("a", seed=1, n=3)}
-    base["a"]["phases"][2]["samples"] = [0.10, 0.20, 0.30]
+    base["a"].phases[2].samples = [0.10, 0.20, 0.30]
     cand = {"a": record("a", seed=2, n=3)}
-    cand["a"]["phases"][2]["samples"] = [0.12, 0.25, 0.33]
-    change = next(c for c in compare.compare_runs(base, cand).changes if c.metric == "latency[b1]")
+    cand["a"].phases[2].samples = [0.12, 0.25, 0.33]
+    change = next(c for c in compare.compare_runs(base, cand).changes if c.metric.key == "latency")
     assert change.ratio > 1.10 and change.verdict == "not-significant"
 
 
@@ -75,19 +82,23 @@ def test_status_changes_and_missing_combinations():
     assert "only in base: gone" in md and "only in candidate: new" in md
 
 
-def test_per_metric_threshold():
-    cmp = compare.compare_runs({"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)},
-                               thresholds={"load": 1.5, "import": 1.5, "latency": 1.5, "throughput": 1.5})
+def test_per_metric_threshold_by_family_or_by_key():
+    base, cand = {"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)}
+    cmp = compare.compare_runs(base, cand, thresholds={"load": 1.5, "import": 1.5, "latency": 1.5, "throughput": 1.5})
     assert cmp.exit_status == 0
+    cmp = compare.compare_runs(base, cand, thresholds={"load": 1.5, "import": 1.5, "latency": 1.5})
+    assert {c.metric.key for c in cmp.regressions} == {"throughput[b4]"}
+    cmp = compare.compare_runs(base, cand, thresholds={"load": 1.5, "import": 1.5, "latency": 1.5,
+                                                       "throughput[b4]": 1.5, "throughput": 1.01})
+    assert cmp.exit_status == 0  # the key wins over its family
 
 
-def _write_run(root: Path, run_id: str, records: dict) -> Path:
-    folder = root / run_id
-    folder.mkdir(parents=True)
-    (folder / "run.json").write_text(json.dumps({"kind": "run", "run_id": run_id}))
-    for cid, doc in records.items():
-        (folder / f"{cid}.json").write_text(json.dumps(doc))
-    return folder
+def test_cli_unknown_metric_threshold_is_one_line(tmp_path):
+    copy_run(QUIET_A, tmp_path / "results")
+    copy_run(QUIET_B, tmp_path / "results")
+    proc = run_cli(tmp_path, "--metric-threshold", "peakmem=1.2")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("tfmatrix: error: --metric-threshold: got metric 'peakmem'; expected one of import")
 
 
 def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
@@ -131,7 +142,7 @@ def test_real_candidate_slowed(tmp_path, factor, status):
     regressed = {line.split("|")[3].strip() for line in proc.stdout.splitlines() if "**regression**" in line}
     if status:
         # the latency samples (36 per run) show it; import and load have 3 samples, too few for p < 0.01
-        assert "latency[b1]" in regressed
+        assert "latency" in regressed
         assert "import" not in regressed
     else:
         assert regressed == set()

@@ -8,7 +8,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from tfmatrix import compat
+from tfmatrix.diagnosis import compat
 from tfmatrix.errors import TfmatrixError
 
 # tensorflow.org "Tested build configurations", Linux GPU (tensorflow/docs site/en/install/source.md):

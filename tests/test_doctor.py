@@ -10,8 +10,8 @@ import re
 import pytest
 
 from fakes import fake_gpu_box as box
-from tfmatrix import compat
-from tfmatrix.doctor import Diagnosis, diagnose, render
+from tfmatrix.diagnosis import compat
+from tfmatrix.diagnosis.doctor import Diagnosis, diagnose, render
 from tfmatrix.errors import TfmatrixError
 
 #: This machine, as tfmatrix's probe recorded it in a tf2.20-cpu venv

@@ -14,9 +14,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tfmatrix.classify import classify_failure, load_taxonomy
+from tfmatrix.diagnosis.classify import classify_failure, load_taxonomy
 from tfmatrix.errors import MatrixError
-from tfmatrix.matrix import Matrix, combinations, load_matrix
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
+from tfmatrix.matrix.model import Matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "matrix.yaml").read_text())

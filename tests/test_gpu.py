@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfmatrix import gpu
+from tfmatrix.run import host as gpu
 from fakes.fake_pynvml import FakeNvml, NVMLError_LibraryNotFound
 
 

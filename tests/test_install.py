@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix import install
+from tfmatrix.run import install
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = install.find_uv()
@@ -51,7 +51,7 @@ def test_install_then_reuse_then_rebuild_when_pins_change(venv, tmp_path):
     assert changed.ok and not changed.reused
     assert "six==1.17.0" in changed.resolved and "six==1.16.0" not in changed.resolved
     # the worker module is importable in the venv, without tfmatrix's own dependencies
-    out = subprocess.run([py(venv), "-c", "import tfmatrix.worker, sys; print('yaml' in sys.modules)"],
+    out = subprocess.run([py(venv), "-c", "import tfmatrix.worker.main, sys; print('yaml' in sys.modules)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

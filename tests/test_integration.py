@@ -15,65 +15,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tfmatrix.results import load_schema
+from matrices import TINY_MATRIX, python_version
+from tfmatrix.records.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
-
-TINY_MATRIX = """\
-schema_version: 1
-pythons: ["{python}"]
-tensorflow:
-  - version: "2.20.0"
-    models_official: "2.20.0"
-  - id: tfbad
-    version: "2.20.0"
-    models_official: "2.15.0"     # tf-models-official 2.15 wants tensorflow~=2.15: unresolvable
-  - id: tf2.15-numpy2
-    version: "2.15.1"
-    models_official: "2.15.0"
-    force: ["numpy>=2"]
-    expect: numpy-abi
-    stacks: [cpu]
-  - id: tf2.15-protobuf7
-    version: "2.15.1"
-    models_official: "2.15.0"
-    requires: ["numpy<2"]
-    force: ["protobuf>=7"]
-    expect: degraded
-    stacks: [cpu]
-stacks:
-  - {{id: cpu, kind: cpu}}
-  - {{id: cuda-pip, kind: cuda-pip}}
-  - {{id: cuda-system, kind: cuda-system, library_path: ["/nonexistent/cuda/lib64"]}}
-models:
-  - id: retinanet-mnv2-128
-    experiment: retinanet_resnetfpn_coco
-    input_size: [128, 128]
-    overrides:
-      task:
-        model:
-          backbone: {{type: mobilenet, mobilenet: {{model_id: MobileNetV2}}}}
-          detection_generator: {{nms_version: batched, pre_nms_top_k: 200, pre_nms_score_threshold: 0.008}}
-workload:
-  images: 2
-  batch_sizes: [1, 2]
-  warmup: 1
-  latency: {{min_queries: 5, min_seconds: 0.5}}
-  throughput: {{min_queries: 3, min_seconds: 0.3}}
-  load_repeats: 2
-  import_repeats: 2
-profiles:
-  default:
-    tensorflow: [tf2.20, tfbad]
-  known-bad:
-    tensorflow: [tf2.15-numpy2, tf2.15-protobuf7]
-"""
-
-
-def python_version() -> str:
-    return "%d.%d" % sys.version_info[:2]
-
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from test_integration import TINY_MATRIX, python_version
-from tfmatrix import records
-from tfmatrix.compare import compare_folders
-from tfmatrix.matrix import combinations, load_matrix
+from matrices import TINY_MATRIX, python_version
+from tfmatrix.history.compare import compare_folders
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
+from tfmatrix.records.status import PhaseStatus, Status
+from tfmatrix.records.store import load_run, run_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
@@ -41,7 +43,7 @@ def nox(*args: str, results: Path, reports: Path | None = None, **env: str) -> s
 
 
 def only_run(results: Path) -> Path:
-    (run,) = records.run_folders(results)
+    (run,) = run_folders(results)
     return run
 
 
@@ -57,30 +59,30 @@ def test_default_matrix_in_two_shards_merges_into_what_one_machine_records(tmp_p
     single = nox("-s", "bench", "--", "--quick", results=tmp_path / "single")
     assert single.returncode == 0, (single.stdout + single.stderr)[-3000:]
 
-    ids = [{r["combination"]["id"] for r in records.load_run(s).records} for s in shards]
+    ids = [{r.id for r in load_run(s).records} for s in shards]
     assert ids[0] and ids[1] and not ids[0] & ids[1] and ids[0] | ids[1] == expected
     for i, s in enumerate(shards):
-        assert {r["placement"]["shard"] for r in records.load_run(s).records} == {f"{i}/2"}
+        assert {r.placement.shard for r in load_run(s).records} == {f"{i}/2"}
         assert json.loads((s / "run.json").read_text())["options"]["shard"] == f"{i}/2"
 
     merged_proc = nox("-s", "merge", "--", str(tmp_path / "shard-0"), str(tmp_path / "shard-1"),
                       results=tmp_path / "merged")
     assert merged_proc.returncode == 0, merged_proc.stderr[-3000:]
     assert f"{len(expected)} combinations from 2 runs" in merged_proc.stdout
-    merged = records.load_run(only_run(tmp_path / "merged"))
-    one = records.load_run(only_run(tmp_path / "single"))
+    merged = load_run(only_run(tmp_path / "merged"))
+    one = load_run(only_run(tmp_path / "single"))
     assert merged.warnings == [] and one.warnings == []
-    got = {r["combination"]["id"]: r for r in merged.records}
-    want = {r["combination"]["id"]: r for r in one.records}
+    got, want = merged.by_id(), one.by_id()
     assert set(got) == set(want) == expected
-    def verdicts(record: dict) -> list[tuple[str, str]]:
+
+    def verdicts(record) -> list[tuple[str, str]]:
         # an export the shards built is "cached" for the run after them (the cache is shared): the same verdict
-        return [(p["name"], "ok" if p["status"] == "cached" else p["status"]) for p in record["phases"]]
+        return [(p.name, "ok" if p.status == PhaseStatus.CACHED else str(p.status)) for p in record.phases]
 
     for cid in expected:  # the same verdicts, phase by phase
-        assert (got[cid]["status"], got[cid]["outcome"]) == (want[cid]["status"], want[cid]["outcome"]), cid
+        assert (got[cid].status, got[cid].outcome) == (want[cid].status, want[cid].outcome), cid
         assert verdicts(got[cid]) == verdicts(want[cid]), cid
-        assert got[cid]["host"]["platform"]["node"] and got[cid]["merged_from"]["run_id"] in {s.name for s in shards}
+        assert got[cid].host["platform"]["node"] and got[cid].merged_from["run_id"] in {s.name for s in shards}
     cmp = compare_folders(one.path, merged.path)
     assert cmp.only_in_base == [] and cmp.only_in_candidate == [] and cmp.status_changes == []
 
@@ -110,19 +112,20 @@ def test_gpus_pool_installs_ahead_then_measures_with_real_nox_children(tiny, tmp
     assert "queued for the GPU pool 0,1" in out and "Running session dispatch" in out
     assert "installing 2 combinations ahead" in out
     run = only_run(tmp_path / "results")
-    cpu = records.read(run / "tf2.20-cpu.json")
-    assert cpu["status"] == "ok" and cpu["placement"]["executor"] == "gpus"
+    records = load_run(run).by_id()
+    cpu = records["tf2.20-cpu"]
+    assert cpu.status == Status.OK and cpu.placement.executor == "gpus"
     assert (run / "logs" / "tf2.20-cpu" / "nox-install.log").exists()
     assert "measured later by the pool" in (run / "logs" / "tf2.20-cpu" / "nox-install.log").read_text()
     assert "tfmatrix: tf2.20-cpu: latency" in (run / "logs" / "tf2.20-cpu" / "nox-measure.log").read_text()
-    installed = json.loads((run / "logs" / "tf2.20-cpu" / "install-outcome.json").read_text())
+    installed = json.loads((run / "logs" / "tf2.20-cpu" / "install-outcome.json").read_text())["install"]
     # the installer ran once, in the install stage: a second install would append its commands again
     commands = [ln for ln in (run / "logs" / "tf2.20-cpu" / "install.log").read_text().splitlines()
                 if ln.startswith("$ ")]
     assert len(commands) == len(installed["steps"]) > 0
-    assert cpu["install"]["lock_sha256"] == installed["lock_sha256"] and cpu["install"]["ok"]
-    gpu = records.read(run / "tf2.20-cuda-pip.json")
-    assert gpu["status"] == "skipped" and gpu["reason"].startswith(
+    assert cpu.install.lock_sha256 == installed["lock_sha256"] and cpu.install.ok
+    gpu = records["tf2.20-cuda-pip"]
+    assert gpu.status == Status.SKIPPED and gpu.reason.startswith(
         "no matching hardware: needs a H100 GPU; in --gpus 0,1, GPU 0 is 'NVIDIA L4', not H100")
     assert "tf2.20-cpu: ok" in out and "tfmatrix run " in out  # the dispatch's lines, then the summary
 
@@ -133,4 +136,4 @@ def test_gpus_on_a_machine_without_gpus_runs_one_at_a_time_and_says_so(tiny, tmp
     out = proc.stdout + proc.stderr
     assert "no GPU is visible here, so combinations run one at a time" in out
     assert "Running session dispatch" not in out
-    assert records.read(only_run(tmp_path / "results") / "tfbad-cpu.json")["status"] == "install-failed"
+    assert load_run(only_run(tmp_path / "results")).by_id()["tfbad-cpu"].status == Status.INSTALL_FAILED

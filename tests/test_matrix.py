@@ -27,49 +27,14 @@ try:
 except ImportError:  # plain `pytest` from a checkout, without `pip install -e .`
     sys.path.insert(0, str(SRC))
 
+from matrices import SMALL_ONLY, base  # noqa: E402
 from tfmatrix.errors import MatrixError  # noqa: E402
-from tfmatrix.matrix import (  # noqa: E402
-    Combination,
-    Matrix,
-    combinations,
-    is_selected,
-    load_matrix,
-    matrix_path_from_env,
-    parse_matrix,
-)
+from tfmatrix.matrix.expand import combinations, is_selected, matrix_path_from_env  # noqa: E402
+from tfmatrix.matrix.load import load_matrix, parse_matrix  # noqa: E402
+from tfmatrix.matrix.model import Combination, Matrix  # noqa: E402
+from tfmatrix.records.model import CombinationInfo  # noqa: E402
 
 # --------------------------------------------------------------------------- helpers
-
-#: A small valid matrix (as data); tests copy it and change one thing.
-BASE: dict[str, Any] = {
-    "schema_version": 1,
-    "pythons": ["3.11"],
-    "tensorflow": [
-        {"version": "2.15.1", "models_official": "2.15.0", "requires": ["numpy<2"]},
-        {"version": "2.20.0", "models_official": "2.20.0"},
-    ],
-    "stacks": [
-        {"id": "cpu", "kind": "cpu"},
-        {"id": "cuda-pip", "kind": "cuda-pip"},
-        {"id": "cuda-system", "kind": "cuda-system", "library_path": ["/usr/local/cuda/lib64"]},
-    ],
-    "models": [
-        {"id": "small", "experiment": "retinanet_resnetfpn_coco", "input_size": [256, 256]},
-        {"id": "big", "experiment": "retinanet_resnetfpn_coco", "input_size": [640, 640],
-         "stacks": ["cuda-pip", "cuda-system"]},
-    ],
-}
-
-
-#: The small model alone, for tests that drop the cuda-system stack the big one names.
-SMALL_ONLY = [BASE["models"][0]]
-
-
-def base(**changes: Any) -> dict[str, Any]:
-    d = copy.deepcopy(BASE)
-    d.update(copy.deepcopy(changes))
-    return d
-
 
 def dump(d: Any) -> str:
     return yaml.safe_dump(d, sort_keys=False)
@@ -173,8 +138,8 @@ def test_default_requirements(default: Matrix) -> None:
     # cuda-system: plain tensorflow against the host's CUDA, plus the NVML reader
     assert combos["tf2.18-cuda-system"].requirements() == [
         "tensorflow==2.18.1", "tf-models-official==2.18.0", "nvidia-ml-py"]
-    assert combos["tf2.18-cuda-system"].to_json()["library_path"] == ["/usr/local/cuda/lib64"]
-    assert combos["tf2.19-cpu"].to_json()["models_official"] == "2.19.1"
+    assert combos["tf2.18-cuda-system"].stack.library_path == ("/usr/local/cuda/lib64",)
+    assert CombinationInfo.of(combos["tf2.19-cpu"]).models_official == "2.19.1"
 
 
 def test_default_profile_all_is_the_product_minus_exclusions(default: Matrix) -> None:
@@ -279,7 +244,7 @@ def test_tags(tmp_path: Path) -> None:
     assert combos["tf2.15-cpu-mkl-py3.11"].tags == ("cpu-mkl", "tf2.15", "py3.11", "cpu")
     # a stack called "cpu" is not tagged "cpu" twice
     assert combos["tf2.15-cpu-py3.11"].tags == ("cpu", "tf2.15", "py3.11")
-    assert combos["tf2.15-cpu-py3.11"].to_json()["tags"] == ["cpu", "tf2.15", "py3.11"]
+    assert CombinationInfo.of(combos["tf2.15-cpu-py3.11"]).tags == ("cpu", "tf2.15", "py3.11")
 
 
 def test_explicit_tensorflow_id(tmp_path: Path) -> None:
@@ -495,7 +460,7 @@ BAD: list[tuple[str, Content, str, str, bool]] = [
     ("batch-size-zero", _data(workload={"batch_sizes": [1, 0]}), "workload.batch_sizes[1]", "an integer >= 1", False),
     ("batch-size-string", _data(workload={"batch_sizes": ["4"]}), "workload.batch_sizes[0]", "an integer >= 1", False),
     ("batch-sizes-repeated", _data(workload={"batch_sizes": [4, 4]}), "workload.batch_sizes",
-     "distinct batch sizes", False),
+     "distinct values", False),
     # YAML reads an unquoted 3.10 as the float 3.1
     ("python-unquoted-3.10", _text(_MINIMAL.replace("- '3.11'", "- 3.10")), "pythons[0]",
      'a quoted Python version such as "3.11"', True),

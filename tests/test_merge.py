@@ -2,7 +2,7 @@
 
 A real run of the default matrix is split the way two shards on two hosts would
 have written it; the merge must give back every record, each with its own host,
-and report, compare and (through records.load_run) publish read it like any run.
+and report, compare and (through the one reader, records.store.load_run) publish read it like any run.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from real_runs import QUIET_A, QUIET_B, copy_run, real_records
-from tfmatrix import merge, records
-from tfmatrix.compare import compare_folders
+from real_runs import QUIET_A, QUIET_B, copy_run, real_records, typed_records
 from tfmatrix.errors import TfmatrixError
+from tfmatrix.history import merge
+from tfmatrix.history.compare import compare_folders
+from tfmatrix.records.status import Outcome
+from tfmatrix.records.store import load_run
 from tfmatrix.report import render
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,26 +50,24 @@ def a_name(tmp_path: Path) -> str:
 def test_merged_shards_equal_the_single_machine_run_and_keep_each_host(tmp_path):
     a, b = two_machines(tmp_path)
     result = merge.merge([tmp_path / "machine-a", b], tmp_path / "results")  # a results folder, a run folder
-    merged = records.load_run(result.run.path)
+    merged = load_run(result.run.path)
     assert merged.warnings == [] and result.duplicates == [] and result.conflicts == []
-    single = real_records(QUIET_A)
-    got = {r["combination"]["id"]: r for r in merged.records}
+    single = typed_records(QUIET_A)
+    got = merged.by_id()
     assert set(got) == set(single)
     for cid, rec in got.items():
-        original = records.migrate(dict(single[cid]))
+        original = single[cid]
         for key in ("status", "outcome", "failure", "reason", "resolved_pins", "environment", "install"):
-            assert rec[key] == original[key], (cid, key)
-        strip = [{k: v for k, v in p.items() if k != "log"} for p in original["phases"]]
-        assert [{k: v for k, v in p.items() if k != "log"} for p in rec["phases"]] == strip
-        # the fixtures carry no log files: the paths keep naming where the source machine wrote them
-        assert [p.get("log") for p in rec["phases"]] == [p.get("log") for p in original["phases"]]
-        assert rec["host"]["platform"]["node"] == ("node-a" if cid in SHARD_0 else "node-b")
-        assert rec["merged_from"]["run_id"] == (a.name if cid in SHARD_0 else b.name)
-        assert rec["run_id"] == result.run.run_id
+            assert getattr(rec, key) == getattr(original, key), (cid, key)
+        # every phase whole; the fixtures carry no log files, so the paths keep naming the source machine's
+        assert rec.phases == original.phases
+        assert rec.host["platform"]["node"] == ("node-a" if cid in SHARD_0 else "node-b")
+        assert rec.merged_from["run_id"] == (a.name if cid in SHARD_0 else b.name)
+        assert rec.run_id == result.run.run_id
     info = merged.info
-    assert [s["run_id"] for s in info["merge"]["sources"]] == [a.name, b.name]
-    assert [s["records"] for s in info["merge"]["sources"]] == [3, 3]
-    assert info["started_at"] <= info["ended_at"] and info["options"]["merged"] is True
+    assert [s["run_id"] for s in info.merge["sources"]] == [a.name, b.name]
+    assert [s["records"] for s in info.merge["sources"]] == [3, 3]
+    assert info.started_at <= info.ended_at and info.options["merged"] is True
 
 
 def test_report_and_compare_read_the_merged_run(tmp_path):
@@ -103,15 +103,15 @@ def test_duplicates_are_set_aside_and_differing_outcomes_are_conflicts(tmp_path)
     by = {x["combination"]: x for x in result.duplicates}
     assert set(by) == {"tf2.20-cpu", "tf2.15-cpu"}
     # the ok run beats the later skip; the skip is kept in attempts/, named in run.json
-    kept = records.read(result.run.record_path("tf2.20-cpu"))
-    assert kept["outcome"] == "ok" and kept["merged_from"]["run_id"] == b.name
+    kept = result.run.existing_record("tf2.20-cpu")
+    assert kept.outcome == Outcome.OK and kept.merged_from["run_id"] == b.name
     aside = Path(by["tf2.20-cpu"]["set_aside"][0]["file"])
     assert aside.parent.name == "attempts" and json.loads(aside.read_text())["status"] == "skipped"
     assert any(x.startswith("tf2.20-cpu: ok in " + b.name + " but skipped in " + c.name) for x in result.conflicts)
     # the same outcome twice: a duplicate (the later run kept), not a conflict
     assert not any(x.startswith("tf2.15-cpu") for x in result.conflicts)
     later = max([a, d], key=lambda f: json.loads((f / "tf2.15-cpu.json").read_text())["ended_at"])
-    assert records.read(result.run.record_path("tf2.15-cpu"))["merged_from"]["run_id"] == later.name
+    assert result.run.existing_record("tf2.15-cpu").merged_from["run_id"] == later.name
     info = json.loads(result.run.run_record.read_text())
     assert info["merge"]["duplicates"] == result.duplicates and info["merge"]["conflicts"] == result.conflicts
     lines = "\n".join(result.lines())
@@ -167,6 +167,6 @@ def test_logs_are_copied_and_the_record_points_at_the_copies(tmp_path):
         phase["log"] = f"/elsewhere/machine-a/logs/tf2.15-cpu/{phase['name']}.log"
     (a / "tf2.15-cpu.json").write_text(json.dumps(doc))
     result = merge.merge([a, b], tmp_path / "results")
-    rec = records.read(result.run.record_path("tf2.15-cpu"))
-    assert rec["phases"] and all(Path(p["log"]).read_text() == f"log of {p['name']}" for p in rec["phases"])
-    assert all(p["log"].startswith(str(result.run.log_dir("tf2.15-cpu"))) for p in rec["phases"])
+    rec = result.run.existing_record("tf2.15-cpu")
+    assert rec.phases and all(Path(p.log).read_text() == f"log of {p.name}" for p in rec.phases)
+    assert all(p.log.startswith(str(result.run.log_dir("tf2.15-cpu"))) for p in rec.phases)

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
 from fakes.fake_pynvml import A100_40GB, H100_80GB, L4_24GB, GpuBoxNvml
-from test_matrix import BASE
-from tfmatrix import bench, gpu, locks, placement
+from fakes.fake_session import FakeSession, Skipped
+from matrices import BASE, matrix_with
 from tfmatrix.errors import MatrixError
-from tfmatrix.gpu import GpuInfo
-from tfmatrix.matrix import Hardware, combinations, parse_matrix
-from tfmatrix.results import RunDir, new_run_id, read_json
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import parse_matrix
+from tfmatrix.matrix.model import Hardware
+from tfmatrix.records.model import CombinationInfo
+from tfmatrix.records.status import Status
+from tfmatrix.records.store import RunDir, new_run_id
+from tfmatrix.run import host, locks, placement
+from tfmatrix.run.context import Context
+from tfmatrix.run.host import GpuInfo
+from tfmatrix.run.options import parse as parse_options
+from tfmatrix.run.pipeline import run_combination
 
 H100 = GpuInfo(0, H100_80GB[0], "nvml", H100_80GB[1], "GPU-a")
 A100 = GpuInfo(1, A100_40GB[0], "nvml", A100_40GB[1], "GPU-b")
@@ -75,17 +81,6 @@ def test_ray_requests_and_which_nodes_could_take_them():
 # --------------------------------------------------------------------------- matrix.yaml
 
 
-def matrix_with(stack_hw=None, tf_hw=None, profile_hw=None):
-    data = copy.deepcopy(BASE)
-    if stack_hw is not None:
-        data["stacks"][1]["hardware"] = stack_hw
-    if tf_hw is not None:
-        data["tensorflow"][1]["hardware"] = tf_hw
-    if profile_hw is not None:
-        data["profiles"] = {"default": {"hardware": profile_hw}}
-    return parse_matrix(data, "m.yaml")
-
-
 def test_needs_merge_profile_then_stack_then_tensorflow_and_apply_to_gpu_stacks_only():
     m = matrix_with(profile_hw={"min_driver": "535", "min_gpu_memory_gib": 16}, stack_hw={"gpu_type": "A100"},
                     tf_hw={"gpu_type": "H100", "min_gpu_memory_gib": 70})
@@ -95,9 +90,9 @@ def test_needs_merge_profile_then_stack_then_tensorflow_and_apply_to_gpu_stacks_
     assert combos["tf2.15-cuda-system"].hardware == Hardware(None, 16.0, "535")
     assert combos["tf2.20-cpu"].hardware is None
     assert "gpu-h100" in combos["tf2.20-cuda-pip"].tags  # a runner label for CI job matrices
-    assert combos["tf2.20-cuda-pip"].to_json()["hardware"] == {"gpu_type": "H100", "min_gpu_memory_gib": 70.0,
-                                                                "min_driver": "535"}
-    assert "hardware" not in combos["tf2.20-cpu"].to_json()
+    assert CombinationInfo.of(combos["tf2.20-cuda-pip"]).to_json()["hardware"] == {
+        "gpu_type": "H100", "min_gpu_memory_gib": 70.0, "min_driver": "535"}
+    assert "hardware" not in CombinationInfo.of(combos["tf2.20-cpu"]).to_json()
 
 
 @pytest.mark.parametrize("where,hw,key,expected", [
@@ -126,45 +121,18 @@ def test_a_cpu_stack_cannot_name_a_gpu():
 # --------------------------------------------------------------------------- a bench session on a FAKE box
 
 
-class Skipped(Exception):
-    pass
-
-
-class RecordingSession:
-    """Just enough of nox.Session for run_combination's pre-install path (explicitly not nox)."""
-
-    venv_backend = "uv"
-
-    def __init__(self, venv: Path, posargs: list[str]) -> None:
-        self.posargs, self.virtualenv, self.lines = posargs, SimpleNamespace(location=str(venv)), []
-
-    def log(self, *args: Any) -> None:
-        self.lines.append(" ".join(map(str, args)))
-
-    warn = log
-
-    def error(self, *args: Any) -> None:
-        raise AssertionError(args)
-
-    def skip(self, *args: Any) -> None:
-        raise Skipped(" ".join(map(str, args)))
-
-    def notify(self, target: str, posargs: Any = None) -> None:
-        pass
-
-
 @pytest.fixture
 def box(monkeypatch, tmp_path):
     nvml = GpuBoxNvml([L4_24GB, A100_40GB], driver="550.54.15")
-    monkeypatch.setattr(gpu, "_import_nvml", lambda: nvml)
+    monkeypatch.setattr(host, "_import_nvml", lambda: nvml)
     monkeypatch.setattr(locks, "GPU_LOCK", tmp_path / "locks" / "tfmatrix-gpu.lock")
     (tmp_path / "venv").mkdir()
     return nvml
 
 
-def bench_context(tmp_path: Path, stack_hw: dict) -> bench.Context:
-    return bench.Context(root=Path(__file__).resolve().parents[1], matrix=matrix_with(stack_hw=stack_hw),
-                         profile="default", run_id=new_run_id(), results_root=tmp_path / "results")
+def bench_context(tmp_path: Path, stack_hw: dict) -> Context:
+    return Context(root=Path(__file__).resolve().parents[1], matrix=matrix_with(stack_hw=stack_hw),
+                   profile="default", run_id=new_run_id(), results_root=tmp_path / "results")
 
 
 @pytest.mark.parametrize("posargs,hw,reason", [
@@ -175,18 +143,18 @@ def bench_context(tmp_path: Path, stack_hw: dict) -> bench.Context:
 ])
 def test_a_session_without_matching_hardware_records_skipped_and_runs_nothing(box, tmp_path, posargs, hw, reason):
     ctx = bench_context(tmp_path, hw)
-    session = RecordingSession(tmp_path / "venv", posargs)
+    session = FakeSession(tmp_path / "venv", posargs)
     with pytest.raises(Skipped):
-        bench.run_combination(session, ctx, "tf2.20-cuda-pip")
-    record = read_json(RunDir(ctx.results_root, ctx.run_id).record_path("tf2.20-cuda-pip"))
-    assert record["status"] == "skipped" and record["install"] is None and record["phases"] == []
-    assert record["reason"] == f"no matching hardware: {reason}"
-    assert record["combination"]["hardware"]["gpu_type"] == hw.get("gpu_type")
-    assert record["host"]["platform"] and record["placement"]["executor"] == "local"
+        run_combination(session, ctx, ctx.combination("tf2.20-cuda-pip"), parse_options(posargs))
+    record = RunDir(ctx.results_root, ctx.run_id).existing_record("tf2.20-cuda-pip")
+    assert record.status == Status.SKIPPED and record.install is None and record.phases == []
+    assert record.reason == f"no matching hardware: {reason}"
+    assert record.combination.hardware["gpu_type"] == hw.get("gpu_type")
+    assert record.host["platform"] and record.placement.executor == "local"
 
 
 def test_lease_paths_are_per_gpu_uuid_and_follow_cuda_visible_devices(box, monkeypatch, tmp_path):
-    gpus = gpu.visible_gpus()
+    gpus = host.visible_gpus()
     assert [g.memory_bytes for g in gpus] == [L4_24GB[1], A100_40GB[1]] and gpus[1].uuid.startswith("GPU-fake")
     one = locks.lease_paths(1, gpus, tmp_path)
     assert one == [tmp_path / "tfmatrix-gpu-GPU-fake0001-0000-0000-0000-000000000000.lock"]

@@ -10,7 +10,7 @@ children and real TensorFlow are in test_integration_scaleout.)
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -18,15 +18,17 @@ from pathlib import Path
 import pytest
 
 from fakes.fake_pynvml import A100_40GB, H100_80GB
-from real_runs import real_records, QUIET_A
-from test_placement import matrix_with
-from tfmatrix import bench, records
+from real_runs import QUIET_A, typed_records
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.executors import dispatch
 from tfmatrix.executors.pool import NoxLauncher, run_pool
-from tfmatrix.gpu import GpuInfo
-from tfmatrix.matrix import Combination, combinations
-from tfmatrix.results import RunDir, new_run_id
+from tfmatrix.matrix.model import Combination
+from tfmatrix.records.model import CombinationInfo, Placement
+from tfmatrix.records.status import Outcome, Status
+from tfmatrix.records.store import RunDir
+from tfmatrix.run.host import GpuInfo
+from tfmatrix.run.options import Options
+from tfmatrix.run.options import parse as parse_options
 
 GPUS = [GpuInfo(0, H100_80GB[0], "nvml", H100_80GB[1], "GPU-0"), GpuInfo(1, A100_40GB[0], "nvml", A100_40GB[1], "GPU-1"),
         GpuInfo(2, H100_80GB[0], "nvml", H100_80GB[1], "GPU-2")]
@@ -40,7 +42,7 @@ class PlayedSessions:
         self.run, self.seconds, self.install_fails, self.leaves_no_record = run, seconds, install_fails, leaves_no_record
         self.events: list[tuple[str, str, int | None, float, float]] = []
         self.lock = threading.Lock()
-        self.template = real_records(QUIET_A)["tf2.20-cpu"]
+        self.template = typed_records(QUIET_A)["tf2.20-cpu"]
 
     def __call__(self, combo: Combination, stage: str, gpu: int | None) -> int:
         t0 = time.monotonic()
@@ -49,32 +51,21 @@ class PlayedSessions:
         if combo.id in self.leaves_no_record and stage == "measure":
             rc = -9
         elif stage == "measure" or combo.id in self.install_fails:
-            doc = records.migrate(copy.deepcopy(self.template))
-            doc["combination"] = combo.to_json()
-            doc["run_id"] = self.run.run_id
-            doc["placement"] = {"executor": "gpus", "shard": None, "gpu_index": gpu, "node": None}
+            rec = dataclasses.replace(self.template, combination=CombinationInfo.of(combo), run_id=self.run.run_id,
+                                      placement=Placement("gpus", gpu_index=gpu))
             if stage == "install":
-                doc.update(status="install-failed", outcome="install-failed", phases=[])
-            self.run.write_record(combo.id, doc)
+                rec = dataclasses.replace(rec, status=Status.INSTALL_FAILED, outcome=Outcome.INSTALL_FAILED, phases=[])
+            self.run.write_record(rec)
         with self.lock:
             self.events.append((combo.id, stage, gpu, t0, time.monotonic()))
         return rc
 
 
-def setup_run(tmp_path: Path, **matrix_kw):
-    m = matrix_with(**matrix_kw)
-    run = RunDir(tmp_path / "results", new_run_id())
-    run.ensure(lambda: {"host": {}, "matrix": {"path": "m.yaml", "sha256": "0" * 64}, "profile": "default",
-                        "suite": {"commit": None, "dirty": None}, "options": {"models": [], "quick": False,
-                                                                               "assume_gpu": False}})
-    return combinations(m), run
-
-
-def test_installs_first_then_cpu_alone_then_one_combination_per_gpu(tmp_path):
-    combos, run = setup_run(tmp_path, stack_hw={"gpu_type": "H100"})
+def test_installs_first_then_cpu_alone_then_one_combination_per_gpu(run_with):
+    combos, run = run_with(stack_hw={"gpu_type": "H100"})
     played = PlayedSessions(run)
     said: list[str] = []
-    run_pool(run, combos, bench.Options(gpus=(0, 1, 2)), GPUS, played, said.append, driver="550.54.15")
+    run_pool(run, combos, Options(gpus=(0, 1, 2)), GPUS, played, said.append, driver="550.54.15")
     ev = played.events
     installs = [e for e in ev if e[1] == "install"]
     measures = [e for e in ev if e[1] == "measure"]
@@ -97,36 +88,36 @@ def test_installs_first_then_cpu_alone_then_one_combination_per_gpu(tmp_path):
     gpu_runs = [e for e in measures if e[2] is not None]
     overlap = any(a[2] != b[2] and a[3] < b[4] and b[3] < a[4] for a in gpu_runs for b in gpu_runs)
     assert overlap  # GPUs really did run side by side
-    assert all(records.read(run.record_path(c.id))["status"] == "ok" for c in combos)
+    assert all(run.existing_record(c.id).status == Status.OK for c in combos)
     assert said[0].startswith("tfmatrix: --gpus 0,1,2: installing 6 combinations ahead")
 
 
-def test_no_matching_gpu_in_the_pool_is_recorded_skipped_without_running(tmp_path):
-    combos, run = setup_run(tmp_path, stack_hw={"gpu_type": "L4"})
+def test_no_matching_gpu_in_the_pool_is_recorded_skipped_without_running(run_with):
+    combos, run = run_with(stack_hw={"gpu_type": "L4"})
     played = PlayedSessions(run, seconds=0)
-    run_pool(run, combos, bench.Options(gpus=(0, 1)), GPUS[:2], played, lambda s: None, driver="550.54.15")
-    rec = records.read(run.record_path("tf2.20-cuda-pip"))
-    assert rec["status"] == "skipped" and rec["placement"]["executor"] == "gpus"
-    assert rec["reason"].startswith("no matching hardware: needs a L4 GPU; in --gpus 0,1, GPU 0 is")
+    run_pool(run, combos, Options(gpus=(0, 1)), GPUS[:2], played, lambda s: None, driver="550.54.15")
+    rec = run.existing_record("tf2.20-cuda-pip")
+    assert rec.status == Status.SKIPPED and rec.placement.executor == "gpus"
+    assert rec.reason.startswith("no matching hardware: needs a L4 GPU; in --gpus 0,1, GPU 0 is")
     assert not any(e[0] == "tf2.20-cuda-pip" for e in played.events)
 
 
-def test_install_failures_stop_there_and_a_session_without_a_record_is_recorded_failed(tmp_path):
-    combos, run = setup_run(tmp_path)
+def test_install_failures_stop_there_and_a_session_without_a_record_is_recorded_failed(run_with):
+    combos, run = run_with()
     played = PlayedSessions(run, seconds=0, install_fails={"tf2.15-cpu"}, leaves_no_record={"tf2.20-cuda-pip"})
     log = run.log_dir("tf2.20-cuda-pip") / "nox-measure.log"
     log.parent.mkdir(parents=True)
     log.write_text("nox > Running session bench(tf2.20-cuda-pip)\nKilled\n")
-    run_pool(run, combos, bench.Options(gpus=(0, 1)), GPUS[:2], played, lambda s: None, driver="550.54.15")
+    run_pool(run, combos, Options(gpus=(0, 1)), GPUS[:2], played, lambda s: None, driver="550.54.15")
     assert not any(e[0] == "tf2.15-cpu" and e[1] == "measure" for e in played.events)
-    assert records.read(run.record_path("tf2.15-cpu"))["status"] == "install-failed"
-    lost = records.read(run.record_path("tf2.20-cuda-pip"))
-    assert lost["status"] == "failed" and "exit status -9 without writing a record" in lost["reason"]
-    assert str(log) in lost["reason"] and lost["failure"]["class"] and lost["failure"]["evidence"]
+    assert run.existing_record("tf2.15-cpu").status == Status.INSTALL_FAILED
+    lost = run.existing_record("tf2.20-cuda-pip")
+    assert lost.status == Status.FAILED and "exit status -9 without writing a record" in lost.reason
+    assert str(log) in lost.reason and lost.failure.cls and lost.failure.evidence
 
 
-def test_the_nox_child_command_is_an_argument_list_with_the_stage_and_gpu(tmp_path):
-    combos, run = setup_run(tmp_path)
+def test_the_nox_child_command_is_an_argument_list_with_the_stage_and_gpu(run_with):
+    combos, run = run_with()
     launcher = NoxLauncher(root=Path("/repo"), run=run, profile="default", posargs=["--quick", "--models", "m; rm"],
                            python="/py")
     assert launcher.argv(combos[1], "measure", 3) == [
@@ -135,14 +126,14 @@ def test_the_nox_child_command_is_an_argument_list_with_the_stage_and_gpu(tmp_pa
 
 
 def test_dispatch_mode_and_the_options_a_child_gets():
-    opts = bench.parse_options(["--gpus", "0,1", "--quick"])
+    opts = parse_options(["--gpus", "0,1", "--quick"])
     assert dispatch.mode(opts, GPUS) == "gpus"
     assert dispatch.mode(opts, []) is None  # a CPU machine: one at a time (the session says so)
-    assert dispatch.mode(bench.parse_options(["--gpus", "1"]), GPUS) is None
-    assert bench.parse_options(["--gpus", "1"]).gpu == 1  # one GPU: --gpu 1
-    assert dispatch.mode(bench.parse_options(["--executor", "ray"]), []) == "ray"
+    assert dispatch.mode(parse_options(["--gpus", "1"]), GPUS) is None
+    assert parse_options(["--gpus", "1"]).gpu == 1  # one GPU: --gpu 1
+    assert dispatch.mode(parse_options(["--executor", "ray"]), []) == "ray"
     with pytest.raises(TfmatrixError, match=r"--gpus: got 0,7; this host has GPUs 0,1,2 \(no 7\)"):
-        dispatch.mode(bench.parse_options(["--gpus", "0,7"]), GPUS)
+        dispatch.mode(parse_options(["--gpus", "0,7"]), GPUS)
     assert dispatch.child_posargs(["--gpus", "0,1", "--quick", "--shard=1/2", "--executor", "ray",
                                    "--address=h:6379", "--models", "a"]) == ["--quick", "--models", "a"]
 
@@ -157,12 +148,12 @@ def test_dispatch_mode_and_the_options_a_child_gets():
 ])
 def test_bad_scale_out_options_are_one_line(posargs, message):
     with pytest.raises(TfmatrixError) as err:
-        bench.parse_options(posargs)
+        parse_options(posargs)
     assert message in err.value.one_line()
 
 
-def test_an_interrupt_stops_the_running_children_and_starts_no_more(tmp_path):
-    combos, run = setup_run(tmp_path)
+def test_an_interrupt_stops_the_running_children_and_starts_no_more(run_with):
+    combos, run = run_with()
 
     class Interrupted(PlayedSessions):
         stopped = False
@@ -177,7 +168,7 @@ def test_an_interrupt_stops_the_running_children_and_starts_no_more(tmp_path):
 
     played = Interrupted(run, seconds=0)
     with pytest.raises(KeyboardInterrupt):
-        run_pool(run, combos, bench.Options(gpus=(0, 1)), GPUS[:2], played, lambda s: None, driver="550.54.15")
+        run_pool(run, combos, Options(gpus=(0, 1)), GPUS[:2], played, lambda s: None, driver="550.54.15")
     assert played.stopped and all(e[1] == "install" for e in played.events)
 
 

@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfmatrix import interrupts, probe, runner
-from tfmatrix.exits import describe_exit
-from tfmatrix.matrix import combinations, load_matrix
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
+from tfmatrix.run import interrupts, runner
+from tfmatrix.run.exits import describe_exit
+from tfmatrix.run.phases import stack_env
+from tfmatrix.worker import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,13 +99,11 @@ def test_the_windows_native_example_matrix_validates():
 
 
 def test_host_cuda_folders_go_to_ld_library_path_on_linux_and_path_on_windows(monkeypatch):
-    from tfmatrix.bench import _stack_env
-
     monkeypatch.setenv("LD_LIBRARY_PATH", "/old")
     monkeypatch.setenv("PATH", "/bin")
     win = next(iter(combinations(load_matrix(ROOT / "examples" / "windows-native.yaml"), "windows-native")))
-    env = _stack_env(win, windows=True)
+    env = stack_env(win, windows=True)
     assert env["PATH"].split(";")[:2] == list(win.stack.library_path) and env["PATH"].endswith("/bin")
     assert "LD_LIBRARY_PATH" not in env
-    env = _stack_env(win, windows=False)
+    env = stack_env(win, windows=False)
     assert env["LD_LIBRARY_PATH"].split(":")[-1] == "/old" and "PATH" not in env

@@ -7,16 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix.errors import TfmatrixError
-from tfmatrix.matrix import combinations, load_matrix
-from tfmatrix.preflight import SEVERITY, Verdict, parse_pins, predict
+from tfmatrix.diagnosis.preflight import SEVERITY, parse_pins, predict
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
+from tfmatrix.records.model import CombinationInfo
+from tfmatrix.records.model import Prediction as Verdict
+from tfmatrix.run.host import GpuInfo, HostFacts
 
 ROOT = Path(__file__).resolve().parent.parent
 
-GPU_HOST = {"gpus": [{"name": "NVIDIA GeForce RTX 3090"}], "driver_version": "550.54.15",
-            "cpu_flags": ["avx", "avx2", "fma", "sse4_1", "sse4_2"]}
-CPU_HOST = {"gpus": [], "driver_version": None,          # this machine, as the probe recorded it
-            "cpu_flags": ["avx", "avx2", "avx512f", "fma", "sse4_1", "sse4_2"]}
+
+def host(gpus=(), driver_version=None, cpu_flags=None, machine="x86_64") -> HostFacts:
+    """A host as the pre-flight sees it (explicit values: this machine has no GPU)."""
+    return HostFacts(gpus=tuple(GpuInfo(i, name, "nvml") for i, name in enumerate(gpus)),
+                     driver_version=driver_version, cpu_flags=tuple(cpu_flags or ()), machine=machine,
+                     system="Linux")
+
+
+GPU_HOST = host(["NVIDIA GeForce RTX 3090"], "550.54.15", ["avx", "avx2", "fma", "sse4_1", "sse4_2"])
+CPU_HOST = host([], None, ["avx", "avx2", "avx512f", "fma", "sse4_1", "sse4_2"])  # this machine, as the probe saw it
 
 #: `uv pip freeze` of tensorflow[and-cuda]==2.18.1 (the CUDA part and the pins the rules read).
 TF218_CUDA_PINS = ["nvidia-cublas-cu12==12.5.3.2", "nvidia-cuda-cupti-cu12==12.5.82",
@@ -35,8 +44,10 @@ RECORDED_PINS = {
 }
 
 
-def combo(tf: str, kind: str = "cuda-pip", python: str = "3.11") -> dict:
-    return {"id": f"tf{tf}-{kind}", "tensorflow": tf, "stack_kind": kind, "python": python}
+def combo(tf: str, kind: str = "cuda-pip", python: str = "3.11") -> CombinationInfo:
+    return CombinationInfo(id=f"tf{tf}-{kind}", tensorflow=tf, tensorflow_id=f"tf{tf}", models_official=tf,
+                           stack=kind, stack_kind=kind, python=python, models=(), tags=(), requirements=(),
+                           force=(), expect=None, library_path=())
 
 
 def repin(pins: list[str], **changes: str) -> list[str]:
@@ -56,7 +67,7 @@ def test_cudnn_major_mismatch_sentence() -> None:
 
 
 def test_driver_floor_sentence() -> None:
-    v = predict(combo("2.18.1"), TF218_CUDA_PINS, {**GPU_HOST, "driver_version": "470.57.02"})
+    v = predict(combo("2.18.1"), TF218_CUDA_PINS, dataclasses.replace(GPU_HOST, driver_version="470.57.02"))
     assert v == Verdict("no-gpu", ("driver 470.57.02 is older than CUDA 12's floor 525.60.13 → predicted no-gpu",))
 
 
@@ -67,15 +78,15 @@ def test_a_correct_cuda_pip_venv_is_ok() -> None:
 
 
 def test_driver_exactly_at_the_floor_is_ok() -> None:
-    assert predict(combo("2.18.1"), TF218_CUDA_PINS, {**GPU_HOST, "driver_version": "525.60.13"}).ok
-    assert not predict(combo("2.18.1"), TF218_CUDA_PINS, {**GPU_HOST, "driver_version": "525.60.12"}).ok
+    assert predict(combo("2.18.1"), TF218_CUDA_PINS, dataclasses.replace(GPU_HOST, driver_version="525.60.13")).ok
+    assert not predict(combo("2.18.1"), TF218_CUDA_PINS, dataclasses.replace(GPU_HOST, driver_version="525.60.12")).ok
 
 
 def test_cuda_11_release_uses_cuda_11_floor() -> None:
     pins = ["nvidia-cuda-runtime-cu11==11.8.89", "nvidia-cudnn-cu11==8.7.0.84", "numpy==1.26.4"]
-    host = {**GPU_HOST, "driver_version": "470.57.02"}
-    assert predict(combo("2.14.1", python="3.10"), pins, host).ok
-    v = predict(combo("2.14.1", python="3.10"), pins, {**host, "driver_version": "440.33"})
+    host_ = dataclasses.replace(GPU_HOST, driver_version="470.57.02")
+    assert predict(combo("2.14.1", python="3.10"), pins, host_).ok
+    v = predict(combo("2.14.1", python="3.10"), pins, dataclasses.replace(host_, driver_version="440.33"))
     assert v.reasons == ("driver 440.33 is older than CUDA 11's floor 450.80.02 → predicted no-gpu",)
 
 
@@ -90,9 +101,8 @@ def test_no_gpu_on_a_gpu_stack() -> None:
 
 
 def test_cpu_stack_ignores_gpu_rules() -> None:
-    host = {"gpus": [], "driver_version": "470.57.02", "cpu_flags": ["avx"]}
     pins = repin(TF218_CUDA_PINS, nvidia_cudnn_cu12="8.9.7.29", nvidia_cuda_runtime_cu12="")
-    assert predict(combo("2.18.1", "cpu"), pins, host) == Verdict("ok", ())
+    assert predict(combo("2.18.1", "cpu"), pins, host([], "470.57.02", ["avx"])) == Verdict("ok", ())
 
 
 def test_cudnn_older_minor_is_a_mismatch() -> None:
@@ -142,18 +152,18 @@ def test_python_outside_the_tested_range() -> None:
 
 
 def test_no_avx() -> None:
-    v = predict(combo("2.20.0", "cpu"), [], {**CPU_HOST, "cpu_flags": ["sse4_1", "sse4_2"]})
+    v = predict(combo("2.20.0", "cpu"), [], dataclasses.replace(CPU_HOST, cpu_flags=("sse4_1", "sse4_2")))
     assert v.predicted == "illegal-instruction"
     assert v.reasons == ("the host CPU has no AVX, which TensorFlow's x86-64 wheels use since TF 1.6 "
                          "→ predicted illegal-instruction",)
 
 
-@pytest.mark.parametrize("host", [
+@pytest.mark.parametrize("seen", [
     {"cpu_flags": None}, {"cpu_flags": []},                       # not read (Windows has no /proc/cpuinfo)
     {"cpu_flags": ["neon", "asimd"], "machine": "aarch64"},       # AVX is an x86 instruction set
 ])
-def test_unknown_flags_or_other_architectures_are_not_illegal_instruction(host: dict) -> None:
-    assert predict(combo("2.20.0", "cpu"), [], {"gpus": [], **host}).ok
+def test_unknown_flags_or_other_architectures_are_not_illegal_instruction(seen: dict) -> None:
+    assert predict(combo("2.20.0", "cpu"), [], host(**seen)).ok
 
 
 @pytest.mark.parametrize("tf, numpy, predicted", [
@@ -187,8 +197,7 @@ def test_protobuf_sentence() -> None:
 
 def test_most_severe_reason_decides_and_all_are_kept() -> None:
     pins = ["numpy==2.4.6", "protobuf==7.36.2", "nvidia-cudnn-cu12==8.9.7.29", "nvidia-cuda-runtime-cu12==12.2.140"]
-    host = {"gpus": [], "driver_version": None, "cpu_flags": ["sse4_2"]}
-    v = predict(combo("2.18.1", "cuda-pip", "3.13"), pins, host)
+    v = predict(combo("2.18.1", "cuda-pip", "3.13"), pins, host([], None, ["sse4_2"]))
     classes = [r.rsplit("→ predicted ", 1)[1] for r in v.reasons]
     assert v.predicted == "install-failed"
     assert classes == ["install-failed", "illegal-instruction", "no-gpu", "cudnn-mismatch", "degraded"]
@@ -215,10 +224,8 @@ def test_known_bad_combinations_of_matrix_yaml_are_predicted() -> None:
     """Every combination of matrix.yaml with an `expect` and recorded pins: the verdict is that class."""
     matched = 0
     for c in combinations(load_matrix(ROOT / "matrix.yaml"), "all"):
-        j = c.to_json()
-        if j["id"] in RECORDED_PINS:
-            expected = j.get("expect") or "ok"
-            assert predict(j, RECORDED_PINS[j["id"]], CPU_HOST).predicted == expected, j["id"]
+        if c.id in RECORDED_PINS:
+            assert predict(CombinationInfo.of(c), RECORDED_PINS[c.id], CPU_HOST).predicted == (c.expect or "ok"), c.id
             matched += 1
     assert matched == len(RECORDED_PINS)
 
@@ -230,17 +237,6 @@ def test_parse_pins() -> None:
     pins = parse_pins(["# comment", "NumPy==1.26.4", "-e git+https://x/y#egg=z", "tf-keras @ file:///tmp/x.whl",
                        "nvidia_cudnn_cu12==9.3.0.75", "protobuf[upb]==5.29.6 ; python_version >= '3.9'", ""])
     assert pins == {"numpy": "1.26.4", "nvidia-cudnn-cu12": "9.3.0.75", "protobuf": "5.29.6"}
-
-
-@pytest.mark.parametrize("bad, message", [
-    ({"stack_kind": "cpu"}, "no TensorFlow version"),
-    ({"tensorflow": "two-point-eighteen"}, "no TensorFlow version"),
-    ({"tensorflow": "2.18.1", "stack_kind": "rocm"}, "stack_kind 'rocm'"),
-])
-def test_bad_combination_is_a_one_line_user_error(bad: dict, message: str) -> None:
-    with pytest.raises(TfmatrixError) as err:
-        predict(bad, [], CPU_HOST)
-    assert message in str(err.value) and "\n" not in str(err.value)
 
 
 def test_verdict_is_frozen() -> None:
@@ -266,10 +262,9 @@ def test_verdicts_across_drivers_runtimes_and_cudnns(driver, tf_id, runtime, cud
 
     combo = next(c for c in combinations(load_matrix(ROOT / "matrix.yaml"), "all")
                  if c.id == f"{tf_id}-cuda-pip")
-    host = {"gpus": [{"index": 0, "name": "NVIDIA H100 80GB HBM3"}], "driver_version": driver,
-            "cpu_flags": ["avx", "avx2", "fma"]}
+    box = host(["NVIDIA H100 80GB HBM3"], driver, ["avx", "avx2", "fma"])
     pins = [f"tensorflow=={combo.tf.version}", f"nvidia-cuda-runtime-cu12=={runtime}",
             f"nvidia-cudnn-cu12=={cudnn}", "nvidia-cublas-cu12==12.5.3.2", "numpy==1.26.4",
             "protobuf==4.25.8" if tf_id == "tf2.15" else "protobuf==5.29.5"]
-    verdict = predict(combo.to_json(), pins, host)
+    verdict = predict(CombinationInfo.of(combo), pins, box)
     assert verdict.predicted == expected, verdict.reasons

@@ -25,8 +25,9 @@ import pytest
 
 import yaml
 
-from test_integration import TINY_MATRIX, python_version
-from tfmatrix import records
+from matrices import TINY_MATRIX, python_version
+from tfmatrix.records.status import Status
+from tfmatrix.records.store import load_run, run_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.integration
@@ -135,26 +136,26 @@ def test_each_combination_runs_on_the_node_it_asked_for_and_every_record_comes_b
                           capture_output=True, text=True, env=env, timeout=1800, cwd=ROOT)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    (run,) = records.run_folders(tmp_path / "results")
-    loaded = records.load_run(run)
+    (run,) = run_folders(tmp_path / "results")
+    loaded = load_run(run)
     assert loaded.warnings == []
-    got = {r["combination"]["id"]: r for r in loaded.records}
+    got = loaded.by_id()
     assert set(got) == {"tf2.20-cpu", "tf2.20-h100", "tf2.20-a100", "tf2.20-v100"}  # every record came back
     for cid, gpu_type in (("tf2.20-h100", "H100"), ("tf2.20-a100", "A100")):
-        node = got[cid]["placement"]["node"]
-        assert got[cid]["placement"]["executor"] == "ray"
+        node = got[cid].placement.node
+        assert got[cid].placement.executor == "ray"
         assert node["node_id"] == by_type[gpu_type] and f"accelerator_type:{gpu_type}" in node["resources"], cid
-        assert node["gpu_ids"] == [0] and got[cid]["placement"]["gpu_index"] == 0
+        assert node["gpu_ids"] == [0] and got[cid].placement.gpu_index == 0
         # the node has no real GPU: its session says so and times nothing on the CPU
-        assert got[cid]["status"] == "skipped" and "no NVIDIA GPU visible" in got[cid]["reason"]
+        assert got[cid].status == Status.SKIPPED and "no NVIDIA GPU visible" in got[cid].reason
     v100 = got["tf2.20-v100"]
-    assert v100["status"] == "skipped" and v100["placement"]["node"] is None
-    assert v100["reason"] == (f"no matching hardware: no node of the Ray cluster at {address} has "
-                              "1 GPU + accelerator_type:V100")
+    assert v100.status == Status.SKIPPED and v100.placement.node is None
+    assert v100.reason == (f"no matching hardware: no node of the Ray cluster at {address} has "
+                           "1 GPU + accelerator_type:V100")
     cpu = got["tf2.20-cpu"]
-    assert cpu["status"] == "ok" and cpu["placement"]["node"]["node_id"] in nodes
-    assert cpu["host"]["platform"]["node"] == socket.gethostname()  # each record keeps the host that ran it
-    for phase in cpu["phases"]:  # the logs came back too, and the record points at them
-        if phase.get("log"):
-            assert phase["log"].startswith(str(run / "logs" / "tf2.20-cpu")) and Path(phase["log"]).exists()
+    assert cpu.status == Status.OK and cpu.placement.node["node_id"] in nodes
+    assert cpu.host["platform"]["node"] == socket.gethostname()  # each record keeps the host that ran it
+    for phase in cpu.phases:  # the logs came back too, and the record points at them
+        if phase.log:
+            assert phase.log.startswith(str(run / "logs" / "tf2.20-cpu")) and Path(phase.log).exists()
     assert "submitted to Ray (1 GPU + accelerator_type:H100)" in out

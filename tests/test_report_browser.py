@@ -10,7 +10,8 @@ import pytest
 
 from browser import chromium, visit
 from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, XSS, copy_run, crashed, hostile, real_records
-from tfmatrix import compare
+from tfmatrix.history import compare
+from tfmatrix.records.model import CombinationInfo
 from tfmatrix.report import plots, render
 
 #: set to a folder to keep the screenshots (CI artefacts, the closing note)
@@ -114,7 +115,8 @@ models:
 
 def test_a_hostile_matrix_that_validates_is_still_only_text(browser, tmp_path):
     """What a matrix may legally hold (a marker with quotes and angle brackets, an odd library path) is escaped."""
-    from tfmatrix.matrix import combinations, load_matrix
+    from tfmatrix.matrix.expand import combinations
+    from tfmatrix.matrix.load import load_matrix
 
     path = tmp_path / "hostile.yaml"
     path.write_text(HOSTILE_MATRIX)
@@ -125,7 +127,7 @@ def test_a_hostile_matrix_that_validates_is_still_only_text(browser, tmp_path):
         combo = combos.get(doc["combination"]["id"].replace("tf2.20-cuda-pip", "tf2.20-sys"))
         if combo is None:
             return None
-        doc["combination"] = combo.to_json()
+        doc["combination"] = CombinationInfo.of(combo).to_json()
         if combo.stack.kind == "cuda-system":  # and a crash message that tries its luck too
             doc.update(status="failed", outcome="failed", reason=f"segfault: {XSS}")
             doc["phases"] = [dict(next(p for p in real_records(WITH_WEIGHTS)["tf2.20-cpu"]["phases"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, copy_run, hostile, slowed
-from tfmatrix import compare
 from tfmatrix.errors import ResultsError
-from tfmatrix import records
+from tfmatrix.history import compare
+from tfmatrix.records.store import load_run
 from tfmatrix.report import data, plots, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def test_compare_page_matches_gold(tmp_path):
     cmp = compare.compare_folders(base, cand)
     out = render.write_compare(cmp, tmp_path / "compare.html", generated_at=GENERATED_AT)
     html = out.read_text()
-    assert "regressed" in html and "latency[b1]" in html
+    assert "regressed" in html and "<td>latency</td>" in html and "throughput[b4] (higher is better)" in html
     check_gold("compare.html", scrub(html, tmp_path))
 
 
@@ -128,7 +128,7 @@ def test_cli_report_and_compare_write_their_pages(tree, tmp_path):
 
 def test_plots_are_valid_reproducible_svg(tree):
     results, _ = tree
-    frame = data.metrics_frame(records.load_run(results / WITH_WEIGHTS).records)
+    frame = data.metrics_frame(load_run(results / WITH_WEIGHTS).records)
     drawn = plots.draw_all(frame)
     assert [p.title for p in drawn] == ["Load and first-inference time", "Latency distribution (batch 1)",
                                         "Throughput vs batch size", "Peak memory"]
@@ -143,18 +143,19 @@ def test_plots_are_valid_reproducible_svg(tree):
 
 def test_gpu_telemetry_plot_from_the_sampled_series(tmp_path):
     """A GPU combination's latency phase with NVML samples (the explicit fake H200) gets its own plot."""
-    import copy
+    import dataclasses
     import time
 
     from fakes.fake_pynvml import TelemetryNvml
-    from real_runs import real_records
-    from tfmatrix import telemetry
+    from real_runs import typed_records
+    from tfmatrix.worker import telemetry
 
     with telemetry.Sampler([0], period=0.005, nvml=TelemetryNvml(["NVIDIA H200"])) as s:
         time.sleep(0.05)
-    rec = copy.deepcopy(real_records(WITH_WEIGHTS)["tf2.20-cpu"])
-    rec["combination"].update(id="tf2.20-cuda-pip", stack="cuda-pip", stack_kind="cuda-pip")
-    next(p for p in rec["phases"] if p["phase"] == "latency")["telemetry"] = s.result()
+    cpu = typed_records(WITH_WEIGHTS)["tf2.20-cpu"]
+    rec = dataclasses.replace(cpu, combination=dataclasses.replace(cpu.combination, id="tf2.20-cuda-pip",
+                                                                   stack="cuda-pip", stack_kind="cuda-pip"))
+    rec.phase("latency").telemetry = s.result()
     frame = data.metrics_frame([rec])
     drawn = plots.draw_all(frame, [rec])
     assert [p.title for p in drawn][-1] == "GPU telemetry (batch-1 latency phase)"

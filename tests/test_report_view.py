@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 
 import pytest
 
-from real_runs import QUIET_A, WITH_WEIGHTS, copy_run, real_records
+from real_runs import QUIET_A, WITH_WEIGHTS, copy_run, typed_records
 from tfmatrix.errors import TfmatrixError
-from tfmatrix import records
-from tfmatrix.report import data, view
+from tfmatrix.records.store import load_run
+from tfmatrix.report import data, details, view
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return records.load_run(copy_run(WITH_WEIGHTS, tmp_path_factory.mktemp("results")))
+    return load_run(copy_run(WITH_WEIGHTS, tmp_path_factory.mktemp("results")))
+
+
+def with_phase(record, kind, **changes):
+    """The record with its first ``kind`` phase changed."""
+    phases = [dataclasses.replace(p, **changes) if p.phase == kind else p for p in record.phases]
+    return dataclasses.replace(record, phases=phases)
 
 
 def test_grid_rows_are_tensorflow_builds_and_columns_stacks(run):
@@ -34,7 +40,7 @@ def test_grid_rows_are_tensorflow_builds_and_columns_stacks(run):
 
 def test_grid_adds_python_to_columns_only_when_it_varies(run):
     frame = data.combinations_frame(run.records)
-    frame.loc[frame.combination == "tf2.20-cpu", "python"] = "3.12"
+    frame.loc[frame.combination_id == "tf2.20-cpu", "python"] = "3.12"
     assert "cpu · py3.12" in view.build_grid(frame).columns
 
 
@@ -63,15 +69,15 @@ def test_timing_table_marks_the_best_and_gives_ratios_to_the_baseline(run):
         assert all(c.ratio.startswith("×") for c in cells[1:])
     # the ratio is the candidate's value over the baseline's, from the records' own medians
     imp = {r.combination: r.cells[0] for r in table.rows}
-    medians = frame[frame.metric == "import"].set_index("combination")["median"]
+    medians = frame[frame.metric == "import"].set_index("combination_id")["median"]
     assert imp["tf2.20-cpu"].ratio == f"×{medians['tf2.20-cpu'] / medians['tf2.15-cpu']:.2f}"
 
 
 def test_confidence_interval_only_with_enough_samples(run):
     frame = data.metrics_frame(run.records)
-    lat = frame[(frame.metric == "latency") & (frame.combination == "tf2.20-cpu")].iloc[0]
+    lat = frame[(frame.metric == "latency") & (frame.combination_id == "tf2.20-cpu")].iloc[0]
     assert lat["n"] >= 8 and lat["ci_low"] <= lat["median"] <= lat["ci_high"]
-    imp = frame[(frame.metric == "import") & (frame.combination == "tf2.20-cpu")].iloc[0]
+    imp = frame[(frame.metric == "import") & (frame.combination_id == "tf2.20-cpu")].iloc[0]
     assert imp["n"] == 3 and math.isnan(imp["ci_low"])
     table = view.build_timing(frame, None)
     cell = table.rows[-1].cells[0]
@@ -91,9 +97,9 @@ def test_stability_flags_spread_and_too_few_samples(run):
     assert not [n for n in notes if n.metric in ("export", "first inference", "peak host RSS")]
     spread = {(n.combination, n.metric) for n in notes if n.problem.startswith("spread")}
     real = frame[frame.repeated & (frame.spread > view.SPREAD_LIMIT)]
-    assert spread == {(r.combination, r.label) for r in real.itertuples()}
+    assert spread == {(r.combination_id, r.label) for r in real.itertuples()}
     noisy = frame.copy()
-    i = noisy.index[(noisy.metric == "latency") & (noisy.combination == "tf2.15-cpu")][0]
+    i = noisy.index[(noisy.metric == "latency") & (noisy.combination_id == "tf2.15-cpu")][0]
     assert noisy.at[i, "spread"] <= view.SPREAD_LIMIT  # quiet in the real run
     noisy.at[i, "spread"] = 0.25
     flagged = [n for n in view.stability_notes(noisy) if n.problem.startswith("spread")]
@@ -102,28 +108,27 @@ def test_stability_flags_spread_and_too_few_samples(run):
 
 
 def test_detail_lists_pin_changes_against_the_baseline():
-    recs = real_records(QUIET_A)
+    recs = typed_records(QUIET_A)
     base, other = recs["tf2.15-cpu"], recs["tf2.20-cpu"]
-    d = view.build_detail(other, base, is_baseline=False)
+    d = details.build_detail(other, base, is_baseline=False)
     changed = {c.package: (c.baseline, c.this) for c in d.pin_changes}
     assert changed["tensorflow"] == ("2.15.1", "2.20.0")
     assert all(c.baseline != c.this for c in d.pin_changes)
-    assert view.build_detail(base, base, is_baseline=True).pin_changes == []
-    failed = view.build_detail(recs["tf2.15-numpy2-cpu"], base, is_baseline=False)
-    assert failed.failure["class"] == "numpy-abi"
+    assert details.build_detail(base, base, is_baseline=True).pin_changes == []
+    failed = details.build_detail(recs["tf2.15-numpy2-cpu"], base, is_baseline=False)
+    assert failed.failure.cls == "numpy-abi"
     assert any("NumPy" in p.stderr_tail for p in failed.phases)
     assert failed.predicted == "numpy-abi"
 
 
 def test_anchor_keeps_only_safe_characters():
-    assert view.anchor('a"><script>', "m 1") == "c-a___script_--m_1"
+    assert details.anchor('a"><script>', "m 1") == "c-a___script_--m_1"
 
 
 def test_gpu_memory_column_only_where_measured(run):
     assert "peak GPU memory" not in [c.label for c in view.build_timing(data.metrics_frame(run.records), None).columns]
-    rec = copy.deepcopy(next(r for r in run.records if r["combination"]["id"] == "tf2.20-cpu"))
-    peak = next(p for p in rec["phases"] if p["phase"] == "peakmem")
-    peak["gpu_peak_memory_bytes"] = {"/device:GPU:0": 3 * 2**30, "/device:GPU:1": 2**30}  # as the worker records it
+    rec = with_phase(run.by_id()["tf2.20-cpu"], "peakmem",  # as the worker records it
+                     gpu_peak_memory_bytes={"/device:GPU:0": 3 * 2**30, "/device:GPU:1": 2**30})
     frame = data.metrics_frame([rec])
     gpu = frame[frame.metric == "gpu-memory"]
     assert list(gpu["median"]) == [3 * 2**30]
@@ -132,7 +137,7 @@ def test_gpu_memory_column_only_where_measured(run):
 
 
 def test_drift_compares_every_combination_that_ran_against_the_baseline(run):
-    recs = {r["combination"]["id"]: r for r in run.records}
+    recs = run.by_id()
     drift = {d.combination: d for d in view.build_drift(recs, "tf2.15-cpu")}
     assert set(drift) == {"tf2.15-numpy2-cpu", "tf2.15-protobuf7-cpu", "tf2.20-cpu"}  # skipped ones never ran
     assert not drift["tf2.15-numpy2-cpu"].comparable
@@ -142,19 +147,17 @@ def test_drift_compares_every_combination_that_ran_against_the_baseline(run):
 
 def test_throttled_gpu_is_a_stability_note():
     from fakes.fake_pynvml import TelemetryNvml
-    from tfmatrix import telemetry
+    from tfmatrix.worker import telemetry
 
     with telemetry.Sampler([0], period=0.005, nvml=TelemetryNvml(["NVIDIA H200"])) as s:
         import time
 
         time.sleep(0.03)
-    rec = copy.deepcopy(real_records(QUIET_A)["tf2.20-cpu"])
-    lat = next(p for p in rec["phases"] if p["phase"] == "latency")
-    lat["telemetry"] = s.result()
+    rec = with_phase(typed_records(QUIET_A)["tf2.20-cpu"], "latency", telemetry=s.result())
     (note,) = view.throttling_notes([rec])
     assert (note.combination, note.metric) == ("tf2.20-cpu", "latency-retinanet-mnv2-256-b1")
     assert "throttled" in note.problem and "sw-power-cap" in note.problem
-    lat["telemetry"]["gpus"]["0"]["summary"]["throttled"] = False
+    rec.phase("latency").telemetry["gpus"]["0"]["summary"]["throttled"] = False
     assert view.throttling_notes([rec]) == []
 
 
@@ -163,15 +166,14 @@ def test_cuda_table_puts_built_resolved_and_loaded_side_by_side():
     from fakes.fake_gpu_box import linux_tf218_after_torch
 
     probe, _nvml = linux_tf218_after_torch()
-    rec = copy.deepcopy(real_records(QUIET_A)["tf2.20-cpu"])
-    rec["combination"].update(stack="cuda-pip", stack_kind="cuda-pip")
-    rec["combination"]["tensorflow"] = "2.18.0"
-    rec["environment"] = probe
-    rows = {r.library: r for r in view.cuda_rows(rec)}
+    cpu = typed_records(QUIET_A)["tf2.20-cpu"]
+    rec = dataclasses.replace(cpu, environment=probe, combination=dataclasses.replace(
+        cpu.combination, stack="cuda-pip", stack_kind="cuda-pip", tensorflow="2.18.0"))
+    rows = {r.library: r for r in details.cuda_rows(rec)}
     # built: the compatibility data's exact cuDNN (TensorFlow's build_info says only "9")
     assert (rows["cuDNN"].built, rows["cuDNN"].resolved, rows["cuDNN"].loaded) == ("9.3.0", "9.1.0.70", "9.1.0")
     assert rows["cuDNN"].mismatch  # 9.1 under a TensorFlow built against 9.3: what the seed story's class looks like
     assert (rows["CUDA runtime"].built, rows["CUDA runtime"].resolved, rows["CUDA runtime"].loaded) == (
         "12.5.1", "12.1.105", "12.1")
     assert not rows["CUDA runtime"].mismatch  # same major: CUDA 12 minor versions are compatible
-    assert view.cuda_rows(real_records(QUIET_A)["tf2.20-cpu"]) == []  # a CPU stack has none
+    assert details.cuda_rows(cpu) == []  # a CPU stack has none

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix import runner
-from tfmatrix.matrix import load_matrix, combinations
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
+from tfmatrix.records.model import PhaseRecord
+from tfmatrix.records.status import PhaseStatus
+from tfmatrix.run import runner
+from tfmatrix.run.phases import classify_phase, stack_env
+from tfmatrix.worker.contract import Telemetry, WorkerResult
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = Path(__file__).parent / "data" / "tiny_bench.py"
@@ -22,21 +27,22 @@ def env_for_tests(tmp_path: Path) -> dict[str, str]:
 
 
 def run(tmp_path: Path, cls: str, method: str, params=(), timeout: float = 60.0,
-        batch: int | None = None) -> runner.PhaseResult:
+        batch: int | None = None) -> PhaseRecord:
     spec = runner.PhaseSpec("throughput", "inference", cls, method, tuple(params), "tiny", batch)
-    return runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs",
-                            timeout=timeout, env=env_for_tests(tmp_path))
+    phase, _ = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs",
+                                timeout=timeout, env=env_for_tests(tmp_path))
+    return phase
 
 
 def test_time_benchmark_meets_minimum_queries_and_duration(tmp_path):
     res = run(tmp_path, "Tiny", "time_sleep", [2], batch=2)
-    assert res.status == "ok", res.note
-    samples = res.result["samples"]
+    assert res.status == PhaseStatus.OK, res.note
+    samples = res.samples
     assert len(samples) >= 5
     assert sum(samples) >= 0.05 * 0.9
     assert all(s >= 0.002 for s in samples)  # each call sleeps 2 ms
-    assert res.result["warmup"] == 1
-    assert res.result["extra"] == {"setup_n": 2}
+    assert res.warmup == 1
+    assert res.extra == {"setup_n": 2}
     doc = res.to_json()
     assert doc["summary"]["n"] == len(samples)
     assert doc["summary"]["p50"] <= doc["summary"]["p90"] <= doc["summary"]["p99"]
@@ -45,24 +51,24 @@ def test_time_benchmark_meets_minimum_queries_and_duration(tmp_path):
 
 def test_track_reports_through_file_not_stdout(tmp_path):
     res = run(tmp_path, "Tiny", "track_value", [2])
-    assert res.status == "ok"
-    assert res.result["samples"] == [85.0]
-    assert res.result["unit"] == "widgets"
+    assert res.status == PhaseStatus.OK
+    assert res.samples == [85.0]
+    assert res.unit == "widgets"
     assert "noise on stdout" in Path(res.log).read_text()
 
 
 def test_timeraw_runs_fresh_interpreters(tmp_path):
     res = run(tmp_path, "Tiny", "timeraw_sleep", [1])
-    assert res.status == "ok"
-    assert len(res.result["samples"]) == 3
-    assert all(0.009 <= s < 1.0 for s in res.result["samples"])
+    assert res.status == PhaseStatus.OK
+    assert len(res.samples) == 3
+    assert all(0.009 <= s < 1.0 for s in res.samples)
 
 
 def test_peakmem_sees_the_allocation(tmp_path):
     res = run(tmp_path, "Tiny", "peakmem_alloc", [1])
-    assert res.status == "ok"
-    assert res.result["unit"] == "bytes"
-    assert res.result["samples"][0] >= 64 * 1024 * 1024
+    assert res.status == PhaseStatus.OK
+    assert res.unit == "bytes"
+    assert res.samples[0] >= 64 * 1024 * 1024
 
 
 @pytest.mark.parametrize("method, status, signame", [
@@ -94,8 +100,6 @@ def test_native_crash_is_recorded_with_its_signal_and_python_stack(tmp_path, met
     ("track_flood_stderr", "error", None, "numpy-abi", None),
 ])
 def test_fault_injection_is_classified(tmp_path, method, status, signame, cls, fatal_line):
-    from tfmatrix.bench import classify_phase
-
     res = run(tmp_path, "Crash", method)
     assert (res.status, res.signal) == (status, signame)
     got = classify_phase(res, gpu_stack=False)
@@ -113,10 +117,10 @@ def test_one_childs_death_does_not_stop_the_next(tmp_path):
 
 def test_python_exception_becomes_data(tmp_path):
     res = run(tmp_path, "Crash", "track_raise")
-    assert res.status == "error"
-    assert res.result["exception"]["type"] == "ValueError"
-    assert "Descriptors cannot be created directly" in res.result["exception"]["message"]
-    assert "track_raise" in res.result["exception"]["traceback"]
+    assert res.status == PhaseStatus.ERROR
+    assert res.exception["type"] == "ValueError"
+    assert "Descriptors cannot be created directly" in res.exception["message"]
+    assert "track_raise" in res.exception["traceback"]
     assert res.exit_code == 3
 
 
@@ -132,8 +136,6 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     res = run(tmp_path, "Crash", "track_hang", timeout=3.0)
     assert res.status == "timeout"
     assert "after 3." in res.note and "limit 3 s" in res.note  # how long it ran
-    from tfmatrix.bench import classify_phase
-
     assert classify_phase(res, gpu_stack=False).cls == "timeout"
     assert time.monotonic() - t0 < 30
     pid = int((tmp_path / "grandchild.pid").read_text())
@@ -154,19 +156,20 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     (0xC0000374, "STATUS_HEAP_CORRUPTION"),
 ])
 def test_windows_ntstatus_exit_codes_are_decoded(code, text):
-    status, note = runner.outcome_of(code, False, None, windows=True)
+    status, note = runner.phase_status(code, False, None, windows=True)
     assert status == "crashed" and text in note and "0xC0" in note
 
 
-def test_outcome_mapping_is_total():
-    assert runner.outcome_of(0, False, {"status": "ok"})[0] == "ok"
-    assert runner.outcome_of(None, True, None)[0] == "timeout"
-    assert runner.outcome_of(-11, False, None, windows=False) == ("crashed", "ended by signal SIGSEGV")
-    assert runner.outcome_of(3, False, None, windows=True)[1] == "exit status 3 without a result file"
-    assert runner.outcome_of(1, False, None)[0] == "crashed"
-    assert runner.outcome_of(0, False, None)[0] == "no-result"
-    assert runner.outcome_of(3, False, {"status": "error", "exception": {"type": "E", "message": "m"}}) == ("error", "E: m")
-    assert runner.outcome_of(2, False, {"status": "ok"})[0] == "crashed"
+def test_phase_status_mapping_is_total():
+    ok, err = WorkerResult(), WorkerResult(status="error", exception={"type": "E", "message": "m"})
+    assert runner.phase_status(0, False, ok)[0] == PhaseStatus.OK
+    assert runner.phase_status(None, True, None)[0] == PhaseStatus.TIMEOUT
+    assert runner.phase_status(-11, False, None, windows=False) == ("crashed", "ended by signal SIGSEGV")
+    assert runner.phase_status(3, False, None, windows=True)[1] == "exit status 3 without a result file"
+    assert runner.phase_status(1, False, None)[0] == PhaseStatus.CRASHED
+    assert runner.phase_status(0, False, None)[0] == PhaseStatus.NO_RESULT
+    assert runner.phase_status(3, False, err) == ("error", "E: m")
+    assert runner.phase_status(2, False, ok)[0] == PhaseStatus.CRASHED
 
 
 def test_plan_covers_every_phase_in_order():
@@ -179,8 +182,8 @@ def test_plan_covers_every_phase_in_order():
 
 
 def test_manager_modules_never_import_tensorflow():
-    code = ("import sys; sys.path.insert(0, 'src'); import tfmatrix.cli, tfmatrix.bench, tfmatrix.runner, "
-            "tfmatrix.summary, tfmatrix.install; "
+    code = ("import sys; sys.path.insert(0, 'src'); import tfmatrix.cli, tfmatrix.sessions, tfmatrix.run.pipeline, "
+            "tfmatrix.run.runner, tfmatrix.report.summary, tfmatrix.run.install, tfmatrix.executors.dispatch; "
             "bad = [m for m in ('tensorflow', 'numpy', 'official') if m in sys.modules]; print(bad); "
             "sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -188,12 +191,10 @@ def test_manager_modules_never_import_tensorflow():
 
 
 def test_cpu_children_never_see_a_gpu(tmp_path):
-    from tfmatrix.bench import _stack_env
-
     matrix = load_matrix(ROOT / "matrix.yaml")
     cpu = next(c for c in combinations(matrix) if c.stack.kind == "cpu")
-    assert _stack_env(cpu) == {"CUDA_VISIBLE_DEVICES": ""}
-    env = runner.child_env(tmp_path / "c.json", _stack_env(cpu))
+    assert stack_env(cpu) == {"CUDA_VISIBLE_DEVICES": ""}
+    env = runner.child_env(tmp_path / "c.json", stack_env(cpu))
     assert env["CUDA_VISIBLE_DEVICES"] == "" and env["TFMATRIX_BENCH_CONFIG"].endswith("c.json")
     assert "PYTHONPATH" not in env
 
@@ -206,7 +207,7 @@ def test_a_worker_dies_with_its_manager_even_on_sigkill(tmp_path):
     pidfile = tmp_path / "worker.pid"
     manager = textwrap.dedent(f"""
         import subprocess, sys, time
-        code = "import os, time; from tfmatrix.worker import die_with_parent; " \\
+        code = "import os, time; from tfmatrix.worker.main import die_with_parent; " \\
                "assert die_with_parent(); open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
         subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
         time.sleep(60)
@@ -234,13 +235,11 @@ def _proc_state(pid: int) -> str:
 
 
 def test_gpu_stacks_see_their_gpu_in_bus_order_with_memory_growth():
-    from tfmatrix.bench import _stack_env
-
     matrix = load_matrix(ROOT / "matrix.yaml")
     by_kind = {c.stack.kind: c for c in combinations(matrix, "all")}
     pip, system = by_kind["cuda-pip"], by_kind["cuda-system"]
-    assert _stack_env(pip) == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
-    env = _stack_env(system, gpu=1)
+    assert stack_env(pip) == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    env = stack_env(system, gpu=1)
     assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
     assert env["LD_LIBRARY_PATH"].split(os.pathsep)[0] == "/usr/local/cuda/lib64"
 
@@ -250,15 +249,15 @@ def test_worker_samples_nvml_beside_the_measurement(tmp_path):
     spec = runner.PhaseSpec("latency", "inference", "Tiny", "time_sleep", (2,), "tiny", 1)
     env = env_for_tests(tmp_path)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "fakes" / "inject"), env.get("PYTHONPATH", "")])
-    res = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs",
-                           timeout=60, env=env, telemetry={"gpus": [0], "period": 0.005})
-    assert res.status == "ok", res.note + res.stderr_tail
+    res, _ = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs",
+                              timeout=60, env=env, telemetry=Telemetry((0,), 0.005))
+    assert res.status == PhaseStatus.OK, res.note + res.stderr_tail
     tele = res.to_json()["telemetry"]
     assert tele["available"] and tele["period_s"] == 0.005
     summary = tele["gpus"]["0"]["summary"]
     assert summary["samples"] >= 3 and summary["samples"] == len(tele["gpus"]["0"]["series"]["t"])
     assert summary["memory_used_bytes"]["peak"] >= 48_000_000_000 and summary["throttled"] is True
     # without telemetry (a CPU stack), nothing is sampled
-    plain = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs2",
-                             timeout=60, env=env)
+    plain, _ = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs2",
+                                timeout=60, env=env)
     assert "telemetry" not in plain.to_json()

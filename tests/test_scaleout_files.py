@@ -1,5 +1,5 @@
 """The shipped Slurm scripts and CI workflow: they parse, the commands they run exist
-and are accepted by tfmatrix, and they match the README's "Scaling out" section.
+and are accepted by tfmatrix, and they match the scale-out page of the docs (docs/scale-out.md).
 (No `sbatch --test-only` or GitHub runner here: the Slurm scripts run for real under
 the environment Slurm would give them, with a FAKE `python3` on PATH that records
 what it was asked to run.)"""
@@ -17,18 +17,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfmatrix import bench
+from tfmatrix.run.options import parse as parse_options
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM = REPO / "tools" / "slurm"
 WORKFLOW = REPO / ".github" / "workflows" / "bench-matrix.yml"
 README = (REPO / "README.md").read_text(encoding="utf-8")
+SCALE_OUT = REPO / "docs" / "scale-out.md"
 
 
 def scaling_out_section() -> str:
-    m = re.search(r"^## Scaling out\n(.*?)(?=^## )", README, re.S | re.M)
-    assert m, "README has no '## Scaling out' section"
-    return m.group(1)
+    """The scale-out page, which the README links."""
+    assert "docs/scale-out.md" in README, "the README does not link docs/scale-out.md"
+    return SCALE_OUT.read_text(encoding="utf-8")
 
 
 def nox_sessions(matrix: Path | None = None) -> list[dict]:
@@ -82,7 +83,7 @@ def test_each_array_task_runs_its_shard_into_its_own_folder(tmp_path):
         "SLURM_ARRAY_TASK_MIN": "0"})
     assert calls == [[["-m", "nox", "-s", "bench", "--", "--shard", "3/8"],
                       f"{tmp_path}/results-slurm/4242/shard-3"]]
-    opts = bench.parse_options(calls[0][0][5:])  # tfmatrix accepts what the task passes
+    opts = parse_options(calls[0][0][5:])  # tfmatrix accepts what the task passes
     assert str(opts.shard) == "3/8"
     assert "bench" in session_names()
 
@@ -101,7 +102,7 @@ def test_the_merge_job_merges_the_arrays_folder_then_reports(tmp_path):
     assert {"merge", "report"} <= session_names()
 
 
-def test_readme_shows_the_same_slurm_commands():
+def test_the_docs_show_the_same_slurm_commands():
     section = scaling_out_section()
     assert "sbatch --parsable tools/slurm/bench-array.sbatch" in section
     assert 'sbatch --dependency=afterany:"$job" tools/slurm/merge.sbatch "$job"' in section
@@ -171,7 +172,7 @@ def test_the_job_matrix_from_nox_puts_gpu_combinations_on_gpu_runners(tmp_path):
         assert re.fullmatch(r"[A-Za-z0-9._-]+", job["slug"]) and job["python"] == "3.11"
 
 
-def test_readme_shows_the_workflow():
+def test_the_docs_show_the_workflow():
     section = scaling_out_section()
     assert ".github/workflows/bench-matrix.yml" in section and "nox -l --json" in section
     assert "nox -s merge -- shards/*" in section

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tfmatrix import shard
+from tfmatrix.matrix import shard
 from tfmatrix.errors import TfmatrixError
-from tfmatrix.matrix import combinations, load_matrix
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def test_the_assignment_does_not_depend_on_input_order():
 
 def test_two_machines_compute_the_same_shards():
     """Two fresh interpreters with different hash seeds (as two machines would be) agree."""
-    code = ("import json,sys; from tfmatrix import shard; from tfmatrix.matrix import load_matrix, combinations; "
+    code = ("import json,sys; from tfmatrix.matrix import shard; from tfmatrix.matrix.load import load_matrix; from tfmatrix.matrix.expand import combinations; "
             "m = load_matrix(sys.argv[1]); print(json.dumps(shard.assign(combinations(m, 'all'), 3)))")
     outs = []
     for seed in ("1", "12345"):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from fakes.fake_pynvml import H200_UNDER_LOAD, FakeNvml, NVMLError_LibraryNotFound, TelemetryNvml
-from tfmatrix import telemetry
+from tfmatrix.worker import telemetry
 
 
 def test_sampler_keeps_raw_series_and_summarizes_peak_and_mean():

@@ -3,12 +3,12 @@
 The lent machine has no network and no TensorFlow, but has nvidia-ml-py and
 PyTorch (or JAX).  This checks, for real, what can be checked there:
 
-1. the NVML reader (``probe.collect_nvml``, ``gpu.visible_gpus``, ``gpu.driver_version``);
+1. the NVML reader (``probe.collect_nvml``, ``host.visible_gpus``, ``host.driver_version``);
 2. the telemetry sampler (``telemetry.Sampler``) beside a PyTorch (or JAX) matmul loop:
    utilization and memory must rise above idle, clocks and power must be read;
 3. the loaded-library reader (``probe.collect_loaded_libraries``) in a process that
    really initialised CUDA and cuDNN (a convolution);
-4. the host fingerprint (``fingerprint.host_fingerprint``).
+4. the host fingerprint (``host.host_fingerprint``).
 
 Each check prints one ``CHECK <name>: PASS|FAIL|SKIP <why>`` line (details as
 JSON below it).  Exit status: 0 all passed, 1 a check failed, 3 no NVIDIA GPU here.
@@ -26,7 +26,8 @@ from typing import Any, Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
-from tfmatrix import fingerprint, gpu, probe, telemetry  # noqa: E402
+from tfmatrix.run import host  # noqa: E402
+from tfmatrix.worker import probe, telemetry  # noqa: E402
 
 RESULTS: list[tuple[str, str]] = []
 
@@ -83,11 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     nvml = probe.collect_nvml()
-    gpus = gpu.visible_gpus()
-    details = {"nvml": nvml, "visible_gpus": [g.__dict__ for g in gpus], "driver_version": gpu.driver_version()}
+    gpus = host.visible_gpus()
+    details = {"nvml": nvml, "visible_gpus": [g.__dict__ for g in gpus], "driver_version": host.driver_version()}
     if not nvml.get("available") or not gpus:
         report("nvml-reader", "SKIP", f"no NVIDIA GPU here: {nvml.get('reason', 'NVML sees no GPU')}", details)
-        report("fingerprint", "PASS", "(collected without a GPU)", fingerprint.host_fingerprint())
+        report("fingerprint", "PASS", "(collected without a GPU)", host.host_fingerprint())
         return 3
     ok = bool(nvml["driver_version"]) and len(nvml["gpus"]) == len(gpus)
     report("nvml-reader", "PASS" if ok else "FAIL",
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = any(n.startswith("libcudart") or n.startswith("libcuda") for n in names)
         report("loaded-libraries", "PASS" if ok else "FAIL",
                f"{len(libs)} CUDA-family libraries loaded in this process", libs)
-    report("fingerprint", "PASS", "", fingerprint.host_fingerprint())
+    report("fingerprint", "PASS", "", host.host_fingerprint())
     return 1 if any(v == "FAIL" for _, v in RESULTS) else 0
 
 

@@ -1,7 +1,8 @@
-"""Entry points: what the noxfile calls, and ``python -m tfmatrix``.
+"""``python -m tfmatrix``: validate, compare, report, publish, merge, scale, doctor.
 
-User errors (:class:`~tfmatrix.errors.TfmatrixError`) are caught here and only
-here: one line on stderr, exit status 2, no traceback.
+User errors (:class:`~tfmatrix.errors.TfmatrixError`) are caught in one place,
+:func:`tfmatrix.errors.reported`: one line on stderr, exit status 2, no
+traceback.  What the noxfile's sessions call is :mod:`tfmatrix.sessions`.
 """
 
 from __future__ import annotations
@@ -10,117 +11,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
-
-from packaging.version import Version
 from typing import Any, NoReturn, Sequence
 
-from . import bench, summary
-from .errors import TfmatrixError
-from .matrix import combinations, load_matrix, matrix_path_from_env
-from .results import RUN_ID_ENV, RunDir, check_run_id, latest_run, new_run_id, reports_root, results_root
+from .errors import TfmatrixError, reported
+from .records.store import reports_root, results_root
 
 
-def fail(exc: TfmatrixError) -> NoReturn:
-    sys.stderr.write(f"tfmatrix: error: {exc.one_line()}\n")
-    raise SystemExit(exc.exit_status)
-
-
-def nox_context(root: Path) -> bench.Context:
-    """Load the matrix once, at noxfile import; a bad one ends nox with status 2."""
-    try:
-        matrix = load_matrix(matrix_path_from_env(root))
-        profile = os.environ.get(bench.PROFILE_ENV, "default")
-        matrix.profile(profile)
-        run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
-        check_run_id(run_id, RUN_ID_ENV)
-        # every session of this nox invocation writes into the same run
-        os.environ[RUN_ID_ENV] = run_id
-        return bench.Context(root=root, matrix=matrix, profile=profile, run_id=run_id,
-                             results_root=results_root(root))
-    except TfmatrixError as exc:
-        fail(exc)
-
-
-def dispatch_mode(argv: Sequence[str]) -> str | None:
-    """At noxfile import: "gpus" or "ray" when the bench sessions only queue (they then need no venv)."""
-    from .executors.dispatch import mode_from_argv
-
-    try:
-        return mode_from_argv(argv)
-    except TfmatrixError as exc:
-        fail(exc)
-
-
-def bench_session(session: Any, ctx: bench.Context, combo_id: str) -> None:
-    from .executors import dispatch
-    from .interrupts import signals_as_interrupt
-
-    try:
-        opts = bench.parse_options(list(session.posargs))
-        how = dispatch.mode(opts)
-        if how is not None:
-            dispatch.queue(session, ctx, combo_id, opts, "the Ray cluster" if how == "ray" else
-                           f"the GPU pool {','.join(map(str, opts.gpus))}")
-            return
-        if len(opts.gpus) > 1:
-            session.warn(f"tfmatrix: --gpus {','.join(map(str, opts.gpus))}: no GPU is visible here, so "
-                         "combinations run one at a time (timings taken side by side on a shared CPU would "
-                         "mean nothing)")
-        with signals_as_interrupt():  # SIGTERM, like Ctrl-C, records the combination as interrupted
-            bench.run_combination(session, ctx, combo_id)
-    except TfmatrixError as exc:
-        session.error(f"tfmatrix: {exc.one_line()}")
-
-
-def dispatch_session(session: Any, ctx: bench.Context) -> None:
-    """Run what the bench sessions queued, on the GPU pool or Ray; fail if any combination failed."""
-    from .executors import dispatch
-    from .interrupts import signals_as_interrupt
-
-    try:
-        with signals_as_interrupt():
-            records = dispatch.run_queued(session, ctx, ctx.root)
-    except TfmatrixError as exc:
-        session.error(f"tfmatrix: {exc.one_line()}")
-    session.notify("summary", [ctx.run_id])
-    bad = dispatch.failed(records)
-    if bad:
-        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
-
-
-def clean_session(session: Any, ctx: bench.Context) -> None:
-    """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
-    from . import cache
-
-    p = argparse.ArgumentParser(prog="nox -s clean --", exit_on_error=False)
-    p.add_argument("--older-than", default=None, help="remove entries unused for longer: 12h, 30d, 2w")
-    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    try:
-        args = p.parse_args(session.posargs)
-        found = cache.entries(ctx.root / ".nox", ctx.cache_root)
-        age = cache.parse_age(args.older_than) if args.older_than else float("inf")
-        done = cache.prune(found, age, args.dry_run)
-    except (TfmatrixError, argparse.ArgumentError) as exc:
-        session.error(f"tfmatrix: {exc.one_line() if isinstance(exc, TfmatrixError) else exc}")
-    print(cache.render(done))
-
-
-def summary_session(session: Any, ctx: bench.Context) -> None:
-    try:
-        text = summary_text(ctx, session.posargs[0] if session.posargs else None)
-    except TfmatrixError as exc:
-        session.error(f"tfmatrix: {exc.one_line()}")
-    print(text)
-
-
-def summary_text(ctx: bench.Context, run_id: str | None) -> str:
-    run = RunDir(ctx.results_root, check_run_id(run_id, "summary run id")) if run_id else latest_run(ctx.results_root)
-    if not run.run_record.exists():
-        raise TfmatrixError(f"{run.path}: no run record (no bench session ran in this run)")
-    records = list(run.records())
-    run.finish()
-    wanted = combinations(ctx.matrix, run.read_run().get("profile", ctx.profile))
-    return summary.render(run.run_id, records, wanted)
+def fail(line: str) -> NoReturn:
+    sys.stderr.write(f"tfmatrix: error: {line}\n")
+    raise SystemExit(2)
 
 
 def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
@@ -130,7 +29,7 @@ def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
     import tempfile
 
     src = str(Path(__file__).resolve().parent.parent)
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from tfmatrix.probe import collect_all; "
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from tfmatrix.worker.probe import collect_all; "
             "json.dump(collect_all(), open(sys.argv[2], 'w'))")
     with tempfile.TemporaryDirectory(prefix="tfmatrix-doctor-") as tmp:
         out = Path(tmp) / "probe.json"
@@ -142,7 +41,7 @@ def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
         except FileNotFoundError:
             raise TfmatrixError(f"--python: got {python!r}; expected the path of a Python interpreter") from None
         if not out.exists():
-            from .exits import describe_exit
+            from .run.exits import describe_exit
 
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
             return {"crashed": describe_exit(proc.returncode).text, "stderr_tail": tail}
@@ -150,11 +49,11 @@ def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
 
 
 def doctor_text(python: str) -> tuple[str, int]:
-    from . import doctor
+    from .diagnosis import doctor
 
     probe = probe_interpreter(python)
     if "crashed" in probe:
-        from .classify import classify_failure
+        from .diagnosis.classify import classify_failure
 
         cls = classify_failure(status="crashed", text=probe["stderr_tail"], gpu_stack=True)
         return (f"tfmatrix doctor: {python}: the probe itself died ({probe['crashed']}): {cls.cls}\n"
@@ -163,35 +62,9 @@ def doctor_text(python: str) -> tuple[str, int]:
     return doctor.render(diagnosis), (1 if diagnosis.errors else 0)
 
 
-def doctor_session(session: Any, ctx: bench.Context) -> None:
-    """Diagnose ``--python PATH``, or else this session's own venv with the matrix's newest TensorFlow."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="nox -s doctor --")
-    p.add_argument("--python", default=None)
-    args = p.parse_args(session.posargs)
-    python = args.python
-    if python is None:
-        newest = max((t for t in ctx.matrix.tensorflow if not t.expect), key=lambda t: Version(t.version))
-        session.install(f"tensorflow=={newest.version}", *newest.requires, "nvidia-ml-py")
-        python = runner_python(session)
-    try:
-        text, status = doctor_text(python)
-    except TfmatrixError as exc:
-        session.error(f"tfmatrix: {exc.one_line()}")
-    print(text)
-    if status:
-        session.error("tfmatrix doctor found errors (above)")
-
-
-def runner_python(session: Any) -> str:
-    from .runner import python_in
-
-    return python_in(Path(session.virtualenv.location))
-
-
 def compare_command(args: Any) -> int:
-    from . import compare
+    from .history import compare
+    from .records.metrics import check_name
 
     root = results_root(Path.cwd())
     if len(args.runs) == 0:
@@ -204,7 +77,7 @@ def compare_command(args: Any) -> int:
     for item in args.metric_threshold:
         name, _, value = item.partition("=")
         try:
-            thresholds[name] = float(value)
+            thresholds[check_name(name, "--metric-threshold")] = float(value)
         except ValueError:
             raise TfmatrixError(f"--metric-threshold: got {item!r}; expected METRIC=FACTOR such as load=1.25") from None
     cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds)
@@ -222,9 +95,8 @@ def compare_command(args: Any) -> int:
 
 
 def report_command(args: Any) -> int:
+    from .history.changepoints import for_runs
     from .report import plots, render
-
-    from .changepoints import for_runs
 
     built = render.build_report(results_root(Path.cwd()), reports_root(Path.cwd()), args.run_id,
                                 baseline=args.baseline, plots=plots.draw_all, change_points=for_runs)
@@ -238,7 +110,7 @@ def report_command(args: Any) -> int:
 
 
 def publish_command(args: Any) -> int:
-    from . import publish
+    from .history import publish
 
     root = Path.cwd()
     results = results_root(root)
@@ -253,7 +125,7 @@ def publish_command(args: Any) -> int:
 
 
 def merge_command(args: Any) -> int:
-    from . import merge
+    from .history import merge
 
     result = merge.merge([Path(d) for d in args.dirs], results_root(Path.cwd()), run_id=args.run_id)
     for warning in result.warnings:
@@ -264,7 +136,7 @@ def merge_command(args: Any) -> int:
 
 
 def scale_command(args: Any) -> int:
-    from . import scale
+    from .history import scale
 
     for result in scale.run(Path(args.root).resolve()):
         print(result.line())
@@ -301,24 +173,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--root", default=".", help="the project folder (holds benchmarks/)")
     args = parser.parse_args(argv)
     commands = {"compare": compare_command, "report": report_command, "publish": publish_command,
-                "scale": scale_command, "merge": merge_command}
-    if args.command in commands:
-        try:
-            return commands[args.command](args)
-        except TfmatrixError as exc:
-            fail(exc)
-    if args.command == "doctor":
-        try:
-            text, status = doctor_text(args.python)
-        except TfmatrixError as exc:
-            fail(exc)
-        print(text)
-        return status
-    try:
-        path = Path(args.matrix) if args.matrix else matrix_path_from_env(Path.cwd())
-        matrix = load_matrix(path)
-        for combo in combinations(matrix, args.profile):
-            print(f"bench({combo.id})  models={','.join(m.id for m in combo.models)}  tags={','.join(combo.tags)}")
-    except TfmatrixError as exc:
-        fail(exc)
+                "scale": scale_command, "merge": merge_command, "doctor": doctor_command,
+                "validate": validate_command}
+    with reported(fail):
+        return commands[args.command](args)
+
+
+def doctor_command(args: Any) -> int:
+    text, status = doctor_text(args.python)
+    print(text)
+    return status
+
+
+def validate_command(args: Any) -> int:
+    from .matrix.expand import combinations, matrix_path_from_env
+    from .matrix.load import load_matrix
+
+    matrix = load_matrix(Path(args.matrix) if args.matrix else matrix_path_from_env(Path.cwd()))
+    for combo in combinations(matrix, args.profile):
+        print(f"bench({combo.id})  models={','.join(m.id for m in combo.models)}  tags={','.join(combo.tags)}")
     return 0

@@ -1,8 +1,13 @@
-"""One exception family for user errors; caught in one place (``cli.main_guard``)."""
+"""One exception family for user errors, caught in one place: :func:`reported`.
+
+``python -m tfmatrix`` reports one with a line on stderr and exit status 2;
+a nox session, with ``session.error`` (one line, the session fails).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 
 class TfmatrixError(Exception):
@@ -51,3 +56,14 @@ class _Missing:
 
 _MISSING: Any = _Missing()
 MISSING = _MISSING
+
+
+@contextmanager
+def reported(say: Callable[[str], Any]) -> Iterator[None]:
+    """The one place a :class:`TfmatrixError` is caught: its one line goes to ``say``, which ends the command
+    (nox's ``session.error`` raises); if ``say`` returns, the exit status is the error's."""
+    try:
+        yield
+    except TfmatrixError as exc:
+        say(exc.one_line())
+        raise SystemExit(exc.exit_status) from None

@@ -1,6 +1,6 @@
 """FAKE GPU machines: explicit stand-ins for hosts this project's CI cannot have.
 
-Each function returns ``(probe, nvml)`` shaped exactly as ``tfmatrix.probe``
+Each function returns ``(probe, nvml)`` shaped exactly as ``tfmatrix.worker.probe``
 collects them inside a venv (``collect_all()`` and ``collect_nvml()``), filled with
 real-world values.  Where each came from (values marked "unchecked" are
 well-known figures that were not re-verified against a source here):

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import functools
 import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from .. import outcomes
-from ..bench import Context, NoxSession, Options, in_shard, parse_gpus, parse_options, select
 from ..errors import TfmatrixError
-from ..gpu import GpuInfo, visible_gpus
-from ..matrix import Combination
-from ..results import RunDir
+from ..matrix.model import Combination
+from ..records.model import CombinationRecord
+from ..records.status import SESSION_FAILS
+from ..records.store import RunDir
+from ..run.context import Context
+from ..run.host import GpuInfo, visible_gpus
+from ..run.options import Options, parse_lenient
+from ..run.pipeline import NoxSession
 
-#: combination ids queued by this nox process's bench sessions, per run id, in nox's order
-QUEUED: dict[str, list[str]] = {}
+#: combinations queued by this nox process's bench sessions, per run id, in nox's order
+QUEUED: dict[str, list[Combination]] = {}
 
 #: the options only the driver reads; the combination's own session gets the rest
 DRIVER_OPTIONS = ("--gpus", "--executor", "--address", "--shard")
@@ -47,23 +49,8 @@ def mode(opts: Options, gpus: Sequence[GpuInfo] | None = None) -> str | None:
 
 
 def mode_from_argv(argv: Sequence[str]) -> str | None:
-    """What the noxfile asks at import (before nox makes venvs): do the bench sessions only queue?
-
-    Lenient: the posargs may be another session's (``nox -s report -- RUN_ID``), and a bad bench
-    option is the bench session's to report; only ``--executor`` and ``--gpus`` are read here.
-    """
-    import argparse
-
-    posargs = list(argv[list(argv).index("--") + 1:]) if "--" in argv else []
-    p = argparse.ArgumentParser(add_help=False, exit_on_error=False)
-    p.add_argument("--executor", default="local")
-    p.add_argument("--gpus", default=None)
-    try:
-        ns, _ = p.parse_known_args(posargs)
-        gpus = parse_gpus(ns.gpus) if ns.gpus is not None else ()
-    except (argparse.ArgumentError, TfmatrixError):
-        return None
-    return mode(Options(executor=ns.executor, gpus=gpus))
+    """What the noxfile asks at import (before nox makes venvs): do the bench sessions only queue?"""
+    return mode(parse_lenient(argv))
 
 
 def child_posargs(posargs: Sequence[str]) -> list[str]:
@@ -82,30 +69,29 @@ def child_posargs(posargs: Sequence[str]) -> list[str]:
     return out
 
 
-def queue(session: NoxSession, ctx: Context, combo_id: str, opts: Options, how: str) -> None:
-    combo = select(ctx, combo_id, opts)  # --models is checked here, before anything runs
-    if not in_shard(ctx, combo.id, opts):
+def queue(session: NoxSession, ctx: Context, combo: Combination, opts: Options, how: str) -> None:
+    combo = combo.only(opts.models)  # --models is checked here, before anything runs
+    if not ctx.in_shard(combo, opts):
         session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
-    QUEUED.setdefault(ctx.run_id, []).append(combo.id)
+    QUEUED.setdefault(ctx.run_id, []).append(combo)
     session.log(f"tfmatrix: {combo.id}: queued for {how} (run {ctx.run_id}); the dispatch session runs it")
     session.notify("dispatch", list(session.posargs))
 
 
-def run_queued(session: NoxSession, ctx: Context, root: Path) -> list[dict[str, Any]]:
+def run_queued(session: NoxSession, ctx: Context, opts: Options) -> list[CombinationRecord | None]:
     """The ``dispatch`` session: hand the queue to its executor, then read back every record."""
-    opts = parse_options(list(session.posargs))
     how = mode(opts)
-    ids = QUEUED.get(ctx.run_id, [])
-    if how is None or not ids:
+    combos = QUEUED.get(ctx.run_id, [])
+    if how is None or not combos:
         raise TfmatrixError("dispatch: nothing queued; run `nox -s bench -- --gpus 0,1` or "
                             "`nox -s bench -- --executor ray --address ADDR`, which queue and then dispatch")
     run = RunDir(ctx.results_root, ctx.run_id)
-    combos = [select(ctx, i, opts) for i in ids]
+    root = ctx.root
     rest = child_posargs(session.posargs)
     if how == "gpus":
         from .pool import NoxLauncher, run_pool
 
-        run.ensure(lambda: ctx.run_info(opts))
+        ctx.ensure_run(run, opts)
         launcher = NoxLauncher(root=root, run=run, profile=ctx.profile, posargs=rest, python=sys.executable)
         run_pool(run, combos, opts, [g for g in host_gpus() if g.index in opts.gpus], launcher, session.log)
     else:
@@ -115,15 +101,19 @@ def run_queued(session: NoxSession, ctx: Context, root: Path) -> list[dict[str, 
     return [_read_back(run, c, session) for c in combos]
 
 
-def _read_back(run: RunDir, combo: Combination, session: NoxSession) -> dict[str, Any]:
-    record = run.existing_record(combo.id) or {}
-    outcome = record.get("outcome") or "missing"
-    where = record.get("placement") or {}
-    at = (f" on GPU {where['gpu_index']}" if where.get("gpu_index") is not None else "") + (
-        f" on node {where['node'].get('node_id', '')[:8]}" if where.get("node") else "")
-    session.log(f"tfmatrix: {combo.id}: {outcome}{at}{' - ' + record['reason'] if record.get('reason') else ''}")
+def _read_back(run: RunDir, combo: Combination, session: NoxSession) -> CombinationRecord | None:
+    record = run.existing_record(combo.id)
+    if record is None:
+        session.log(f"tfmatrix: {combo.id}: missing")
+        return None
+    where = record.placement
+    at = ""
+    if where is not None:
+        at = (f" on GPU {where.gpu_index}" if where.gpu_index is not None else "") + (
+            f" on node {where.node.get('node_id', '')[:8]}" if where.node else "")
+    session.log(f"tfmatrix: {combo.id}: {record.outcome}{at}{' - ' + record.reason if record.reason else ''}")
     return record
 
 
-def failed(records: list[dict[str, Any]]) -> list[str]:
-    return [f"{r['combination']['id']}: {r['outcome']}" for r in records if r.get("outcome") in outcomes.SESSION_FAILS]
+def failed(records: list[CombinationRecord | None]) -> list[str]:
+    return [f"{r.id}: {r.outcome}" for r in records if r is not None and r.outcome in SESSION_FAILS]

@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-from .. import outcomes, placement
-from ..bench import PROFILE_ENV, Options, record_by_driver
-from ..classify import classify_failure
-from ..gpu import GpuInfo, driver_version
-from ..matrix import Combination
-from ..results import RESULTS_ENV, RUN_ID_ENV, RunDir
+from ..diagnosis.classify import classify_failure
+from ..matrix.model import Combination
+from ..records.status import Status
+from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
+from ..run import placement
+from ..run.context import PROFILE_ENV
+from ..run.host import GpuInfo, driver_version
+from ..run.options import Options
+from ..run.pipeline import record_by_driver
 
 
 class Launcher(Protocol):
@@ -97,7 +100,7 @@ def _run_pool(run: RunDir, combos: Sequence[Combination], opts: Options, gpus: S
         eligible = [g.index for g in placement.matching(combo.hardware, gpus, driver)] if combo.needs_gpu else []
         if combo.needs_gpu and not eligible:
             reason = placement.unmet(combo.hardware, gpus, driver, where=f"in --gpus {pool_ids},")
-            record_by_driver(run, combo, opts, "gpus", outcomes.SKIPPED, reason)
+            record_by_driver(run, combo, opts, "gpus", Status.SKIPPED, reason)
             say(f"tfmatrix: {combo.id}: skipped - {reason}")
             continue
         exit_code = launch(combo, "install", eligible[0] if eligible else None)
@@ -139,6 +142,6 @@ def _no_record(run: RunDir, combo: Combination, opts: Options, stage: str, exit_
     log = run.log_dir(combo.id) / f"nox-{stage}.log"
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]) if log.exists() else ""
     failure = classify_failure(status="error", text=tail, gpu_stack=combo.needs_gpu)
-    record_by_driver(run, combo, opts, "gpus", outcomes.FAILED,
+    record_by_driver(run, combo, opts, "gpus", Status.FAILED,
                      f"its nox session ({stage}) ended with exit status {exit_code} without writing a record; "
                      f"see {log}", failure)

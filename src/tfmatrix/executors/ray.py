@@ -11,18 +11,24 @@ driver writes them into the run folder, with the node in ``placement.node``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .. import outcomes, placement
-from ..bench import CACHE_ENV, Context, Options, record_by_driver
-from ..classify import classify_failure
 from ..atomic import write_text_atomic
+from ..diagnosis.classify import classify_failure
 from ..errors import TfmatrixError
-from ..gpu import ASSUME_GPU_ENV
-from ..matrix import Combination
-from ..results import RunDir
+from ..matrix.model import Combination
+from ..records.model import CombinationRecord, Placement
+from ..records.schema import BadRecord, check
+from ..records.status import Status
+from ..records.store import RunDir
+from ..run import placement
+from ..run.context import CACHE_ENV, Context
+from ..run.host import ASSUME_GPU_ENV
+from ..run.options import Options
+from ..run.pipeline import record_by_driver
 
 PASSED_ENV = ("TFMATRIX_MATRIX", CACHE_ENV, ASSUME_GPU_ENV, "TFMATRIX_PROFILE", "UV_CACHE_DIR", "UV_INDEX_URL")
 
@@ -42,7 +48,7 @@ def run_on_ray(ctx: Context, run: RunDir, combos: Sequence[Combination], opts: O
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise TfmatrixError(f"--address: got {opts.address!r}; no Ray cluster answered there ({exc}); "
                             "start one with `ray start --head`, or give its address (host:6379)") from None
-    run.ensure(lambda: ctx.run_info(opts))  # only now: a cluster that never answered leaves no empty run
+    ctx.ensure_run(run, opts)  # only now: a cluster that never answered leaves no empty run
     try:
         cloudpickle.register_pickle_by_value(raytask)  # the nodes need Ray and nox, not tfmatrix
         task = ray.remote(max_retries=0)(raytask.bench_on_node)
@@ -56,7 +62,7 @@ def run_on_ray(ctx: Context, run: RunDir, combos: Sequence[Combination], opts: O
             if not any(placement.node_satisfies(request, n.get("Resources", {})) for n in nodes):
                 reason = (f"{placement.NO_MATCH}: no node of the Ray cluster at {opts.address} has "
                           f"{placement.describe_request(request)}")
-                record_by_driver(run, combo, opts, "ray", outcomes.SKIPPED, reason)
+                record_by_driver(run, combo, opts, "ray", Status.SKIPPED, reason)
                 say(f"tfmatrix: {combo.id}: skipped - {reason}")
                 continue
             ref = task.options(name=f"tfmatrix:{combo.id}", **request).remote(
@@ -91,12 +97,16 @@ def keep_returned(run: RunDir, combo: Combination, opts: Options, result: dict[s
         log_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(str(log_dir / "nox-ray.log"), result.get("tail") or "")
         failure = classify_failure(status="error", text=result.get("tail") or why, gpu_stack=combo.needs_gpu)
-        return record_by_driver(run, combo, opts, "ray", outcomes.FAILED, f"{why}; see {log_dir / 'nox-ray.log'}",
+        return record_by_driver(run, combo, opts, "ray", Status.FAILED, f"{why}; see {log_dir / 'nox-ray.log'}",
                                 failure)
+    try:
+        rec = CombinationRecord.from_json(check(record, f"the record Ray returned for {combo.id}"))
+    except BadRecord as exc:
+        return record_by_driver(run, combo, opts, "ray", Status.FAILED, f"its record could not be read: {exc}")
     old = result.get("log_root") or ""
-    for phase in record.get("phases", []):
-        if old and isinstance(phase.get("log"), str) and phase["log"].startswith(old):
-            phase["log"] = str(log_dir) + phase["log"][len(old):]
-    record["run_id"] = run.run_id
-    record.setdefault("placement", {"executor": "ray"})["node"] = result.get("node")
-    return run.write_record(combo.id, record)
+    for phase in rec.phases:
+        if old and phase.log.startswith(old):
+            phase.log = str(log_dir) + phase.log[len(old):]
+    rec.run_id = run.run_id
+    rec.placement = dataclasses.replace(rec.placement or Placement(executor="ray"), node=result.get("node"))
+    return run.write_record(rec)

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..records.model import CombinationRecord
+from ..records.status import PhaseStatus
+
 #: Above these a difference is flagged (pixels, score units).
 BOX_TOLERANCE = 0.5
 SCORE_TOLERANCE = 1e-3
@@ -37,10 +40,11 @@ class Drift:
             or (self.max_score_delta or 0) > SCORE_TOLERANCE)
 
 
-def first_inference(record: Mapping[str, Any], model: str) -> dict[str, Any] | None:
-    for p in record.get("phases") or []:
-        if p["phase"] == "first-inference" and p.get("model") == model and p["status"] == "ok":
-            extra = p.get("extra") or {}
+def first_inference(record: CombinationRecord, model: str) -> dict[str, Any] | None:
+    """What the first inference of ``model`` recorded beside its time: inputs and weights hashes, detections."""
+    for p in record.phases:
+        if p.phase == "first-inference" and p.model == model and p.status == PhaseStatus.OK:
+            extra = p.extra or {}
             if extra.get("detections"):
                 return extra
     return None
@@ -75,9 +79,9 @@ def match_image(base: Mapping[str, Any], cand: Mapping[str, Any]) -> tuple[float
     return box_d, score_d, unmatched, len(base["boxes"])
 
 
-def compare(base: Mapping[str, Any], cand: Mapping[str, Any], model: str) -> Drift:
+def compare(base: CombinationRecord, cand: CombinationRecord, model: str) -> Drift:
     """The candidate record's drift from the baseline record for one model."""
-    cid = cand["combination"]["id"]
+    cid = cand.id
     b, c = first_inference(base, model), first_inference(cand, model)
     if b is None or c is None:
         return Drift(cid, model, False, "no detections recorded (the first inference did not run)")

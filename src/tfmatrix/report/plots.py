@@ -14,6 +14,7 @@ from typing import Callable
 
 import pandas as pd
 
+from ..records.model import CombinationRecord
 from .view import Plot
 
 ROW_HEIGHT = 0.32  # inches per bar row
@@ -46,7 +47,8 @@ def _svg_uri(fig) -> str:
 
 
 def _label(row: pd.Series | dict, several_models: bool) -> str:
-    return f"{row['combination']} · {row['model']}" if several_models and row.get("model") else row["combination"]
+    cid = row["combination_id"]
+    return f"{cid} · {row['model']}" if several_models and row.get("model") else cid
 
 
 def _errors(sub: pd.DataFrame, scale: float) -> list[list[float]]:
@@ -122,15 +124,15 @@ PLOTTERS: tuple[Callable[[pd.DataFrame, bool], Plot | None], ...] = (
     plot_phase_times, plot_latency, plot_throughput, plot_memory)
 
 
-def plot_gpu_telemetry(records: list[dict]) -> Plot | None:
+def plot_gpu_telemetry(records: list[CombinationRecord]) -> Plot | None:
     """GPU utilization and memory over the batch-1 latency phase of each GPU combination (NVML samples)."""
     series = []
     for r in records:
-        for p in r.get("phases") or []:
-            tele = p.get("telemetry") or {}
-            if p["phase"] == "latency" and tele.get("available"):
+        for p in r.phases:
+            tele = p.telemetry or {}
+            if p.phase == "latency" and tele.get("available"):
                 for index, gpu in sorted(tele["gpus"].items()):
-                    label = r["combination"]["id"] + (f" · GPU {index}" if len(tele["gpus"]) > 1 else "")
+                    label = r.id + (f" · GPU {index}" if len(tele["gpus"]) > 1 else "")
                     series.append((label, gpu["series"]))
     if not series:
         return None
@@ -147,7 +149,7 @@ def plot_gpu_telemetry(records: list[dict]) -> Plot | None:
                 "Line charts of GPU utilization and memory used over the latency phase per combination", _svg_uri(fig))
 
 
-def draw_all(frame: pd.DataFrame, records: list[dict] | None = None) -> list[Plot]:
+def draw_all(frame: pd.DataFrame, records: list[CombinationRecord] | None = None) -> list[Plot]:
     """Every plot the data allows: the timing plots from the metrics, the telemetry plot from the records."""
     out: list[Plot] = []
     if not frame.empty:

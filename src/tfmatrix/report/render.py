@@ -10,17 +10,17 @@ half a page.
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import jinja2
 
-from .. import atomic, records
+from .. import atomic
 from ..errors import ResultsError
-from ..results import RUN_ID_RE, check_run_id
-from . import view
+from ..records.metrics import fmt
+from ..records.store import RUN_ID_RE, Run, check_run_id, load_run, now, run_folders
+from . import compare_page, view
 
 
 def environment() -> jinja2.Environment:
@@ -28,7 +28,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("tfmatrix.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    env.filters["measure"] = view.fmt  # a number in its unit: 140.2 ms, 5.21 s, 1014 MiB
+    env.filters["measure"] = fmt  # a number in its unit: 140.2 ms, 5.21 s, 1014 MiB
     return env
 
 
@@ -39,10 +39,6 @@ def render(template: str, **context: Any) -> str:
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text_atomic(str(path), text)
-
-
-def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -77,14 +73,14 @@ def report_dir(reports_root: Path, run_id: str) -> Path:
     return reports_root / check_run_id(run_id, "report run id")
 
 
-def build_index(runs: list[records.Run], reports_root: Path, generated_at: str,
+def build_index(runs: list[Run], reports_root: Path, generated_at: str,
                 change_points: list[Any] | None = None) -> Path:
     rows, warnings = [], []
     for run in sorted(runs, key=lambda r: r.run_id, reverse=True):
-        suite = run.info.get("suite") or {}
+        info = run.info
         has = (reports_root / run.run_id / "index.html").exists()
-        rows.append(IndexRow(run.run_id, run.info.get("started_at") or "?", run.info.get("profile") or "?",
-                             (suite.get("commit") or "?")[:12], view.outcome_counts(run.records),
+        rows.append(IndexRow(run.run_id, (info.started_at if info else "") or "?", (info.profile if info else "") or "?",
+                             ((info.commit if info else None) or "?")[:12], view.outcome_counts(run.records),
                              f"{run.run_id}/index.html" if has else None))
         warnings += run.warnings
     page = IndexPage(generated_at, rows, warnings, list(change_points or []),
@@ -96,9 +92,9 @@ def build_index(runs: list[records.Run], reports_root: Path, generated_at: str,
 
 def build_report(results_root: Path, reports_root: Path, run_id: str | None = None, *, baseline: str | None = None,
                  generated_at: str | None = None, plots: Callable | None = None,
-                 change_points: Callable[[list[records.Run]], list[Any]] | None = None) -> Built:
+                 change_points: Callable[[list[Run]], list[Any]] | None = None) -> Built:
     """Write the run's page (default: the newest run), the latest copy and the index."""
-    folders = records.run_folders(results_root)
+    folders = run_folders(results_root)
     if not folders:
         raise ResultsError(f"{results_root}: no runs yet (run `nox -s bench` first)")
     if run_id is None:
@@ -106,7 +102,7 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     elif not RUN_ID_RE.match(run_id) or not (results_root / run_id).is_dir():
         raise ResultsError(f"report: got run id {run_id!r}; expected one of the runs under {results_root}")
     generated_at = generated_at or now()
-    runs = [records.load_run(f) for f in folders]
+    runs = [load_run(f) for f in folders]
     by_id = {r.run_id: r for r in runs}
     cps = change_points(runs) if change_points else []
     page = view.build_run_page(by_id[run_id], generated_at=generated_at, baseline=baseline, plots=plots,
@@ -125,6 +121,6 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
 def write_compare(cmp: Any, path: Path, generated_at: str | None = None) -> Path:
     """The comparison's HTML page."""
     generated_at = generated_at or now()
-    page = view.build_compare_page(cmp, generated_at)
+    page = compare_page.build_compare_page(cmp, generated_at)
     write_text_atomic(path, render("compare.html.j2", page=page, generated_at=generated_at))
     return path

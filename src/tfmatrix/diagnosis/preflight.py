@@ -1,0 +1,153 @@
+"""Pre-flight verdict: how a combination will end, predicted before anything runs.
+
+:func:`predict` reads the combination as its record keeps it
+(:class:`~tfmatrix.records.model.CombinationInfo`), its resolved pins (``pip
+freeze`` lines) and the host (:class:`~tfmatrix.run.host.HostFacts`: GPUs,
+driver, CPU flags).  It asks the compatibility rules
+(:mod:`tfmatrix.diagnosis.rules`) and returns a
+:class:`~tfmatrix.records.model.Prediction`: ``"ok"`` or a failure class, with
+one concrete sentence per reason.  It never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from packaging.utils import canonicalize_name
+
+from ..errors import TfmatrixError
+from ..records.model import CombinationInfo, Prediction
+from . import compat, rules
+
+if TYPE_CHECKING:
+    from ..run.host import HostFacts
+
+#: The classes a verdict can predict, most severe first: the first present decides.
+SEVERITY = ("install-failed", "illegal-instruction", "no-gpu", "numpy-abi", "cuda-lib-missing",
+            "cudnn-mismatch", "protobuf", "degraded")
+
+
+@dataclass(frozen=True)
+class _Reason:
+    cls: str
+    text: str
+
+
+def parse_pins(lines: Iterable[str]) -> dict[str, str]:
+    """``pip freeze`` lines -> {canonical name: version}; other lines (comments, URLs) are skipped."""
+    out: dict[str, str] = {}
+    for raw in lines:
+        line = str(raw).split("#", 1)[0].strip()
+        if "==" not in line or line.startswith("-"):
+            continue
+        name, _, version = line.partition("==")
+        name = name.split("[", 1)[0].strip()
+        version = version.split(";", 1)[0].strip()
+        if name and version:
+            out[canonicalize_name(name)] = version
+    return out
+
+
+# --------------------------------------------------------------------------- the rules, in words
+
+
+def _python(python: str, bc: compat.BuildConfig | None) -> list[_Reason]:
+    if not rules.python_untested(bc, python):
+        return []
+    assert bc is not None
+    return [_Reason("install-failed", f"TF {bc.tf} is tested on Python {bc.python_range}; this combination "
+                                      f"uses Python {python} → predicted install-failed")]
+
+
+def _avx(host: "HostFacts") -> list[_Reason]:
+    if not rules.avx_missing(host.cpu_flags, host.machine):
+        return []
+    return [_Reason("illegal-instruction", "the host CPU has no AVX, which TensorFlow's x86-64 wheels use since "
+                                           "TF 1.6 → predicted illegal-instruction")]
+
+
+def _gpu(combo: CombinationInfo, bc: compat.BuildConfig | None, host: "HostFacts") -> list[_Reason]:
+    if not combo.needs_gpu:
+        return []
+    out: list[_Reason] = []
+    if not host.gpus:
+        out.append(_Reason("no-gpu", f"no NVIDIA GPU is visible on this host and a {combo.stack_kind} stack needs "
+                                     f"one → predicted no-gpu"))
+    check = rules.check_driver(host.driver_version, bc.cuda_exact, host.system) \
+        if host.driver_version and bc is not None else None
+    if check is not None and check.too_old:
+        out.append(_Reason("no-gpu", f"driver {check.driver} is older than CUDA {bc.cuda_major}'s floor "  # type: ignore[union-attr]
+                                     f"{check.floor} → predicted no-gpu"))
+    return out
+
+
+def _cuda_pip(combo: CombinationInfo, bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
+    if combo.stack_kind != "cuda-pip" or bc is None:
+        return []
+    major = bc.cuda_major
+    runtime_name, cudnn_name = f"nvidia-cuda-runtime-cu{major}", f"nvidia-cudnn-cu{major}"
+    runtime, cudnn = pins.get(runtime_name), pins.get(cudnn_name)
+    cuda_wheels = {n: v for n, v in pins.items() if n.startswith("nvidia-") and compat.wheel_cuda_major(n)}
+    if not cuda_wheels:
+        why = (f"TF {bc.tf} has no [and-cuda] extra, so this venv pins no nvidia-* CUDA wheels"
+               if compat.and_cuda(combo.tensorflow) is None else "this venv pins no nvidia-* CUDA wheels")
+        return [_Reason("cuda-lib-missing", f"{why}; TF {bc.tf} was built against CUDA {bc.cuda_exact} / "
+                                            f"cuDNN {bc.cudnn} → predicted cuda-lib-missing")]
+    out: list[_Reason] = []
+    if runtime is None:
+        others = ", ".join(f"{n} {v}" for n, v in sorted(cuda_wheels.items()) if n.startswith("nvidia-cuda-runtime-"))
+        got = f"; it pins {others}" if others else ""
+        out.append(_Reason("cuda-lib-missing", f"TF {bc.tf} was built against CUDA {bc.cuda_exact}; this venv pins "
+                                               f"no {runtime_name} wheel{got} → predicted cuda-lib-missing"))
+    if cudnn is None:
+        others = {n: v for n, v in cuda_wheels.items() if n.startswith("nvidia-cudnn-")}
+        if others:
+            n, v = sorted(others.items())[0]
+            out.append(_Reason("cudnn-mismatch", f"TF {bc.tf} was built against cuDNN {bc.cudnn} for CUDA {major}; "
+                                                 f"this venv pins {n} {v}, a cuDNN for CUDA "
+                                                 f"{compat.wheel_cuda_major(n)} → predicted cudnn-mismatch"))
+        else:
+            out.append(_Reason("cuda-lib-missing", f"TF {bc.tf} was built against cuDNN {bc.cudnn}; this venv pins "
+                                                   f"no {cudnn_name} wheel → predicted cuda-lib-missing"))
+        return out
+    try:
+        match = rules.match_cudnn(bc.cudnn, compat.cudnn_of_wheel(cudnn))
+    except TfmatrixError:
+        return out
+    if match.relation == rules.OTHER_MAJOR:
+        out.append(_Reason("cudnn-mismatch", f"TF {bc.tf} was built against cuDNN {bc.cudnn}; this venv pins "
+                                             f"cuDNN {match.have} → predicted cudnn-mismatch"))
+    elif match.broken:
+        out.append(_Reason("cudnn-mismatch", f"TF {bc.tf} was built against cuDNN {bc.cudnn}; this venv pins "
+                                             f"cuDNN {match.have}, an older minor (TF needs the same major and at "
+                                             f"least its minor) → predicted cudnn-mismatch"))
+    return out  # a newer minor of the same major passes TensorFlow's own check: not a predicted failure
+
+
+def _numpy(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
+    if not rules.numpy_abi_mismatch(bc, pins.get("numpy")):
+        return []
+    return [_Reason("numpy-abi", f"TF {bc.tf} was built against NumPy 1.x; this venv resolves "  # type: ignore[union-attr]
+                                 f"numpy {pins['numpy']} → predicted numpy-abi")]
+
+
+def _protobuf(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
+    broken = rules.protobuf_outside(bc, pins.get("protobuf"))
+    if broken is None:
+        return []
+    return [_Reason("degraded", f"TF {bc.tf} requires protobuf{broken}; this venv resolves "  # type: ignore[union-attr]
+                                f"protobuf {pins['protobuf']} → predicted degraded")]
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def predict(combo: CombinationInfo, resolved_pins: Iterable[str], host: "HostFacts") -> Prediction:
+    """The predicted outcome of one combination on one host, with its reasons."""
+    pins = parse_pins(resolved_pins)
+    bc = compat.build_config(combo.tensorflow)
+    found = (_python(combo.python, bc) + _avx(host) + _gpu(combo, bc, host) + _numpy(bc, pins)
+             + _cuda_pip(combo, bc, pins) + _protobuf(bc, pins))
+    found.sort(key=lambda r: SEVERITY.index(r.cls))  # stable: equal classes keep rule order
+    return Prediction(predicted=found[0].cls if found else "ok", reasons=tuple(r.text for r in found))

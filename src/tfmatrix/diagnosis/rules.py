@@ -1,0 +1,145 @@
+"""The compatibility rules, in one place: each returns a structured verdict the callers only present.
+
+Pre-flight (before a combination runs), the doctor (on a live environment)
+and the report (the CUDA table of a record) ask the same questions with
+different evidence (the venv's pins, the libraries a process loaded, what a
+record kept); the answers, and the failure class each predicts, come from here.
+The facts behind the rules (which CUDA and cuDNN a release was built with, the
+driver floors) are :mod:`tfmatrix.diagnosis.compat`'s data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from ..errors import TfmatrixError
+from . import compat
+
+X86 = ("x86_64", "amd64", "x64", "i386", "i686", "x86")
+
+SAME, NEWER_MINOR, OLDER_MINOR, OTHER_MAJOR, UNKNOWN = "same", "newer-minor", "older-minor", "other-major", "unknown"
+
+
+def avx_missing(flags: Iterable[str] | None, machine: str | None) -> bool:
+    """True only when the CPU flags were read, the CPU is x86 (or unknown) and it has no AVX.
+
+    TensorFlow's x86-64 wheels use AVX since TF 1.6; without it ``import tensorflow`` dies of an
+    illegal instruction.  No flags (Windows has no /proc/cpuinfo) means "not read", never "no AVX".
+    """
+    seen = {str(f).lower() for f in flags or ()}
+    arch = str(machine or "").lower()
+    return bool(seen) and (not arch or arch in X86) and "avx" not in seen
+
+
+def relation(built: str, have: str) -> str:
+    """How a library version ``have`` stands to the ``built`` one: by major, then minor (when both give one)."""
+    try:
+        b, h = compat.dotted(built), compat.dotted(have)
+    except TfmatrixError:
+        return UNKNOWN
+    if b[0] != h[0]:
+        return OTHER_MAJOR
+    if len(b) < 2 or len(h) < 2 or b[1] == h[1]:
+        return SAME
+    return OLDER_MINOR if h[1] < b[1] else NEWER_MINOR
+
+
+@dataclass(frozen=True)
+class LibraryMatch:
+    """A CUDA library found (pinned, loaded) against the one TensorFlow was built with.
+
+    cuDNN must have TensorFlow's major and at least its minor (TensorFlow checks this when it
+    loads cuDNN); a newer minor is accepted, not the tested configuration.  The CUDA runtime must
+    have TensorFlow's major; an older minor runs without the newer kernels' features.
+    """
+
+    library: str  # "cuDNN" or "CUDA runtime"
+    built: str
+    have: str
+    relation: str  # same, newer-minor, older-minor, other-major, unknown
+
+    @property
+    def broken(self) -> bool:
+        return self.relation == OTHER_MAJOR or (self.library == "cuDNN" and self.relation == OLDER_MINOR)
+
+    @property
+    def predicts(self) -> str | None:
+        """A wrong runtime major brings its own cuDNN: both end the way a cuDNN mismatch does."""
+        return "cudnn-mismatch" if self.broken else None
+
+
+def match_cudnn(built: str, have: str) -> LibraryMatch:
+    return LibraryMatch("cuDNN", built, have, relation(built, have))
+
+
+def match_cuda_runtime(built: str, have: str) -> LibraryMatch:
+    return LibraryMatch("CUDA runtime", built, have, relation(built, have))
+
+
+@dataclass(frozen=True)
+class DriverCheck:
+    """An NVIDIA driver against the floor of the CUDA version TensorFlow was built with."""
+
+    driver: str
+    cuda: str
+    floor: str
+    too_old: bool
+
+    @property
+    def predicts(self) -> str | None:
+        return "no-gpu" if self.too_old else None
+
+    def newest_usable(self, system: str) -> compat.BuildConfig | None:
+        """The newest TensorFlow release whose CUDA this driver does run (a way out besides upgrading)."""
+        for cfg in reversed(compat.load_compat().tensorflow):
+            floor = compat.driver_floor(cfg.cuda, system)
+            if floor and compat.compare_dotted(self.driver, floor) >= 0:
+                return cfg
+        return None
+
+
+def check_driver(driver: str, cuda: str, system: str = "Linux") -> DriverCheck | None:
+    """None when the floor of that CUDA on that system is unknown, or a version does not parse."""
+    floor = compat.driver_floor(cuda, system)
+    if floor is None:
+        return None
+    try:
+        return DriverCheck(driver, cuda, floor, compat.compare_dotted(driver, floor) < 0)
+    except TfmatrixError:
+        return None
+
+
+def numpy_abi_mismatch(bc: compat.BuildConfig | None, numpy: str | None) -> bool:
+    """A release built against NumPy 1.x with NumPy 2 installed: its C extensions do not load."""
+    v = _version(numpy)
+    return bc is not None and v is not None and bc.numpy_abi == 1 and v.major >= 2
+
+
+def protobuf_outside(bc: compat.BuildConfig | None, protobuf: str | None) -> str | None:
+    """The part of the release's own protobuf specifier a version breaks (``"<5"``), or None."""
+    v = _version(protobuf)
+    if bc is None or v is None:
+        return None
+    try:
+        spec = SpecifierSet(bc.protobuf_requirement)
+    except InvalidSpecifier:
+        return None
+    if spec.contains(v, prereleases=True):
+        return None
+    return ",".join(sorted(str(s) for s in spec if not s.contains(v, prereleases=True)))
+
+
+def python_untested(bc: compat.BuildConfig | None, python: str | None) -> bool:
+    """A Python outside the release's tested range: its wheels do not exist, the install fails."""
+    return bc is not None and python is not None and not bc.supports_python(python)
+
+
+def _version(text: str | None) -> Version | None:
+    try:
+        return Version(text) if text is not None else None
+    except InvalidVersion:
+        return None

@@ -1,0 +1,114 @@
+"""Read a matrix file and validate it into :class:`~tfmatrix.matrix.model.Matrix`.
+
+Every problem is one :class:`~tfmatrix.errors.MatrixError` naming the file, the
+key path, the bad value and what was expected (the checks are :mod:`.validate`'s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import MATRIX_SCHEMA_VERSION
+from ..errors import MISSING, MatrixError
+from .expand import combination_id
+from .model import Matrix
+from .validate import Validator
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with the same key twice."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # a '<<' merge key: construct_mapping below merges it
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen[key] = True
+        except TypeError:
+            pass  # an unhashable key: construct_mapping below reports it as a YAML error
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_matrix(path: str | os.PathLike[str]) -> Matrix:
+    """Read and validate a matrix file; raise :class:`MatrixError` on any problem."""
+    p = Path(path)
+    name = str(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise MatrixError(name, "", MISSING, "an existing matrix file") from None
+    except OSError as exc:
+        raise MatrixError(name, "", exc.strerror, "a readable matrix file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MatrixError(name, "", "undecodable bytes", "a UTF-8 text file") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nesting too deep
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "document"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise MatrixError(name, where, problem, "valid YAML") from None
+    return parse_matrix(data, name, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
+    v = Validator(file)
+    top = v.mapping(data, "", {
+        "schema_version": True, "pythons": True, "tensorflow": True, "stacks": True,
+        "models": True, "workload": False, "timeouts": False, "include": False,
+        "exclude": False, "profiles": False, "index_url": False,
+    })
+    sv = top["schema_version"]
+    if type(sv) is not int or sv != MATRIX_SCHEMA_VERSION:
+        raise MatrixError(file, "schema_version", sv, f"the integer {MATRIX_SCHEMA_VERSION}")
+
+    pythons = tuple(v.str_list(top["pythons"], "pythons", check=v.python, nonempty=True))
+    v.unique(pythons, "pythons", lambda x: x)
+
+    stacks = tuple(v.seq(top["stacks"], "stacks", v.stack, nonempty=True))
+    v.unique(stacks, "stacks", lambda s: s.id)
+    tfs = tuple(v.seq(top["tensorflow"], "tensorflow",
+                      lambda x, k: v.tensorflow(x, k, {s.id for s in stacks}), nonempty=True))
+    v.unique(tfs, "tensorflow", lambda t: t.id)
+    combo_ids: dict[str, str] = {}  # "tfN.M-STACK" must not come from two (tf, stack) pairs
+    for (i, stack), tf, py in itertools.product(enumerate(stacks), tfs, pythons):
+        cid = combination_id(tf, stack, py, len(pythons) > 1)
+        if cid in combo_ids:
+            raise MatrixError(file, f"stacks[{i}].id", stack.id,
+                              f"ids that keep combination ids distinct ({tf.id!r} + {stack.id!r} "
+                              f"and {combo_ids[cid]} both give {cid!r})")
+        combo_ids[cid] = f"{tf.id!r} + {stack.id!r}"
+    stack_ids = {s.id for s in stacks}
+    models = tuple(v.seq(top["models"], "models", lambda x, k: v.model(x, k, stack_ids), nonempty=True))
+    v.unique(models, "models", lambda m: m.id)
+
+    workload = v.workload(top.get("workload", MISSING), "workload")
+    timeouts = v.timeouts(top.get("timeouts", MISSING), "timeouts")
+    include = tuple(v.seq(top.get("include", []), "include", lambda x, k: v.rule(x, k, stack_ids)))
+    exclude = tuple(v.seq(top.get("exclude", []), "exclude", lambda x, k: v.rule(x, k, stack_ids)))
+    known = {"tensorflow": {t.id for t in tfs}, "stacks": stack_ids,
+             "pythons": set(pythons), "models": {m.id for m in models}}
+    profiles = tuple(v.profiles(top.get("profiles", MISSING), "profiles", known))
+    index_url = v.url(top["index_url"], "index_url") if "index_url" in top else None
+    return Matrix(
+        path=file, sha256=sha256, schema_version=sv, pythons=pythons, tensorflow=tfs,
+        stacks=stacks, models=models, workload=workload, timeouts=timeouts,
+        include=include, exclude=exclude, profiles=profiles, index_url=index_url,
+    )

@@ -1,0 +1,133 @@
+"""The metric catalogue: what each phase measured, under one name, unit and direction for every reader.
+
+Summary, report, compare, change points and publish all read measurements
+through :func:`measured`, so ``throughput[b4]`` is the same thing (images per
+second, higher is better) wherever it appears, and ``--metric-threshold``
+takes these names.
+
+Samples of a ``cached`` phase (an export reused from the cache) are the
+original export's: they are shown (marked ``*``), never judged.  A metric
+``derived`` from another's samples (throughput at batch 1 is the latency's
+samples as images per second) is shown, and judged only through the metric it
+comes from, so one slowdown is never counted twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..errors import TfmatrixError
+from .model import PhaseRecord
+from .status import PhaseStatus
+
+LOWER, HIGHER = "lower", "higher"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # stable id: "load", "throughput[b4]"
+    label: str  # display name
+    unit: str  # seconds, images/s, bytes
+    better: str  # lower or higher
+    repeated: bool  # measured several times by design (single-shot ones are not judged for spread)
+    repeats_key: str = ""  # the matrix.yaml key that raises the sample count
+    derived: bool = False  # computed from another metric's samples: shown, not judged on its own
+
+    @property
+    def family(self) -> str:
+        """The name without the batch: ``throughput[b4]`` -> ``throughput`` (a --metric-threshold may name either)."""
+        return self.key.split("[", 1)[0]
+
+    @property
+    def shown(self) -> str:
+        """The name in a table of changes, saying so when higher is better (there a ratio below 1 is worse)."""
+        return self.key + (" (higher is better)" if self.better == HIGHER else "")
+
+    def worse(self, ratio: float) -> bool:
+        """Is candidate/base = ``ratio`` a change for the worse?"""
+        return ratio > 1 if self.better == LOWER else ratio < 1
+
+
+IMPORT = Metric("import", "import", "seconds", LOWER, True, "workload.import_repeats")
+EXPORT = Metric("export", "export", "seconds", LOWER, False)
+LOAD = Metric("load", "cold load", "seconds", LOWER, True, "workload.load_repeats")
+FIRST_INFERENCE = Metric("first-inference", "first inference", "seconds", LOWER, False)
+LATENCY = Metric("latency", "latency b1", "seconds", LOWER, True, "workload.latency.min_queries")
+PEAK_RSS = Metric("peak-rss", "peak host RSS", "bytes", LOWER, False)
+GPU_MEMORY = Metric("gpu-memory", "peak GPU memory", "bytes", LOWER, False)
+SINGLE = (IMPORT, EXPORT, LOAD, FIRST_INFERENCE, LATENCY, PEAK_RSS, GPU_MEMORY)
+FAMILIES = tuple(m.key for m in SINGLE) + ("throughput",)
+_THROUGHPUT_RE = re.compile(r"^throughput\[b([1-9][0-9]*)\]$")
+
+
+def throughput(batch: int) -> Metric:
+    return Metric(f"throughput[b{batch}]", f"throughput b{batch}", "images/s", HIGHER, True,
+                  "workload.latency.min_queries" if batch == 1 else "workload.throughput.min_queries",
+                  derived=batch == 1)
+
+
+def by_key(key: str) -> Metric:
+    """The metric of this name (``load``, ``throughput[b4]``)."""
+    for m in SINGLE:
+        if m.key == key:
+            return m
+    found = _THROUGHPUT_RE.match(key)
+    if found:
+        return throughput(int(found.group(1)))
+    raise KeyError(key)
+
+
+def check_name(name: str, origin: str) -> str:
+    """A metric key or family a user typed (``--metric-threshold``); a one-line error otherwise."""
+    if name in FAMILIES or _THROUGHPUT_RE.match(name):
+        return name
+    raise TfmatrixError(f"{origin}: got metric {name!r}; expected one of {', '.join(FAMILIES)} "
+                        "or throughput[bN] for one batch size")
+
+
+def measured(phase: PhaseRecord, *, judged: bool = False) -> list[tuple[Metric, list[float]]]:
+    """The metrics one phase gives, with their samples in the metric's unit.
+
+    ``judged=True`` keeps what a comparison may judge: measured by this phase itself
+    (not ``cached``), and not derived from another metric's samples.
+    """
+    samples = [float(x) for x in phase.samples]
+    allowed = (PhaseStatus.OK,) if judged else (PhaseStatus.OK, PhaseStatus.CACHED)
+    if phase.status not in allowed or not samples:
+        return []
+    kind, batch = phase.phase, phase.batch
+    out: list[tuple[Metric, list[float]]] = []
+    if kind in ("import", "export", "load", "first-inference"):
+        out = [(by_key(kind), samples)]
+    elif kind == "peakmem":
+        out = [(PEAK_RSS, samples)]
+        if phase.gpu_peak_memory_bytes:  # TensorFlow's get_memory_info, per GPU
+            out.append((GPU_MEMORY, [float(max(phase.gpu_peak_memory_bytes.values()))]))
+    elif kind in ("latency", "throughput") and batch:
+        out = [(LATENCY, samples)] if batch == 1 else []
+        out.append((throughput(batch), [batch / s for s in samples if s > 0]))
+    return [(m, xs) for m, xs in out if xs and not (judged and m.derived)]
+
+
+def all_measured(phases: Iterable[PhaseRecord], *, judged: bool = False) -> list[tuple[PhaseRecord, Metric, list[float]]]:
+    return [(p, m, xs) for p in phases for m, xs in measured(p, judged=judged)]
+
+
+def threshold_for(metric: Metric, thresholds: dict[str, float], default: float) -> float:
+    """A per-metric threshold by key, then by family, else the default."""
+    return thresholds.get(metric.key, thresholds.get(metric.family, default))
+
+
+def fmt(value: float | None, unit: str) -> str:
+    """A number in its unit, for people: 140.2 ms, 5.21 s, 1014 MiB, 7.15 img/s."""
+    if value is None or value != value:  # None or NaN
+        return "–"
+    if unit == "seconds":
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if unit == "bytes":
+        return f"{value / 2**20:.0f} MiB"
+    if unit == "images/s":
+        return f"{value:.2f} img/s"
+    return f"{value:g} {unit}".strip()

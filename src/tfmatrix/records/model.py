@@ -1,0 +1,364 @@
+"""The record model: typed run, combination and phase records (asv's ``Results`` way).
+
+Every JSON file under ``results/<run-id>/`` is one of these classes.  bench
+builds them; :func:`tfmatrix.records.store.load` reads them back (migrated
+and checked against the JSON Schema, :mod:`tfmatrix.records.schema`); summary,
+report, compare, publish, merge and change points read their attributes.
+Each class owns its ``to_json``/``from_json``, so the shape on disk is
+written in one place: this module.
+
+``environment`` (what the probe collected inside the venv) and ``host`` (the
+fingerprint of the machine) stay plain JSON mappings: they are facts from
+``collect_*`` functions, read by the doctor and shown by the report as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .. import RECORD_SCHEMA_VERSION, __version__
+from ..stats import summarize
+from .status import Outcome, PhaseStatus, Status
+
+if TYPE_CHECKING:
+    from ..matrix.model import Combination
+
+Json = dict[str, Any]
+
+
+def _drop_none(doc: Json, *keys: str) -> Json:
+    """Leave out the optional ``keys`` whose value is None (the schema does not list them as required)."""
+    return {k: v for k, v in doc.items() if v is not None or k not in keys}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failure's class (``data/taxonomy.yaml``), the line that shows it, why it happens and how to fix it."""
+
+    cls: str
+    evidence: str
+    explanation: str
+    fix: str
+
+    def to_json(self) -> Json:
+        return {"class": self.cls, "evidence": self.evidence, "explanation": self.explanation, "fix": self.fix}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any] | None) -> "Failure | None":
+        if not doc:
+            return None
+        return cls(doc["class"], doc.get("evidence", ""), doc.get("explanation", ""), doc.get("fix", ""))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The pre-flight verdict: ``"ok"`` or a failure class, with one sentence per reason (most severe first)."""
+
+    predicted: str
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.predicted == "ok"
+
+    def to_json(self) -> Json:
+        return {"predicted": self.predicted, "reasons": list(self.reasons)}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any] | None) -> "Prediction | None":
+        return cls(doc["predicted"], tuple(doc.get("reasons") or ())) if doc else None
+
+
+@dataclass
+class InstallOutcome:
+    """How the combination's venv was made to hold its pins (``tfmatrix.run.install``)."""
+
+    backend: str
+    ok: bool = False
+    reused: bool = False
+    seconds: float = 0.0
+    lock_sha256: str = ""
+    compile_bytecode: bool = True
+    resolved: list[str] = field(default_factory=list)  # kept in the record as ``resolved_pins``
+    check_ok: bool | None = None
+    check_output: str = ""
+    error: str = ""
+    failed_step: str = ""
+    steps: list[Json] = field(default_factory=list)
+
+    def to_json(self) -> Json:
+        return {"backend": self.backend, "ok": self.ok, "reused": self.reused, "seconds": round(self.seconds, 3),
+                "lock_sha256": self.lock_sha256, "compile_bytecode": self.compile_bytecode,
+                "check": {"ok": self.check_ok, "output": self.check_output[-4000:]}, "error": self.error[-8000:],
+                "failed_step": self.failed_step, "steps": self.steps}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any] | None, resolved: list[str] | None = None) -> "InstallOutcome | None":
+        if not doc:
+            return None
+        check = doc.get("check") or {}
+        return cls(backend=doc["backend"], ok=doc["ok"], reused=doc["reused"], seconds=doc["seconds"],
+                   lock_sha256=doc["lock_sha256"], compile_bytecode=doc["compile_bytecode"],
+                   resolved=list(resolved or doc.get("resolved") or []), check_ok=check.get("ok"),
+                   check_output=check.get("output", ""), error=doc["error"], failed_step=doc["failed_step"],
+                   steps=list(doc.get("steps") or []))
+
+
+_PHASE_OPTIONAL = ("extra", "exception", "gpu_peak_memory_bytes", "truncated", "warmup", "cached_from", "telemetry",
+                   "failure", "throughput_ips")
+
+
+@dataclass
+class PhaseRecord:
+    """One phase of a combination (one worker process): how it ended and what it measured."""
+
+    phase: str  # probe, import, export, load, first-inference, latency, throughput, peakmem
+    name: str  # the phase, its model and batch: "latency-retinanet-mnv2-256-b1"
+    benchmark: str  # the asv-style method it ran: "InferenceSuite.time_inference", or "probe"
+    model: str | None
+    batch: int | None
+    status: PhaseStatus
+    exit_code: int | None = None
+    signal: str | None = None
+    ntstatus: str | None = None
+    wall_seconds: float = 0.0
+    unit: str | None = None
+    samples: list[float] = field(default_factory=list)
+    peak_rss_bytes: int | None = None
+    setup_seconds: float | None = None
+    log: str = ""
+    stderr_tail: str = ""
+    note: str = ""
+    extra: Json | None = None
+    exception: Json | None = None
+    gpu_peak_memory_bytes: dict[str, int] | None = None
+    truncated: str | None = None
+    warmup: int | None = None
+    cached_from: Json | None = None
+    telemetry: Json | None = None
+    failure: Failure | None = None
+    # derived from the samples when the phase is recorded, and kept as read (a record is never rewritten):
+    summary: dict[str, Any] | None = None
+    throughput_ips: float | None = None  # latency and throughput phases: the batch over the median call
+
+    def __post_init__(self) -> None:
+        if self.summary is None and self.samples:
+            self.summary = summarize(self.samples)
+        if self.throughput_ips is None and self.timed_batches and self.summary and self.summary["median"]:
+            self.throughput_ips = self.batch / self.summary["median"]  # type: ignore[operator]
+
+    @property
+    def timed_batches(self) -> bool:
+        """A latency or throughput phase: calls of a batch timed one by one."""
+        return self.phase in ("latency", "throughput") and bool(self.batch)
+
+    def to_json(self) -> Json:
+        doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        doc.update(status=self.status.value, wall_seconds=round(self.wall_seconds, 6),
+                   failure=self.failure.to_json() if self.failure else None)
+        if self.timed_batches:  # the key is there, None when nothing was measured
+            return _drop_none(doc, *_PHASE_OPTIONAL[:-1])
+        return _drop_none(doc, *_PHASE_OPTIONAL)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "PhaseRecord":
+        known = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in doc.items() if k in known}
+        kw.update(status=PhaseStatus(doc["status"]), failure=Failure.from_json(doc.get("failure")),
+                  samples=[float(x) for x in doc.get("samples") or []])
+        phase = cls(**kw)
+        phase.summary, phase.throughput_ips = doc.get("summary"), doc.get("throughput_ips")  # as recorded
+        return phase
+
+
+@dataclass(frozen=True)
+class CombinationInfo:
+    """The combination as its record keeps it: what the matrix asked for (pins, stack, models, needs)."""
+
+    id: str
+    tensorflow: str  # the release: "2.20.0"
+    tensorflow_id: str  # its matrix id: "tf2.20"
+    models_official: str
+    stack: str
+    stack_kind: str  # cpu, cuda-pip, cuda-system
+    python: str
+    models: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()  # what the venv was asked for
+    force: tuple[str, ...] = ()  # installed over the resolver's choice
+    expect: str | None = None  # the failure class the matrix expects
+    library_path: tuple[str, ...] = ()  # cuda-system: the host's CUDA folders
+    hardware: Json | None = None  # what its placement needed
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.stack_kind != "cpu"
+
+    @classmethod
+    def of(cls, combo: "Combination") -> "CombinationInfo":
+        return cls(id=combo.id, tensorflow=combo.tf.version, tensorflow_id=combo.tf.id,
+                   models_official=combo.tf.models_official, stack=combo.stack.id, stack_kind=combo.stack.kind,
+                   python=combo.python, models=tuple(m.id for m in combo.models), tags=combo.tags,
+                   requirements=tuple(combo.requirements()), force=combo.tf.force, expect=combo.expect,
+                   library_path=combo.stack.library_path,
+                   hardware=combo.hardware.to_json() if combo.hardware else None)
+
+    def to_json(self) -> Json:
+        doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        doc.update({k: list(v) for k, v in doc.items() if isinstance(v, tuple)})
+        return _drop_none(doc, "hardware")
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "CombinationInfo":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in doc.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a combination ran: the executor, its shard, its GPU, its Ray node."""
+
+    executor: str = "local"  # local, gpus, ray
+    shard: str | None = None
+    gpu_index: int | None = None
+    node: Json | None = None
+
+    def to_json(self) -> Json:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any] | None) -> "Placement | None":
+        if not doc:
+            return None
+        return cls(executor=doc["executor"], shard=doc.get("shard"), gpu_index=doc.get("gpu_index"),
+                   node=doc.get("node"))
+
+
+@dataclass
+class CombinationRecord:
+    """``results/<run-id>/<combination>.json``: one combination of one run, from pre-flight to verdict."""
+
+    run_id: str
+    combination: CombinationInfo
+    quick: bool = False
+    started_at: str = ""
+    ended_at: str | None = None
+    status: Status | None = None
+    outcome: Outcome | None = None
+    failure: Failure | None = None
+    reason: str = ""
+    preflight: Prediction | None = None
+    install: InstallOutcome | None = None
+    resolved_pins: list[str] = field(default_factory=list)
+    environment: Json | None = None
+    phases: list[PhaseRecord] = field(default_factory=list)
+    host: Json | None = None  # the fingerprint of the machine that ran it (older records: the run's)
+    placement: Placement | None = None
+    gpu_index: int | None = None
+    shared_gpu: bool = False  # timed while another run held the GPU (--allow-shared-gpu)
+    merged_from: Json | None = None  # {"run_id", "folder"}: the run a merge copied it from
+    tfmatrix_version: str = __version__
+    schema_version: int = RECORD_SCHEMA_VERSION
+
+    kind = "combination"
+
+    @property
+    def id(self) -> str:
+        return self.combination.id
+
+    def phase(self, kind: str, model: str | None = None, batch: int | None = None) -> PhaseRecord | None:
+        """The first phase of this kind (and model, and batch, when given)."""
+        for p in self.phases:
+            if p.phase == kind and (model is None or p.model == model) and (batch is None or p.batch == batch):
+                return p
+        return None
+
+    def to_json(self) -> Json:
+        doc: Json = {
+            "schema_version": self.schema_version, "kind": self.kind, "run_id": self.run_id,
+            "tfmatrix_version": self.tfmatrix_version, "combination": self.combination.to_json(),
+            "quick": self.quick, "started_at": self.started_at, "ended_at": self.ended_at,
+            "status": self.status.value if self.status else None,
+            "outcome": self.outcome.value if self.outcome else None, "expect": self.combination.expect,
+            "failure": self.failure.to_json() if self.failure else None, "reason": self.reason,
+            "preflight": self.preflight.to_json() if self.preflight else None,
+            "install": self.install.to_json() if self.install else None, "resolved_pins": list(self.resolved_pins),
+            "environment": self.environment, "phases": [p.to_json() for p in self.phases],
+            "host": self.host, "placement": self.placement.to_json() if self.placement else None,
+            "gpu_index": self.gpu_index, "merged_from": self.merged_from,
+        }
+        if self.shared_gpu:
+            doc["shared_gpu"] = True
+        return _drop_none(doc, "host", "placement", "gpu_index", "merged_from")
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "CombinationRecord":
+        """A record already migrated and checked (:func:`tfmatrix.records.store.load`)."""
+        status = Status(doc["status"]) if doc.get("status") else None
+        return cls(
+            run_id=doc["run_id"], combination=CombinationInfo.from_json(doc["combination"]), quick=doc["quick"],
+            started_at=doc["started_at"], ended_at=doc.get("ended_at"), status=status,
+            outcome=Outcome(doc["outcome"]) if doc.get("outcome") else (Outcome(status.value) if status else None),
+            failure=Failure.from_json(doc.get("failure")), reason=doc.get("reason") or "",
+            preflight=Prediction.from_json(doc.get("preflight")),
+            install=InstallOutcome.from_json(doc.get("install"), doc.get("resolved_pins")),
+            resolved_pins=list(doc.get("resolved_pins") or []), environment=doc.get("environment"),
+            phases=[PhaseRecord.from_json(p) for p in doc.get("phases") or []], host=doc.get("host"),
+            placement=Placement.from_json(doc.get("placement")), gpu_index=doc.get("gpu_index"),
+            shared_gpu=bool(doc.get("shared_gpu")), merged_from=doc.get("merged_from"),
+            tfmatrix_version=doc["tfmatrix_version"], schema_version=doc["schema_version"])
+
+
+@dataclass
+class RunRecord:
+    """``results/<run-id>/run.json``: the run's host, matrix, profile, suite commit, options and history."""
+
+    run_id: str
+    started_at: str
+    host: Json
+    matrix: Json  # {"path", "sha256"}
+    profile: str
+    suite: Json  # {"commit", "dirty"}
+    options: Json  # {"models", "quick", "assume_gpu", "shard", "executor", "merged"}
+    ended_at: str | None = None
+    interruptions: list[Json] = field(default_factory=list)  # {"at", "signal", "combination"}
+    resumptions: list[Json] = field(default_factory=list)  # {"at", "invocation"}
+    merge: Json | None = None  # {"sources", "duplicates", "conflicts"}: a merged run's origins
+    tfmatrix_version: str = __version__
+    schema_version: int = RECORD_SCHEMA_VERSION
+
+    kind = "run"
+
+    @property
+    def commit(self) -> str | None:
+        return self.suite.get("commit")
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.suite.get("dirty"))
+
+    @property
+    def node(self) -> str:
+        """The host's name as the platform gives it ("" when unknown)."""
+        return str((self.host.get("platform") or {}).get("node") or "")
+
+    @property
+    def machine(self) -> str:
+        """The host's name, safe in a file name (asv's machine)."""
+        return re.sub(r"[^A-Za-z0-9._-]", "_", self.node or "unknown-host")
+
+    def to_json(self) -> Json:
+        doc = {"schema_version": self.schema_version, "kind": self.kind, "run_id": self.run_id,
+               "tfmatrix_version": self.tfmatrix_version, "started_at": self.started_at, "ended_at": self.ended_at,
+               "host": self.host, "matrix": self.matrix, "profile": self.profile, "suite": self.suite,
+               "options": self.options, "interruptions": self.interruptions, "resumptions": self.resumptions,
+               "merge": self.merge}
+        return _drop_none(doc, "merge")
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "RunRecord":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})

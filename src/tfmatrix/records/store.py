@@ -1,0 +1,268 @@
+"""results/<run-id>/: one run's folder, written and read back through the record model.
+
+* ``run.json``: a :class:`~tfmatrix.records.model.RunRecord` (host, matrix,
+  suite commit, profile, options), written when the run's first session starts,
+  replaced atomically under the run's lock, only ever gaining fields;
+* ``<combination-id>.json``: a :class:`~tfmatrix.records.model.CombinationRecord`
+  each, create-only (nothing already recorded is overwritten);
+* ``logs/<combination-id>/``: the install log and one log per phase;
+* ``attempts/``: interrupted attempts set aside by ``--resume``, a merge's duplicates.
+
+Reading goes through :func:`load_run`, the one reader: a record that is
+truncated, of an unknown ``schema_version``, or that fails the JSON Schema once
+migrated (:mod:`tfmatrix.records.schema`) is left out with a one-line warning
+naming the file, and the rest of the run is used.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..atomic import write_json_atomic, write_json_new
+from ..errors import ResultsError
+from .model import CombinationRecord, RunRecord
+from .schema import BadRecord, check
+
+RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
+RUN_ID_ENV = "TFMATRIX_RUN_ID"
+RESULTS_ENV = "TFMATRIX_RESULTS"
+REPORTS_ENV = "TFMATRIX_REPORTS"
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def check_run_id(run_id: str, origin: str = "run id") -> str:
+    if not RUN_ID_RE.match(run_id):
+        raise ResultsError(f"{origin}: got {run_id!r}; expected a run id like 20260101T120000Z-1a2b3c")
+    return run_id
+
+
+def results_root(project_root: Path) -> Path:
+    value = os.environ.get(RESULTS_ENV)
+    return Path(value).resolve() if value else project_root / "results"
+
+
+def reports_root(project_root: Path) -> Path:
+    value = os.environ.get(REPORTS_ENV)
+    return Path(value).resolve() if value else project_root / "reports"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file, or a one-line :class:`ResultsError` naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:  # a ValueError too, without .msg
+        raise ResultsError(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: expected a JSON object")
+    return data
+
+
+def load(path: Path) -> RunRecord | CombinationRecord:
+    """One record file: read, migrated, checked, typed; :class:`BadRecord` says why not."""
+    try:
+        doc = check(read_json(path), str(path))
+    except ResultsError as exc:
+        raise BadRecord(str(exc)) from None
+    return RunRecord.from_json(doc) if doc["kind"] == "run" else CombinationRecord.from_json(doc)
+
+
+@dataclass
+class Run:
+    """One run folder read back: its run record (None if unusable), its good records, the warnings."""
+
+    run_id: str
+    path: Path
+    info: RunRecord | None
+    records: list[CombinationRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def by_id(self) -> dict[str, CombinationRecord]:
+        return {r.id: r for r in self.records}
+
+
+def record_paths(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.glob("*.json")) if p.name != "run.json" and not p.name.startswith(".tmp-")]
+
+
+def load_run(folder: Path) -> Run:
+    """The one reader of a run folder (any folder: merge and compare take paths)."""
+    run = Run(folder.name, folder, None)
+    if (folder / "run.json").exists():
+        try:
+            info = load(folder / "run.json")
+        except BadRecord as exc:
+            run.warnings.append(f"skipped: {exc}")
+        else:
+            run.info = info if isinstance(info, RunRecord) else None
+    else:
+        run.warnings.append(f"{folder / 'run.json'}: missing; the run's host and commit are unknown")
+    for p in record_paths(folder):
+        try:
+            doc = load(p)
+        except BadRecord as exc:
+            run.warnings.append(f"skipped: {exc}")
+            continue
+        if not isinstance(doc, CombinationRecord):
+            run.warnings.append(f"skipped: {p}: a {doc.kind} record where combination records belong")
+            continue
+        run.records.append(doc)
+    if not run.records:
+        run.warnings.append(f"{folder}: no readable combination records (an empty run, or all left out)")
+    return run
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Every run folder under ``root``, oldest first (run ids sort by start time)."""
+    return sorted(p for p in root.glob("*") if p.is_dir() and RUN_ID_RE.match(p.name))
+
+
+class RunDir:
+    """One run's folder under a results root: where its records are written and read."""
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        self.run_id = check_run_id(run_id)
+        self.path = root / run_id
+
+    @classmethod
+    def latest(cls, root: Path, but: str | None = None) -> "RunDir":
+        runs = [p.name for p in run_folders(root) if p.name != but]
+        if not runs:
+            raise ResultsError(f"{root}: no runs yet (run `nox -s bench` first)")
+        return cls(root, runs[-1])
+
+    @property
+    def run_record(self) -> Path:
+        return self.path / "run.json"
+
+    def record_path(self, combo_id: str) -> Path:
+        return self.path / f"{combo_id}.json"
+
+    def log_dir(self, combo_id: str) -> Path:
+        return self.path / "logs" / combo_id
+
+    def load(self) -> Run:
+        return load_run(self.path)
+
+    def ensure(self, run_info: Callable[[], RunRecord]) -> None:
+        """Create the folder and its run record, once; later sessions join it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.run_record.exists():
+            return
+        try:
+            write_json_new(str(self.run_record), run_info().to_json())
+        except FileExistsError:
+            pass  # a concurrent session of the same run wrote it first
+        except OSError as exc:
+            raise self.write_error(self.run_record, exc) from None
+
+    def read_run(self) -> RunRecord:
+        try:
+            info = load(self.run_record)
+        except BadRecord as exc:
+            raise ResultsError(str(exc)) from None
+        if not isinstance(info, RunRecord):
+            raise ResultsError(f"{self.run_record}: a {info.kind} record where the run record belongs")
+        return info
+
+    def finish(self) -> None:
+        """Stamp the end time, once: a later summary of the same run changes nothing."""
+        def change(run: RunRecord) -> bool:
+            if run.ended_at is not None:
+                return False
+            run.ended_at = now()
+            return True
+        self._update_run(change)
+
+    def _update_run(self, change: Callable[[RunRecord], bool]) -> None:
+        """Read-change-replace run.json under the run's lock (only ever adding to it)."""
+        from filelock import FileLock
+
+        with FileLock(str(self.path / ".run.lock")):
+            run = self.read_run()
+            if change(run):
+                try:
+                    write_json_atomic(str(self.run_record), run.to_json())
+                except OSError as exc:
+                    raise self.write_error(self.run_record, exc) from None
+
+    def mark_interrupted(self, combo_id: str, signal_name: str) -> None:
+        entry = {"at": now(), "signal": signal_name, "combination": combo_id}
+        self._update_run(lambda run: run.interruptions.append(entry) or True)
+
+    def mark_resumed(self, invocation: str) -> None:
+        """Once per resuming nox invocation (each of its bench sessions calls this)."""
+        def change(run: RunRecord) -> bool:
+            if any(r.get("invocation") == invocation for r in run.resumptions):
+                return False
+            run.resumptions.append({"at": now(), "invocation": invocation})
+            return True
+        self._update_run(change)
+
+    def existing_record(self, combo_id: str) -> CombinationRecord | None:
+        path = self.record_path(combo_id)
+        if not path.exists():
+            return None
+        try:
+            record = load(path)
+        except BadRecord as exc:
+            raise ResultsError(str(exc)) from None
+        return record if isinstance(record, CombinationRecord) else None
+
+    def set_aside(self, combo_id: str) -> Path:
+        """Move a record (an interrupted attempt) to ``attempts/<combo>.<n>.json``, never over another."""
+        attempts = self.path / "attempts"
+        attempts.mkdir(exist_ok=True)
+        n = 1
+        while True:
+            target = attempts / f"{combo_id}.{n}.json"
+            try:
+                os.link(self.record_path(combo_id), target)
+            except FileExistsError:
+                n += 1
+                continue
+            os.unlink(self.record_path(combo_id))
+            return target
+
+    def write_record(self, record: CombinationRecord, path: Path | None = None) -> Path:
+        """Write a combination record (create-only), at its place in the run unless ``path`` says otherwise."""
+        path = path or self.record_path(record.id)
+        try:
+            write_json_new(str(path), record.to_json())
+        except FileExistsError:
+            raise ResultsError(
+                f"{path}: a record for {record.id} already exists in run {self.run_id}; "
+                "records are never overwritten (start a new run)") from None
+        except OSError as exc:
+            raise self.write_error(path, exc) from None
+        return path
+
+    def write_error(self, path: Path, exc: OSError) -> ResultsError:
+        """One line for a failed write; the records already written are untouched (writes are atomic)."""
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            why = "no space left on the device"
+        else:
+            why = exc.strerror or str(exc)
+        return ResultsError(f"{path}: could not be written ({why}); the records already in {self.path} are kept; "
+                            f"free space, then `nox -s bench -- --resume {self.run_id}` runs what is missing")

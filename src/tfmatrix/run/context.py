@@ -1,0 +1,93 @@
+"""What the noxfile knows once, at import: the project, the matrix, its combinations, the run."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..errors import TfmatrixError
+from ..matrix import shard
+from ..matrix.expand import combinations
+from ..matrix.model import Combination, Matrix
+from ..records.model import RunRecord
+from ..records.store import REPORTS_ENV, RESULTS_ENV, RunDir, now, reports_root
+from .host import collect_git, host_fingerprint
+from .options import Options
+
+CACHE_ENV = "TFMATRIX_CACHE"
+PROFILE_ENV = "TFMATRIX_PROFILE"
+
+
+@dataclass(frozen=True)
+class Context:
+    """The project, the validated matrix, the profile's combinations (expanded once) and this invocation's run."""
+
+    root: Path
+    matrix: Matrix
+    profile: str
+    run_id: str
+    results_root: Path
+
+    @functools.cached_property
+    def combos(self) -> tuple[Combination, ...]:
+        return tuple(combinations(self.matrix, self.profile))
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Combination]:
+        return {c.id: c for c in self.combos}
+
+    def combination(self, combo_id: str) -> Combination:
+        """A combination of the profile by its session id (nox hands sessions plain, serialisable ids)."""
+        try:
+            return self._by_id[combo_id]
+        except KeyError:
+            raise TfmatrixError(f"{combo_id}: not a combination of profile {self.profile!r} "
+                                f"({', '.join(self._by_id)})") from None
+
+    def in_shard(self, combo: Combination, opts: Options) -> bool:
+        """Is it this machine's to run (``--shard I/N``; every machine computes the same slices)?"""
+        return opts.shard is None or combo.id in shard.members(self.combos, opts.shard)
+
+    @property
+    def reports_root(self) -> Path:
+        return reports_root(self.root)
+
+    def env(self) -> dict[str, str]:
+        """Where a session's ``python -m tfmatrix`` finds results and writes reports."""
+        return {RESULTS_ENV: str(self.results_root), REPORTS_ENV: str(self.reports_root)}
+
+    @property
+    def cache_root(self) -> Path:
+        value = os.environ.get(CACHE_ENV)
+        return Path(value).resolve() if value else self.root / ".tfmatrix-cache"
+
+    @property
+    def benchmark_file(self) -> Path:
+        return self.root / "benchmarks" / "bench_detection.py"
+
+    def run_record(self, run_id: str, opts: Options) -> RunRecord:
+        """A new run's ``run.json``."""
+        return RunRecord(run_id=run_id, started_at=now(), host=host_fingerprint(),
+                         matrix={"path": self.matrix.path, "sha256": self.matrix.sha256}, profile=self.profile,
+                         suite=collect_git(self.root), options=opts.to_run_json(), tfmatrix_version=__version__)
+
+    def run_to_write(self, opts: Options) -> RunDir:
+        """This invocation's new run, or with ``--resume`` the run it continues (which must exist)."""
+        if opts.resume is None:
+            return RunDir(self.results_root, self.run_id)
+        if opts.resume == "latest":
+            try:
+                return RunDir.latest(self.results_root, but=self.run_id)
+            except TfmatrixError:
+                raise TfmatrixError(f"--resume: no earlier run under {self.results_root} to resume") from None
+        run = RunDir(self.results_root, opts.resume)
+        if not run.run_record.exists():
+            raise TfmatrixError(f"--resume: got {opts.resume!r}; expected a run under {self.results_root} "
+                                "with a run.json")
+        return run
+
+    def ensure_run(self, run: RunDir, opts: Options) -> None:
+        run.ensure(lambda: self.run_record(run.run_id, opts))

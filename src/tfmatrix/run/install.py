@@ -1,0 +1,168 @@
+"""Install a combination's pins into the venv nox made for it.
+
+With uv (nox's ``uv`` backend): resolve the requirements into a lock
+(``uv pip compile``), and ``uv pip sync`` the venv to it with bytecode compiled
+at install -- unless the venv already holds exactly that lock, in which case it
+is reused untouched.  With the ``virtualenv`` backend: pip installs the
+requirements (pip compiles bytecode itself).  Then tfmatrix itself goes in with
+``--no-deps`` (the combination's pins stay exactly as the matrix says), the
+installer's check runs and its verdict is recorded, and ``freeze`` gives the
+resolved pins.  Every command is an argument list; nothing passes a shell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..records.model import InstallOutcome
+
+LOCK_MARKER = ".tfmatrix-lock.sha256"
+
+
+def find_uv() -> str | None:
+    uv = shutil.which("uv")
+    if uv:
+        return uv
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found]
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+class _Steps:
+    def __init__(self, outcome: InstallOutcome, timeout: float, log: Path) -> None:
+        self.outcome, self.deadline, self.log = outcome, time.monotonic() + timeout, log
+
+    def run(self, name: str, cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        left = max(1.0, self.deadline - time.monotonic())
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=left,
+                                  stdin=subprocess.DEVNULL, check=False)
+        except subprocess.TimeoutExpired as exc:
+            proc = subprocess.CompletedProcess(list(cmd), returncode=-9, stdout=_text(exc.stdout),
+                                               stderr=_text(exc.stderr) + f"\ntimed out after {left:.0f} s")
+        seconds = time.perf_counter() - t0
+        self.outcome.steps.append({"step": name, "argv": list(cmd), "exit_code": proc.returncode,
+                                   "seconds": round(seconds, 3)})
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.write(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}\n[exit {proc.returncode}, {seconds:.1f} s]\n")
+        return proc
+
+    def fail(self, name: str, proc: subprocess.CompletedProcess[str]) -> InstallOutcome:
+        self.outcome.ok = False
+        self.outcome.failed_step = name
+        self.outcome.error = (proc.stderr or proc.stdout or f"exit status {proc.returncode}").strip()
+        return self.outcome
+
+
+def _text(b: Any) -> str:
+    if b is None:
+        return ""
+    return b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+
+
+def install(requirements: Sequence[str], *, venv: Path, python: str, backend: str, project_root: Path,
+            timeout: float, log: Path, force: Sequence[str] = (), index_url: str | None = None) -> InstallOutcome:
+    """Make ``venv`` hold exactly ``requirements`` (resolved) plus tfmatrix.
+
+    ``force`` (the matrix's ``force:``) is installed over the resolver's choice (``uv --override``; with
+    pip, installed with ``--no-deps`` afterwards): how a known-bad combination
+    such as TF 2.15 with NumPy 2 is reproduced on purpose.  ``index_url`` (the
+    matrix's own key) is passed as one argument, never spliced into a command line.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    uv = find_uv() if backend == "uv" else None
+    outcome = InstallOutcome(backend="uv" if uv else "pip")
+    steps = _Steps(outcome, timeout, log)
+    req_in = venv / "tfmatrix-requirements.in"
+    req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    override_txt = venv / "tfmatrix-overrides.txt"
+    override_txt.write_text("".join(f"{o}\n" for o in force), encoding="utf-8")
+    t0 = time.perf_counter()
+    index = ["--index-url", index_url] if index_url else []
+    marker = venv / LOCK_MARKER
+    previous = marker.read_text().strip() if marker.exists() else ""
+
+    if uv:
+        lock = venv / "tfmatrix-requirements.lock"
+        proc = steps.run("resolve", [uv, "pip", "compile", str(req_in), "--python", python, "--no-header",
+                                     "--no-annotate", "--quiet", "--output-file", str(lock), *index,
+                                     *(["--override", str(override_txt)] if force else [])])
+        if proc.returncode != 0:
+            return steps.fail("resolve", proc)
+        outcome.lock_sha256 = hashlib.sha256(lock.read_bytes()).hexdigest()
+        if outcome.lock_sha256 == previous:
+            outcome.reused = True
+        else:
+            marker.unlink(missing_ok=True)  # a half-synced venv is never taken for a good one
+            proc = steps.run("sync", [uv, "pip", "sync", str(lock), "--python", python, "--compile-bytecode", *index])
+            if proc.returncode != 0:
+                return steps.fail("sync", proc)
+        self_cmd = [uv, "pip", "install", "--python", python, "--no-deps", "--reinstall-package", "tfmatrix",
+                    "--refresh-package", "tfmatrix", str(project_root)]
+        check_cmd = [uv, "pip", "check", "--python", python]
+        freeze_cmd = [uv, "pip", "freeze", "--python", python]
+    else:
+        outcome.lock_sha256 = hashlib.sha256(req_in.read_bytes() + override_txt.read_bytes()).hexdigest()
+        if outcome.lock_sha256 == previous:
+            outcome.reused = True
+        else:
+            marker.unlink(missing_ok=True)
+            proc = steps.run("install", [python, "-m", "pip", "install", "--disable-pip-version-check",
+                                         *index, "-r", str(req_in)])
+            if proc.returncode != 0:
+                return steps.fail("install", proc)
+            if force:
+                proc = steps.run("force", [python, "-m", "pip", "install", "--disable-pip-version-check",
+                                           *index, "--no-deps", "-r", str(override_txt)])
+                if proc.returncode != 0:
+                    return steps.fail("force", proc)
+        self_cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+                    "--force-reinstall", str(project_root)]
+        check_cmd = [python, "-m", "pip", "check", "--disable-pip-version-check"]
+        freeze_cmd = [python, "-m", "pip", "freeze", "--disable-pip-version-check"]
+
+    proc = steps.run("install-tfmatrix", self_cmd)
+    if proc.returncode != 0:
+        return steps.fail("install-tfmatrix", proc)
+    marker.write_text(outcome.lock_sha256 + "\n")
+    proc = steps.run("check", check_cmd)
+    outcome.check_output = (proc.stdout + proc.stderr).strip()
+    outcome.check_ok = check_verdict(proc.returncode, outcome.check_output)
+    proc = steps.run("freeze", freeze_cmd)
+    outcome.resolved = sorted(line.strip() for line in proc.stdout.splitlines()
+                              if line.strip() and not line.lower().startswith("tfmatrix"))
+    outcome.seconds = time.perf_counter() - t0
+    outcome.ok = True
+    return outcome
+
+
+def check_verdict(returncode: int, output: str) -> bool:
+    """The installer's check, less tfmatrix's own requirements.
+
+    tfmatrix goes into each venv with ``--no-deps`` on purpose (the worker needs
+    only the standard library), so "tfmatrix requires nox" is not a conflict of
+    the combination.  Any other reported problem is.
+    """
+    if returncode == 0:
+        return True
+    problems = [ln for ln in output.splitlines()
+                if ("requires" in ln or "has requirement" in ln or "incompatib" in ln.lower())
+                and not ln.lower().startswith(("found ", "checked "))
+                and not _about_tfmatrix(ln)]
+    return not problems
+
+
+def _about_tfmatrix(line: str) -> bool:
+    words = line.replace("`", " ").split()
+    # uv: "The package `tfmatrix` requires ..."; pip: "tfmatrix 0.1.0 requires ..."
+    return (len(words) > 2 and words[0] == "The" and words[2].lower() == "tfmatrix") or (
+        bool(words) and words[0].lower() == "tfmatrix")

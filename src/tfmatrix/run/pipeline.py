@@ -1,0 +1,324 @@
+"""What one ``bench(<combination>)`` nox session does, from venv to record, in four stages.
+
+1. :meth:`Bench.gate`: the pre-flight prediction, then whether the combination
+   can run here at all (a GPU, the hardware it needs, the GPU to itself);
+2. :meth:`Bench.install`: the venv made to hold exactly its pins;
+3. :meth:`Bench.phases`: every phase in a fresh worker (:mod:`.runner`), a failed
+   one named, what a failure makes pointless skipped;
+4. :meth:`Bench.verdict`: failed, degraded (known error text in the logs of a
+   run that worked) or ok.
+
+Each stage returns a value (an :class:`Ending` when the combination stops
+there) and fills the :class:`~tfmatrix.records.model.CombinationRecord`;
+:meth:`Bench.finish` writes it.  The installer, the phase runner and the host's
+facts are parameters, so each stage is tested on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from ..atomic import write_json_atomic
+from ..diagnosis import preflight
+from ..diagnosis.classify import classify_failure, find_degraded, read_log, tensorflow_gpu_lines
+from ..errors import TfmatrixError
+from ..matrix.model import Combination
+from ..records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, Placement
+from ..records.status import SESSION_FAILS, Outcome, PhaseStatus, Status, read_outcome
+from ..records.store import RunDir, now, read_json
+from ..worker.contract import Telemetry
+from . import cache, install, locks, phases, placement, runner
+from .context import Context
+from .host import HostFacts, gpu_skip_reason, host_fingerprint
+from .interrupts import signal_name_of
+from .options import Options
+
+
+class NoxSession(Protocol):  # the part of nox.Session used here
+    posargs: list[str]
+    venv_backend: str
+
+    @property
+    def virtualenv(self) -> Any: ...
+    def log(self, *args: Any) -> None: ...
+    def warn(self, *args: Any) -> None: ...
+    def error(self, *args: Any) -> Any: ...
+    def skip(self, *args: Any) -> Any: ...
+    def notify(self, target: str, posargs: Any = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a combination ends: its status, the failure that ended it, the reason in one line."""
+
+    status: Status
+    failure: Failure | None = None
+    reason: str = ""
+
+    @property
+    def why(self) -> str:
+        return self.reason or (f"{self.failure.cls}: {self.failure.evidence}" if self.failure else "")
+
+
+@dataclass
+class Progress:
+    """What is being done now, for the record of an interruption."""
+
+    doing: str = "pre-flight"
+    phase: runner.PhaseSpec | None = None
+
+
+def new_record(run: RunDir, combo: Combination, opts: Options, executor: str) -> CombinationRecord:
+    """A combination record before anything is measured (its host is the one this runs on)."""
+    return CombinationRecord(
+        run_id=run.run_id, combination=CombinationInfo.of(combo), quick=opts.quick, started_at=now(),
+        host=host_fingerprint(),
+        placement=Placement(executor=executor, shard=str(opts.shard) if opts.shard else None,
+                            gpu_index=opts.gpu if combo.needs_gpu else None))
+
+
+def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: str, status: Status,
+                     reason: str, failure: Failure | None = None) -> Path:
+    """What an executor's driver records when a combination never ran (no matching hardware) or
+    its session ended without a record (killed): the reason, never a silent gap."""
+    record = new_record(run, combo, opts, executor)
+    record.status, record.reason, record.ended_at, record.failure = status, reason, now(), failure
+    record.outcome = read_outcome(status, failure.cls if failure else None, combo.expect)
+    return run.write_record(record)
+
+
+def install_failed(inst: InstallOutcome, gpu_stack: bool) -> Ending:
+    failure = classify_failure(status="install-failed", text=inst.error, gpu_stack=gpu_stack)
+    first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
+    return Ending(Status.INSTALL_FAILED, failure, f"{inst.failed_step}: {first.strip()}")
+
+
+class Bench:
+    """One combination of one run, from pre-flight to its record."""
+
+    def __init__(self, session: NoxSession, ctx: Context, combo: Combination, opts: Options, run: RunDir, *,
+                 host: HostFacts | None = None, installer: Callable[..., InstallOutcome] = install.install,
+                 run_phase: Callable[..., tuple[Any, Any]] = runner.run_phase) -> None:
+        self.session, self.ctx, self.combo, self.opts, self.run = session, ctx, combo, opts, run
+        self.host = host if host is not None else HostFacts.here()
+        self.installer, self.run_phase = installer, run_phase
+        self.workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
+        self.record = new_record(run, combo, opts, opts.placed_by)
+        self.log_dir = run.log_dir(combo.id)
+        self.progress = Progress()
+
+    @property
+    def venv(self) -> Path:
+        return Path(self.session.virtualenv.location)
+
+    @property
+    def installed(self) -> Path:
+        """The ``--gpus`` pool's install stage leaves its outcome here for its measure stage."""
+        return self.log_dir / "install-outcome.json"
+
+    # ------------------------------------------------------------------ the stages
+
+    def gate(self, held: contextlib.ExitStack) -> Ending | None:
+        """The pre-flight prediction; then a skip when this host cannot run it (None: it can)."""
+        combo, opts, host = self.combo, self.opts, self.host
+        self.record.preflight = preflight.predict(self.record.combination, [], host)
+        if not combo.needs_gpu:
+            return None
+        reason = gpu_skip_reason(opts.assume_gpu, list(host.gpus))
+        if reason:
+            return Ending(Status.SKIPPED, reason=reason)
+        mine = [g for g in host.gpus if opts.gpu is None or g.index == opts.gpu]
+        if opts.gpu is not None and not mine and host.gpus:
+            return Ending(Status.SKIPPED, reason=f"--gpu {opts.gpu}: this host has GPUs "
+                                                 f"{', '.join(str(g.index) for g in host.gpus)}")
+        reason = placement.unmet(combo.hardware, mine, host.driver_version)
+        if reason:
+            return Ending(Status.SKIPPED, reason=reason)
+        if opts.stage != "install" and not held.enter_context(locks.gpu_lease(locks.lease_paths(opts.gpu,
+                                                                                                 host.gpus))):
+            shared = ("another tfmatrix run is timing on this host's GPU; two runs on one GPU distort each "
+                      "other's timings")
+            if not opts.allow_shared_gpu:
+                return Ending(Status.SKIPPED, reason=f"{shared}: run it later, or pass --allow-shared-gpu")
+            self.session.warn(f"{combo.id}: {shared} (--allow-shared-gpu: running anyway, recorded as shared_gpu)")
+            self.record.shared_gpu = True
+        return None
+
+    def install(self) -> InstallOutcome:
+        """The venv made to hold the pins (or, in the pool's measure stage, what its install stage did)."""
+        self.progress.doing = "install"
+        cache.touch(self.venv)
+        if self.opts.stage == "measure":  # installed ahead by the pool: nothing installs beside a timed phase
+            if not self.installed.exists():
+                raise TfmatrixError(f"{self.installed}: missing; the --gpus pool installs before it measures")
+            saved = read_json(self.installed)
+            inst = InstallOutcome.from_json(saved["install"], saved["resolved_pins"])
+            assert inst is not None
+        else:
+            inst = self.installer(
+                self.combo.requirements(), venv=self.venv, python=runner.python_in(self.venv),
+                backend=self.session.venv_backend, project_root=self.ctx.root,
+                timeout=self.ctx.matrix.timeouts.install, log=self.log_dir / "install.log",
+                force=self.combo.force, index_url=self.ctx.matrix.index_url)
+        self.record.install, self.record.resolved_pins = inst, list(inst.resolved)
+        if inst.ok:  # predict again, now from what was really resolved
+            self.record.preflight = preflight.predict(self.record.combination, inst.resolved, self.host)
+            if inst.check_ok is False:
+                last = inst.check_output.splitlines()[-1] if inst.check_output else ""
+                self.session.warn(f"{self.combo.id}: the installer's check reports conflicts (recorded): {last}")
+        return inst
+
+    def phases(self, inst: InstallOutcome) -> Failure | None:
+        """Every phase of the plan, each in a fresh worker; the first failure (None: all measured)."""
+        combo, opts = self.combo, self.opts
+        dirs = phases.export_dirs(self.ctx.cache_root, combo, inst.lock_sha256, self.workload.seed)
+        config_path = self.log_dir / "bench-config.json"
+        write_json_atomic(str(config_path), runner.bench_config(combo, self.workload, dirs).to_json())
+        env = runner.child_env(config_path, phases.stack_env(combo, opts.gpu))
+        watch = None
+        if combo.needs_gpu:
+            self.record.gpu_index = opts.gpu
+            if opts.telemetry_ms:
+                gpus = [opts.gpu] if opts.gpu is not None else ([g.index for g in self.host.gpus] or [0])
+                watch = Telemetry(tuple(gpus), opts.telemetry_ms / 1000)
+        stop_all = ""  # set: every later phase is pointless (the probe or import failed)
+        broken_models: set[str] = set()
+        first: Failure | None = None
+        for spec in runner.plan(combo, self.workload):
+            result = None
+            if stop_all or spec.model in broken_models:
+                phase = runner.planned(spec, PhaseStatus.SKIPPED,
+                                       note=f"not run: {stop_all or 'an earlier phase of this model failed'}")
+            elif spec.phase == "export" and phases.exported(dirs[spec.model]):
+                cache.touch(dirs[spec.model])
+                phase = phases.cached_export(spec, dirs[spec.model])
+            else:
+                self.session.log(f"tfmatrix: {combo.id}: {spec.name} ({spec.benchmark})")
+                self.progress.doing, self.progress.phase = spec.name, spec
+                phase, result = self.run_phase(spec, python=runner.python_in(self.venv),
+                                               benchmark_file=self.ctx.benchmark_file, log_dir=self.log_dir,
+                                               timeout=self.ctx.matrix.timeouts.for_phase(spec.timeout_key),
+                                               env=env, telemetry=watch)
+                self.progress.phase = None
+                if spec.phase == "export" and phase.status == PhaseStatus.OK:
+                    phases.remember_export(dirs[spec.model], phase, self.run.run_id)
+                    cache.touch(dirs[spec.model])
+            if spec.phase == "probe" and phase.status == PhaseStatus.OK:
+                self.record.environment = result.probe if result is not None else None
+                stop_all = phases.cpu_fallback(combo, self.record.environment)
+                if stop_all:
+                    first = self._cpu_fallback_failure(phase, stop_all)
+            if not phase.status.measured and phase.status != PhaseStatus.SKIPPED:
+                phase.failure = phases.classify_phase(phase, gpu_stack=combo.needs_gpu)
+                first = first or phase.failure
+                if spec.model is None:
+                    stop_all = f"{spec.name} {phase.status}"
+                else:
+                    broken_models.add(spec.model)
+            self.record.phases.append(phase)
+        return first
+
+    def _cpu_fallback_failure(self, probe: Any, why: str) -> Failure:
+        """The probe's log says why (a library that did not load, say) before "no-gpu"."""
+        log_text = read_log(probe.log)
+        failure = classify_failure(status="error", text=f"{log_text}\n{why}", gpu_stack=True)
+        said = tensorflow_gpu_lines(log_text)
+        if said:  # TensorFlow's own words, even the lines that are noise on a CPU stack
+            failure = dataclasses.replace(failure, evidence=f"{failure.evidence}; TensorFlow said: {' | '.join(said)}")
+        return failure
+
+    def verdict(self, first: Failure | None) -> Ending:
+        """Failed (the first failure), degraded (known error text in the logs of a run that worked), or ok."""
+        self.progress.doing = "writing the record"
+        if first is not None:
+            return Ending(Status.FAILED, first)
+        logs = "\n".join(read_log(p.log) for p in self.record.phases if p.log)
+        degraded = find_degraded(logs, gpu_stack=self.combo.needs_gpu)
+        return Ending(Status.DEGRADED, degraded) if degraded else Ending(Status.OK)
+
+    # ------------------------------------------------------------------ around the stages
+
+    def measure(self, held: contextlib.ExitStack) -> CombinationRecord | None:
+        """The four stages; None after ``--stage install`` (the ``--gpus`` pool's first stage) installed it."""
+        ending = self.gate(held)
+        if ending is not None:
+            return self.finish(ending)
+        inst = self.install()
+        if not inst.ok:
+            return self.finish(install_failed(inst, self.combo.needs_gpu))
+        if self.opts.stage == "install":
+            write_json_atomic(str(self.installed), {"install": inst.to_json(), "resolved_pins": inst.resolved})
+            self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later "
+                             "by the pool")
+            return None
+        return self.finish(self.verdict(self.phases(inst)))
+
+    def finish(self, ending: Ending) -> CombinationRecord:
+        """Write the record; tell nox (a skip, a failure, a warning) how the combination ended."""
+        combo, rec = self.combo, self.record
+        rec.status, rec.failure, rec.reason, rec.ended_at = ending.status, ending.failure, ending.why, now()
+        rec.outcome = read_outcome(ending.status, ending.failure.cls if ending.failure else None, combo.expect)
+        path = self.run.write_record(rec)
+        expected = f" (expected {combo.expect})" if combo.expect else ""
+        said = f" - {rec.reason}" if rec.reason else ""
+        self.session.log(f"tfmatrix: {combo.id}: {rec.outcome}{expected}{said} -> {path}")
+        if rec.outcome == Outcome.SKIPPED:
+            self.session.skip(f"{combo.id}: {rec.reason}")
+        if rec.outcome in SESSION_FAILS:
+            self.session.error(f"{combo.id}: {rec.outcome}{expected}: {rec.reason}")
+        if ending.failure and ending.failure.cls == "degraded" and not combo.expect:
+            self.session.warn(f"{combo.id}: degraded: {ending.failure.evidence}")
+        return rec
+
+    def interrupted(self, signal_name: str) -> None:
+        """Ctrl-C or SIGTERM: keep what was measured, the phase that was running, and how to finish the run."""
+        rec = self.record
+        if self.progress.phase is not None:  # its worker's group is already killed
+            spec = self.progress.phase
+            rec.phases.append(runner.planned(spec, PhaseStatus.INTERRUPTED, note=f"stopped by {signal_name}",
+                                             log=str(self.log_dir / f"{spec.name}.log")))
+        rec.status, rec.outcome, rec.ended_at = Status.INTERRUPTED, Outcome.INTERRUPTED, now()
+        rec.reason = (f"interrupted by {signal_name} during {self.progress.doing}; `nox -s bench -- --resume "
+                      f"{self.run.run_id}` runs it again")
+        if not self.run.record_path(self.combo.id).exists():
+            self.run.write_record(rec)
+        self.run.mark_interrupted(self.combo.id, signal_name)
+        self.session.log(f"tfmatrix: {self.combo.id}: interrupted by {signal_name}; what was measured is kept in "
+                         f"{self.run.record_path(self.combo.id)}")
+
+    def __call__(self) -> CombinationRecord | None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with contextlib.ExitStack() as held:  # the venv's lock and the GPU lease, until it is recorded
+                self.progress.doing = "waiting for the venv"
+                held.enter_context(locks.exclusive(self.venv / ".tfmatrix.lock", self.session.log))
+                return self.measure(held)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through interrupts.signals_as_interrupt
+            self.interrupted(signal_name_of(exc))
+            raise
+
+
+def run_combination(session: NoxSession, ctx: Context, combo: Combination,
+                    opts: Options) -> CombinationRecord | None:
+    """The body of ``bench(<combination>)``; the record it wrote (None: already done on --resume, or installed
+    ahead for the pool)."""
+    combo = combo.only(opts.models)
+    if not ctx.in_shard(combo, opts):  # no record: the shard that owns it writes one
+        session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
+    run = ctx.run_to_write(opts)
+    ctx.ensure_run(run, opts)
+    if opts.placed_by == "local":  # an executor's child leaves the summary (and the run's end) to its driver
+        session.notify("summary", [run.run_id])
+    if opts.resume is not None:
+        run.mark_resumed(ctx.run_id)
+        done = run.existing_record(combo.id)
+        if done is not None and done.status != Status.INTERRUPTED:
+            session.log(f"tfmatrix: {combo.id}: already recorded in run {run.run_id} ({done.outcome}); not run again")
+            return None
+        if done is not None:
+            session.log(f"tfmatrix: {combo.id}: the interrupted attempt is kept as {run.set_aside(combo.id)}")
+    return Bench(session, ctx, combo, opts, run)()

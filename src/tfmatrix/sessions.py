@@ -1,0 +1,146 @@
+"""What the noxfile's sessions call: one function per session, the session's options parsed once.
+
+User errors end a session with one line through :func:`tfmatrix.errors.reported`
+(``session.error``); at noxfile import, with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Sequence
+
+from packaging.version import Version
+
+from .errors import TfmatrixError, reported
+from .matrix.expand import matrix_path_from_env
+from .matrix.load import load_matrix
+from .matrix.model import Combination
+from .records.store import RUN_ID_ENV, RunDir, check_run_id, new_run_id, results_root
+from .run import options
+from .run.context import PROFILE_ENV, Context
+
+
+def _exit(line: str) -> NoReturn:
+    sys.stderr.write(f"tfmatrix: error: {line}\n")
+    raise SystemExit(2)
+
+
+def _fails(session: Any) -> Any:
+    """How a session reports a user error: one line, and the session fails."""
+    return lambda line: session.error(f"tfmatrix: {line}")
+
+
+def nox_context(root: Path) -> Context:
+    """Load the matrix once, at noxfile import; a bad one ends nox with status 2."""
+    with reported(_exit):
+        matrix = load_matrix(matrix_path_from_env(root))
+        profile = os.environ.get(PROFILE_ENV, "default")
+        matrix.profile(profile)
+        run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
+        check_run_id(run_id, RUN_ID_ENV)
+        os.environ[RUN_ID_ENV] = run_id  # every session of this nox invocation writes into the same run
+        return Context(root=root, matrix=matrix, profile=profile, run_id=run_id, results_root=results_root(root))
+
+
+def dispatch_mode(argv: Sequence[str]) -> str | None:
+    """At noxfile import: "gpus" or "ray" when the bench sessions only queue (they then need no venv)."""
+    from .executors.dispatch import mode_from_argv
+
+    with reported(_exit):
+        return mode_from_argv(argv)
+
+
+def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
+    from .executors import dispatch
+    from .run.interrupts import signals_as_interrupt
+    from .run.pipeline import run_combination
+
+    with reported(_fails(session)):
+        opts = options.parse(session.posargs)
+        how = dispatch.mode(opts)
+        if how is not None:
+            where = "the Ray cluster" if how == "ray" else f"the GPU pool {','.join(map(str, opts.gpus))}"
+            dispatch.queue(session, ctx, combo, opts, where)
+            return
+        if opts.pooled:
+            session.warn(f"tfmatrix: --gpus {','.join(map(str, opts.gpus))}: no GPU is visible here, so "
+                         "combinations run one at a time (timings taken side by side on a shared CPU would "
+                         "mean nothing)")
+        with signals_as_interrupt():  # SIGTERM, like Ctrl-C, records the combination as interrupted
+            run_combination(session, ctx, combo, opts)
+
+
+def dispatch_session(session: Any, ctx: Context) -> None:
+    """Run what the bench sessions queued, on the GPU pool or Ray; fail if any combination failed."""
+    from .executors import dispatch
+    from .run.interrupts import signals_as_interrupt
+
+    with reported(_fails(session)), signals_as_interrupt():
+        records = dispatch.run_queued(session, ctx, options.parse(session.posargs))
+    session.notify("summary", [ctx.run_id])
+    bad = dispatch.failed(records)
+    if bad:
+        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
+
+
+def clean_session(session: Any, ctx: Context) -> None:
+    """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
+    from .run import cache
+
+    p = argparse.ArgumentParser(prog="nox -s clean --", exit_on_error=False)
+    p.add_argument("--older-than", default=None, help="remove entries unused for longer: 12h, 30d, 2w")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    with reported(_fails(session)):
+        try:
+            args = p.parse_args(session.posargs)
+        except argparse.ArgumentError as exc:
+            raise TfmatrixError(f"clean options: {exc}") from None
+        found = cache.entries(ctx.root / ".nox", ctx.cache_root)
+        age = cache.parse_age(args.older_than) if args.older_than else float("inf")
+        done = cache.prune(found, age, args.dry_run)
+    print(cache.render(done))
+
+
+def summary_session(session: Any, ctx: Context) -> None:
+    with reported(_fails(session)):
+        text = summary_text(ctx, session.posargs[0] if session.posargs else None)
+    print(text)
+
+
+def summary_text(ctx: Context, run_id: str | None) -> str:
+    """The table of a run (default: the latest), through the one reader; stamps the run's end, once."""
+    from .matrix.expand import combinations
+    from .report import summary
+
+    run = RunDir(ctx.results_root, check_run_id(run_id, "summary run id")) if run_id else RunDir.latest(ctx.results_root)
+    if not run.run_record.exists():
+        raise TfmatrixError(f"{run.path}: no run record (no bench session ran in this run)")
+    read = run.load()
+    run.finish()
+    wanted = combinations(ctx.matrix, read.info.profile if read.info else ctx.profile)
+    text = summary.render(run.run_id, read.records, wanted)
+    skipped = [w for w in read.warnings if w.startswith("skipped:")]
+    return "\n".join([text, *(f"  warning: {w}" for w in skipped)])
+
+
+def doctor_session(session: Any, ctx: Context) -> None:
+    """Diagnose ``--python PATH``, or else this session's own venv with the matrix's newest TensorFlow."""
+    from .cli import doctor_text
+    from .run.runner import python_in
+
+    p = argparse.ArgumentParser(prog="nox -s doctor --")
+    p.add_argument("--python", default=None)
+    args = p.parse_args(session.posargs)
+    python = args.python
+    if python is None:
+        newest = max((t for t in ctx.matrix.tensorflow if not t.expect), key=lambda t: Version(t.version))
+        session.install(f"tensorflow=={newest.version}", *newest.requires, "nvidia-ml-py")
+        python = python_in(Path(session.virtualenv.location))
+    with reported(_fails(session)):
+        text, status = doctor_text(python)
+    print(text)
+    if status:
+        session.error("tfmatrix doctor found errors (above)")

@@ -1,0 +1,220 @@
+"""The manager-worker contract: what crosses from nox's process into a combination's venv and back.
+
+Standard library only: this module is imported by the manager (nox's process),
+by the worker (``python -m tfmatrix.worker``, inside the venv) and by the
+``benchmarks/`` suite, and every object serialises itself (``to_json`` /
+``from_json``), so both sides read the same type, never a dict matched by hand.
+
+* :class:`Workload` is the matrix's ``workload:`` section: its fields, their
+  defaults, their YAML keys, their lower bounds and their ``--quick`` values
+  are declared here once, and the matrix validator reads them from here.
+  Adding a workload setting is one field below plus the code that uses it.
+* :class:`ModelSpec` is one ``models:`` entry of the matrix.
+* :class:`BenchConfig` is what a combination's benchmarks are parametrised by
+  (written to ``bench-config.json``, found through ``TFMATRIX_BENCH_CONFIG``).
+* :class:`WorkerSpec` tells one worker what to run; :class:`WorkerResult` is
+  what it reports, through a file, never stdout (pyperf's manager/worker split).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+ENV = "TFMATRIX_BENCH_CONFIG"
+
+
+def setting(default: Any, yaml: str, minimum: float, quick: Callable[[Any], Any] | None = None,
+            doc: str = "") -> Any:
+    """A workload field: its default, its key under ``workload:``, its lower bound and its ``--quick`` value."""
+    meta = {"yaml": yaml, "minimum": minimum, "quick": quick or (lambda v: v), "doc": doc}
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The measurement settings of every combination (``workload:`` in matrix.yaml)."""
+
+    seed: int = setting(0, "seed", 0, doc="seed of the random weights and the synthetic images")
+    images: int = setting(8, "images", 1, lambda v: min(v, 4), "synthetic images per model")
+    batch_sizes: tuple[int, ...] = setting((1, 4), "batch_sizes", 1, lambda v: v[:1],
+                                           "batch 1 gives the latency, each size its throughput")
+    warmup: int = setting(2, "warmup", 0, lambda v: 1, "untimed calls before the timed ones")
+    latency_min_queries: int = setting(30, "latency.min_queries", 1, lambda v: min(v, 10),
+                                       "batch-1 calls timed, at least")
+    latency_min_seconds: float = setting(5.0, "latency.min_seconds", 0.0, lambda v: min(v, 1.0),
+                                         "and for at least this long")
+    throughput_min_queries: int = setting(5, "throughput.min_queries", 1, lambda v: min(v, 3),
+                                          "calls timed per larger batch, at least")
+    throughput_min_seconds: float = setting(3.0, "throughput.min_seconds", 0.0, lambda v: min(v, 1.0),
+                                            "and for at least this long")
+    load_repeats: int = setting(3, "load_repeats", 1, lambda v: min(v, 3), "cold loads, each in a fresh process")
+    import_repeats: int = setting(3, "import_repeats", 1, lambda v: min(v, 3),
+                                  "`import tensorflow`, each in a fresh process")
+
+    def quick(self) -> "Workload":
+        """The ``--quick`` variant: same shape, fewer samples."""
+        return Workload(**{f.name: f.metadata["quick"](getattr(self, f.name)) for f in dataclasses.fields(self)})
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Workload":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A Model Garden detector: an experiment, its input size and config ``overrides``, built from the seed."""
+
+    id: str
+    experiment: str
+    input_size: tuple[int, int]
+    overrides: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    stacks: tuple[str, ...] = ()  # the stacks it runs on (matrix selection); empty: every stack
+
+    def config_digest(self) -> str:
+        """A short hash of everything that changes the exported SavedModel."""
+        blob = json.dumps({"experiment": self.experiment, "input_size": list(self.input_size),
+                           "overrides": self.overrides}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "experiment": self.experiment, "input_size": list(self.input_size),
+                "overrides": dict(self.overrides), "stacks": list(self.stacks)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ModelSpec":
+        h, w = data["input_size"]
+        return cls(id=data["id"], experiment=data["experiment"], input_size=(int(h), int(w)),
+                   overrides=dict(data.get("overrides") or {}), stacks=tuple(data.get("stacks") or ()))
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What a combination's benchmarks run on: its models, where each is exported, the workload."""
+
+    combination: str = ""
+    models: tuple[ModelSpec, ...] = ()
+    export_dirs: Mapping[str, str] = field(default_factory=dict)
+    workload: Workload = field(default_factory=Workload)
+
+    @property
+    def model_ids(self) -> list[str]:
+        return [m.id for m in self.models]
+
+    def model(self, model_id: str) -> ModelSpec:
+        found = {m.id: m for m in self.models}.get(model_id)
+        if found is None:
+            raise KeyError(f"model {model_id!r} is not in this combination's configuration")
+        return found
+
+    def export_dir(self, model_id: str) -> str:
+        return self.export_dirs[self.model(model_id).id]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"combination": self.combination, "models": [m.to_json() for m in self.models],
+                "export_dirs": dict(self.export_dirs), "workload": self.workload.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "BenchConfig":
+        return cls(combination=data.get("combination", ""),
+                   models=tuple(ModelSpec.from_json(m) for m in data.get("models", [])),
+                   export_dirs=dict(data.get("export_dirs") or {}),
+                   workload=Workload.from_json(data.get("workload") or {}))
+
+    @classmethod
+    def load(cls) -> "BenchConfig":
+        """The configuration ``TFMATRIX_BENCH_CONFIG`` names; without it (plain asv) no models, nothing runs."""
+        path = os.environ.get(ENV)
+        if not path:
+            return cls()
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(json.load(f))
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """NVML sampling beside a GPU phase: which GPUs (NVML indices), every ``period`` seconds."""
+
+    gpus: tuple[int, ...]
+    period: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"gpus": list(self.gpus), "period": self.period}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Telemetry":
+        return cls(tuple(int(g) for g in data["gpus"]), float(data["period"]))
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One worker's job: the probe, or one asv-style benchmark method with its params."""
+
+    probe: bool = False
+    benchmark_file: str = ""
+    cls: str = ""
+    method: str = ""
+    params: tuple[Any, ...] = ()
+    timeout: float = 600.0  # the manager's limit; timeraw children share it
+    telemetry: Telemetry | None = None
+    budget_seconds: float | None = None  # time_*: stop after this long (with 3 samples at least)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"probe": self.probe, "benchmark_file": self.benchmark_file, "class": self.cls,
+                "method": self.method, "params": list(self.params), "timeout": self.timeout,
+                "telemetry": self.telemetry.to_json() if self.telemetry else None,
+                "budget_seconds": self.budget_seconds}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "WorkerSpec":
+        telemetry = data.get("telemetry")
+        return cls(probe=bool(data.get("probe")), benchmark_file=data.get("benchmark_file", ""),
+                   cls=data.get("class", ""), method=data.get("method", ""), params=tuple(data.get("params", ())),
+                   timeout=float(data.get("timeout", 600.0)),
+                   telemetry=Telemetry.from_json(telemetry) if telemetry else None,
+                   budget_seconds=data.get("budget_seconds"))
+
+
+#: WorkerResult fields left out of its JSON when unset
+_OPTIONAL = ("samples", "unit", "setup_seconds", "extra", "exception", "truncated", "warmup", "telemetry", "probe",
+             "gpu_peak_memory_bytes")
+
+
+@dataclass
+class WorkerResult:
+    """What one worker reports: samples and their unit, or the exception that stopped it."""
+
+    status: str = "ok"  # "ok" or "error"
+    kind: str = ""  # timeraw, time, track, peakmem, probe
+    samples: list[float] | None = None
+    unit: str | None = None
+    setup_seconds: float | None = None
+    warmup: int | None = None
+    truncated: str | None = None  # time_*: why it stopped before its minimums
+    extra: dict[str, Any] | None = None  # a benchmark's ``tfmatrix_extra`` (the detections digest)
+    telemetry: dict[str, Any] | None = None  # the NVML sampler's result
+    probe: dict[str, Any] | None = None  # the probe's facts
+    exception: dict[str, str] | None = None  # type, message, traceback
+    wall_seconds: float = 0.0
+    peak_rss_bytes: int | None = None
+    gpu_peak_memory_bytes: dict[str, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return {k: v for k, v in out.items() if v is not None or k not in _OPTIONAL}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "WorkerResult":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

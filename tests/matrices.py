@@ -1,0 +1,112 @@
+"""Matrices the tests share (data, not tests): a small valid matrix as data, and the tiny matrix file
+the integration tests run for real with nox, uv and TensorFlow."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from typing import Any
+
+from tfmatrix.matrix.load import parse_matrix
+from tfmatrix.matrix.model import Matrix
+
+#: A small valid matrix (as data); tests copy it and change one thing.
+BASE: dict[str, Any] = {
+    "schema_version": 1,
+    "pythons": ["3.11"],
+    "tensorflow": [
+        {"version": "2.15.1", "models_official": "2.15.0", "requires": ["numpy<2"]},
+        {"version": "2.20.0", "models_official": "2.20.0"},
+    ],
+    "stacks": [
+        {"id": "cpu", "kind": "cpu"},
+        {"id": "cuda-pip", "kind": "cuda-pip"},
+        {"id": "cuda-system", "kind": "cuda-system", "library_path": ["/usr/local/cuda/lib64"]},
+    ],
+    "models": [
+        {"id": "small", "experiment": "retinanet_resnetfpn_coco", "input_size": [256, 256]},
+        {"id": "big", "experiment": "retinanet_resnetfpn_coco", "input_size": [640, 640],
+         "stacks": ["cuda-pip", "cuda-system"]},
+    ],
+}
+
+
+#: The small model alone, for tests that drop the cuda-system stack the big one names.
+SMALL_ONLY = [BASE["models"][0]]
+
+
+def base(**changes: Any) -> dict[str, Any]:
+    d = copy.deepcopy(BASE)
+    d.update(copy.deepcopy(changes))
+    return d
+
+
+def matrix_with(stack_hw: Any = None, tf_hw: Any = None, profile_hw: Any = None) -> Matrix:
+    """BASE with hardware needs on the cuda-pip stack, the TF 2.20 entry and/or the default profile."""
+    data = copy.deepcopy(BASE)
+    if stack_hw is not None:
+        data["stacks"][1]["hardware"] = stack_hw
+    if tf_hw is not None:
+        data["tensorflow"][1]["hardware"] = tf_hw
+    if profile_hw is not None:
+        data["profiles"] = {"default": {"hardware": profile_hw}}
+    return parse_matrix(data, "m.yaml")
+
+
+def python_version() -> str:
+    return "%d.%d" % sys.version_info[:2]
+
+
+#: The integration tests' matrix (``.format(python=python_version())``): a working TF 2.20, an unresolvable
+#: pin, and the two known-bad reproductions, with one small model and a short workload.
+TINY_MATRIX = """\
+schema_version: 1
+pythons: ["{python}"]
+tensorflow:
+  - version: "2.20.0"
+    models_official: "2.20.0"
+  - id: tfbad
+    version: "2.20.0"
+    models_official: "2.15.0"     # tf-models-official 2.15 wants tensorflow~=2.15: unresolvable
+  - id: tf2.15-numpy2
+    version: "2.15.1"
+    models_official: "2.15.0"
+    force: ["numpy>=2"]
+    expect: numpy-abi
+    stacks: [cpu]
+  - id: tf2.15-protobuf7
+    version: "2.15.1"
+    models_official: "2.15.0"
+    requires: ["numpy<2"]
+    force: ["protobuf>=7"]
+    expect: degraded
+    stacks: [cpu]
+stacks:
+  - {{id: cpu, kind: cpu}}
+  - {{id: cuda-pip, kind: cuda-pip}}
+  - {{id: cuda-system, kind: cuda-system, library_path: ["/nonexistent/cuda/lib64"]}}
+models:
+  - id: retinanet-mnv2-128
+    experiment: retinanet_resnetfpn_coco
+    input_size: [128, 128]
+    overrides:
+      task:
+        model:
+          backbone: {{type: mobilenet, mobilenet: {{model_id: MobileNetV2}}}}
+          detection_generator: {{nms_version: batched, pre_nms_top_k: 200, pre_nms_score_threshold: 0.008}}
+workload:
+  images: 2
+  batch_sizes: [1, 2]
+  warmup: 1
+  latency: {{min_queries: 5, min_seconds: 0.5}}
+  throughput: {{min_queries: 3, min_seconds: 0.3}}
+  load_repeats: 2
+  import_repeats: 2
+profiles:
+  default:
+    tensorflow: [tf2.20, tfbad]
+  known-bad:
+    tensorflow: [tf2.15-numpy2, tf2.15-protobuf7]
+"""
+
+

@@ -50,7 +50,7 @@ def matrix_with(stack_hw: Any = None, tf_hw: Any = None, profile_hw: Any = None)
         data["tensorflow"][1]["hardware"] = tf_hw
     if profile_hw is not None:
         data["profiles"] = {"default": {"hardware": profile_hw}}
-    return parse_matrix(data, "m.yaml")
+    return parse_matrix(data, "m.yaml", sha256="0" * 64)
 
 
 def python_version() -> str:

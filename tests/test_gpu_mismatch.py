@@ -40,6 +40,7 @@ def test_the_profile_holds_the_documented_mismatches():
                                                   ("tf2.15-cudnn9-cuda-pip", "cudnn-mismatch")]
 
 
+@pytest.mark.network  # uv resolves against PyPI
 @pytest.mark.skipif(UV is None, reason="uv is not installed (pip install 'nox[uv]')")
 @pytest.mark.parametrize("combo", COMBOS, ids=[c.id for c in COMBOS])
 def test_preflight_predicts_the_mismatch_from_the_resolved_wheels(combo, tmp_path):

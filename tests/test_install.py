@@ -12,7 +12,12 @@ from tfmatrix.run import install
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = install.find_uv()
-needs_uv = pytest.mark.skipif(UV is None, reason="uv is not installed (pip install 'nox[uv]')")
+uv_missing = pytest.mark.skipif(UV is None, reason="uv is not installed (pip install 'nox[uv]')")
+
+
+def needs_uv(test):
+    """Real uv against the real package index: the ``network`` marker."""
+    return pytest.mark.network(uv_missing(test))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from matrices import TINY_MATRIX, python_version
 from tfmatrix.records.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.network]  # real nox, uv and TensorFlow from PyPI
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
@@ -183,6 +183,7 @@ def test_doctor_gives_the_honest_cpu_only_answer(workdir):
     assert "ERROR" not in out
 
 
+@pytest.mark.browser
 def test_report_from_the_real_runs_renders_in_chromium(workdir):
     """`nox -s report` after `nox -s bench`: the page of the first (full) run, opened in a real browser."""
     from browser import chromium, visit

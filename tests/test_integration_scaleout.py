@@ -28,7 +28,7 @@ from tfmatrix.records.status import PhaseStatus, Status
 from tfmatrix.records.store import load_run, run_folders
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.network]  # real nox, uv and TensorFlow from PyPI
 INJECT = Path(__file__).resolve().parent / "fakes" / "inject"
 
 

@@ -30,7 +30,7 @@ from tfmatrix.records.status import Status
 from tfmatrix.records.store import load_run, run_folders
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.network]  # real nox, uv and TensorFlow from PyPI
 ray = pytest.importorskip("ray", reason="the Ray executor's test needs the tfmatrix[ray] extra (in the test extra)")
 
 def small_matrix() -> str:

@@ -14,6 +14,8 @@ from tfmatrix.history import compare
 from tfmatrix.records.model import CombinationInfo
 from tfmatrix.report import plots, render
 
+pytestmark = pytest.mark.browser  # a real headless Chromium
+
 #: set to a folder to keep the screenshots (CI artefacts, the closing note)
 SHOTS = os.environ.get("TFMATRIX_SCREENSHOTS")
 

@@ -278,12 +278,13 @@ class Validator:
         return Workload(**section(value, tree, key))
 
     def setting(self, value: Any, key: str, f: "dataclasses.Field[Any]") -> Any:
-        """One workload value, checked as its field's type says (int, float, or a tuple of distinct ints)."""
+        """One workload value, checked as its field's default is typed (int, float, or a tuple of distinct ints)."""
         low = f.metadata["minimum"]
-        if f.type == "int":
-            return self.integer(value, key, int(low))
-        if f.type == "float":
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        if isinstance(default, float):
             return self.number(value, key, float(low))
+        if not isinstance(default, tuple):
+            return self.integer(value, key, int(low))
         items = self.seq(value, key, lambda x, k: self.integer(x, k, int(low)), nonempty=True)
         if len(set(items)) != len(items):
             raise self.fail(key, items, "distinct values")

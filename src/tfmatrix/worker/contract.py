@@ -60,7 +60,7 @@ class Workload:
 
     def quick(self) -> "Workload":
         """The ``--quick`` variant: same shape, fewer samples."""
-        return Workload(**{f.name: f.metadata["quick"](getattr(self, f.name)) for f in dataclasses.fields(self)})
+        return type(self)(**{f.name: f.metadata["quick"](getattr(self, f.name)) for f in dataclasses.fields(self)})
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v

@@ -1,0 +1,60 @@
+"""records.metrics: one name, unit and direction per measurement, for every reader."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthetic import phase
+from tfmatrix.errors import TfmatrixError
+from tfmatrix.records import metrics
+from tfmatrix.records.metrics import HIGHER, LOWER
+
+
+def keys(found) -> list[str]:
+    return [m.key for m, _ in found]
+
+
+def test_each_phase_gives_its_metrics_in_their_units():
+    assert keys(metrics.measured(phase("import", None, samples=[3.0]))) == ["import"]
+    assert keys(metrics.measured(phase("load", samples=[5.0, 6.0]))) == ["load"]
+    lat = metrics.measured(phase("latency", batch=1, samples=[0.1, 0.2]))
+    assert keys(lat) == ["latency", "throughput[b1]"]
+    assert lat[0][1] == [0.1, 0.2] and lat[1][1] == pytest.approx([10.0, 5.0])  # images per second
+    thr = metrics.measured(phase("throughput", batch=4, samples=[0.5]))
+    assert keys(thr) == ["throughput[b4]"] and thr[0][0].unit == "images/s" and thr[0][1] == [8.0]
+    peak = metrics.measured(phase("peakmem", batch=4, samples=[1e9], unit="bytes",
+                                  gpu_peak_memory_bytes={"/device:GPU:0": 5, "/device:GPU:1": 7}))
+    assert keys(peak) == ["peak-rss", "gpu-memory"] and peak[1][1] == [7.0]
+    assert metrics.measured(phase("probe", None, samples=[])) == []
+
+
+def test_what_may_be_judged_leaves_out_cached_and_derived_samples():
+    cached = phase("export", samples=[20.0], status="cached")
+    assert keys(metrics.measured(cached)) == ["export"]  # shown (marked *)
+    assert metrics.measured(cached, judged=True) == []  # the original export's time: never judged again
+    assert keys(metrics.measured(phase("latency", batch=1, samples=[0.1]), judged=True)) == ["latency"]
+    assert metrics.measured(phase("load", samples=[1.0], status="crashed")) == []
+
+
+def test_direction_decides_what_worse_means():
+    assert metrics.LATENCY.better == LOWER and metrics.LATENCY.worse(1.2) and not metrics.LATENCY.worse(0.8)
+    t = metrics.throughput(4)
+    assert t.better == HIGHER and t.worse(0.8) and not t.worse(1.2)
+    assert t.shown == "throughput[b4] (higher is better)" and metrics.LOAD.shown == "load"
+    assert metrics.throughput(1).derived and not t.derived
+
+
+def test_names_thresholds_and_the_one_formatter():
+    assert metrics.by_key("throughput[b16]") == metrics.throughput(16) and metrics.by_key("load") is metrics.LOAD
+    with pytest.raises(KeyError):
+        metrics.by_key("peakmem")
+    assert metrics.check_name("throughput", "x") == "throughput" and metrics.check_name("throughput[b4]", "x")
+    with pytest.raises(TfmatrixError, match="--metric-threshold: got metric 'latency\\[b1\\]'"):
+        metrics.check_name("latency[b1]", "--metric-threshold")
+    t4 = metrics.throughput(4)
+    assert metrics.threshold_for(t4, {"throughput": 1.5}, 1.1) == 1.5
+    assert metrics.threshold_for(t4, {"throughput": 1.5, "throughput[b4]": 1.2}, 1.1) == 1.2
+    assert metrics.threshold_for(metrics.LOAD, {"throughput": 1.5}, 1.1) == 1.1
+    assert [metrics.fmt(v, u) for v, u in ((0.1402, "seconds"), (5.21, "seconds"), (1063256064, "bytes"),
+                                           (7.152, "images/s"), (None, "seconds"))] == [
+        "140.2 ms", "5.21 s", "1014 MiB", "7.15 img/s", "–"]

@@ -1,0 +1,48 @@
+"""run.options: one parser, strict for a bench session, lenient for the noxfile at import."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfmatrix.errors import TfmatrixError
+from tfmatrix.matrix.shard import Shard
+from tfmatrix.run.options import Options, parse, parse_lenient
+
+
+def test_bench_options():
+    assert parse(["--models", "a,b", "--models", "c", "--quick"]).models == ("a", "b", "c")
+    assert parse([]) == Options()
+    assert parse(["--assume-gpu"]).assume_gpu is parse(["--force-gpu-stacks"]).assume_gpu is True
+    opts = parse(["--shard", "1/4", "--resume", "--telemetry-period", "0", "--gpu", "2"])
+    assert (opts.shard, opts.resume, opts.telemetry_ms, opts.gpu) == (Shard(1, 4), "latest", 0, 2)
+    assert parse(["--gpus", "1"]).gpu == 1 and not parse(["--gpus", "1"]).pooled  # --gpus N is --gpu N
+    assert parse(["--gpus", "0,1"]).pooled
+
+
+@pytest.mark.parametrize("posargs, message", [
+    (["--frobnicate"], "expected --models ID"),
+    (["--resume", "../etc"], "--resume: got '../etc'; expected a run id"),
+    (["--gpu", "-1"], "--gpu: got -1; expected a GPU index"),
+    (["--gpu", "x"], "bench options: argument --gpu: invalid int value"),
+    (["--telemetry-period", "-5"], "--telemetry-period: got -5"),
+    (["--shard", "2/2"], "--shard: got '2/2'"),
+])
+def test_a_bad_option_is_one_line(posargs, message):
+    with pytest.raises(TfmatrixError) as err:
+        parse(posargs)
+    assert message in err.value.one_line()
+
+
+def test_what_run_json_keeps_of_the_options():
+    assert parse(["--quick", "--models", "m", "--shard", "0/2"]).to_run_json() == {
+        "models": ["m"], "quick": True, "assume_gpu": False, "shard": "0/2", "executor": "local"}
+    assert parse(["--gpus", "0,1"]).to_run_json()["executor"] == "gpus"
+
+
+def test_the_lenient_parse_reads_only_what_the_noxfile_needs_and_never_fails():
+    assert parse_lenient(["nox", "-s", "bench", "--", "--gpus", "0,1", "--quick"]).gpus == (0, 1)
+    assert parse_lenient(["nox", "-s", "bench", "--", "--executor", "ray"]).executor == "ray"
+    assert parse_lenient(["nox", "-s", "report", "--", "20260101T000000Z-aaaaaa"]) == Options()
+    assert parse_lenient(["nox", "-s", "bench", "--", "--gpus", "0,0"]) == Options()  # the session says why
+    assert parse_lenient(["nox", "-s", "bench", "--", "--gpu"]) == Options()
+    assert parse_lenient(["nox"]) == Options()

@@ -1,0 +1,87 @@
+"""worker.main and worker.contract: what crosses into a combination's venv and back, and the worker's own endings.
+
+The benchmark is tests/data/tiny_bench.py (asv's conventions, no TensorFlow).  run_benchmark runs in-process
+here; ``python -m tfmatrix.worker`` runs as the manager starts it, to see its exit statuses and result file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfmatrix.worker import main as worker
+from tfmatrix.worker.contract import BenchConfig, ModelSpec, Telemetry, WorkerResult, WorkerSpec, Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = str(Path(__file__).parent / "data" / "tiny_bench.py")
+
+
+def spec(method: str, params=(2,), cls: str = "Tiny", **kw) -> WorkerSpec:
+    return WorkerSpec(benchmark_file=TINY, cls=cls, method=method, params=tuple(params), timeout=60, **kw)
+
+
+def test_time_track_and_peakmem_fill_the_result_by_asvs_prefixes():
+    timed = worker.run_benchmark(spec("time_sleep"))
+    assert timed.kind == "time" and timed.unit == "seconds" and len(timed.samples) >= 5 and timed.warmup == 1
+    assert timed.extra == {"setup_n": 2} and timed.setup_seconds >= 0 and timed.truncated is None
+    tracked = worker.run_benchmark(spec("track_value"))
+    assert (tracked.samples, tracked.unit) == ([85.0], "widgets")
+    mem = worker.run_benchmark(spec("peakmem_alloc"))
+    assert mem.unit == "bytes" and mem.samples[0] >= 64 << 20
+
+
+def test_a_time_benchmark_stops_at_its_budget_and_says_so():
+    out = worker.run_benchmark(spec("time_sleep", budget_seconds=0.0))
+    assert len(out.samples) == 3 and out.truncated.startswith("stopped after 3 queries: budget of 0 s")
+
+
+def test_a_method_that_is_not_an_asv_benchmark_is_an_error():
+    with pytest.raises(ValueError, match="not an asv benchmark name"):
+        worker.run_benchmark(spec("setup"))
+
+
+def test_the_contract_round_trips_through_json():
+    s = spec("time_sleep", telemetry=Telemetry((0, 1), 0.05), budget_seconds=9.0)
+    assert WorkerSpec.from_json(json.loads(json.dumps(s.to_json()))) == s
+    r = WorkerResult(kind="time", samples=[0.1], unit="seconds", warmup=2, wall_seconds=1.0, peak_rss_bytes=5)
+    doc = r.to_json()
+    assert "exception" not in doc and "telemetry" not in doc  # unset optional fields are left out
+    assert WorkerResult.from_json(json.loads(json.dumps(doc))) == r
+    config = BenchConfig("c", (ModelSpec("m", "retinanet_resnetfpn_coco", (256, 256), {"a": {"b": 1}}),),
+                         {"m": "/exports/m"}, Workload().quick())
+    again = BenchConfig.from_json(json.loads(json.dumps(config.to_json())))
+    assert again == config and again.export_dir("m") == "/exports/m"
+    assert again.model("m").config_digest() == config.model("m").config_digest()
+    with pytest.raises(KeyError, match="model 'x' is not in this combination"):
+        config.model("x")
+
+
+def test_without_a_config_the_suite_has_no_models(monkeypatch):
+    monkeypatch.delenv("TFMATRIX_BENCH_CONFIG", raising=False)
+    assert BenchConfig.load() == BenchConfig() and BenchConfig.load().workload == Workload()
+
+
+def run_worker(tmp_path: Path, spec_text: str) -> tuple[int, dict | None]:
+    spec_path, out = tmp_path / "spec.json", tmp_path / "out.json"
+    spec_path.write_text(spec_text)
+    out.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run([sys.executable, "-m", "tfmatrix.worker", "--spec", str(spec_path), "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    return proc.returncode, json.loads(out.read_text()) if out.exists() else None
+
+
+def test_the_worker_reports_through_its_result_file_with_its_exit_status(tmp_path):
+    code, result = run_worker(tmp_path, json.dumps(spec("track_value").to_json()))
+    assert code == worker.EXIT_OK and result["status"] == "ok" and result["samples"] == [85.0]
+    assert result["peak_rss_bytes"] > 0 and result["wall_seconds"] > 0
+    code, result = run_worker(tmp_path, json.dumps(spec("track_raise", params=(), cls="Crash").to_json()))
+    assert code == worker.EXIT_BENCHMARK_ERROR and result["status"] == "error"
+    assert result["exception"]["type"] == "ValueError" and "track_raise" in result["exception"]["traceback"]
+    code, result = run_worker(tmp_path, "{not json")
+    assert code == worker.EXIT_BAD_SPEC and result is None

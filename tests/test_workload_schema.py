@@ -7,6 +7,7 @@ manager writes the same object into bench-config.json, and the benchmarks read i
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,13 @@ def test_a_new_field_needs_no_validator_code(monkeypatch):
         parse_matrix(base(workload={"nms": {"top_k": 0}}), "m.yaml")
     with pytest.raises(MatrixError, match=r"workload\.nms\.topk: got 5 \(int\); expected no such key"):
         parse_matrix(base(workload={"nms": {"topk": 5}}), "m.yaml")
+
+
+def test_the_matrix_reference_lists_every_workload_key_with_its_default():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "matrix.md").read_text(encoding="utf-8")
+    section = text.split("## workload", 1)[1].split("\n## ", 1)[0]
+    for f in FIELDS:
+        default = getattr(Workload(), f.name)
+        shown = str(list(default)) if isinstance(default, tuple) else str(default)
+        assert f"| `{f.metadata['yaml']}` |" in section, f"docs/matrix.md does not list workload.{f.metadata['yaml']}"
+        assert f"`{shown}`" in section, (f.name, shown)

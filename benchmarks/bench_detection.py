@@ -92,7 +92,7 @@ class InferenceSuite:
         t0 = time.perf_counter()
         out = workload.infer(self.fn, self.batch)
         seconds = time.perf_counter() - t0
-        self.tfmatrix_extra["detections"] = workload.detections_digest(out)
+        self.tfmatrix_extra["detections"] = workload.detections_digest(out, WORKLOAD.digest_top_k)
         self.tfmatrix_extra["weights_sha256"] = workload.weights_digest(self.fn)
         return seconds
 

@@ -57,6 +57,7 @@ class Workload:
     load_repeats: int = setting(3, "load_repeats", 1, lambda v: min(v, 3), "cold loads, each in a fresh process")
     import_repeats: int = setting(3, "import_repeats", 1, lambda v: min(v, 3),
                                   "`import tensorflow`, each in a fresh process")
+    digest_top_k: int = setting(10, "digest_top_k", 1, doc="detections kept per image for the drift comparison")
 
     def quick(self) -> "Workload":
         """The ``--quick`` variant: same shape, fewer samples."""

@@ -25,8 +25,6 @@ from typing import Any
 
 from .contract import ModelSpec
 
-DIGEST_TOP_K = 10
-
 
 def set_seeds(seed: int) -> None:
     import numpy as np
@@ -167,7 +165,7 @@ def weights_digest(fn: Any) -> str:
     return hashlib.sha256(repr(keyed).encode()).hexdigest()
 
 
-def detections_digest(outputs: dict[str, Any], top_k: int = DIGEST_TOP_K) -> dict[str, Any]:
+def detections_digest(outputs: dict[str, Any], top_k: int) -> dict[str, Any]:
     """Top detections per image (boxes, scores, classes) and a hash of them."""
     boxes, scores = outputs["detection_boxes"], outputs["detection_scores"]
     classes, num = outputs["detection_classes"], outputs["num_detections"]

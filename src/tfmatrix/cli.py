@@ -54,8 +54,9 @@ def doctor_text(python: str) -> tuple[str, int]:
     probe = probe_interpreter(python)
     if "crashed" in probe:
         from .diagnosis.classify import classify_failure
+        from .records.status import PhaseStatus
 
-        cls = classify_failure(status="crashed", text=probe["stderr_tail"], gpu_stack=True)
+        cls = classify_failure(status=PhaseStatus.CRASHED, text=probe["stderr_tail"], gpu_stack=True)
         return (f"tfmatrix doctor: {python}: the probe itself died ({probe['crashed']}): {cls.cls}\n"
                 f"  evidence: {cls.evidence}\n  fix: {cls.fix}", 1)
     diagnosis = doctor.diagnose(probe, probe.get("nvml") or {"available": False, "reason": "not collected"})

@@ -20,6 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..errors import TfmatrixError
+from ..records.status import PhaseStatus
 from . import compat, rules
 from .classify import classify_failure, load_taxonomy
 from .environment import Built, Environment, Fact, LoadedLib, built_for, facts, read_environment
@@ -104,7 +105,7 @@ def _remove(libs: tuple[LoadedLib, ...], e: Environment) -> str:
 def _import_check(e: Environment) -> list[Finding]:
     if e.tf_error is None:
         return []
-    cls = classify_failure(status="error", text=e.tf_error, gpu_stack=bool(e.gpus)).cls
+    cls = classify_failure(status=PhaseStatus.ERROR, text=e.tf_error, gpu_stack=bool(e.gpus)).cls
     m = re.match(r"^([0-9]+\.[0-9]+)", e.python or "")
     py = m.group(1) if m else None
     tested = compat.tf_for_python(py) if py else ()

@@ -25,7 +25,7 @@ from typing import Callable, Protocol, Sequence
 
 from ..diagnosis.classify import classify_failure
 from ..matrix.model import Combination
-from ..records.status import Status
+from ..records.status import PhaseStatus, Status
 from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
 from ..run import placement
 from ..run.context import PROFILE_ENV
@@ -141,7 +141,7 @@ def _measured(run: RunDir, combo: Combination, opts: Options, exit_code: int) ->
 def _no_record(run: RunDir, combo: Combination, opts: Options, stage: str, exit_code: int) -> None:
     log = run.log_dir(combo.id) / f"nox-{stage}.log"
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]) if log.exists() else ""
-    failure = classify_failure(status="error", text=tail, gpu_stack=combo.needs_gpu)
+    failure = classify_failure(status=PhaseStatus.ERROR, text=tail, gpu_stack=combo.needs_gpu)
     record_by_driver(run, combo, opts, "gpus", Status.FAILED,
                      f"its nox session ({stage}) ended with exit status {exit_code} without writing a record; "
                      f"see {log}", failure)

@@ -22,7 +22,7 @@ from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import CombinationRecord, Placement
 from ..records.schema import BadRecord, check
-from ..records.status import Status
+from ..records.status import PhaseStatus, Status
 from ..records.store import RunDir
 from ..run import placement
 from ..run.context import CACHE_ENV, Context
@@ -96,7 +96,7 @@ def keep_returned(run: RunDir, combo: Combination, opts: Options, result: dict[s
                                       "without writing a record")
         log_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(str(log_dir / "nox-ray.log"), result.get("tail") or "")
-        failure = classify_failure(status="error", text=result.get("tail") or why, gpu_stack=combo.needs_gpu)
+        failure = classify_failure(status=PhaseStatus.ERROR, text=result.get("tail") or why, gpu_stack=combo.needs_gpu)
         return record_by_driver(run, combo, opts, "ray", Status.FAILED, f"{why}; see {log_dir / 'nox-ray.log'}",
                                 failure)
     try:

@@ -92,7 +92,7 @@ def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: s
 
 
 def install_failed(inst: InstallOutcome, gpu_stack: bool) -> Ending:
-    failure = classify_failure(status="install-failed", text=inst.error, gpu_stack=gpu_stack)
+    failure = classify_failure(status=Status.INSTALL_FAILED, text=inst.error, gpu_stack=gpu_stack)
     first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
     return Ending(Status.INSTALL_FAILED, failure, f"{inst.failed_step}: {first.strip()}")
 
@@ -225,7 +225,7 @@ class Bench:
     def _cpu_fallback_failure(self, probe: Any, why: str) -> Failure:
         """The probe's log says why (a library that did not load, say) before "no-gpu"."""
         log_text = read_log(probe.log)
-        failure = classify_failure(status="error", text=f"{log_text}\n{why}", gpu_stack=True)
+        failure = classify_failure(status=PhaseStatus.ERROR, text=f"{log_text}\n{why}", gpu_stack=True)
         said = tensorflow_gpu_lines(log_text)
         if said:  # TensorFlow's own words, even the lines that are noise on a CPU stack
             failure = dataclasses.replace(failure, evidence=f"{failure.evidence}; TensorFlow said: {' | '.join(said)}")

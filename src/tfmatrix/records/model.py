@@ -168,7 +168,7 @@ class PhaseRecord:
         known = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in doc.items() if k in known}
         kw.update(status=PhaseStatus(doc["status"]), failure=Failure.from_json(doc.get("failure")),
-                  samples=[float(x) for x in doc.get("samples") or []])
+                  samples=list(doc.get("samples") or []))
         phase = cls(**kw)
         phase.summary, phase.throughput_ips = doc.get("summary"), doc.get("throughput_ips")  # as recorded
         return phase

@@ -176,9 +176,7 @@ def _install(record: CombinationRecord) -> list[tuple[str, str]]:
         return []
     shown = [(k, str(getattr(inst, k))) for k in ("backend", "seconds", "reused", "compile_bytecode", "lock_sha256",
                                                    "failed_step", "error") if getattr(inst, k) not in (None, "")]
-    if inst.check_ok is not None or inst.check_output:
-        shown.append(("pip check", "ok" if inst.check_ok else inst.check_output))
-    return shown
+    return shown + [("pip check", "ok" if inst.check_ok else inst.check_output)]
 
 
 def build_detail(record: CombinationRecord, base: CombinationRecord | None, is_baseline: bool) -> Detail:

@@ -23,7 +23,7 @@ def fail(line: str) -> NoReturn:
 
 
 def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
-    """Run the probe (``tfmatrix.probe.collect_all``) in another interpreter; its JSON back."""
+    """Run the probe (``tfmatrix.worker.probe.collect_all``) in another interpreter; its JSON back."""
     import json
     import subprocess
     import tempfile

@@ -1,8 +1,8 @@
 """The doctor: what this environment is, what disagrees, and how to fix it.
 
 :func:`diagnose` takes what tfmatrix's child probe collected inside a venv
-(:mod:`tfmatrix.probe`) and what NVML says about the driver and GPUs, compares
-them with TensorFlow's own build info and :mod:`tfmatrix.compat`, and returns a
+(:mod:`tfmatrix.worker.probe`) and what NVML says about the driver and GPUs, compares
+them with TensorFlow's own build info and the rules of :mod:`tfmatrix.diagnosis.rules`, and returns a
 :class:`Diagnosis`: the versions found (facts), the disagreements (findings,
 each with the failure class it predicts and a concrete fix) and a verdict line.
 :func:`render` turns it into plain text for a terminal.  Pure logic: no I/O, no

@@ -23,7 +23,7 @@ no clean one exists, with a warning); the others are listed as superseded.
 Skipped combinations are left out; failed ones and failed phases have null
 results, and their reasons (which asv cannot hold) stay in the records and in
 ``tfmatrix-report.md`` next to the site, with the change points
-(:mod:`tfmatrix.changepoints`) over every run.
+(:mod:`tfmatrix.history.changepoints`) over every run.
 """
 
 from __future__ import annotations

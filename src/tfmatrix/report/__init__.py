@@ -1,7 +1,8 @@
-"""The HTML report: results -> pandas frames -> view model -> jinja2 templates.
+"""Presentations of runs: the terminal table (:mod:`.summary`, standard library only) and the HTML report.
 
-The layers are kept apart as in coverage.py's ``html.py``: :mod:`.data` reads
-records into DataFrames, :mod:`.view` turns them into plain dataclasses (no
-HTML), :mod:`.plots` draws the matplotlib figures, and :mod:`.render` fills
-the autoescaped templates and writes the files.
+The report's layers are kept apart as in coverage.py's ``html.py``: :mod:`.data`
+reads typed records into DataFrames, :mod:`.view`, :mod:`.details` and
+:mod:`.compare_page` turn them into plain dataclasses (no HTML), :mod:`.plots`
+draws the matplotlib figures, and :mod:`.render` fills the autoescaped
+templates and writes the files.
 """

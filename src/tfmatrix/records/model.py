@@ -159,9 +159,10 @@ class PhaseRecord:
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         doc.update(status=self.status.value, wall_seconds=round(self.wall_seconds, 6),
                    failure=self.failure.to_json() if self.failure else None)
-        if self.timed_batches:  # the key is there, None when nothing was measured
-            return _drop_none(doc, *_PHASE_OPTIONAL[:-1])
-        return _drop_none(doc, *_PHASE_OPTIONAL)
+        optional = _PHASE_OPTIONAL
+        if self.timed_batches:  # there the key is always present, None when nothing was measured
+            optional = tuple(k for k in optional if k != "throughput_ips")
+        return _drop_none(doc, *optional)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "PhaseRecord":

@@ -12,9 +12,12 @@ Phases and what they time:
   interpreters (bytecode was compiled at install, so this is import, not
   compilation);
 * ``ExportSuite.track_export_seconds`` -- build the Model Garden model with
-  random weights from the seed and export the SavedModel;
+  random weights from the seed and export the SavedModel (Model Garden models only);
+* ``InspectSuite.track_unknown_ops`` -- read ``saved_model.pb`` without loading it:
+  who produced it, its ops this TensorFlow does not know, the signature's image input;
 * ``LoadSuite.timeraw_load_saved_model`` -- cold ``tf.saved_model.load`` in
-  fresh interpreters (TensorFlow imported in the untimed setup);
+  fresh interpreters (TensorFlow and the model's ``requires_imports`` imported in the
+  untimed setup);
 * ``InferenceSuite.track_first_inference_seconds`` -- the first call after a
   load (tracing and graph optimisation), with the detections digest;
 * ``InferenceSuite.time_inference`` -- steady-state calls per batch size
@@ -54,6 +57,23 @@ class ExportSuite:
     track_export_seconds.unit = "seconds"
 
 
+class InspectSuite:
+    params = [MODELS]
+    param_names = ["model"]
+    timeout = 600
+
+    def track_unknown_ops(self, model):
+        spec = CONFIG.model(model)
+        workload.import_requirements(spec)
+        info = workload.inspect(CONFIG.export_dir(model), spec.signature)
+        info["input"] = workload.input_spec(info, spec)
+        info["expected_failure"] = workload.unknown_ops_note(info)
+        self.tfmatrix_extra = {"saved_model": info}
+        return len(info["unknown_ops"])
+
+    track_unknown_ops.unit = "ops"
+
+
 class LoadSuite:
     params = [MODELS]
     param_names = ["model"]
@@ -62,7 +82,8 @@ class LoadSuite:
 
     def timeraw_load_saved_model(self, model):
         path = workload.saved_model_dir(CONFIG.export_dir(model))
-        return f"tf.saved_model.load({path!r})", "import tensorflow as tf"
+        setup = "\n".join(["import tensorflow as tf", *(f"import {m}" for m in CONFIG.model(model).requires_imports)])
+        return f"tf.saved_model.load({path!r})", setup
 
 
 class InferenceSuite:
@@ -72,11 +93,13 @@ class InferenceSuite:
 
     def setup(self, model, batch):
         spec = CONFIG.model(model)
-        h, w = spec.input_size
-        images = workload.synth_images(WORKLOAD.seed, WORKLOAD.images, h, w)
+        self.fn = workload.load_detector(CONFIG.export_dir(model), spec)
+        self.input = workload.input_spec(workload.inspect(CONFIG.export_dir(model), spec.signature), spec)
+        if self.input["fixed_batch"] not in (None, batch):
+            raise ValueError(f"the signature fixes the batch at {self.input['fixed_batch']}; asked for {batch}")
+        images = workload.synth_images(WORKLOAD.seed, WORKLOAD.images, self.input["height"], self.input["width"])
         self.images = images
         self.batch = workload.batch_of(images, batch)
-        self.fn = workload.load_detector(CONFIG.export_dir(model))
         self.batch_size = batch
         # the worker reads these for time_*: MLPerf SingleStream-like minimums
         if batch == 1:
@@ -90,16 +113,21 @@ class InferenceSuite:
         import time
 
         t0 = time.perf_counter()
-        out = workload.infer(self.fn, self.batch)
+        out = workload.infer(self.fn, self.batch, self.input)
         seconds = time.perf_counter() - t0
-        self.tfmatrix_extra["detections"] = workload.detections_digest(out, WORKLOAD.digest_top_k)
+        digest = workload.detections_digest(out, WORKLOAD.digest_top_k)
+        if "not_comparable" in digest:
+            self.tfmatrix_extra["drift_skipped"] = digest["not_comparable"]
+        else:
+            self.tfmatrix_extra["detections"] = digest
         self.tfmatrix_extra["weights_sha256"] = workload.weights_digest(self.fn)
+        self.tfmatrix_extra["input"] = self.input
         return seconds
 
     track_first_inference_seconds.unit = "seconds"
 
     def time_inference(self, model, batch):
-        workload.infer(self.fn, self.batch)
+        workload.infer(self.fn, self.batch, self.input)
 
     def peakmem_inference(self, model, batch):
-        workload.infer(self.fn, self.batch)
+        workload.infer(self.fn, self.batch, self.input)

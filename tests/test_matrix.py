@@ -27,7 +27,7 @@ try:
 except ImportError:  # plain `pytest` from a checkout, without `pip install -e .`
     sys.path.insert(0, str(SRC))
 
-from matrices import SMALL_ONLY, base  # noqa: E402
+from matrices import BASE, SMALL_ONLY, base  # noqa: E402
 from tfmatrix.errors import MatrixError  # noqa: E402
 from tfmatrix.matrix.expand import combinations, is_selected, matrix_path_from_env  # noqa: E402
 from tfmatrix.matrix.load import load_matrix, parse_matrix  # noqa: E402
@@ -85,8 +85,11 @@ def test_default_matrix_loads(default: Matrix) -> None:
     assert default.sha256 == hashlib.sha256(DEFAULT_MATRIX.read_bytes()).hexdigest()
     assert default.pythons == ("3.11",)
     assert [t.id for t in default.tensorflow] == ["tf2.15", "tf2.16", "tf2.17", "tf2.18", "tf2.19", "tf2.20",
-                                                  "tf2.15-numpy2", "tf2.15-protobuf7", "tf2.18-cudnn8",
-                                                  "tf2.15-cudnn9"]
+                                                  "tf2.21", "nightly", "tf2.15-numpy2", "tf2.15-protobuf7",
+                                                  "tf2.18-cudnn8", "tf2.15-cudnn9"]
+    load_only = {t.id: (t.package, t.export_with, t.resolve_cutoff) for t in default.tensorflow if t.load_only}
+    assert load_only == {"tf2.21": ("tensorflow", "tf2.20", None),
+                         "nightly": ("tf-nightly", "tf2.20", "2026-10-27T00:00:00Z")}
     known_bad = {t.id: (t.force, t.expect, t.stacks) for t in default.tensorflow if t.expect}
     assert known_bad == {"tf2.15-numpy2": (("numpy>=2",), "numpy-abi", ("cpu",)),
                          "tf2.15-protobuf7": (("protobuf>=7",), "degraded", ("cpu",)),
@@ -95,9 +98,12 @@ def test_default_matrix_loads(default: Matrix) -> None:
     assert [(s.id, s.kind) for s in default.stacks] == [
         ("cpu", "cpu"), ("cuda-pip", "cuda-pip"), ("cuda-system", "cuda-system")]
     assert default.stacks[2].library_path == ("/usr/local/cuda/lib64",)
-    assert [m.id for m in default.models] == ["retinanet-mnv2-256", "retinanet-r50-640", "maskrcnn-r50-640"]
-    assert [p.id for p in default.profiles] == ["default", "known-bad", "cpu-all", "gpu", "gpu-mismatch",
-                                                "gpu-system"]
+    assert [m.id for m in default.models] == ["retinanet-mnv2-256", "retinanet-mnv2-256-from-tf2.15",
+                                              "retinanet-r50-640", "maskrcnn-r50-640"]
+    shared = default.models[1]  # the YAML anchor's copy: the same model, exported once by TF 2.15
+    assert shared.export_with == "tf2.15" and shared.config_digest() == default.models[0].config_digest()
+    assert [p.id for p in default.profiles] == ["default", "known-bad", "cpu-all", "cross-version", "nightly", "gpu",
+                                                "gpu-mismatch", "gpu-system"]
 
 
 def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
@@ -112,7 +118,11 @@ def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
 
 def test_default_profile_ids_in_order(default: Matrix) -> None:
     assert ids(combinations(default)) == ["tf2.15-cpu", "tf2.15-cuda-pip", "tf2.20-cpu", "tf2.20-cuda-pip",
-                                          "tf2.15-numpy2-cpu", "tf2.15-protobuf7-cpu"]
+                                          "tf2.21-cpu", "tf2.21-cuda-pip", "tf2.15-numpy2-cpu",
+                                          "tf2.15-protobuf7-cpu"]
+    newest = {c.id: c for c in combinations(default)}["tf2.21-cpu"]
+    assert {m: e.id for m, e in newest.exporters.items()} == {"retinanet-mnv2-256": "tf2.20-cpu"}
+    assert newest.requirements() == ["tensorflow==2.21.0", "nvidia-ml-py"]  # load-only: TensorFlow alone
     assert ids(combinations(default, "default")) == ids(combinations(default))
 
 
@@ -146,11 +156,11 @@ def test_default_profile_all_is_the_product_minus_exclusions(default: Matrix) ->
     # with the single Python 3.11 none of the default exclusions (3.12+, 3.13+) applies
     expected = [f"{t.id}-{s.id}" for t in default.tensorflow for s in default.stacks
                 if not t.stacks or s.id in t.stacks]
-    assert len(expected) == 22  # 6 versions x 3 stacks + 2 known-bad on cpu + 2 mismatches on cuda-pip
+    assert len(expected) == 28  # 8 versions (2.21 and the nightly load-only) x 3 stacks + 2 known-bad + 2 mismatches
     assert ids(combinations(default, "all")) == expected
     # and 'all' is exactly the union of the one-stack profiles and the known-bad one
     union = set()
-    for prof in ("cpu-all", "gpu", "gpu-system", "known-bad", "gpu-mismatch"):
+    for prof in ("cpu-all", "gpu", "gpu-system", "known-bad", "gpu-mismatch", "nightly", "cross-version"):
         union |= set(ids(combinations(default, prof)))
     assert union == set(expected)
 
@@ -174,7 +184,7 @@ def test_cli_validate_default_matrix() -> None:
     lines = proc.stdout.splitlines()
     assert [ln.split()[0] for ln in lines] == [
         "bench(tf2.15-cpu)", "bench(tf2.15-cuda-pip)", "bench(tf2.20-cpu)", "bench(tf2.20-cuda-pip)",
-        "bench(tf2.15-numpy2-cpu)", "bench(tf2.15-protobuf7-cpu)"]
+        "bench(tf2.21-cpu)", "bench(tf2.21-cuda-pip)", "bench(tf2.15-numpy2-cpu)", "bench(tf2.15-protobuf7-cpu)"]
     assert lines[0].split()[1:] == ["models=retinanet-mnv2-256", "tags=cpu,tf2.15,py3.11"]
 
 
@@ -335,20 +345,20 @@ def test_specifiers_match_prereleases(tmp_path: Path) -> None:
 
 def test_unknown_profile(default: Matrix) -> None:
     with pytest.raises(MatrixError) as info:
-        combinations(default, "nightly")
+        combinations(default, "weekly")
     err = info.value
     assert err.key == "profiles"
-    assert err.value == "nightly"
-    assert str(err) == (f"{DEFAULT_MATRIX}: profiles: got 'nightly' (str); expected one of the "
-                        "profiles defined: default, known-bad, cpu-all, gpu, gpu-mismatch, gpu-system, all")
+    assert err.value == "weekly"
+    assert str(err) == (f"{DEFAULT_MATRIX}: profiles: got 'weekly' (str); expected one of the profiles defined: "
+                        "default, known-bad, cpu-all, cross-version, nightly, gpu, gpu-mismatch, gpu-system, all")
 
 
 def test_cli_unknown_profile() -> None:
-    proc = run_validate(str(DEFAULT_MATRIX), "--profile", "nightly")
+    proc = run_validate(str(DEFAULT_MATRIX), "--profile", "weekly")
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1
-    assert proc.stderr.startswith(f"tfmatrix: error: {DEFAULT_MATRIX}: profiles: got 'nightly'")
+    assert proc.stderr.startswith(f"tfmatrix: error: {DEFAULT_MATRIX}: profiles: got 'weekly'")
 
 
 def test_profile_filters_tensorflow_stacks_models(tmp_path: Path) -> None:
@@ -442,14 +452,61 @@ def _append(key: str, item: Any) -> Callable[[dict[str, Any]], None]:
 _MINIMAL = dump(base())
 
 #: (id, content, key path ("" for file-level problems), fragment of "expected ...", also via the CLI?)
+#: issue 13's entries: a load-only TF 2.21, a pinned nightly (both loading TF 2.20's export), a SavedModel
+LOAD_ONLY = {"id": "tf2.21", "version": "2.21.0", "export_with": "tf2.20"}
+NIGHTLY = {"id": "nightly", "package": "tf-nightly", "version": "2.23.0.dev20261026", "export_with": "tf2.20"}
+BROUGHT = {"id": "mine", "source": "saved_model", "path": "mine"}
+
 BAD: list[tuple[str, Content, str, str, bool]] = [
     ("unknown-top-level-key", _data(benchmarks=["x"]), "benchmarks", "no such key (allowed: schema_version", True),
     ("unknown-stack-key", _edit(_set("stacks.0.cuda", "12.3")), "stacks[0].cuda",
      "no such key (allowed: id, kind, requires, library_path, hardware)", False),
     ("unknown-latency-key", _data(workload={"latency": {"min_query": 3}}), "workload.latency.min_query",
      "no such key (allowed: min_queries, min_seconds)", False),
-    ("missing-models-official", _edit(_set("tensorflow.0.models_official-", None)),
-     "tensorflow[0].models_official", "this key to be set", False),
+    # issue 13: load-only entries, exports shared between entries, SavedModels you bring, packages, nightlies
+    ("load-only-without-a-producer", _edit(_set("tensorflow.0.models_official-", None)), "tensorflow[0]",
+     "a load-only entry (no models_official) cannot build the Model Garden model 'small'", True),
+    ("export-with-an-unknown-entry", _edit(_set("models.0.export_with", "tf9.9")), "models[0].export_with",
+     "one of the tensorflow ids defined: tf2.15, tf2.20", True),
+    ("entry-export-with-an-unknown-entry", _edit(_set("tensorflow.0.export_with", "nope")),
+     "tensorflow[0].export_with", "one of the tensorflow ids defined", False),
+    ("export-with-a-load-only-entry", _data(tensorflow=BASE["tensorflow"] + [LOAD_ONLY],
+                                            models=[dict(BASE["models"][0], export_with="tf2.21")]),
+     "models[0].export_with", "an entry with models_official (a load-only entry cannot export)", True),
+    ("export-with-an-entry-without-a-cpu-stack",
+     _data(tensorflow=[BASE["tensorflow"][0], dict(BASE["tensorflow"][1], stacks=["cuda-pip"])],
+           models=[dict(BASE["models"][0], export_with="tf2.20")]),
+     "models[0].export_with", "an entry that may run on a stack of kind cpu", False),
+    ("saved-model-folder-missing", _data(models=SMALL_ONLY + [dict(BROUGHT, path="no-such-folder")]),
+     "models[1].path", "an existing SavedModel folder", True),
+    ("saved-model-folder-without-saved-model-pb", _data(models=SMALL_ONLY + [dict(BROUGHT, path=".")]),
+     "models[1].path", "holds no saved_model.pb", True),
+    ("saved-model-with-an-experiment", _data(models=SMALL_ONLY + [dict(BROUGHT, experiment="retinanet")]),
+     "models[1].experiment", "no such key (allowed: id, source, input_size, stacks, path", False),
+    ("saved-model-with-export-with", _data(models=SMALL_ONLY + [dict(BROUGHT, export_with="tf2.20")]),
+     "models[1].export_with", "no such key", False),
+    ("model-source-unknown", _data(models=SMALL_ONLY + [dict(BROUGHT, source="hub")]), "models[1].source",
+     "one of model-garden, saved_model", True),
+    ("saved-model-without-a-path", _data(models=SMALL_ONLY + [{"id": "mine", "source": "saved_model"}]),
+     "models[1].path", "this key to be set", False),
+    ("requires-imports-not-a-module", _data(models=SMALL_ONLY + [dict(BROUGHT, requires_imports=["tensorflow-text"])]),
+     "models[1].requires_imports[0]", "a Python module name such as tensorflow_text", False),
+    ("saved-model-input-size-zero", _data(models=SMALL_ONLY + [dict(BROUGHT, input_size=[0, 320])]),
+     "models[1].input_size", "integers from 1 to 8192", False),
+    ("unknown-tensorflow-package", _data(tensorflow=BASE["tensorflow"] + [dict(NIGHTLY, package="tensorflow-gpu")]),
+     "tensorflow[2].package", "one of tensorflow, tensorflow-cpu, tf-nightly", False),
+    ("nightly-not-pinned-to-a-build", _data(tensorflow=BASE["tensorflow"] + [dict(NIGHTLY, version="2.23.0")]),
+     "tensorflow[2].version", "one nightly build, pinned exactly: X.Y.Z.devYYYYMMDD", True),
+    ("nightly-with-an-impossible-date",
+     _data(tensorflow=BASE["tensorflow"] + [dict(NIGHTLY, version="2.23.0.dev20261399")]),
+     "tensorflow[2].version", "one nightly build, pinned exactly", False),
+    ("nightly-latest", _data(tensorflow=BASE["tensorflow"] + [dict(NIGHTLY, version="latest")]),
+     "tensorflow[2].version", "a PEP 440 version", False),
+    ("nightly-with-models-official",
+     _data(tensorflow=BASE["tensorflow"] + [dict(NIGHTLY, models_official="2.20.0")]),
+     "tensorflow[2].models_official", "no models_official with package tf-nightly", True),
+    ("nightly-pinned-through-requires", _edit(_set("tensorflow.1.requires", ["tf-nightly==2.23.0.dev20261026"])),
+     "tensorflow[1].requires[0]", "an extra pin", False),
     ("missing-stacks", _edit(_set("stacks-", None)), "stacks", "this key to be set", False),
     ("pythons-a-string", _data(pythons="3.11"), "pythons", "a list", False),
     ("pythons-empty", _data(pythons=[]), "pythons", "a non-empty list", False),

@@ -320,3 +320,194 @@ def test_run_combination_checks_models_and_shards_before_anything_runs(tmp_path)
     with pytest.raises(Skipped, match="not in shard 0/2"):
         run_combination(session, ctx, elsewhere, Options(shard=Shard(0, 2)))
     assert not RunDir(ctx.results_root, ctx.run_id).path.exists()  # skipped before any run folder
+
+
+# --------------------------------------------------------------------------- exports (issue 13): shared, inspected
+
+
+def load_only_matrix(**extra_entry: Any):
+    """BASE and a load-only tf2.21 that loads tf2.20's exports (plus one more entry, when given)."""
+    data = base()
+    data["tensorflow"].append({"id": "tf2.21", "version": "2.21.0", "export_with": "tf2.20"})
+    if extra_entry:
+        data["tensorflow"].append(extra_entry)
+    return parse_matrix(data, "m.yaml", sha256="0" * 64)
+
+
+class Resolver:
+    """FAKE ``exports.resolve_exporter``: the exporter's (lock hash, error), without uv."""
+
+    def __init__(self, lock: str = "b" * 64, error: str = "") -> None:
+        self.lock, self.error, self.asked = lock, error, []
+
+    def __call__(self, exporter, *, cache_root, timeout, log, index_url, say) -> tuple[str, str]:
+        self.asked.append(exporter.id)
+        return self.lock, self.error
+
+
+class ExportingRunner(Runner):
+    """FAKE phase runner that also leaves a shared export, and gives the inspect phase ``inspected`` as its
+    result's extra (what the worker reads from saved_model.pb)."""
+
+    def __init__(self, inspected: dict | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.inspected = inspected
+
+    def __call__(self, spec, *, python, benchmark_file, log_dir, timeout, env, telemetry=None):
+        phase, result = super().__call__(spec, python=python, benchmark_file=benchmark_file, log_dir=log_dir,
+                                         timeout=timeout, env=env, telemetry=telemetry)
+        if spec.phase == "shared-export" and phase.status == PhaseStatus.OK:
+            config = BenchConfig.from_json(json.loads(Path(env["TFMATRIX_BENCH_CONFIG"]).read_text()))
+            exported = Path(config.export_dir(spec.model))
+            exported.mkdir(parents=True)
+            (exported / "saved_model.pb").write_bytes(b"")
+        if spec.phase == "inspect" and self.inspected is not None:
+            phase.extra = {"saved_model": self.inspected}
+        return phase, result
+
+
+def resolving_bench(tmp_path: Path, combo_id: str, matrix, resolver: Resolver, installer: Installer,
+                    run_phase: Runner) -> Bench:
+    """bench(), with the exporter's resolver injected too."""
+    ctx = context(tmp_path, matrix)
+    (tmp_path / "venv").mkdir(parents=True, exist_ok=True)
+    run = ctx.run_to_write(Options())
+    ctx.ensure_run(run, Options())
+    b = Bench(FakeSession(tmp_path / "venv"), ctx, ctx.combination(combo_id), Options(), run, host=CPU_HOST,
+              installer=installer, run_phase=run_phase, resolver=resolver)
+    b.log_dir.mkdir(parents=True, exist_ok=True)
+    return b
+
+
+def test_a_load_only_combination_exports_once_with_its_exporter_then_reuses_it(tmp_path):
+    matrix, resolver, installer, run_phase = load_only_matrix(), Resolver(), Installer(), ExportingRunner()
+    b = resolving_bench(tmp_path, "tf2.21-cpu", matrix, resolver, installer, run_phase)
+    assert b.phases(b.install()) is None
+    assert resolver.asked == ["tf2.20-cpu"]
+    assert len(installer.calls) == 2  # the combination's venv, then the exporter's
+    own_reqs, own_kw = installer.calls[0]
+    assert own_reqs[0] == "tensorflow==2.21.0" and not any(r.startswith("tf-models-official") for r in own_reqs)
+    reqs, kw = installer.calls[1]
+    assert "tensorflow==2.20.0" in reqs and "tf-models-official==2.20.0" in reqs
+    assert kw["venv"] == tmp_path / "cache" / "exporters" / "tf2.20-cpu" and kw["venv"] != own_kw["venv"]
+    by_name = {p.name: p for p in b.record.phases}
+    shared = by_name["shared-export-small"]
+    assert shared.status == PhaseStatus.OK and "exported by tf2.20-cpu (TensorFlow 2.20.0)" in shared.note
+    assert "export-small" not in by_name and run_phase.ran.index("shared-export-small") < run_phase.ran.index(
+        "inspect-small") < run_phase.ran.index("load-small")
+    (producer,) = b.record.producers
+    assert (producer.model, producer.source, producer.combination, producer.relation) == (
+        "small", "shared", "tf2.20-cpu", "newer")
+    assert producer.tensorflow == "2.20.0" and producer.lock_sha256 == "b" * 64 and producer.export_sha256
+    config = BenchConfig.from_json(json.loads((b.log_dir / "bench-config.json").read_text()))
+    assert Path(config.export_dir("small")) == Path(producer.path)
+    assert Path(producer.path).parent == tmp_path / "cache" / "exports" / "tf2.20-cpu"
+
+    again_installer, again_runner = Installer(), ExportingRunner()
+    again = resolving_bench(tmp_path, "tf2.21-cpu", matrix, Resolver(), again_installer, again_runner)
+    assert again.phases(again.install()) is None
+    assert len(again_installer.calls) == 1  # the combination's own venv only
+    cached = next(p for p in again.record.phases if p.name == "shared-export-small")
+    assert cached.status == PhaseStatus.CACHED and cached.samples == [0.1, 0.12, 0.11]
+    assert "made by tf2.20-cpu" in cached.note and cached.cached_from["run_id"] == b.run.run_id
+    assert "shared-export-small" not in again_runner.ran
+    assert again.record.producers[0].export_sha256 == producer.export_sha256
+
+
+def test_an_exporter_that_cannot_be_resolved_fails_the_models_phases(tmp_path):
+    installer, run_phase = Installer(), ExportingRunner()
+    b = resolving_bench(tmp_path, "tf2.21-cpu", load_only_matrix(),
+                        Resolver("", "No solution found when resolving dependencies"), installer, run_phase)
+    first = b.phases(b.install())
+    assert first is not None and len(installer.calls) == 1  # no exporter venv installed
+    by_name = {p.name: p for p in b.record.phases}
+    shared = by_name["shared-export-small"]
+    assert shared.status == PhaseStatus.ERROR and shared.failure == first
+    assert "resolving the exporter tf2.20-cpu's pins: No solution found" in shared.note
+    later = [p for p in b.record.phases if p.model == "small" and p.name != "shared-export-small"]
+    assert later and all(p.status == PhaseStatus.SKIPPED for p in later)
+    assert [p for p in run_phase.ran if p.endswith("small") or "-small-" in p] == []
+    assert b.verdict(first).status == Status.FAILED
+    assert b.record.producers[0].export_sha256 is None and b.record.producers[0].lock_sha256 is None
+
+
+def _spec(phase: str, batch: int | None, model: str = "m") -> runner.PhaseSpec:
+    return runner.PhaseSpec(phase, "inference", "InferenceSuite", "time_inference",
+                            (model, batch) if batch is not None else (model,), model, batch)
+
+
+def test_fit_batch_measures_a_fixed_batch_signature_at_its_batch_only():
+    inspected = {"input": {"fixed_batch": 1, "name": "input_tensor"}}
+    throughput = _spec("throughput", 4)
+    same, why = pipeline.fit_batch(throughput, inspected)
+    assert same == throughput and "fixes the batch at 1 (input_tensor)" in why and "batch 4" in why
+    peak, why = pipeline.fit_batch(_spec("peakmem", 4), inspected)
+    assert why == "" and peak.batch == 1 and peak.params == ("m", 1) and peak.name == "peakmem-m-b1"
+    latency = _spec("latency", 1)
+    assert pipeline.fit_batch(latency, inspected) == (latency, "")
+    load = _spec("load", None)
+    assert pipeline.fit_batch(load, inspected) == (load, "")
+    for free in ({"input": {"fixed_batch": None, "name": "images"}}, {}, None):
+        for spec in (throughput, _spec("peakmem", 4), latency):
+            assert pipeline.fit_batch(spec, free) == (spec, "")
+
+
+def test_a_fixed_batch_signature_skips_the_larger_batches_in_the_pipeline(tmp_path):
+    run_phase = ExportingRunner({"input": {"fixed_batch": 1, "name": "input_tensor"}})
+    b = bench(tmp_path, run_phase=run_phase)
+    assert b.phases(b.install()) is None
+    by_name = {p.name: p for p in b.record.phases}
+    assert by_name["throughput-small-b4"].status == PhaseStatus.SKIPPED
+    assert "fixes the batch at 1" in by_name["throughput-small-b4"].note
+    assert "throughput-small-b4" not in run_phase.ran and "peakmem-small-b1" in run_phase.ran
+    assert by_name["latency-small-b1"].status == PhaseStatus.OK
+
+
+def test_an_inspected_unknown_op_becomes_the_prediction(tmp_path):
+    why = "unknown to TensorFlow 2.15.1: op DisableCopyOnRead"
+    b = bench(tmp_path, run_phase=ExportingRunner({"expected_failure": why, "input": {"fixed_batch": None}}))
+    inst = b.install()
+    assert b.record.preflight.predicted == "ok"
+    b.phases(inst)
+    assert b.record.preflight.predicted == "unknown-op"
+    assert b.record.preflight.reasons[0] == f"small: {why}"
+    assert any("small: the load is expected to fail" in w and "DisableCopyOnRead" in w for w in b.session.warnings)
+    assert b.record.producers[0].saved_model == {"input": {"fixed_batch": None}}
+    quiet = bench(tmp_path / "quiet", run_phase=ExportingRunner({"input": {"fixed_batch": None}}))
+    quiet.phases(quiet.install())
+    assert quiet.record.preflight.predicted == "ok" and quiet.session.warnings == []
+
+
+def test_requirements_of_load_only_nightly_and_cpu_only_packages():
+    matrix = load_only_matrix(id="nightly", version="2.21.0.dev20250228", package="tf-nightly",
+                              export_with="tf2.20")
+    from tfmatrix.matrix.expand import combinations
+    from tfmatrix.run.install import install_args
+
+    c = {x.id: x for x in combinations(matrix, "all")}
+    load_only = c["tf2.21-cpu"].requirements()
+    assert load_only[0] == "tensorflow==2.21.0" and not any("tf-models-official" in r for r in load_only)
+    assert "tf-models-official==2.20.0" in c["tf2.20-cpu"].requirements()
+    args = install_args(c["nightly-cpu"])
+    assert args["as_of"] == ("2025-03-01T00:00:00Z", "tf-nightly")  # the day after the build, across a month
+    assert args["requirements"][0] == "tf-nightly==2.21.0.dev20250228"
+    assert install_args(c["tf2.21-cpu"])["as_of"] is None and install_args(c["tf2.20-cpu"])["as_of"] is None
+    assert c["nightly-cuda-pip"].requirements()[0] == "tf-nightly[and-cuda]==2.21.0.dev20250228"
+
+    cpu_pkg = load_only_matrix(id="tfcpu", version="2.20.0", package="tensorflow-cpu", export_with="tf2.20")
+    c = {x.id: x for x in combinations(cpu_pkg, "all")}
+    on_cuda = c["tfcpu-cuda-pip"]
+    assert on_cuda.install_note and "tensorflow-cpu" in on_cuda.install_note
+    assert on_cuda.requirements()[0] == "tensorflow-cpu==2.20.0"
+    assert not any("[and-cuda]" in r for r in on_cuda.requirements())
+    assert c["tf2.20-cuda-pip"].requirements()[0] == "tensorflow[and-cuda]==2.20.0"
+    assert c["tf2.20-cuda-pip"].install_note == "" and c["tfcpu-cpu"].install_note == ""
+
+
+def test_the_install_note_is_warned_before_installing(tmp_path):
+    matrix = load_only_matrix(id="tfcpu", version="2.20.0", package="tensorflow-cpu", export_with="tf2.20")
+    installer = Installer()
+    b = bench(tmp_path, "tfcpu-cuda-pip", Options(assume_gpu=True), GPU_HOST, installer=installer, matrix=matrix)
+    b.install()
+    assert any("has no [and-cuda] extra" in w for w in b.session.warnings)
+    assert installer.calls[0][0][0] == "tensorflow-cpu==2.20.0"

@@ -176,9 +176,10 @@ def test_plan_covers_every_phase_in_order():
     matrix = load_matrix(ROOT / "matrix.yaml")
     combo = next(c for c in combinations(matrix) if c.id == "tf2.20-cpu")
     names = [p.name for p in runner.plan(combo, matrix.workload)]
-    assert names == ["probe", "import", "export-retinanet-mnv2-256", "load-retinanet-mnv2-256",
-                     "first-inference-retinanet-mnv2-256-b1", "latency-retinanet-mnv2-256-b1",
-                     "throughput-retinanet-mnv2-256-b4", "peakmem-retinanet-mnv2-256-b4"]
+    assert names == ["probe", "import", "export-retinanet-mnv2-256", "inspect-retinanet-mnv2-256",
+                     "load-retinanet-mnv2-256", "first-inference-retinanet-mnv2-256-b1",
+                     "latency-retinanet-mnv2-256-b1", "throughput-retinanet-mnv2-256-b4",
+                     "peakmem-retinanet-mnv2-256-b4"]
 
 
 def test_manager_modules_never_import_tensorflow():

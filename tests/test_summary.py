@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from synthetic import phase, record
-from tfmatrix.records.model import Failure, InstallOutcome
+from tfmatrix.records.model import Failure, InstallOutcome, Producer
 from tfmatrix.report import summary
 
 
@@ -61,3 +61,13 @@ def test_rows_read_outcomes_against_expectations():
     assert "failed (segfault)" in text
     assert "fix: Run nox -s doctor" in text
     assert "fix: Pin numpy<2" not in text  # an expected failure needs no fix
+
+
+def test_the_export_column_names_who_made_a_loaded_savedmodel():
+    def loaded(cid: str, source: str, **made: str) -> object:
+        return record(cid, phases=[phase("load", "m", samples=[1.0])],
+                      producers=[Producer(model="m", source=source, path="/x", **made)])
+
+    table = summary.rows([loaded("tf2.21-cpu", "shared", combination="tf2.20-cpu", tensorflow="2.20.0", tensorflow_id="tf2.20"),
+                  loaded("tf2.20-cpu", "brought")])
+    assert [(r[0], r[5]) for r in table] == [("tf2.21-cpu", "by tf2.20"), ("tf2.20-cpu", "brought")]

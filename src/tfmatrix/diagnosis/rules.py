@@ -143,3 +143,25 @@ def _version(text: str | None) -> Version | None:
         return Version(text) if text is not None else None
     except InvalidVersion:
         return None
+
+
+#: How a consumer's TensorFlow stands to the one that exported the SavedModel it loads
+LOAD_SAME, LOAD_NEWER, LOAD_OLDER, LOAD_OTHER_MAJOR = "same", "newer", "older-than-producer", "other-major"
+
+
+def load_relation(producer: str | None, consumer: str) -> str:
+    """TensorFlow's promise for SavedModels: they load in a later release of the same major version.
+
+    ``same`` (the release, pre-releases and nightlies of it included), ``newer`` (inside the promise),
+    ``older-than-producer`` (outside it: an op the exporter used may be unknown here), ``other-major``,
+    or ``unknown`` (the producer's version is not known).
+    """
+    p, c = _version(producer), _version(consumer)
+    if p is None or c is None:
+        return UNKNOWN
+    if p.major != c.major:
+        return LOAD_OTHER_MAJOR
+    pr, cr = (p.release + (0, 0))[:3], (c.release + (0, 0))[:3]  # "2.20" is the release "2.20.0"
+    if pr == cr:
+        return LOAD_SAME
+    return LOAD_NEWER if cr > pr else LOAD_OLDER

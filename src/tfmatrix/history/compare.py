@@ -118,11 +118,11 @@ def load_records(folder: Path, warnings: list[str] | None = None) -> dict[str, C
 
 
 def series(records: Iterable[CombinationRecord]) -> dict[Key, list[float]]:
-    """Every judged metric of these records, by (combination, model, metric)."""
+    """Every judged metric of these records, by (combination, model and its producer, metric)."""
     out: dict[Key, list[float]] = {}
     for rec in records:
         for phase, metric, samples in catalogue.all_measured(rec.phases, judged=True):
-            out[(rec.id, phase.model, metric)] = samples
+            out[(rec.id, rec.benchmark_model(phase.model), metric)] = samples
     return out
 
 

@@ -28,6 +28,8 @@ results, and their reasons (which asv cannot hold) stay in the records and in
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as _dt
 import itertools
 import json
@@ -229,8 +231,8 @@ def _phases(record: CombinationRecord,
             benchmarks: dict[str, dict[str, Any]]) -> Iterable[tuple[str, PhaseRecord]]:
     names = {_short(n): n for n in benchmarks}
     for p in record.phases:
-        if p.benchmark in names:
-            yield names[p.benchmark], p
+        if p.benchmark in names:  # the model parameter names its producer where it loaded another's export
+            yield names[p.benchmark], dataclasses.replace(p, model=record.benchmark_model(p.model))
 
 
 def select_benchmarks(discovered: dict[str, dict[str, Any]],

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .model import Combination, Matrix, Stack, TFVersion
+from .model import Combination, Matrix, ModelSpec, Stack, TFVersion
 
 
 def is_selected(matrix: Matrix, tf: TFVersion, stack: Stack, python: str) -> tuple[bool, str]:
@@ -28,6 +28,41 @@ def is_selected(matrix: Matrix, tf: TFVersion, stack: Stack, python: str) -> tup
 def combination_id(tf: TFVersion, stack: Stack, python: str, several_pythons: bool) -> str:
     base = f"{tf.id}-{stack.id}"
     return f"{base}-py{python}" if several_pythons else base
+
+
+def producer_entry(tf: TFVersion, model: ModelSpec) -> str | None:
+    """The id of the entry that exports ``model`` for ``tf``'s combinations (None: each exports its own)."""
+    if not model.built:
+        return None
+    return model.export_with or tf.export_with
+
+
+def exporter(matrix: Matrix, producer: TFVersion, python: str, model: ModelSpec) -> Combination | None:
+    """The combination that exports ``model`` for others: ``producer`` on the first CPU stack it may use,
+    with ``python`` where the rules allow it there, else with the first Python they allow (None: none)."""
+    several = len(matrix.pythons) > 1
+    for stack in matrix.stacks:
+        if stack.kind != "cpu" or (producer.stacks and stack.id not in producer.stacks):
+            continue
+        for py in [python] + [p for p in matrix.pythons if p != python]:
+            if is_selected(matrix, producer, stack, py)[0]:
+                return Combination(id=combination_id(producer, stack, py, several), tf=producer, stack=stack,
+                                   python=py, models=(model,), tags=(stack.id, producer.id, f"py{py}", "cpu"))
+    return None
+
+
+def exporters(matrix: Matrix, tf: TFVersion, python: str, own_id: str,
+              models: Iterable[ModelSpec]) -> dict[str, Combination]:
+    """Model id -> the combination exporting it, for the models another combination exports."""
+    out = {}
+    for m in models:
+        pid = producer_entry(tf, m)
+        if pid is None:
+            continue
+        found = exporter(matrix, matrix.entry(pid), python, m)
+        if found is not None and found.id != own_id:  # validated: a producer always has one
+            out[m.id] = found
+    return out
 
 
 def combinations(matrix: Matrix, profile: str = "default",
@@ -58,15 +93,20 @@ def combinations(matrix: Matrix, profile: str = "default",
         tags = [stack.id, tf.id, f"py{python}", "gpu" if stack.needs_gpu else "cpu"]
         if tf.expect:
             tags.append("known-bad")
+        if tf.load_only:
+            tags.append("load-only")
+        if tf.package == "tf-nightly":
+            tags.append("nightly")
         hardware = None
         if stack.needs_gpu:
             for level in (prof.hardware, stack.hardware, tf.hardware):
                 hardware = level.over(hardware) if level else hardware
         if hardware and hardware.gpu_type:
             tags.append(f"gpu-{hardware.gpu_type.lower()}")  # a CI runner label, say
+        cid = combination_id(tf, stack, python, several_pythons)
         out.append(Combination(
-            id=combination_id(tf, stack, python, several_pythons), tf=tf, stack=stack,
-            python=python, models=chosen, tags=tuple(dict.fromkeys(tags)), hardware=hardware,
+            id=cid, tf=tf, stack=stack, python=python, models=chosen, tags=tuple(dict.fromkeys(tags)),
+            hardware=hardware, exporters=exporters(matrix, tf, python, cid, chosen),
         ))
     return out
 

@@ -16,8 +16,9 @@ import yaml
 
 from .. import MATRIX_SCHEMA_VERSION
 from ..errors import MISSING, MatrixError
-from .expand import combination_id
+from .expand import combination_id, exporter, producer_entry
 from .model import Matrix
+from .models import read_model
 from .validate import Validator
 
 
@@ -96,7 +97,8 @@ def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
                               f"and {combo_ids[cid]} both give {cid!r})")
         combo_ids[cid] = f"{tf.id!r} + {stack.id!r}"
     stack_ids = {s.id for s in stacks}
-    models = tuple(v.seq(top["models"], "models", lambda x, k: v.model(x, k, stack_ids), nonempty=True))
+    base = Path(file).parent if file and not file.startswith("<") else Path.cwd()
+    models = tuple(v.seq(top["models"], "models", lambda x, k: read_model(v, x, k, stack_ids, base), nonempty=True))
     v.unique(models, "models", lambda m: m.id)
 
     workload = v.workload(top.get("workload", MISSING), "workload")
@@ -107,8 +109,36 @@ def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
              "pythons": set(pythons), "models": {m.id for m in models}}
     profiles = tuple(v.profiles(top.get("profiles", MISSING), "profiles", known))
     index_url = v.url(top["index_url"], "index_url") if "index_url" in top else None
-    return Matrix(
+    matrix = Matrix(
         path=file, sha256=sha256, schema_version=sv, pythons=pythons, tensorflow=tfs,
         stacks=stacks, models=models, workload=workload, timeouts=timeouts,
         include=include, exclude=exclude, profiles=profiles, index_url=index_url,
     )
+    check_exports(matrix, v)
+    return matrix
+
+
+def check_exports(matrix: Matrix, v: Validator) -> None:
+    """Every ``export_with`` names an entry that can export (it has the Model Garden and a CPU stack), and no
+    load-only entry meets a Model Garden model it would have to build itself."""
+    producers = {t.id: t for t in matrix.tensorflow}
+    where = [(f"tensorflow[{i}].export_with", t.export_with) for i, t in enumerate(matrix.tensorflow)]
+    where += [(f"models[{i}].export_with", m.export_with) for i, m in enumerate(matrix.models)]
+    for key, pid in where:
+        if pid is None:
+            continue
+        producer = producers.get(pid)
+        if producer is None:
+            raise v.fail(key, pid, f"one of the tensorflow ids defined: {', '.join(producers)}")
+        if producer.load_only:
+            raise v.fail(key, pid, "an entry with models_official (a load-only entry cannot export)")
+        if all(exporter(matrix, producer, py, matrix.models[0]) is None for py in matrix.pythons):
+            raise v.fail(key, pid, "an entry that may run on a stack of kind cpu (exports are made on the CPU)")
+    for i, tf in enumerate(matrix.tensorflow):
+        if not tf.load_only:
+            continue
+        for m in matrix.models:
+            shared = (not m.stacks or not tf.stacks) or bool(set(m.stacks) & set(tf.stacks))
+            if shared and m.built and producer_entry(tf, m) is None:
+                raise v.fail(f"tensorflow[{i}]", tf.id, f"export_with on this entry or on model {m.id!r}: a "
+                             f"load-only entry (no models_official) cannot build the Model Garden model {m.id!r}")

@@ -9,9 +9,10 @@ the same objects reach a combination's benchmarks.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -26,6 +27,9 @@ PYTHON_RE = re.compile(r"^3\.[0-9]{1,2}$")
 STACK_KINDS = ("cpu", "cuda-pip", "cuda-system")
 GPU_STACK_KINDS = ("cuda-pip", "cuda-system")
 PHASES = ("install", "import", "export", "load", "inference")  # the keys of ``timeouts:``
+#: The TensorFlow distributions an entry may name (``package:``), with their CUDA extra (None: it has none)
+TF_PACKAGES: dict[str, str | None] = {"tensorflow": "and-cuda", "tensorflow-cpu": None, "tf-nightly": "and-cuda"}
+NIGHTLY_RE = re.compile(r"\.dev(20[0-9]{2})([01][0-9])([0-3][0-9])$")
 
 __all__ = ["Combination", "Hardware", "Matrix", "ModelSpec", "Profile", "Rule", "Stack", "TFVersion", "Timeouts",
            "Workload"]
@@ -67,19 +71,49 @@ class Hardware:
 
 @dataclass(frozen=True)
 class TFVersion:
+    """One ``tensorflow:`` entry: a TensorFlow release (or pre-release, or nightly) and what goes with it.
+
+    Without ``models_official`` the entry is load-only: it installs TensorFlow alone and runs only
+    SavedModels it is given and Model Garden models another entry exports (its ``export_with``).
+    """
+
     id: str
     version: str
-    models_official: str
+    models_official: str | None = None
     requires: tuple[str, ...] = ()
     force: tuple[str, ...] = ()   # installed over the resolver's choice (uv --override)
     expect: str | None = None     # the failure class this entry is known to end in
     stacks: tuple[str, ...] = ()  # empty: every stack
     hardware: Hardware | None = None  # what its GPU combinations need
+    package: str = "tensorflow"  # tensorflow, tensorflow-cpu or tf-nightly
+    export_with: str | None = None  # the entry that exports this entry's Model Garden models
 
     @property
     def short(self) -> str:
         v = Version(self.version)
         return f"{v.major}.{v.minor}"
+
+    @property
+    def load_only(self) -> bool:
+        return self.models_official is None
+
+    @property
+    def build_date(self) -> datetime.date | None:
+        """A nightly's date, from its ``.devYYYYMMDD`` version (None for a release or a release candidate)."""
+        m = NIGHTLY_RE.search(self.version)
+        return datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+    @property
+    def resolve_cutoff(self) -> str | None:
+        """A nightly resolves its companions (keras-nightly, tb-nightly) as they were on its build date.
+
+        ``tf-nightly`` requires ``keras-nightly >= ...`` only, so an unpinned install takes whatever nightly is
+        newest that day; resolving as of the day after the build (uv's ``--exclude-newer``) pins them to it.
+        """
+        day = self.build_date
+        if self.package != "tf-nightly" or day is None:
+            return None
+        return f"{day + datetime.timedelta(days=1)}T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -162,6 +196,13 @@ class Matrix:
         known = ", ".join([p.id for p in self.profiles] + ["all"])
         raise MatrixError(self.path, "profiles", name, f"one of the profiles defined: {known}")
 
+    def entry(self, tf_id: str) -> TFVersion:
+        """The ``tensorflow:`` entry with this id."""
+        for t in self.tensorflow:
+            if t.id == tf_id:
+                return t
+        raise KeyError(tf_id)
+
     def model(self, model_id: str) -> ModelSpec:
         for m in self.models:
             if m.id == model_id:
@@ -171,7 +212,11 @@ class Matrix:
 
 @dataclass(frozen=True)
 class Combination:
-    """One (TensorFlow, stack, Python) point of the matrix, with its models."""
+    """One (TensorFlow, stack, Python) point of the matrix, with its models.
+
+    ``exporters`` maps each Model Garden model to the combination that exports it: this one, or, where
+    ``export_with`` says so, the producing entry on the CPU stack (its export is the one loaded here).
+    """
 
     id: str
     tf: TFVersion
@@ -180,6 +225,7 @@ class Combination:
     models: tuple[ModelSpec, ...]
     tags: tuple[str, ...]
     hardware: Hardware | None = None  # GPU combinations only: profile < stack < tensorflow entry
+    exporters: Mapping[str, "Combination"] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def needs_gpu(self) -> bool:
@@ -189,10 +235,25 @@ class Combination:
     def expect(self) -> str | None:
         return self.tf.expect
 
+    @property
+    def cuda_extra(self) -> str | None:
+        """The package's CUDA extra on a cuda-pip stack (None elsewhere, or where the package has none)."""
+        return TF_PACKAGES.get(self.tf.package) if self.stack.kind == "cuda-pip" else None
+
+    @property
+    def install_note(self) -> str:
+        """What the install cannot do as the stack asks (said in the log and kept in the record)."""
+        if self.stack.kind == "cuda-pip" and self.cuda_extra is None:
+            return (f"{self.tf.package} has no [and-cuda] extra: the cuda-pip stack installs it without the "
+                    "NVIDIA wheels")
+        return ""
+
     def requirements(self) -> list[str]:
         """The PEP 508 requirements installed into this combination's venv."""
-        tf_name = "tensorflow[and-cuda]" if self.stack.kind == "cuda-pip" else "tensorflow"
-        reqs = [f"{tf_name}=={self.tf.version}", f"tf-models-official=={self.tf.models_official}"]
+        extra = f"[{self.cuda_extra}]" if self.cuda_extra else ""
+        reqs = [f"{self.tf.package}{extra}=={self.tf.version}"]
+        if self.tf.models_official:
+            reqs.append(f"tf-models-official=={self.tf.models_official}")
         reqs += list(self.tf.requires)
         reqs += list(self.stack.requires)
         reqs.append("nvidia-ml-py")  # NVML reader for the probe; pins nothing, says why NVML is absent
@@ -202,6 +263,12 @@ class Combination:
     def force(self) -> tuple[str, ...]:
         """Pins forced over what the resolver would choose (``force:``; known-bad reproductions)."""
         return self.tf.force
+
+    def exporter(self, model: ModelSpec) -> "Combination | None":
+        """The combination whose export of ``model`` this one loads (None: a SavedModel brought as it is)."""
+        if not model.built:
+            return None
+        return self.exporters.get(model.id, self)
 
     def only(self, model_ids: Sequence[str]) -> "Combination":
         """This combination with only these of its models (``--models``); unknown ids are a user error."""

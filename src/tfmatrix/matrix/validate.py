@@ -9,7 +9,6 @@ defaults), so a new workload setting needs no code here.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -21,8 +20,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import MISSING, MatrixError
-from .model import (GPU_STACK_KINDS, ID_RE, PHASES, PYTHON_RE, STACK_KINDS, Hardware, ModelSpec, Profile, Rule,
-                    Stack, TFVersion, Timeouts, Workload)
+from .model import (GPU_STACK_KINDS, ID_RE, NIGHTLY_RE, PHASES, PYTHON_RE, STACK_KINDS, TF_PACKAGES, Hardware,
+                    Profile, Rule, Stack, TFVersion, Timeouts, Workload)
 
 
 class Validator:
@@ -163,12 +162,22 @@ class Validator:
 
     # -- records
     def tensorflow(self, value: Any, key: str, stack_ids: set[str]) -> TFVersion:
-        m = self.mapping(value, key, {"id": False, "version": True, "models_official": True, "requires": False,
-                                      "force": False, "expect": False, "stacks": False, "hardware": False})
+        m = self.mapping(value, key, {"id": False, "version": True, "models_official": False, "requires": False,
+                                      "force": False, "expect": False, "stacks": False, "hardware": False,
+                                      "package": False, "export_with": False})
         version = self.version(m["version"], f"{key}.version")
         parsed = Version(version)
         tid = self.ident(m.get("id", f"tf{parsed.major}.{parsed.minor}"), f"{key}.id")
-        mo = self.version(m["models_official"], f"{key}.models_official")
+        package = m.get("package", "tensorflow")
+        if package not in TF_PACKAGES:
+            raise self.fail(f"{key}.package", package, f"one of {', '.join(TF_PACKAGES)}")
+        if package == "tf-nightly":
+            self.nightly(version, f"{key}.version")
+        mo = self.version(m["models_official"], f"{key}.models_official") if "models_official" in m else None
+        if mo is not None and package != "tensorflow":
+            raise self.fail(f"{key}.models_official", mo, f"no models_official with package {package} "
+                            "(tf-models-official requires the tensorflow package): leave it out and load "
+                            "another entry's export (export_with)")
         reqs = tuple(self.str_list(m.get("requires", []), f"{key}.requires", check=self.requirement))
         self._no_core_override(reqs, f"{key}.requires")
         force = tuple(self.str_list(m.get("force", []), f"{key}.force", check=self.requirement))
@@ -182,8 +191,23 @@ class Validator:
                 raise self.fail(f"{key}.expect", m["expect"], f"a failure class: {', '.join(known)}")
             expect = m["expect"]
         stacks = self.ref_list(m.get("stacks", []), f"{key}.stacks", stack_ids, "stacks")
+        export_with = self.ident(m["export_with"], f"{key}.export_with") if "export_with" in m else None
         return TFVersion(id=tid, version=version, models_official=mo, requires=reqs, force=force,
-                         expect=expect, stacks=stacks, hardware=self.hardware(m, key))
+                         expect=expect, stacks=stacks, hardware=self.hardware(m, key), package=package,
+                         export_with=export_with)
+
+    def nightly(self, version: str, key: str) -> None:
+        """A nightly is pinned to one build: ``X.Y.Z.devYYYYMMDD`` with a real date (never "latest")."""
+        m = NIGHTLY_RE.search(version)
+        try:
+            if m is None:
+                raise ValueError
+            import datetime
+
+            datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            raise self.fail(key, version, "one nightly build, pinned exactly: X.Y.Z.devYYYYMMDD such as "
+                                          "\"2.23.0.dev20261026\"") from None
 
     def hardware(self, parent: Mapping[str, Any], key: str) -> Hardware | None:
         if "hardware" not in parent:
@@ -212,8 +236,9 @@ class Validator:
     def _no_core_override(self, reqs: Iterable[str], key: str) -> None:
         for i, r in enumerate(reqs):
             name = canonicalize_name(Requirement(r).name)
-            if name in ("tensorflow", "tf-models-official", "tensorflow-cpu", "tensorflow-gpu"):
-                raise self.fail(f"{key}[{i}]", r, "an extra pin; TensorFlow and tf-models-official come from 'version' and 'models_official'")
+            if name in ("tensorflow", "tf-models-official", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly"):
+                raise self.fail(f"{key}[{i}]", r, "an extra pin; TensorFlow and tf-models-official come from "
+                                "'package', 'version' and 'models_official'")
 
     def stack(self, value: Any, key: str) -> Stack:
         m = self.mapping(value, key, {"id": True, "kind": True, "requires": False, "library_path": False,
@@ -231,26 +256,6 @@ class Validator:
         if hardware and kind not in GPU_STACK_KINDS:
             raise self.fail(f"{key}.hardware", m["hardware"], "no hardware needs on a cpu stack (they name a GPU)")
         return Stack(id=sid, kind=kind, requires=reqs, library_path=libs, hardware=hardware)
-
-    def model(self, value: Any, key: str, stack_ids: set[str]) -> ModelSpec:
-        m = self.mapping(value, key, {"id": True, "experiment": True, "input_size": True,
-                                      "overrides": False, "stacks": False})
-        mid = self.ident(m["id"], f"{key}.id")
-        exp = self.ident(m["experiment"], f"{key}.experiment")
-        size = m["input_size"]
-        if (not isinstance(size, list) or len(size) != 2
-                or any(type(s) is not int or s < 32 or s > 4096 or s % 32 for s in size)):
-            raise self.fail(f"{key}.input_size", size, "[height, width], integers from 32 to 4096, multiples of 32")
-        overrides = m.get("overrides", {})
-        if not isinstance(overrides, dict):
-            raise self.fail(f"{key}.overrides", overrides, "a mapping of Model Garden config overrides")
-        try:
-            json.dumps(overrides, sort_keys=True)  # as config_digest() does
-        except (TypeError, ValueError):
-            raise self.fail(f"{key}.overrides", overrides, "plain YAML values (strings, numbers, lists, mappings with string keys)") from None
-        stacks = self.ref_list(m.get("stacks", []), f"{key}.stacks", stack_ids, "stacks")
-        return ModelSpec(id=mid, experiment=exp, input_size=(size[0], size[1]),
-                         overrides=overrides, stacks=stacks)
 
     def workload(self, value: Any, key: str) -> Workload:
         """``workload:``, read from the contract's fields: each one's YAML key, type, lower bound and default."""

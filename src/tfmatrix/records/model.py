@@ -176,13 +176,61 @@ class PhaseRecord:
 
 
 @dataclass(frozen=True)
+class Producer:
+    """Who made the SavedModel a model loaded: this combination (``own``), another TensorFlow entry once for
+    all (``shared``, ``export_with``), or the user (``brought``, ``source: saved_model``).
+
+    ``saved_model`` is what ``saved_model.pb`` itself says (the ``inspect`` phase): its
+    ``meta_info_def.tensorflow_version``, GraphDef producer and min_consumer, its ops unknown here, the
+    signature's input.  ``relation`` is the consumer's TensorFlow against the producer's
+    (:func:`tfmatrix.diagnosis.rules.load_relation`): TensorFlow promises that a SavedModel loads in a
+    later release of its major version, not in an older one.
+    """
+
+    model: str
+    source: str  # own, shared, brought
+    path: str
+    combination: str | None = None  # the exporting combination
+    tensorflow: str | None = None  # the exporter's TensorFlow, or (brought) the SavedModel's own
+    tensorflow_id: str | None = None
+    lock_sha256: str | None = None
+    export_sha256: str | None = None
+    saved_model: Json | None = None
+    relation: str = "unknown"  # same, newer, older-than-producer, other-major, unknown
+
+    @property
+    def identity(self) -> str:
+        """What makes two loads of a model the same benchmark ("" for a combination's own export, as always)."""
+        if self.source == "own":
+            return ""
+        if self.source == "shared":
+            return f"from {self.combination} ({self.tensorflow})"
+        return f"saved_model {(self.export_sha256 or '')[:12]}"
+
+    @property
+    def label(self) -> str:
+        """One line for people: "exported by TF 2.15.1 (tf2.15-cpu)", "brought (TF 2.20.0)"."""
+        if self.source == "brought":
+            return f"brought SavedModel (TF {self.tensorflow or 'unknown'})"
+        return f"exported by TF {self.tensorflow} ({self.combination})"
+
+    def to_json(self) -> Json:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "Producer":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+@dataclass(frozen=True)
 class CombinationInfo:
     """The combination as its record keeps it: what the matrix asked for (pins, stack, models, needs)."""
 
     id: str
     tensorflow: str  # the release: "2.20.0"
     tensorflow_id: str  # its matrix id: "tf2.20"
-    models_official: str
+    models_official: str | None  # None: a load-only entry
     stack: str
     stack_kind: str  # cpu, cuda-pip, cuda-system
     python: str
@@ -193,6 +241,7 @@ class CombinationInfo:
     expect: str | None = None  # the failure class the matrix expects
     library_path: tuple[str, ...] = ()  # cuda-system: the host's CUDA folders
     hardware: Json | None = None  # what its placement needed
+    package: str | None = None  # tensorflow-cpu or tf-nightly (None: tensorflow, as every record before v3)
 
     @property
     def needs_gpu(self) -> bool:
@@ -205,12 +254,13 @@ class CombinationInfo:
                    python=combo.python, models=tuple(m.id for m in combo.models), tags=combo.tags,
                    requirements=tuple(combo.requirements()), force=combo.tf.force, expect=combo.expect,
                    library_path=combo.stack.library_path,
-                   hardware=combo.hardware.to_json() if combo.hardware else None)
+                   hardware=combo.hardware.to_json() if combo.hardware else None,
+                   package=None if combo.tf.package == "tensorflow" else combo.tf.package)
 
     def to_json(self) -> Json:
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         doc.update({k: list(v) for k, v in doc.items() if isinstance(v, tuple)})
-        return _drop_none(doc, "hardware")
+        return _drop_none(doc, "hardware", "package")
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "CombinationInfo":
@@ -261,6 +311,7 @@ class CombinationRecord:
     gpu_index: int | None = None
     shared_gpu: bool = False  # timed while another run held the GPU (--allow-shared-gpu)
     merged_from: Json | None = None  # {"run_id", "folder"}: the run a merge copied it from
+    producers: list[Producer] = field(default_factory=list)  # per model: who made the SavedModel it loaded
     tfmatrix_version: str = __version__
     schema_version: int = RECORD_SCHEMA_VERSION
 
@@ -269,6 +320,15 @@ class CombinationRecord:
     @property
     def id(self) -> str:
         return self.combination.id
+
+    def producer(self, model: str) -> Producer | None:
+        return next((p for p in self.producers if p.model == model), None)
+
+    def benchmark_model(self, model: str | None) -> str | None:
+        """The model as a benchmark's identity: with its producer when it loaded an export it did not make
+        ("retinanet @ from tf2.15-cpu (2.15.1)"), so two loads of different exports are never compared."""
+        made = self.producer(model) if model else None
+        return f"{model} @ {made.identity}" if made and made.identity else model
 
     def phase(self, kind: str, model: str | None = None, batch: int | None = None) -> PhaseRecord | None:
         """The first phase of this kind (and model, and batch, when given)."""
@@ -293,6 +353,8 @@ class CombinationRecord:
         }
         if self.shared_gpu:
             doc["shared_gpu"] = True
+        if self.producers:
+            doc["producers"] = [p.to_json() for p in self.producers]
         return _drop_none(doc, "host", "placement", "gpu_index", "merged_from")
 
     @classmethod
@@ -310,6 +372,7 @@ class CombinationRecord:
             phases=[PhaseRecord.from_json(p) for p in doc.get("phases") or []], host=doc.get("host"),
             placement=Placement.from_json(doc.get("placement")), gpu_index=doc.get("gpu_index"),
             shared_gpu=bool(doc.get("shared_gpu")), merged_from=doc.get("merged_from"),
+            producers=[Producer.from_json(p) for p in doc.get("producers") or []],
             tfmatrix_version=doc["tfmatrix_version"], schema_version=doc["schema_version"])
 
 

@@ -9,6 +9,9 @@ until it reaches :data:`~tfmatrix.RECORD_SCHEMA_VERSION`, then checked against
 * v1 -> v2: runs gained ``interruptions`` and ``resumptions`` (both empty for
   a v1 run, which could be neither); combinations gained the ``interrupted``
   status, so a v1 combination is already a valid v2 one.
+* v2 -> v3: combinations gained ``producers`` (who made each SavedModel), ``package``
+  and a null ``models_official`` (load-only entries), and the ``inspect`` and
+  ``shared-export`` phases; a v2 record is a valid v3 one as it is.
 """
 
 from __future__ import annotations
@@ -36,13 +39,15 @@ def _run_v1_to_v2(doc: Doc) -> Doc:
     return doc
 
 
-def _combination_v1_to_v2(doc: Doc) -> Doc:
+def _unchanged(doc: Doc) -> Doc:
     return doc
 
 
 MIGRATIONS: dict[tuple[str, int], Callable[[Doc], Doc]] = {
     ("run", 1): _run_v1_to_v2,
-    ("combination", 1): _combination_v1_to_v2,
+    ("combination", 1): _unchanged,
+    ("run", 2): _unchanged,
+    ("combination", 2): _unchanged,
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnosis import compat, rules
-from ..records.model import CombinationRecord, Failure, PhaseRecord
+from ..records.model import CombinationRecord, Failure, PhaseRecord, Producer
 from ..records.status import Outcome
 
 #: Outcome -> the CSS class of its colour; one place, like records.status.
@@ -86,6 +86,7 @@ class Detail:
     is_baseline: bool
     cuda: list[CudaRow] = field(default_factory=list)
     ran_on: str = ""  # the host (and executor, shard, GPU, Ray node) that ran it, when the record says
+    producers: list[str] = field(default_factory=list)  # per model: who made the SavedModel it loaded
 
 
 def ran_on(record: CombinationRecord) -> str:
@@ -192,4 +193,12 @@ def build_detail(record: CombinationRecord, base: CombinationRecord | None, is_b
         list(c.models), list(c.requirements), list(c.library_path), record.reason, record.failure,
         pre.predicted if pre else "", list(pre.reasons) if pre else [], _install(record), flatten(env), libs,
         list(record.resolved_pins), pin_changes(record, base if not is_baseline else None), phases, is_baseline,
-        cuda_rows(record), ran_on(record))
+        cuda_rows(record), ran_on(record), [producer_line(p) for p in record.producers])
+
+
+def producer_line(made: Producer) -> str:
+    """"retinanet: exported by TF 2.15.1 (tf2.15-cpu), loaded by a newer TensorFlow; saved_model.pb says 2.15.1"."""
+    saved = made.saved_model or {}
+    said = f"; saved_model.pb says TF {saved['tensorflow_version']}" if saved.get("tensorflow_version") else ""
+    unknown = f"; ops unknown here: {', '.join(saved['unknown_ops'])}" if saved.get("unknown_ops") else ""
+    return f"{made.model}: {made.label}, relation {made.relation}{said}{unknown}"

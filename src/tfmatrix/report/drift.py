@@ -45,7 +45,7 @@ def first_inference(record: CombinationRecord, model: str) -> dict[str, Any] | N
     for p in record.phases:
         if p.phase == "first-inference" and p.model == model and p.status == PhaseStatus.OK:
             extra = p.extra or {}
-            if extra.get("detections"):
+            if extra.get("detections") or extra.get("drift_skipped"):
                 return extra
     return None
 
@@ -85,6 +85,9 @@ def compare(base: CombinationRecord, cand: CombinationRecord, model: str) -> Dri
     b, c = first_inference(base, model), first_inference(cand, model)
     if b is None or c is None:
         return Drift(cid, model, False, "no detections recorded (the first inference did not run)")
+    skipped = c.get("drift_skipped") or b.get("drift_skipped")
+    if skipped:  # a SavedModel whose signature returns no boxes/scores/classes (raw logits, say)
+        return Drift(cid, model, False, skipped)
     if b.get("inputs_sha256") != c.get("inputs_sha256"):
         return Drift(cid, model, False, "different input images")
     if not b.get("weights_sha256") or not c.get("weights_sha256"):

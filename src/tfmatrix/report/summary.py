@@ -18,7 +18,8 @@ from ..stats import percentile
 
 COLUMNS = ("combination", "outcome", "predicted", "install", "import", "export", "load", "first", "p50", "p90", "p99",
            "throughput", "peak RSS")
-FOOT = "times are medians; * = export reused from the cache (time of the original export)"
+FOOT = ("times are medians; * = export reused from the cache (time of the original export); by X = loads the export "
+        "TensorFlow entry X made (export_with); brought = a SavedModel from the matrix (source: saved_model)")
 
 
 def _measured(record: CombinationRecord, model: str | None, metric: Metric) -> tuple[PhaseRecord | None, list[float]]:
@@ -39,6 +40,16 @@ def _seconds(record: CombinationRecord, model: str | None, metric: Metric) -> st
     if phase is None:
         return _missing(record, model, metric)
     return f"{statistics.median(xs):.2f}s" + ("*" if phase.status == PhaseStatus.CACHED else "")
+
+
+def _export(record: CombinationRecord, model: str) -> str:
+    """The export's time, or who made the SavedModel this combination loaded instead of exporting it."""
+    made = record.producer(model)
+    if made is not None and made.source == "brought":
+        return "brought"
+    if made is not None and made.source == "shared":
+        return f"by {made.tensorflow_id}"
+    return _seconds(record, model, catalogue.EXPORT)
 
 
 def _latency_ms(record: CombinationRecord, model: str, q: float) -> str:
@@ -69,7 +80,7 @@ def rows(records: Iterable[CombinationRecord], expected: Iterable[Combination] =
                            in catalogue.all_measured(r.phases) if p.model == m and metric.family == "throughput")
             rss = [p.peak_rss_bytes for p in r.phases if p.model == m and p.peak_rss_bytes]
             out.append((r.id if len(r.combination.models) == 1 else f"{r.id} {m}", label(r), predicted, inst_s,
-                        _seconds(r, None, catalogue.IMPORT), _seconds(r, m, catalogue.EXPORT),
+                        _seconds(r, None, catalogue.IMPORT), _export(r, m),
                         _seconds(r, m, catalogue.LOAD), _seconds(r, m, catalogue.FIRST_INFERENCE),
                         _latency_ms(r, m, 50), _latency_ms(r, m, 90), _latency_ms(r, m, 99), thr or "-",
                         f"{max(rss) / 2**20:.0f}MiB" if rss else "-"))

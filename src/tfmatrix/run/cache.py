@@ -1,4 +1,4 @@
-"""What tfmatrix keeps between runs, listed and pruned: combination venvs and SavedModel exports.
+"""What tfmatrix keeps between runs, listed and pruned: combination venvs, SavedModel exports, exporters' venvs.
 
 Each TensorFlow venv is gigabytes.  ``nox -s clean`` lists every entry with its
 size and when a run last used it; ``-- --older-than 30d`` removes those unused
@@ -67,13 +67,25 @@ def entries(nox_dir: Path, cache_root: Path) -> list[Entry]:
     found = [("venv", p) for p in sorted(nox_dir.glob("bench-*")) if p.is_dir() and not p.is_symlink()]
     exports = cache_root / "exports"
     found += [("export", p) for p in sorted(exports.glob("*/*")) if p.is_dir() and not p.is_symlink()]
+    exporters = cache_root / "exporters"  # the venvs shared exports are made in (export_with)
+    found += [("exporter", p) for p in sorted(exporters.glob("*")) if p.is_dir() and not p.is_symlink()]
     return [Entry(kind, p, size_of(p), last_used(p)) for kind, p in found]
 
 
+def lock_of(entry: Entry) -> Path | None:
+    """The lock a run holds while it uses this entry (a bench venv's inside it, an exporter's beside it)."""
+    if entry.kind == "venv":
+        return entry.path / ".tfmatrix.lock"
+    if entry.kind == "exporter":
+        return entry.path.parent / f"{entry.path.name}.lock"
+    return None
+
+
 def in_use(entry: Entry) -> bool:
-    if entry.kind != "venv":
+    path = lock_of(entry)
+    if path is None:
         return False
-    lock = FileLock(str(entry.path / ".tfmatrix.lock"))
+    lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -101,10 +113,10 @@ def prune(found: list[Entry], older_than: float, dry_run: bool, now: float | Non
 
 def render(done: list[tuple[Entry, str]], now: float | None = None) -> str:
     now = time.time() if now is None else now
-    lines = [f"{'kind':6}  {'size':>9}  {'unused for':>10}  {'action':22}  path"]
+    lines = [f"{'kind':8}  {'size':>9}  {'unused for':>10}  {'action':22}  path"]
     for e, action in done:
         days = (now - e.last_used) / 86400
-        lines.append(f"{e.kind:6}  {e.bytes / 2**20:7.0f} MiB  {days:8.1f} d  {action:22}  {e.path}")
+        lines.append(f"{e.kind:8}  {e.bytes / 2**20:7.0f} MiB  {days:8.1f} d  {action:22}  {e.path}")
     freed = sum(e.bytes for e, a in done if a in ("removed", "would remove"))
     verb = "would free" if any(a == "would remove" for _, a in done) else "freed"
     lines.append(f"{len(done)} entries, {sum(e.bytes for e, _ in done) / 2**30:.2f} GiB; "

@@ -17,9 +17,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..records.model import InstallOutcome
+
+if TYPE_CHECKING:
+    from ..matrix.model import Combination
 
 LOCK_MARKER = ".tfmatrix-lock.sha256"
 
@@ -70,13 +73,16 @@ def _text(b: Any) -> str:
 
 
 def install(requirements: Sequence[str], *, venv: Path, python: str, backend: str, project_root: Path,
-            timeout: float, log: Path, force: Sequence[str] = (), index_url: str | None = None) -> InstallOutcome:
+            timeout: float, log: Path, force: Sequence[str] = (), index_url: str | None = None,
+            as_of: tuple[str, str] | None = None) -> InstallOutcome:
     """Make ``venv`` hold exactly ``requirements`` (resolved) plus tfmatrix.
 
     ``force`` (the matrix's ``force:``) is installed over the resolver's choice (``uv --override``; with
     pip, installed with ``--no-deps`` afterwards): how a known-bad combination
     such as TF 2.15 with NumPy 2 is reproduced on purpose.  ``index_url`` (the
-    matrix's own key) is passed as one argument, never spliced into a command line.
+    matrix's own key) is passed as one argument, never spliced into a command line.  ``as_of``
+    (cutoff, package): resolve every package but ``package`` as it was at ``cutoff`` (uv's
+    ``--exclude-newer``), how a nightly gets the companion nightlies of its own date.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     uv = find_uv() if backend == "uv" else None
@@ -91,11 +97,14 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
     marker = venv / LOCK_MARKER
     previous = marker.read_text().strip() if marker.exists() else ""
 
+    if as_of and not uv:
+        outcome.ok, outcome.failed_step = False, "resolve"
+        outcome.error = (f"{as_of[1]} needs uv to resolve its companions as of {as_of[0]} (--exclude-newer); "
+                         "install nox[uv]")
+        return outcome
     if uv:
         lock = venv / "tfmatrix-requirements.lock"
-        proc = steps.run("resolve", [uv, "pip", "compile", str(req_in), "--python", python, "--no-header",
-                                     "--no-annotate", "--quiet", "--output-file", str(lock), *index,
-                                     *(["--override", str(override_txt)] if force else [])])
+        proc = _resolve(steps, uv, req_in, override_txt if force else None, lock, python, index, as_of)
         if proc.returncode != 0:
             return steps.fail("resolve", proc)
         outcome.lock_sha256 = hashlib.sha256(lock.read_bytes()).hexdigest()
@@ -143,6 +152,46 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
     outcome.seconds = time.perf_counter() - t0
     outcome.ok = True
     return outcome
+
+
+def _resolve(steps: _Steps, uv: str, req_in: Path, overrides: Path | None, lock: Path, python: str,
+             index: list[str], as_of: tuple[str, str] | None) -> subprocess.CompletedProcess[str]:
+    cutoff = []
+    if as_of:  # the pinned package itself may be uploaded after its build day
+        cutoff = ["--exclude-newer", as_of[0], "--exclude-newer-package", f"{as_of[1]}=2100-01-01T00:00:00Z"]
+    return steps.run("resolve", [uv, "pip", "compile", str(req_in), "--python", python, "--no-header",
+                                 "--no-annotate", "--quiet", "--output-file", str(lock), *index, *cutoff,
+                                 *(["--override", str(overrides)] if overrides else [])])
+
+
+def resolve(requirements: Sequence[str], *, venv: Path, python: str, timeout: float, log: Path,
+            force: Sequence[str] = (), index_url: str | None = None,
+            as_of: tuple[str, str] | None = None) -> tuple[str, str]:
+    """The lock's hash that :func:`install` would give ``venv``, without installing anything: (sha256, error).
+
+    How a combination finds the export another entry made of the same pins before deciding to make it.
+    """
+    uv = find_uv()
+    if uv is None:
+        return "", "resolving an exporter's pins needs uv (nox[uv])"
+    outcome = InstallOutcome(backend="uv")
+    steps = _Steps(outcome, timeout, log)
+    req_in, override_txt, lock = (venv / "tfmatrix-resolve.in", venv / "tfmatrix-resolve-overrides.txt",
+                                  venv / "tfmatrix-resolve.lock")
+    req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    override_txt.write_text("".join(f"{o}\n" for o in force), encoding="utf-8")
+    index = ["--index-url", index_url] if index_url else []
+    proc = _resolve(steps, uv, req_in, override_txt if force else None, lock, python, index, as_of)
+    if proc.returncode != 0:
+        return "", (proc.stderr or proc.stdout or f"exit status {proc.returncode}").strip()
+    return hashlib.sha256(lock.read_bytes()).hexdigest(), ""
+
+
+def install_args(combo: "Combination") -> dict[str, Any]:
+    """What :func:`install` is given for a combination: its requirements, its forced pins, its resolve date."""
+    cutoff = combo.tf.resolve_cutoff
+    return {"requirements": combo.requirements(), "force": combo.force,
+            "as_of": (cutoff, combo.tf.package) if cutoff else None}
 
 
 def check_verdict(returncode: int, output: str) -> bool:

@@ -1,7 +1,7 @@
-"""What the phases stage needs around the runner: the export cache, the stack's environment, the guards.
+"""What the phases stage needs around the runner: the stack's environment and the guards.
 
-* Exports are cached per (combination, model config, resolved lock, seed): a
-  reused one becomes a ``cached`` phase carrying the original export's time.
+(Where each model's SavedModel comes from, the export cache included, is :mod:`.exports`.)
+
 * A GPU combination whose TensorFlow sees no GPU is never timed: its timings
   would be CPU timings filed under a GPU stack (:func:`cpu_fallback`).
 * A failed phase is named from its status, its signal and all it printed
@@ -10,50 +10,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
-from ..atomic import write_json_atomic
 from ..diagnosis.classify import classify_failure, read_log
 from ..matrix.model import Combination
 from ..records.model import Failure, PhaseRecord
-from ..records.status import PhaseStatus
-from ..records.store import now, read_json
-from ..worker.workload import is_exported
-from .runner import PhaseSpec, planned
-
-EXPORT_META = "tfmatrix-export.json"
-
-
-def export_dirs(cache_root: Path, combo: Combination, lock_sha256: str, seed: int) -> dict[str, Path]:
-    """The export cache key: (combination, model config, resolved pins, seed)."""
-    out = {}
-    for m in combo.models:
-        key = hashlib.sha256(f"{m.config_digest()}|{lock_sha256}|{seed}".encode()).hexdigest()[:16]
-        out[m.id] = cache_root / "exports" / combo.id / f"{m.id}-{key}"
-    return out
-
-
-def exported(path: Path) -> bool:
-    return is_exported(str(path))
-
-
-def remember_export(path: Path, phase: PhaseRecord, run_id: str) -> None:
-    """Beside a fresh export: which run made it and how long it took (what a later ``cached`` phase shows)."""
-    if path.exists():
-        write_json_atomic(str(path / EXPORT_META), {"run_id": run_id, "samples": phase.samples,
-                                                    "unit": "seconds", "exported_at": now()})
-
-
-def cached_export(spec: PhaseSpec, path: Path) -> PhaseRecord:
-    """The export phase of a model whose SavedModel is in the cache: its samples are the original export's."""
-    meta = read_json(path / EXPORT_META) if (path / EXPORT_META).exists() else {}
-    return planned(spec, PhaseStatus.CACHED, note=f"export reused from {path}", unit="seconds",
-                   samples=[float(x) for x in meta.get("samples", [])],
-                   cached_from={"path": str(path), "run_id": meta.get("run_id"),
-                                "exported_at": meta.get("exported_at")})
 
 
 def classify_phase(phase: PhaseRecord, gpu_stack: bool) -> Failure:

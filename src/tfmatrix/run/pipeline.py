@@ -27,11 +27,11 @@ from ..diagnosis import preflight
 from ..diagnosis.classify import classify_failure, find_degraded, read_log, tensorflow_gpu_lines
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
-from ..records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, Placement
+from ..records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, Placement, Prediction
 from ..records.status import SESSION_FAILS, Outcome, PhaseStatus, Status, read_outcome
 from ..records.store import RunDir, now, read_json
 from ..worker.contract import Telemetry
-from . import cache, install, locks, phases, placement, runner
+from . import cache, exports, install, locks, phases, placement, runner
 from .context import Context
 from .host import HostFacts, gpu_skip_reason, host_fingerprint
 from .interrupts import signal_name_of
@@ -91,6 +91,18 @@ def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: s
     return run.write_record(record)
 
 
+def fit_batch(spec: runner.PhaseSpec, inspected: dict[str, Any] | None) -> tuple[runner.PhaseSpec, str]:
+    """A signature that fixes its batch (the TF2 Object Detection API's, at 1) is measured at that batch only:
+    the phase as it can run, or why it cannot ("")."""
+    fixed = ((inspected or {}).get("input") or {}).get("fixed_batch")
+    if not fixed or spec.batch is None or spec.batch == fixed:
+        return spec, ""
+    if spec.phase == "peakmem":  # the peak of the batch it takes
+        return dataclasses.replace(spec, batch=fixed, params=(spec.model, fixed)), ""
+    name = inspected["input"]["name"] if inspected else "its input"
+    return spec, f"the signature fixes the batch at {fixed} ({name}): batch {spec.batch} is not measured"
+
+
 def install_failed(inst: InstallOutcome, gpu_stack: bool) -> Ending:
     failure = classify_failure(status=Status.INSTALL_FAILED, text=inst.error, gpu_stack=gpu_stack)
     first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
@@ -102,10 +114,11 @@ class Bench:
 
     def __init__(self, session: NoxSession, ctx: Context, combo: Combination, opts: Options, run: RunDir, *,
                  host: HostFacts | None = None, installer: Callable[..., InstallOutcome] = install.install,
-                 run_phase: Callable[..., tuple[Any, Any]] = runner.run_phase) -> None:
+                 run_phase: Callable[..., tuple[Any, Any]] = runner.run_phase,
+                 resolver: Callable[..., tuple[str, str]] = exports.resolve_exporter) -> None:
         self.session, self.ctx, self.combo, self.opts, self.run = session, ctx, combo, opts, run
         self.host = host if host is not None else HostFacts.here()
-        self.installer, self.run_phase = installer, run_phase
+        self.installer, self.run_phase, self.resolver = installer, run_phase, resolver
         self.workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
         self.record = new_record(run, combo, opts, opts.placed_by)
         self.log_dir = run.log_dir(combo.id)
@@ -159,11 +172,15 @@ class Bench:
             inst = InstallOutcome.from_json(saved["install"], saved["resolved_pins"])
             assert inst is not None
         else:
+            if self.combo.install_note:  # said in the log, and first in its install.log
+                self.session.warn(f"{self.combo.id}: {self.combo.install_note}")
+                with open(self.log_dir / "install.log", "a", encoding="utf-8") as log:
+                    log.write(f"tfmatrix: {self.combo.install_note}\n")
             inst = self.installer(
-                self.combo.requirements(), venv=self.venv, python=runner.python_in(self.venv),
+                **install.install_args(self.combo), venv=self.venv, python=runner.python_in(self.venv),
                 backend=self.session.venv_backend, project_root=self.ctx.root,
                 timeout=self.ctx.matrix.timeouts.install, log=self.log_dir / "install.log",
-                force=self.combo.force, index_url=self.ctx.matrix.index_url)
+                index_url=self.ctx.matrix.index_url)
         self.record.install, self.record.resolved_pins = inst, list(inst.resolved)
         if inst.ok:  # predict again, now from what was really resolved
             self.record.preflight = preflight.predict(self.record.combination, inst.resolved, self.host)
@@ -175,9 +192,10 @@ class Bench:
     def phases(self, inst: InstallOutcome) -> Failure | None:
         """Every phase of the plan, each in a fresh worker; the first failure (None: all measured)."""
         combo, opts = self.combo, self.opts
-        dirs = phases.export_dirs(self.ctx.cache_root, combo, inst.lock_sha256, self.workload.seed)
+        srcs = exports.sources(combo, self.ctx.cache_root, inst.lock_sha256, self.workload.seed, self._resolve)
         config_path = self.log_dir / "bench-config.json"
-        write_json_atomic(str(config_path), runner.bench_config(combo, self.workload, dirs).to_json())
+        write_json_atomic(str(config_path), runner.bench_config(
+            combo, self.workload, {m: src.path for m, src in srcs.items()}).to_json())
         env = runner.child_env(config_path, phases.stack_env(combo, opts.gpu))
         watch = None
         if combo.needs_gpu:
@@ -187,15 +205,24 @@ class Bench:
                 watch = Telemetry(tuple(gpus), opts.telemetry_ms / 1000)
         stop_all = ""  # set: every later phase is pointless (the probe or import failed)
         broken_models: set[str] = set()
+        inspected: dict[str, dict[str, Any]] = {}  # model -> what its saved_model.pb says
         first: Failure | None = None
         for spec in runner.plan(combo, self.workload):
             result = None
-            if stop_all or spec.model in broken_models:
-                phase = runner.planned(spec, PhaseStatus.SKIPPED,
-                                       note=f"not run: {stop_all or 'an earlier phase of this model failed'}")
-            elif spec.phase == "export" and phases.exported(dirs[spec.model]):
-                cache.touch(dirs[spec.model])
-                phase = phases.cached_export(spec, dirs[spec.model])
+            spec, unfit = fit_batch(spec, inspected.get(spec.model or ""))
+            src = srcs.get(spec.model or "")
+            if stop_all or spec.model in broken_models or unfit:
+                why = stop_all or unfit or "an earlier phase of this model failed"
+                phase = runner.planned(spec, PhaseStatus.SKIPPED, note=f"not run: {why}")
+            elif spec.phase in ("export", "shared-export") and src is not None and src.exported:
+                cache.touch(src.path)
+                phase = exports.cached_export(spec, src.path)
+            elif spec.phase == "shared-export" and src is not None:
+                self.progress.doing, self.progress.phase = spec.name, spec
+                phase = exports.shared_export(spec, src, ctx=self.ctx, workload=self.workload, log_dir=self.log_dir,
+                                              run_id=self.run.run_id, installer=self.installer,
+                                              run_phase=self.run_phase, say=self.session.log)
+                self.progress.phase = None
             else:
                 self.session.log(f"tfmatrix: {combo.id}: {spec.name} ({spec.benchmark})")
                 self.progress.doing, self.progress.phase = spec.name, spec
@@ -204,14 +231,17 @@ class Bench:
                                                timeout=self.ctx.matrix.timeouts.for_phase(spec.timeout_key),
                                                env=env, telemetry=watch)
                 self.progress.phase = None
-                if spec.phase == "export" and phase.status == PhaseStatus.OK:
-                    phases.remember_export(dirs[spec.model], phase, self.run.run_id)
-                    cache.touch(dirs[spec.model])
+                if spec.phase == "export" and phase.status == PhaseStatus.OK and src is not None:
+                    exports.remember(src.path, phase.samples, self.run.run_id, combo)
+                    cache.touch(src.path)
             if spec.phase == "probe" and phase.status == PhaseStatus.OK:
                 self.record.environment = result.probe if result is not None else None
                 stop_all = phases.cpu_fallback(combo, self.record.environment)
                 if stop_all:
                     first = self._cpu_fallback_failure(phase, stop_all)
+            if spec.phase == "inspect" and phase.status == PhaseStatus.OK and spec.model:
+                inspected[spec.model] = (phase.extra or {}).get("saved_model") or {}
+                self._predict_load(spec.model, inspected[spec.model])
             if not phase.status.measured and phase.status != PhaseStatus.SKIPPED:
                 phase.failure = phases.classify_phase(phase, gpu_stack=combo.needs_gpu)
                 first = first or phase.failure
@@ -220,7 +250,35 @@ class Bench:
                 else:
                     broken_models.add(spec.model)
             self.record.phases.append(phase)
+        self.record.producers = [exports.producer(src, combo, inspected.get(m)) for m, src in srcs.items()]
         return first
+
+    def export_ahead(self, inst: InstallOutcome) -> None:
+        """The ``--gpus`` pool's install stage also makes the shared exports its measure stage loads: nothing
+        installs or exports beside a timed phase (the measure stage finds them ``cached``)."""
+        srcs = exports.sources(self.combo, self.ctx.cache_root, inst.lock_sha256, self.workload.seed, self._resolve)
+        for spec in runner.plan(self.combo, self.workload):
+            src = srcs.get(spec.model or "")
+            if spec.phase == "shared-export" and src is not None and not src.exported and not src.error:
+                phase = exports.shared_export(spec, src, ctx=self.ctx, workload=self.workload, log_dir=self.log_dir,
+                                              run_id=self.run.run_id, installer=self.installer,
+                                              run_phase=self.run_phase, say=self.session.log)
+                self.session.log(f"tfmatrix: {self.combo.id}: {spec.name} ahead: {phase.status} {phase.note}")
+
+    def _resolve(self, exporter: Combination) -> tuple[str, str]:
+        return self.resolver(exporter, cache_root=self.ctx.cache_root, timeout=self.ctx.matrix.timeouts.install,
+                             log=self.log_dir / f"resolve-{exporter.id}.log", index_url=self.ctx.matrix.index_url,
+                             say=self.session.log)
+
+    def _predict_load(self, model: str, inspected: dict[str, Any]) -> None:
+        """What ``saved_model.pb`` says before the load (ops this TensorFlow lacks) becomes the prediction."""
+        why = inspected.get("expected_failure")
+        if not why:
+            return
+        before = self.record.preflight
+        reasons = (f"{model}: {why}",) + (before.reasons if before and not before.ok else ())
+        self.record.preflight = Prediction("unknown-op", reasons)
+        self.session.warn(f"{self.combo.id}: {model}: the load is expected to fail: {why}")
 
     def _cpu_fallback_failure(self, probe: Any, why: str) -> Failure:
         """The probe's log says why (a library that did not load, say) before "no-gpu"."""
@@ -252,6 +310,7 @@ class Bench:
             return self.finish(install_failed(inst, self.combo.needs_gpu))
         if self.opts.stage == "install":
             write_json_atomic(str(self.installed), {"install": inst.to_json(), "resolved_pins": inst.resolved})
+            self.export_ahead(inst)
             self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later "
                              "by the pool")
             return None

@@ -34,7 +34,7 @@ STDERR_TAIL_BYTES = 8192
 class PhaseSpec:
     """One benchmark run: which asv-style method, with which params."""
 
-    phase: str  # import, probe, export, load, first-inference, latency, throughput, peakmem
+    phase: str  # probe, import, export or shared-export, inspect, load, first-inference, latency, throughput, peakmem
     timeout_key: str  # key of matrix Timeouts
     cls: str = ""
     method: str = ""
@@ -61,8 +61,12 @@ def plan(combo: Combination, workload: Workload) -> list[PhaseSpec]:
     ]
     for m in combo.models:
         largest = max(workload.batch_sizes)
+        exporter = combo.exporter(m)
+        if exporter is not None:  # a Model Garden model: exported here, or once by its exporter for everyone
+            kind = "export" if exporter.id == combo.id else "shared-export"
+            phases.append(PhaseSpec(kind, "export", "ExportSuite", "track_export_seconds", (m.id,), m.id))
         phases += [
-            PhaseSpec("export", "export", "ExportSuite", "track_export_seconds", (m.id,), m.id),
+            PhaseSpec("inspect", "load", "InspectSuite", "track_unknown_ops", (m.id,), m.id),
             PhaseSpec("load", "load", "LoadSuite", "timeraw_load_saved_model", (m.id,), m.id),
             PhaseSpec("first-inference", "inference", "InferenceSuite", "track_first_inference_seconds",
                       (m.id, 1), m.id, 1),
@@ -212,9 +216,10 @@ def child_env(config_path: Path, extra: dict[str, str] | None = None) -> dict[st
     return env
 
 
-def bench_config(combo: Combination, workload: Workload, export_dirs: dict[str, Path]) -> BenchConfig:
+def bench_config(combo: Combination, workload: Workload, export_dirs: dict[str, Path],
+                 models: tuple[Any, ...] | None = None) -> BenchConfig:
     """What the combination's benchmarks are parametrised by (written to ``bench-config.json``)."""
-    return BenchConfig(combination=combo.id, models=combo.models,
+    return BenchConfig(combination=combo.id, models=combo.models if models is None else models,
                        export_dirs={m: str(p) for m, p in export_dirs.items()}, workload=workload)
 
 

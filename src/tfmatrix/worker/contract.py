@@ -73,31 +73,62 @@ class Workload:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
 
 
+#: Where a model comes from (``source:`` in matrix.yaml)
+MODEL_GARDEN = "model-garden"
+SAVED_MODEL = "saved_model"
+SOURCES = (MODEL_GARDEN, SAVED_MODEL)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A Model Garden detector: an experiment, its input size and config ``overrides``, built from the seed."""
+    """One ``models:`` entry: a Model Garden detector built from the seed, or a SavedModel folder you bring.
+
+    * ``model-garden``: an ``experiment``, its ``input_size`` and config ``overrides``, built with random
+      weights from the seed and exported; ``export_with`` names the TensorFlow entry that exports it once
+      for every combination (None: each combination exports its own, or its entry's ``export_with`` does).
+    * ``saved_model``: an existing SavedModel at ``path`` (absolute once the matrix is read), called through
+      ``signature``; ``input_size`` completes the signature's input where its height and width are dynamic;
+      ``requires_imports`` are imported before the load (custom-op libraries such as ``tensorflow_text``).
+    """
 
     id: str
-    experiment: str
-    input_size: tuple[int, int]
+    experiment: str = ""
+    input_size: tuple[int, int] | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     stacks: tuple[str, ...] = ()  # the stacks it runs on (matrix selection); empty: every stack
+    source: str = MODEL_GARDEN
+    path: str = ""
+    signature: str = "serving_default"
+    requires_imports: tuple[str, ...] = ()
+    export_with: str | None = None
+
+    @property
+    def built(self) -> bool:
+        """Built and exported by tfmatrix (a Model Garden model), rather than brought as a SavedModel."""
+        return self.source == MODEL_GARDEN
 
     def config_digest(self) -> str:
         """A short hash of everything that changes the exported SavedModel."""
-        blob = json.dumps({"experiment": self.experiment, "input_size": list(self.input_size),
+        blob = json.dumps({"experiment": self.experiment, "input_size": list(self.input_size or ()),
                            "overrides": self.overrides}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "experiment": self.experiment, "input_size": list(self.input_size),
-                "overrides": dict(self.overrides), "stacks": list(self.stacks)}
+        return {"id": self.id, "source": self.source, "experiment": self.experiment,
+                "input_size": list(self.input_size) if self.input_size else None,
+                "overrides": dict(self.overrides), "stacks": list(self.stacks), "path": self.path,
+                "signature": self.signature, "requires_imports": list(self.requires_imports),
+                "export_with": self.export_with}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ModelSpec":
-        h, w = data["input_size"]
-        return cls(id=data["id"], experiment=data["experiment"], input_size=(int(h), int(w)),
-                   overrides=dict(data.get("overrides") or {}), stacks=tuple(data.get("stacks") or ()))
+        size = data.get("input_size")
+        return cls(id=data["id"], experiment=data.get("experiment", ""),
+                   input_size=(int(size[0]), int(size[1])) if size else None,
+                   overrides=dict(data.get("overrides") or {}), stacks=tuple(data.get("stacks") or ()),
+                   source=data.get("source", MODEL_GARDEN), path=data.get("path", ""),
+                   signature=data.get("signature", "serving_default"),
+                   requires_imports=tuple(data.get("requires_imports") or ()), export_with=data.get("export_with"))
 
 
 @dataclass(frozen=True)

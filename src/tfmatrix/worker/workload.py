@@ -1,11 +1,16 @@
-"""The Object Detection workload: Model Garden models, synthetic inputs, digests.
+"""The Object Detection workload: Model Garden models and SavedModels, synthetic inputs, digests.
 
 Runs inside a combination's venv.  TensorFlow and the Model Garden are
 imported inside the functions, so importing this module stays cheap.
 
-* Models come from ``official.vision`` experiment configs with random weights
-  from a fixed seed (no weights can be downloaded), exported as SavedModels with
-  ``input_type='image_tensor'`` and a dynamic batch dimension.
+* Model Garden models come from ``official.vision`` experiment configs with random
+  weights from a fixed seed (no weights can be downloaded), exported as SavedModels
+  with ``input_type='image_tensor'`` and a dynamic batch dimension.
+* Every SavedModel, exported here or brought by the user (the TF2 Object Detection
+  API's, a KerasHub export, a plain ``tf.saved_model.save``), is read the same way:
+  :func:`inspect` reads ``saved_model.pb`` without loading it (who produced it, its
+  ops against this TensorFlow's registry, its signatures) and :func:`input_spec`
+  finds the one image input the detector is fed through.
 * Inputs are synthetic uint8 images from a fixed seed, made with the standard
   library's generator so every combination (NumPy 1.x or 2.x) sees the same
   bytes: noise plus solid rectangles, so NMS has structure to work on.
@@ -127,21 +132,124 @@ def images_digest(images: Any) -> str:
     return hashlib.sha256(images.tobytes()).hexdigest()
 
 
-def load_detector(export_dir: str) -> Any:
-    """Load the SavedModel; return its serving signature function."""
+def import_requirements(model: ModelSpec) -> None:
+    """Import the custom-op libraries the model needs (``requires_imports``) before it is loaded."""
+    import importlib
+
+    for name in model.requires_imports:
+        importlib.import_module(name)
+
+
+def _tensor_info(info: Any) -> dict[str, Any]:
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(saved_model_dir(export_dir))
-    fn = loaded.signatures["serving_default"]
+    shape = None if info.tensor_shape.unknown_rank else [int(d.size) for d in info.tensor_shape.dim]
+    return {"dtype": tf.dtypes.as_dtype(info.dtype).name, "shape": shape}
+
+
+def inspect(export_dir: str, signature: str) -> dict[str, Any]:
+    """What ``saved_model.pb`` says, without loading it: its producer, its ops against this TensorFlow, a signature.
+
+    Raises (a recorded, classified failure) when ``signature`` is not in the SavedModel.
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.framework import op_def_registry
+
+    folder = saved_model_dir(export_dir)
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(folder, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    graphs = list(proto.meta_graphs)
+    meta = next((g for g in graphs if "serve" in g.meta_info_def.tags), graphs[0])
+    graph = meta.graph_def
+    ops = {n.op for n in graph.node} | {n.op for fn in graph.library.function for n in fn.node_def}
+    ops -= {fn.signature.name for fn in graph.library.function}  # a call of a library function is no op
+    unknown = sorted(op for op in ops if op_def_registry.get(op) is None)
+    info: dict[str, Any] = {
+        "tensorflow_version": meta.meta_info_def.tensorflow_version,
+        "tensorflow_git_version": meta.meta_info_def.tensorflow_git_version,
+        "graph_producer": int(graph.versions.producer), "graph_min_consumer": int(graph.versions.min_consumer),
+        "consumer_graph_version": int(tf.version.GRAPH_DEF_VERSION),
+        "ops": len(ops), "unknown_ops": unknown, "signatures": sorted(meta.signature_def),
+    }
+    if signature not in meta.signature_def:
+        raise KeyError(f"SavedModel at {folder} has no signature {signature!r} (it has: "
+                       f"{', '.join(sorted(meta.signature_def)) or 'none'})")
+    sig = meta.signature_def[signature]
+    info["signature"] = signature
+    info["inputs"] = {k: _tensor_info(v) for k, v in sorted(sig.inputs.items())}
+    info["outputs"] = {k: _tensor_info(v) for k, v in sorted(sig.outputs.items())}
+    return info
+
+
+def unknown_ops_note(info: dict[str, Any]) -> str:
+    """Why the load is expected to fail, from :func:`inspect` ("" when nothing says so)."""
+    import tensorflow as tf
+
+    said = []
+    if info["unknown_ops"]:
+        ops = info["unknown_ops"]
+        said.append(f"unknown to TensorFlow {tf.__version__}: op{'s' if len(ops) > 1 else ''} {', '.join(ops)}")
+    if info["graph_min_consumer"] > info["consumer_graph_version"]:
+        said.append(f"its GraphDef needs consumers of version {info['graph_min_consumer']}; TensorFlow "
+                    f"{tf.__version__} is {info['consumer_graph_version']}")
+    return "; ".join(said)
+
+
+IMAGE_DTYPES = ("uint8", "float32", "float16", "int32", "bfloat16")
+
+
+def input_spec(info: dict[str, Any], model: ModelSpec) -> dict[str, Any]:
+    """The one image input of the signature: its name, dtype, height, width, and a batch it fixes (or None)."""
+    inputs = info["inputs"]
+    if len(inputs) != 1:
+        raise ValueError(f"signature {info['signature']!r} takes {len(inputs)} inputs ({', '.join(inputs)}); "
+                         "tfmatrix feeds one image tensor")
+    (name, tensor), = inputs.items()
+    shape = tensor["shape"] or [-1, -1, -1, -1]
+    if len(shape) != 4 or shape[3] not in (-1, 1, 3) or tensor["dtype"] not in IMAGE_DTYPES:
+        raise ValueError(f"input {name!r} is {tensor['dtype']} of shape {shape}; tfmatrix feeds one image tensor "
+                         f"(rank 4, [batch, height, width, 3], one of {', '.join(IMAGE_DTYPES)})")
+    height, width = shape[1], shape[2]
+    if height <= 0 or width <= 0:
+        if model.input_size is None:
+            raise ValueError(f"input {name!r} has shape {shape}: the signature leaves the image size dynamic; "
+                             "set input_size in the matrix")
+        height = height if height > 0 else model.input_size[0]
+        width = width if width > 0 else model.input_size[1]
+    return {"name": name, "dtype": tensor["dtype"], "height": height, "width": width,
+            "channels": shape[3] if shape[3] > 0 else 3, "fixed_batch": shape[0] if shape[0] > 0 else None}
+
+
+def load_detector(export_dir: str, model: ModelSpec) -> Any:
+    """Load the SavedModel (its ``requires_imports`` first); return its signature function."""
+    import tensorflow as tf
+
+    import_requirements(model)
+    folder = saved_model_dir(export_dir)
+    loaded = tf.saved_model.load(folder)
+    if model.signature not in loaded.signatures:
+        raise KeyError(f"SavedModel at {folder} has no signature {model.signature!r} (it has: "
+                       f"{', '.join(sorted(loaded.signatures)) or 'none'})")
+    fn = loaded.signatures[model.signature]
     fn._tfmatrix_keepalive = loaded  # the signature needs its object alive
     return fn
 
 
-def infer(fn: Any, batch: Any) -> dict[str, Any]:
-    """One call; returns NumPy outputs, so the timed region ends on the host."""
+def feed(batch: Any, spec: dict[str, Any]) -> Any:
+    """The uint8 images as the signature takes them: its dtype (pixel values kept, 0..255), its channels."""
     import tensorflow as tf
 
-    out = fn(inputs=tf.constant(batch))
+    tensor = tf.constant(batch)
+    if spec["channels"] == 1:
+        tensor = tf.image.rgb_to_grayscale(tensor)
+    return tensor if spec["dtype"] == "uint8" else tf.cast(tensor, spec["dtype"])
+
+
+def infer(fn: Any, batch: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """One call, from the host's images to NumPy outputs (the timed region starts and ends on the host)."""
+    out = fn(**{spec["name"]: feed(batch, spec)})
     return {k: v.numpy() for k, v in out.items()}
 
 
@@ -165,10 +273,36 @@ def weights_digest(fn: Any) -> str:
     return hashlib.sha256(repr(keyed).encode()).hexdigest()
 
 
+def detection_outputs(outputs: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """Which outputs hold boxes, scores, classes (and the count): ``detection_*`` first, else ``*_boxes``...
+
+    Returns (role -> output name, "") or ({}, why the detections cannot be compared).
+    """
+    found: dict[str, str] = {}
+    for role in ("boxes", "scores", "classes"):
+        exact = f"detection_{role}"
+        names = [exact] if exact in outputs else sorted(k for k in outputs if k.endswith(role))
+        if len(names) != 1:
+            return {}, (f"the signature's outputs ({', '.join(sorted(outputs))}) have no single {role} output: "
+                        "drift not computed")
+        found[role] = names[0]
+    b, s, c = (outputs[found[r]] for r in ("boxes", "scores", "classes"))
+    if b.ndim != 3 or b.shape[-1] != 4 or s.shape != b.shape[:2] or c.shape != b.shape[:2]:
+        return {}, (f"outputs {found['boxes']} {list(b.shape)}, {found['scores']} {list(s.shape)}, "
+                    f"{found['classes']} {list(c.shape)} are not [batch, N, 4] / [batch, N] detections (raw "
+                    "logits, say): drift not computed")
+    if "num_detections" in outputs:
+        found["num"] = "num_detections"
+    return found, ""
+
+
 def detections_digest(outputs: dict[str, Any], top_k: int) -> dict[str, Any]:
-    """Top detections per image (boxes, scores, classes) and a hash of them."""
-    boxes, scores = outputs["detection_boxes"], outputs["detection_scores"]
-    classes, num = outputs["detection_classes"], outputs["num_detections"]
+    """Top detections per image (boxes, scores, classes) and a hash of them; or why there are none to compare."""
+    names, why = detection_outputs(outputs)
+    if not names:
+        return {"not_comparable": why}
+    boxes, scores, classes = (outputs[names[r]] for r in ("boxes", "scores", "classes"))
+    num = outputs[names["num"]] if "num" in names else [boxes.shape[1]] * boxes.shape[0]
     per_image = []
     for i in range(boxes.shape[0]):
         k = min(int(num[i]), top_k)
@@ -179,4 +313,5 @@ def detections_digest(outputs: dict[str, Any], top_k: int) -> dict[str, Any]:
             "classes": [int(c) for c in classes[i, :k]],
         })
     blob = repr([(p["boxes"], p["scores"], p["classes"]) for p in per_image]).encode()
-    return {"top_k": top_k, "images": per_image, "sha256": hashlib.sha256(blob).hexdigest()}
+    return {"top_k": top_k, "images": per_image, "sha256": hashlib.sha256(blob).hexdigest(),
+            "outputs": names}

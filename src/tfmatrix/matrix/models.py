@@ -50,7 +50,6 @@ def read_model(v: Validator, value: Any, key: str, stack_ids: set[str], base: Pa
                      export_with=export_with)
 
 
-
 def input_size(v: Validator, size: Any, key: str, source: str) -> tuple[int, int]:
     if source == MODEL_GARDEN:
         if (not isinstance(size, list) or len(size) != 2
@@ -63,12 +62,10 @@ def input_size(v: Validator, size: Any, key: str, source: str) -> tuple[int, int
     return (size[0], size[1])
 
 
-
 def module(v: Validator, value: Any, key: str) -> str:
     if not isinstance(value, str) or not MODULE_RE.match(value):
         raise v.fail(key, value, "a Python module name such as tensorflow_text")
     return value
-
 
 
 def saved_model(v: Validator, value: Any, key: str, base: Path) -> str:
@@ -80,6 +77,6 @@ def saved_model(v: Validator, value: Any, key: str, base: Path) -> str:
     folder = folder if folder.is_absolute() else base / folder
     if not folder.is_dir():
         raise v.fail(key, value, f"an existing SavedModel folder ({folder} is not a folder)")
-    if not (folder / "saved_model.pb").is_file():
-        raise v.fail(key, value, f"a SavedModel folder: {folder} holds no saved_model.pb")
+    if not any((f / "saved_model.pb").is_file() for f in (folder, folder / "saved_model")):
+        raise v.fail(key, value, f"a SavedModel folder: {folder} holds no saved_model.pb (nor saved_model/ with one)")
     return str(folder.resolve())

@@ -57,6 +57,24 @@ def python_version() -> str:
     return "%d.%d" % sys.version_info[:2]
 
 
+#: The tiny RetinaNet's overrides (after its ``input_size``) and the short workload, shared by the integration
+#: tests' matrices (``.format``-escaped).
+TINY_MODEL_AND_WORKLOAD = """\
+    overrides:
+      task:
+        model:
+          backbone: {{type: mobilenet, mobilenet: {{model_id: MobileNetV2}}}}
+          detection_generator: {{nms_version: batched, pre_nms_top_k: 200, pre_nms_score_threshold: 0.008}}
+workload:
+  images: 2
+  batch_sizes: [1, 2]
+  warmup: 1
+  latency: {{min_queries: 5, min_seconds: 0.5}}
+  throughput: {{min_queries: 3, min_seconds: 0.3}}
+  load_repeats: 2
+  import_repeats: 2
+"""
+
 #: The integration tests' matrix (``.format(python=python_version())``): a working TF 2.20, an unresolvable
 #: pin, and the two known-bad reproductions, with one small model and a short workload.
 TINY_MATRIX = """\
@@ -89,19 +107,7 @@ models:
   - id: retinanet-mnv2-128
     experiment: retinanet_resnetfpn_coco
     input_size: [128, 128]
-    overrides:
-      task:
-        model:
-          backbone: {{type: mobilenet, mobilenet: {{model_id: MobileNetV2}}}}
-          detection_generator: {{nms_version: batched, pre_nms_top_k: 200, pre_nms_score_threshold: 0.008}}
-workload:
-  images: 2
-  batch_sizes: [1, 2]
-  warmup: 1
-  latency: {{min_queries: 5, min_seconds: 0.5}}
-  throughput: {{min_queries: 3, min_seconds: 0.3}}
-  load_repeats: 2
-  import_repeats: 2
+""" + TINY_MODEL_AND_WORKLOAD + """\
 profiles:
   default:
     tensorflow: [tf2.20, tfbad]

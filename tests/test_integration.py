@@ -93,9 +93,14 @@ def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
     assert ok["environment"]["tensorflow"]["version"] == "2.20.0"
     assert ok["environment"]["devices"]["physical"][0]["type"] == "CPU"
     phases = {p["name"]: p for p in ok["phases"]}
-    assert set(phases) == {"probe", "import", "export-retinanet-mnv2-128", "load-retinanet-mnv2-128",
-                           "first-inference-retinanet-mnv2-128-b1", "latency-retinanet-mnv2-128-b1",
-                           "throughput-retinanet-mnv2-128-b2", "peakmem-retinanet-mnv2-128-b2"}
+    assert set(phases) == {"probe", "import", "export-retinanet-mnv2-128", "inspect-retinanet-mnv2-128",
+                           "load-retinanet-mnv2-128", "first-inference-retinanet-mnv2-128-b1",
+                           "latency-retinanet-mnv2-128-b1", "throughput-retinanet-mnv2-128-b2",
+                           "peakmem-retinanet-mnv2-128-b2"}
+    inspected = phases["inspect-retinanet-mnv2-128"]["extra"]["saved_model"]
+    assert inspected["tensorflow_version"] == "2.20.0" and inspected["unknown_ops"] == []
+    assert inspected["input"]["name"] == "inputs" and inspected["input"]["fixed_batch"] is None
+    assert ok["producers"][0]["source"] == "own" and ok["producers"][0]["relation"] == "same"
     assert all(p["status"] == "ok" for p in phases.values())
     assert len(phases["import"]["samples"]) == 2
     assert len(phases["load-retinanet-mnv2-128"]["samples"]) == 2

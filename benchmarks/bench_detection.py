@@ -6,7 +6,9 @@ asv suite.  tfmatrix's worker (``python -m tfmatrix.worker``) runs one method
 per fresh process inside a combination's venv; the parameters come from the
 matrix through ``TFMATRIX_BENCH_CONFIG`` (a ``tfmatrix.worker.contract.BenchConfig``).
 
-Phases and what they time:
+Phases and what they time (by default a cold-start chain runs import, load and
+first inference in one fresh process, and one warm worker per model runs the
+rest; ``workload.isolate_phases`` gives each phase its own process):
 
 * ``ImportSuite.timeraw_import_tensorflow`` -- ``import tensorflow`` in fresh
   interpreters (bytecode was compiled at install, so this is import, not
@@ -17,12 +19,15 @@ Phases and what they time:
   who produced it, its ops this TensorFlow does not know, the signature's image input;
 * ``LoadSuite.timeraw_load_saved_model`` -- cold ``tf.saved_model.load`` in
   fresh interpreters (TensorFlow and the model's ``requires_imports`` imported in the
-  untimed setup);
+  untimed setup), or in a chain right after its import;
 * ``InferenceSuite.track_first_inference_seconds`` -- the first call after a
   load (tracing and graph optimisation), with the detections digest;
 * ``InferenceSuite.time_inference`` -- steady-state calls per batch size
   (batch 1 gives the p50/p90/p99 latency, each size its throughput);
-* ``InferenceSuite.peakmem_inference`` -- peak resident memory of load + call.
+* ``InferenceSuite.peakmem_inference`` -- peak resident memory of one call (of load + call
+  in its own process);
+* ``FidelitySuite.track_timed_region_ratio`` -- rounds of a bare ``fn(inputs=x)`` call
+  against the timed call above, alternating: what the timed region adds.
 """
 
 from __future__ import annotations
@@ -82,8 +87,9 @@ class LoadSuite:
 
     def timeraw_load_saved_model(self, model):
         path = workload.saved_model_dir(CONFIG.export_dir(model))
-        setup = "\n".join(["import tensorflow as tf", *(f"import {m}" for m in CONFIG.model(model).requires_imports)])
-        return f"tf.saved_model.load({path!r})", setup
+        setup = "\n".join(["import tensorflow as tf", "from tfmatrix.worker import workload",
+                           *(f"import {m}" for m in CONFIG.model(model).requires_imports)])
+        return f"workload.load_saved_model({path!r})", setup  # tf.saved_model.load, kept for a chain's next steps
 
 
 class InferenceSuite:
@@ -131,3 +137,23 @@ class InferenceSuite:
 
     def peakmem_inference(self, model, batch):
         workload.infer(self.fn, self.batch, self.input)
+
+
+class FidelitySuite:
+    """What the timed region adds to a bare signature call, on the same export in the same process."""
+
+    params = [MODELS]
+    param_names = ["model"]
+    timeout = 600
+
+    def setup(self, model):
+        self.inference = InferenceSuite()
+        self.inference.setup(model, 1)
+
+    def track_timed_region_ratio(self, model):
+        i = self.inference
+        ratios = workload.fidelity(i.fn, i.batch, i.input, WORKLOAD.fidelity_rounds)
+        self.tfmatrix_extra = {"ratios": ratios}
+        return sorted(ratios)[len(ratios) // 2]
+
+    track_timed_region_ratio.unit = "ratio"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import synthetic
+from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed
 from tfmatrix.history import compare
 from tfmatrix.records.model import CombinationRecord
 
@@ -112,7 +114,6 @@ def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
 
 # --- the acceptance cases on real records (tests/real_runs.py), through the command line
 
-from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed  # noqa: E402
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -171,3 +172,50 @@ def test_unreadable_records_are_left_out_with_a_warning(tmp_path):
     # the rest is still compared: the crash is found, the unreadable ones are "only in base"
     assert proc.returncode == 1 and "| tf2.20-cpu | ok | failed | **regression** |" in proc.stdout
     assert "only in base: tf2.15-cpu, tf2.15-protobuf7-cpu" in proc.stdout
+
+
+# --------------------------------------------------------------------------- run-to-run noise from the history
+
+
+def test_run_noise_is_the_median_factor_between_successive_runs():
+    assert compare.run_noise([1.0, 1.1]) is None  # too few runs to know
+    assert compare.run_noise([1.0, 1.1, 1.0, 1.05]) == pytest.approx(math.log(1.1))
+    assert compare.run_noise([2.0, 2.0, 2.0]) == 0.0
+
+
+def series_of(*factors: float) -> list:
+    """Earlier runs of combination "a" whose every metric moved by these factors, as compare reads them."""
+    return [(f"run{i}", compare.series([record("a", factor=f, seed=10 + i)])) for i, f in enumerate(factors)]
+
+
+def test_a_change_inside_the_historys_run_to_run_noise_is_not_a_regression():
+    """One run's samples say +30 % is certain; runs that drift +-25 % between themselves say it is not."""
+    base, cand = {"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)}
+    alone = compare.compare_runs(base, cand)
+    assert {c.metric.key for c in alone.regressions} == {"latency", "throughput[b4]", "load", "import"}
+    assert {c.noise for c in alone.changes} == {None} and "unknown for" in compare.render_markdown(alone)
+    noisy = compare.compare_runs(base, cand, history=series_of(1.0, 0.8, 1.0, 1.25, 1.0))
+    assert noisy.exit_status == 0 and not noisy.regressions
+    latency = next(c for c in noisy.changes if c.metric.key == "latency")
+    assert latency.verdict == "within-noise" and latency.history == 5 and latency.noise > 0.15
+    assert "run-to-run noise: known for every metric, from 5 earlier run(s)" in compare.render_markdown(noisy)
+
+
+def test_a_change_beyond_a_quiet_historys_noise_is_still_a_regression():
+    base, cand = {"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)}
+    quiet = compare.compare_runs(base, cand, history=series_of(1.0, 1.02, 0.99, 1.01))
+    assert {c.metric.key for c in quiet.regressions} == {"latency", "throughput[b4]", "load", "import"}
+    assert all(c.noise is not None and c.noise < 0.05 for c in quiet.regressions)
+
+
+def test_compare_folders_reads_the_noise_from_the_runs_before_the_candidate(tmp_path):
+    root = tmp_path / "results"
+    runs = [copy_run(QUIET_A, root, f"20261201T00000{i}Z-00000{i}", slowed(f)) for i, f in
+            enumerate([1.0, 1.3, 1.0, 1.3, 1.0])]
+    cand = copy_run(QUIET_A, root, "20261201T000009Z-000009", slowed(1.3))
+    late = copy_run(QUIET_A, root, "20261201T000010Z-000010")  # after the candidate: never its history
+    cmp = compare.compare_folders(runs[-1], cand)
+    assert cmp.history == [r.name for r in runs] and late.name not in cmp.history
+    assert not cmp.regressions and any(c.verdict == "within-noise" for c in cmp.changes)
+    none = compare.compare_folders(runs[-1], cand, history=0)
+    assert none.history == [runs[-1].name] and none.regressions  # the base alone: noise unknown

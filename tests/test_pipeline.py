@@ -56,10 +56,12 @@ class Runner:
     """FAKE phase runner: each phase ends as ``ends`` says (default ok), with a log file it really writes."""
 
     def __init__(self, ends: dict[str, str] | None = None, probe: dict | None = None, log_text: str = "") -> None:
-        self.ends, self.probe, self.log_text, self.ran = ends or {}, probe or CPU_ONLY_DEVICES, log_text, []
+        self.ends, self.probe, self.log_text, self.ran, self.processes = ends or {}, probe or CPU_ONLY_DEVICES, \
+            log_text, [], []
 
-    def __call__(self, spec, *, python, benchmark_file, log_dir, timeout, env, telemetry=None):
+    def __call__(self, spec, *, python, benchmark_file, log_dir, timeout, env, telemetry=None, worker=None):
         self.ran.append(spec.name)
+        self.processes.append(worker.name if worker else spec.name)
         log = log_dir / f"{spec.name}.log"
         log.write_text(self.log_text)
         status = PhaseStatus(self.ends.get(spec.phase, "ok"))
@@ -71,7 +73,8 @@ class Runner:
         samples = [0.1, 0.12, 0.11] if status == PhaseStatus.OK and spec.phase != "probe" else []
         result = WorkerResult(kind=spec.phase, probe=self.probe if spec.phase == "probe" else None)
         return runner.planned(spec, status, samples=samples, unit="seconds" if samples else None, log=str(log),
-                              note="" if status == PhaseStatus.OK else f"{status}"), result
+                              note="" if status == PhaseStatus.OK else f"{status}",
+                              processes=[worker.name if worker else spec.name]), result
 
 
 def context(tmp_path: Path, matrix=None) -> Context:
@@ -203,8 +206,18 @@ def test_every_phase_runs_in_plan_order_and_the_probe_gives_the_environment(tmp_
     run_phase = Runner()
     b = bench(tmp_path, run_phase=run_phase)
     assert b.phases(b.install()) is None
-    assert run_phase.ran == [s.name for s in runner.plan(b.combo, b.workload)]
-    assert [p.name for p in b.record.phases] == run_phase.ran and b.record.environment == CPU_ONLY_DEVICES
+    jobs = runner.plan(b.combo, b.workload)
+    assert run_phase.ran == [s.name for s in runner.steps(jobs)]
+    assert run_phase.processes == [j.name for j in jobs for _ in j.steps]  # each step in its job's process
+    assert [p.name for p in b.record.phases] == list(dict.fromkeys(run_phase.ran))  # one record per phase
+    assert b.record.environment == CPU_ONLY_DEVICES
+    by_name = {p.name: p for p in b.record.phases}
+    chains = [j.name for j in jobs if j.name.startswith(("cold-", "warm-"))]
+    assert len(chains) == b.workload.cold_starts
+    for joined in ("import", "load-small", "first-inference-small-b1"):  # one sample per cold start, joined
+        assert by_name[joined].processes == chains and len(by_name[joined].samples) == 3 * len(chains)
+        assert by_name[joined].summary["n"] == 3 * len(chains)
+    assert by_name["latency-small-b1"].processes == chains[-1:]  # the warm phases: the last cold start's
     config = BenchConfig.from_json(json.loads((b.log_dir / "bench-config.json").read_text()))
     assert config.workload == b.workload and config.model_ids == ["small"]
     assert Path(config.export_dir("small")).parent == tmp_path / "cache" / "exports" / "tf2.15-cpu"
@@ -221,13 +234,16 @@ def test_a_failed_model_phase_skips_that_models_later_phases_only(tmp_path):
                          for p in later)
 
 
-def test_a_failed_import_skips_everything_after_it(tmp_path):
-    run_phase = Runner(ends={"import": "error"}, log_text="ImportError: numpy.core.multiarray failed to import")
+def test_a_failed_import_skips_everything_after_it_but_the_probe(tmp_path):
+    run_phase = Runner(ends={"import": "error", "export": "error"},
+                       log_text="ImportError: numpy.core.multiarray failed to import")
     b = bench(tmp_path, run_phase=run_phase)
     first = b.phases(b.install())
-    assert run_phase.ran == ["probe", "import"]
-    assert first.cls == "numpy-abi"
-    assert all(p.status == PhaseStatus.SKIPPED and p.note == "not run: import error" for p in b.record.phases[2:])
+    assert run_phase.ran == ["export-small", "import", "probe"]  # the probe still says what was installed
+    assert first.cls == "numpy-abi" and first is b.record.phases[1].failure  # the import's, not the export's
+    rest = [p for p in b.record.phases if p.name not in run_phase.ran]
+    assert rest and all(p.status == PhaseStatus.SKIPPED for p in rest)
+    assert {p.note for p in rest} <= {"not run: import error", "not run: an earlier phase of this model failed"}
 
 
 def test_a_cached_export_is_reused_and_keeps_the_original_time(tmp_path):
@@ -247,9 +263,12 @@ def test_a_gpu_combination_whose_tensorflow_sees_no_gpu_times_nothing(tmp_path):
     run_phase = Runner(probe=CPU_ONLY_DEVICES, log_text="failed call to cuInit: UNKNOWN ERROR (303)")
     b = bench(tmp_path, "tf2.20-cuda-pip", Options(assume_gpu=True), CPU_HOST, run_phase=run_phase)
     first = b.phases(b.install())
-    assert run_phase.ran == ["probe"]  # nothing timed on the CPU as if on the GPU
+    # the probe ends the first cold start: what it timed before is dropped, nothing more runs
+    assert run_phase.ran[-1] == "probe" and "latency-small-b1" not in run_phase.ran
     assert first.cls == "no-gpu" and "TensorFlow said: failed call to cuInit" in first.evidence
-    assert all(p.status == PhaseStatus.SKIPPED for p in b.record.phases[1:])
+    timed = [p for p in b.record.phases if p.phase not in ("probe", "import", "inspect")]
+    assert timed and all(p.status == PhaseStatus.SKIPPED and not p.samples for p in timed)
+    assert any(p.note.startswith("measured on the CPU, not recorded: no-gpu") for p in timed)
     ok = bench(tmp_path / "gpu", "tf2.20-cuda-pip", Options(assume_gpu=True), GPU_HOST, run_phase=Runner(probe=WITH_GPU))
     assert ok.phases(ok.install()) is None and ok.record.gpu_index is None
 
@@ -284,14 +303,29 @@ def test_finish_writes_the_record_and_tells_nox(tmp_path):
 def test_an_interrupt_keeps_what_was_measured_and_names_the_phase(tmp_path):
     b = bench(tmp_path)
     b.phases(b.install())
+    spec = next(s for s in runner.steps(runner.plan(b.combo, b.workload)) if s.name == "latency-small-b1")
+    b.record.phases = [p for p in b.record.phases if p.name != spec.name]  # running when the signal came
     measured = len(b.record.phases)
-    b.progress.doing, b.progress.phase = "latency-small-b1", runner.plan(b.combo, b.workload)[5]
+    b.progress.doing, b.progress.phase = spec.name, spec
     b.interrupted("SIGTERM")
     rec = b.run.existing_record("tf2.15-cpu")
     assert rec.status == Status.INTERRUPTED and len(rec.phases) == measured + 1
     assert rec.phases[-1].status == PhaseStatus.INTERRUPTED and rec.phases[-1].note == "stopped by SIGTERM"
     assert f"--resume {b.run.run_id}" in rec.reason and "during latency-small-b1" in rec.reason
     assert [i["signal"] for i in b.run.read_run().interruptions] == ["SIGTERM"]
+
+
+def test_an_interrupt_in_a_later_cold_start_keeps_the_earlier_samples_of_that_phase(tmp_path):
+    b = bench(tmp_path)
+    b.phases(b.install())
+    imported = next(p for p in b.record.phases if p.name == "import")
+    spec = runner.steps(runner.plan(b.combo, b.workload))[1]
+    assert spec.name == "import"
+    b.progress.doing, b.progress.phase = spec.name, spec
+    b.interrupted("SIGINT")
+    again = next(p for p in b.record.phases if p.name == "import")
+    assert [p.name for p in b.record.phases].count("import") == 1  # one record per phase, still
+    assert again.status == PhaseStatus.INTERRUPTED and again.samples == imported.samples
 
 
 # --------------------------------------------------------------------------- the whole, around the stages
@@ -353,7 +387,7 @@ class ExportingRunner(Runner):
         super().__init__(**kw)
         self.inspected = inspected
 
-    def __call__(self, spec, *, python, benchmark_file, log_dir, timeout, env, telemetry=None):
+    def __call__(self, spec, *, python, benchmark_file, log_dir, timeout, env, telemetry=None, worker=None):
         phase, result = super().__call__(spec, python=python, benchmark_file=benchmark_file, log_dir=log_dir,
                                          timeout=timeout, env=env, telemetry=telemetry)
         if spec.phase == "shared-export" and phase.status == PhaseStatus.OK:

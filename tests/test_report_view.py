@@ -177,3 +177,19 @@ def test_cuda_table_puts_built_resolved_and_loaded_side_by_side():
         "12.5.1", "12.1.105", "12.1")
     assert not rows["CUDA runtime"].mismatch  # same major: CUDA 12 minor versions are compatible
     assert details.cuda_rows(cpu) == []  # a CPU stack has none
+
+
+def test_detail_shows_what_the_timed_region_adds_with_its_interval():
+    from synthetic import phase, record
+
+    ratios = [1.04, 1.07, 1.05, 1.09, 1.06, 1.08, 1.05, 1.07, 1.06, 1.10]
+    rec = record("tf2.20-cpu", phases=[phase("fidelity", batch=1, samples=[1.065], unit="ratio",
+                                             extra={"ratios": ratios})])
+    d = details.build_detail(rec, None, is_baseline=True)
+    assert d.fidelity == ["m: the timed call takes ×1.065 a bare signature call (99% CI ×1.040–×1.100, 10 rounds)"]
+    few = record("tf2.20-cpu", phases=[phase("fidelity", batch=1, samples=[1.05], unit="ratio",
+                                             extra={"ratios": ratios[:3]}), phase("latency", batch=1)])
+    assert details.build_detail(few, None, is_baseline=True).fidelity == [
+        "m: the timed call takes ×1.050 a bare signature call (3 rounds)"]  # too few rounds for an interval
+    failed = record("tf2.20-cpu", phases=[phase("fidelity", batch=1, samples=[], status="crashed")])
+    assert details.build_detail(failed, None, is_baseline=True).fidelity == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -172,14 +173,96 @@ def test_phase_status_mapping_is_total():
     assert runner.phase_status(2, False, ok)[0] == PhaseStatus.CRASHED
 
 
-def test_plan_covers_every_phase_in_order():
+def test_plan_runs_cold_start_chains_and_one_warm_worker_per_model():
     matrix = load_matrix(ROOT / "matrix.yaml")
     combo = next(c for c in combinations(matrix) if c.id == "tf2.20-cpu")
-    names = [p.name for p in runner.plan(combo, matrix.workload)]
-    assert names == ["probe", "import", "export-retinanet-mnv2-256", "inspect-retinanet-mnv2-256",
-                     "load-retinanet-mnv2-256", "first-inference-retinanet-mnv2-256-b1",
-                     "latency-retinanet-mnv2-256-b1", "throughput-retinanet-mnv2-256-b4",
-                     "peakmem-retinanet-mnv2-256-b4"]
+    m = "retinanet-mnv2-256"
+    jobs = runner.plan(combo, matrix.workload)
+    assert [j.name for j in jobs] == [f"export-{m}", f"cold-1-{m}", f"cold-2-{m}", f"warm-3-{m}"]
+    steps = {j.name: [(s.name, s.inline) for s in j.steps] for j in jobs}
+    chain = [("import", True), (f"load-{m}", True), (f"first-inference-{m}-b1", False)]
+    assert steps[f"cold-1-{m}"] == [chain[0], (f"inspect-{m}", False), *chain[1:], ("probe", False)]
+    assert steps[f"cold-2-{m}"] == chain
+    assert steps[f"warm-3-{m}"] == chain + [(f"latency-{m}-b1", False), (f"fidelity-{m}-b1", False),
+                                             (f"throughput-{m}-b4", False), (f"peakmem-{m}-b4", False)]
+    # every phase of the combination is in the plan, in the order the phases depend on each other
+    assert list(dict.fromkeys(s.name for s in runner.steps(jobs))) == [
+        f"export-{m}", "import", f"inspect-{m}", f"load-{m}", f"first-inference-{m}-b1", "probe",
+        f"latency-{m}-b1", f"fidelity-{m}-b1", f"throughput-{m}-b4", f"peakmem-{m}-b4"]
+    off = [s.name for s in runner.steps(runner.plan(combo, dataclasses.replace(matrix.workload, fidelity_rounds=0)))]
+    assert f"fidelity-{m}-b1" not in off
+
+
+def test_isolate_phases_gives_each_phase_its_own_process_as_before():
+    matrix = load_matrix(ROOT / "matrix.yaml")
+    combo = next(c for c in combinations(matrix) if c.id == "tf2.20-cpu")
+    jobs = runner.plan(combo, dataclasses.replace(matrix.workload, isolate_phases=True))
+    assert all(len(j.steps) == 1 and j.name == j.steps[0].name and not j.steps[0].inline for j in jobs)
+    assert [j.name for j in jobs] == ["probe", "import", "export-retinanet-mnv2-256", "inspect-retinanet-mnv2-256",
+                                      "load-retinanet-mnv2-256", "first-inference-retinanet-mnv2-256-b1",
+                                      "latency-retinanet-mnv2-256-b1", "fidelity-retinanet-mnv2-256-b1",
+                                      "throughput-retinanet-mnv2-256-b4", "peakmem-retinanet-mnv2-256-b4"]
+
+
+def in_worker(tmp_path: Path, w: runner.Worker, cls: str, method: str, params=(), timeout: float = 60.0,
+              inline: bool = False) -> PhaseRecord:
+    spec = runner.PhaseSpec("throughput", "inference", cls, method, tuple(params), "tiny", 1, inline)
+    phase, _ = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs",
+                                timeout=timeout, env=env_for_tests(tmp_path), worker=w)
+    return phase
+
+
+def test_a_worker_runs_its_steps_in_one_process_and_a_crash_keeps_what_came_before(tmp_path):
+    w = runner.Worker(sys.executable, env_for_tests(tmp_path), tmp_path / "logs" / "warm-1-tiny.log")
+    try:
+        first = in_worker(tmp_path, w, "Tiny", "track_pid", [1])
+        timed = in_worker(tmp_path, w, "Tiny", "time_sleep", [1])
+        second = in_worker(tmp_path, w, "Tiny", "track_pid", [2])
+        crash = in_worker(tmp_path, w, "Crash", "track_segfault")
+        after = in_worker(tmp_path, w, "Tiny", "track_pid", [1])
+    finally:
+        w.close()
+    assert [p.status for p in (first, timed, second, crash, after)] == ["ok", "ok", "ok", "crashed", "ok"]
+    assert first.samples == second.samples and first.exit_code is None  # one process, still alive
+    assert len(timed.samples) >= 5
+    assert crash.signal == "SIGSEGV" and "track_segfault" in crash.stderr_tail and crash.batch == 1
+    assert after.samples != first.samples  # the next step starts a fresh process
+    assert {p.log for p in (first, crash, after)} == {str(tmp_path / "logs" / "warm-1-tiny.log")}
+    assert first.processes == ["warm-1-tiny"]
+    assert w.proc is None  # closed
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX; Windows uses taskkill /T")
+def test_each_step_has_its_own_timeout_in_a_live_worker(tmp_path):
+    w = runner.Worker(sys.executable, env_for_tests(tmp_path), tmp_path / "logs" / "cold-1-tiny.log")
+    try:
+        ok = in_worker(tmp_path, w, "Tiny", "track_value", [1], timeout=60)
+        hung = in_worker(tmp_path, w, "Crash", "track_hang", timeout=3)
+    finally:
+        w.close()
+    assert ok.status == "ok" and ok.samples == [42.5]
+    assert hung.status == "timeout" and "limit 3 s" in hung.note
+
+
+def test_an_inline_timeraw_step_times_its_code_once_in_the_workers_own_process(tmp_path):
+    w = runner.Worker(sys.executable, env_for_tests(tmp_path), tmp_path / "logs" / "cold-1-tiny.log")
+    try:
+        res = in_worker(tmp_path, w, "Tiny", "timeraw_sleep", [1], inline=True)
+    finally:
+        w.close()
+    assert res.status == "ok" and len(res.samples) == 1 and 0.009 <= res.samples[0] < 1.0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the peak is reset through /proc/self/clear_refs")
+def test_each_step_reports_its_own_peak_memory(tmp_path):
+    w = runner.Worker(sys.executable, env_for_tests(tmp_path), tmp_path / "logs" / "warm-1-tiny.log")
+    try:
+        big = in_worker(tmp_path, w, "Tiny", "peakmem_alloc", [1])
+        small = in_worker(tmp_path, w, "Tiny", "track_value", [1])
+    finally:
+        w.close()
+    assert big.samples[0] >= 64 << 20
+    assert small.peak_rss_bytes < big.peak_rss_bytes - (32 << 20)  # not the process's peak so far
 
 
 def test_manager_modules_never_import_tensorflow():

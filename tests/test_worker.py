@@ -85,3 +85,20 @@ def test_the_worker_reports_through_its_result_file_with_its_exit_status(tmp_pat
     assert result["exception"]["type"] == "ValueError" and "track_raise" in result["exception"]["traceback"]
     code, result = run_worker(tmp_path, "{not json")
     assert code == worker.EXIT_BAD_SPEC and result is None
+
+
+def test_a_serving_worker_runs_each_step_sent_and_appends_one_result_line_each(tmp_path):
+    out = tmp_path / "results.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    steps = [spec("track_value"), spec("track_value", params=(1,)), spec("track_raise", params=(), cls="Crash"),
+             spec("track_value")]
+    text = "".join(json.dumps(s.to_json()) + "\n" for s in steps)
+    proc = subprocess.run([sys.executable, "-m", "tfmatrix.worker", "--serve", "--out", str(out)], input=text,
+                          env=env, capture_output=True, text=True, timeout=120)
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    # the step that raised ends the worker: the manager decides what runs next, in a fresh process
+    assert proc.returncode == worker.EXIT_BENCHMARK_ERROR and len(results) == 3
+    assert [r["status"] for r in results] == ["ok", "ok", "error"] and results[1]["samples"] == [42.5]
+    bad = subprocess.run([sys.executable, "-m", "tfmatrix.worker", "--serve", "--out", str(tmp_path / "b.jsonl")],
+                         input="{not json\n", env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == worker.EXIT_BAD_SPEC and "cannot read step" in bad.stderr

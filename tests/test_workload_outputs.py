@@ -156,3 +156,25 @@ def test_input_spec_needs_input_size_where_the_size_is_dynamic():
         workload.input_spec(info(input_tensor=("uint8", [-1, -1, -1, 3])), NO_SIZE)
     with pytest.raises(ValueError, match="set input_size"):  # unknown rank: everything dynamic
         workload.input_spec(info(input_tensor=("uint8", None)), NO_SIZE)
+
+
+def test_fidelity_times_bare_and_timed_calls_in_alternating_rounds(monkeypatch):
+    import time
+
+    calls: list[str] = []
+
+    def bare(**inputs):
+        calls.append("bare")
+        time.sleep(0.01)
+
+    def timed(fn, batch, spec):  # the timed region: the same call plus 3 ms of conversions
+        fn(**{spec["name"]: batch})
+        calls[-1] = "ours"
+        time.sleep(0.003)
+
+    monkeypatch.setattr(workload, "feed", lambda batch, spec: batch)
+    monkeypatch.setattr(workload, "infer", timed)
+    ratios = workload.fidelity(bare, "x", {"name": "inputs"}, rounds=6)
+    assert len(ratios) == 6 and 1.1 < sorted(ratios)[3] < 1.8  # 13 ms over 10 ms, on a busy machine
+    assert calls[:2] == ["bare", "ours"]  # both warmed once, then rounds in alternating order
+    assert calls[2:] == ["bare", "ours", "ours", "bare"] * 3

@@ -36,12 +36,15 @@ def test_a_matrix_without_workload_gets_the_contracts_defaults():
 @pytest.mark.parametrize("f", FIELDS, ids=[f.name for f in FIELDS])
 def test_every_field_is_set_through_its_yaml_key_and_refused_below_its_bound(f):
     default = getattr(Workload(), f.name)
-    wanted = (2, 3) if isinstance(default, tuple) else type(default)(f.metadata["minimum"]) + 7
+    if isinstance(default, bool):  # a switch: the other value is taken, anything but a YAML boolean refused
+        wanted, bad = not default, "yes please"
+    else:
+        wanted = (2, 3) if isinstance(default, tuple) else type(default)(f.metadata["minimum"]) + 7
+        too_low = f.metadata["minimum"] - 1
+        bad = [too_low] if isinstance(default, tuple) else too_low
     matrix = parse_matrix(base(workload=nested(f.metadata["yaml"], list(wanted) if isinstance(wanted, tuple)
                                                 else wanted)), "m.yaml")
     assert getattr(matrix.workload, f.name) == wanted
-    too_low = f.metadata["minimum"] - 1
-    bad = [too_low] if isinstance(default, tuple) else too_low
     with pytest.raises(MatrixError) as err:
         parse_matrix(base(workload=nested(f.metadata["yaml"], bad)), "m.yaml")
     assert f"m.yaml: workload.{f.metadata['yaml']}" in err.value.one_line()
@@ -75,6 +78,7 @@ def test_the_matrix_reference_lists_every_workload_key_with_its_default():
     section = text.split("## workload", 1)[1].split("\n## ", 1)[0]
     for f in FIELDS:
         default = getattr(Workload(), f.name)
-        shown = str(list(default)) if isinstance(default, tuple) else str(default)
+        shown = str(list(default)) if isinstance(default, tuple) else str(default).lower() if isinstance(
+            default, bool) else str(default)
         assert f"| `{f.metadata['yaml']}` |" in section, f"docs/matrix.md does not list workload.{f.metadata['yaml']}"
         assert f"`{shown}`" in section, (f.name, shown)

@@ -81,7 +81,10 @@ def compare_command(args: Any) -> int:
             thresholds[check_name(name, "--metric-threshold")] = float(value)
         except ValueError:
             raise TfmatrixError(f"--metric-threshold: got {item!r}; expected METRIC=FACTOR such as load=1.25") from None
-    cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds)
+    if args.history < 0:
+        raise TfmatrixError(f"compare --history: got {args.history}; expected a number of runs >= 0")
+    cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds,
+                                  history=args.history)
     for warning in cmp.warnings:
         sys.stderr.write(f"tfmatrix: warning: {warning}\n")
     text = compare.render_markdown(cmp)
@@ -156,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--metric-threshold", action="append", default=[], metavar="METRIC=FACTOR",
                    help="per-metric threshold, e.g. load=1.25 (repeatable)")
     c.add_argument("--alpha", type=float, default=0.01, help="Mann-Whitney U significance level (default 0.01)")
+    c.add_argument("--history", type=int, default=10, metavar="N",
+                   help="earlier runs whose spread is each metric's run-to-run noise (default 10; 0: none)")
     c.add_argument("--markdown", help="also write the Markdown summary to this file")
     c.add_argument("--html", help="where to write the HTML page (default: reports/compare/BASE_vs_CANDIDATE.html)")
     r = sub.add_parser("report", help="build the HTML report of a run (default: the latest) and the index of runs")

@@ -38,6 +38,11 @@ class Tiny:
     def peakmem_alloc(self, n):
         self.blob = bytearray(64 * 1024 * 1024)
 
+    def track_pid(self, n):
+        return os.getpid()
+
+    track_pid.unit = "pid"
+
 
 class Crash:
     def track_abort(self):

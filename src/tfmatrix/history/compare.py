@@ -1,9 +1,16 @@
-"""Compare two runs: regressions gated on a threshold AND statistical significance.
+"""Compare two runs: regressions gated on a threshold, statistical significance AND run-to-run noise.
 
 A metric (:mod:`tfmatrix.records.metrics`: its name, unit and direction) regresses
-only when its median got worse by more than the threshold factor (default 1.10)
-and the raw samples differ significantly (two-sided Mann-Whitney U, as asv
-does).  Only what a comparison may judge is compared: a phase's own samples
+only when its median got worse by more than the threshold factor (default 1.10),
+the raw samples differ significantly (two-sided Mann-Whitney U, as asv
+does), and, where the history has it, the change is larger than the metric's
+run-to-run noise: the samples of one run cannot show how much the same
+measurement moves between runs on a shared machine, the history can (conbench
+judges a change against the history's own spread the same way).  The noise of
+a series is the median factor between successive runs' medians, over up to
+``history`` earlier runs of the results folder (the base among them); a change
+must exceed :data:`NOISE_FACTOR` times it.  With fewer than
+:data:`MIN_HISTORY` runs the noise is unknown, and the comparison says so.  Only what a comparison may judge is compared: a phase's own samples
 (not a cached export's) and no metric derived from another's.  A combination
 that went from a working outcome to a failure is a regression, the reverse an
 improvement; a combination present in only one run is reported.  Exit status:
@@ -12,10 +19,11 @@ improvement; a combination present in only one run is reported.  Exit status:
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import ResultsError
 from ..records import metrics as catalogue
@@ -27,6 +35,9 @@ from ..records.store import RUN_ID_RE, load_run, run_folders
 DEFAULT_THRESHOLD = 1.10
 DEFAULT_ALPHA = 0.01
 MIN_SAMPLES = 3  # fewer on either side: the change cannot be shown significant
+DEFAULT_HISTORY = 10  # earlier runs read for the run-to-run noise
+MIN_HISTORY = 3  # runs of a series before its run-to-run noise is known
+NOISE_FACTOR = 3.0  # a change must exceed this many times the run-to-run noise (as change points do)
 
 #: (combination id, model or None, metric): one measured series
 Key = tuple[str, "str | None", Metric]
@@ -41,7 +52,9 @@ class Change:
     cand_median: float
     ratio: float  # candidate / base of the medians (for a higher-is-better metric, below 1 is worse)
     p_value: float | None
-    verdict: str  # regression, improvement, unchanged, not-significant, too-few-samples
+    verdict: str  # regression, improvement, unchanged, not-significant, too-few-samples, within-noise
+    noise: float | None = None  # run-to-run noise: the median |log| factor between successive runs (None: unknown)
+    history: int = 0  # the runs it was estimated from
 
     @property
     def unit(self) -> str:
@@ -50,7 +63,8 @@ class Change:
     def to_json(self) -> dict[str, Any]:
         return {"combination": self.combination, "model": self.model, "metric": self.metric.key, "unit": self.unit,
                 "better": self.metric.better, "base_median": self.base_median, "cand_median": self.cand_median,
-                "ratio": self.ratio, "p_value": self.p_value, "verdict": self.verdict}
+                "ratio": self.ratio, "p_value": self.p_value, "verdict": self.verdict, "noise": self.noise,
+                "history": self.history}
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,23 @@ class Comparison:
     only_in_base: list[str] = field(default_factory=list)
     only_in_candidate: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # records left out, one line each
+    history: list[str] = field(default_factory=list)  # the earlier runs the run-to-run noise comes from
+    noise_factor: float = NOISE_FACTOR
+
+    @property
+    def noise_unknown(self) -> list[Change]:
+        """Changes judged on one run's samples alone: too little history to know their run-to-run noise."""
+        return [c for c in self.changes if c.noise is None]
+
+    @property
+    def noise_line(self) -> str:
+        """What the run-to-run noise rests on, in one line."""
+        unknown, total = len(self.noise_unknown), len(self.changes)
+        runs = f"{len(self.history)} earlier run(s)"
+        if not unknown:
+            return f"run-to-run noise: known for every metric, from {runs}"
+        return (f"run-to-run noise: unknown for {unknown} of {total} metrics (it needs {MIN_HISTORY} earlier "
+                f"runs holding the metric; {runs} read): their verdicts rest on the samples of the two runs alone")
 
     @property
     def regressions(self) -> list[Change | StatusChange]:
@@ -132,8 +163,17 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
+def run_noise(medians: list[float]) -> float | None:
+    """The run-to-run noise of a series of run medians (oldest first): the median |log| factor between
+    successive runs; None below :data:`MIN_HISTORY` runs."""
+    xs = [m for m in medians if m > 0]
+    if len(xs) < MIN_HISTORY:
+        return None
+    return statistics.median(abs(math.log(b / a)) for a, b in zip(xs, xs[1:]))
+
+
 def compare_metric(metric: Metric, base: list[float], cand: list[float], *, threshold: float,
-                   alpha: float) -> tuple[float, float | None, str]:
+                   alpha: float, noise: float | None = None) -> tuple[float, float | None, str]:
     """(ratio candidate/base of medians, p-value, verdict), read in the metric's direction."""
     bm, cm = statistics.median(base), statistics.median(cand)
     ratio = cm / bm if bm > 0 else float("inf")
@@ -144,6 +184,8 @@ def compare_metric(metric: Metric, base: list[float], cand: list[float], *, thre
     p = mann_whitney_p(base, cand)
     if p >= alpha:
         return ratio, p, "not-significant"
+    if noise is not None and 0 < ratio < float("inf") and abs(math.log(ratio)) <= NOISE_FACTOR * noise:
+        return ratio, p, "within-noise"
     return ratio, p, "regression" if metric.worse(ratio) else "improvement"
 
 
@@ -159,11 +201,14 @@ def status_change(cid: str, base: CombinationRecord, cand: CombinationRecord) ->
 def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, CombinationRecord], *,
                  base_run: str = "base", candidate_run: str = "candidate",
                  threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
-                 thresholds: Mapping[str, float] | None = None) -> Comparison:
-    """``thresholds``: per metric key (``throughput[b4]``) or family (``throughput``), else ``threshold``."""
+                 thresholds: Mapping[str, float] | None = None,
+                 history: Sequence[tuple[str, Mapping[Key, list[float]]]] = ()) -> Comparison:
+    """``thresholds``: per metric key (``throughput[b4]``) or family (``throughput``), else ``threshold``.
+    ``history``: earlier runs as (run id, series), oldest first (the base among them), for the run-to-run noise."""
     thresholds = dict(thresholds or {})
     cmp = Comparison(base_run, candidate_run,
-                     only_in_base=sorted(set(base) - set(cand)), only_in_candidate=sorted(set(cand) - set(base)))
+                     only_in_base=sorted(set(base) - set(cand)), only_in_candidate=sorted(set(cand) - set(base)),
+                     history=[rid for rid, _ in history])
     for cid in sorted(set(base) & set(cand)):
         change = status_change(cid, base[cid], cand[cid])
         if change:
@@ -172,9 +217,11 @@ def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, Combi
         for key in sorted(set(bs) & set(cs), key=lambda k: (k[1] or "", k[2].key)):
             metric = key[2]
             t = catalogue.threshold_for(metric, thresholds, threshold)
-            ratio, p, verdict = compare_metric(metric, bs[key], cs[key], threshold=t, alpha=alpha)
+            medians = [statistics.median(h[key]) for _, h in history if h.get(key)]
+            noise = run_noise(medians)
+            ratio, p, verdict = compare_metric(metric, bs[key], cs[key], threshold=t, alpha=alpha, noise=noise)
             cmp.changes.append(Change(cid, key[1], metric, statistics.median(bs[key]), statistics.median(cs[key]),
-                                      ratio, p, verdict))
+                                      ratio, p, verdict, noise, len(medians) if noise is not None else 0))
     return cmp
 
 
@@ -205,12 +252,26 @@ def render_markdown(cmp: Comparison) -> str:
             lines.append(f"- {label}: {', '.join(ids)}")
     for warning in cmp.warnings:
         lines.append(f"- warning: {warning}")
+    lines.append(f"- {cmp.noise_line}")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def compare_folders(base: Path, cand: Path, **kw: Any) -> Comparison:
+def earlier_runs(cand: Path, limit: int = DEFAULT_HISTORY) -> list[Path]:
+    """Up to ``limit`` runs of the candidate's results folder older than it, oldest first."""
+    if limit <= 0:
+        return []
+    return [f for f in run_folders(cand.parent) if f.name < cand.name][-limit:]
+
+
+def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, **kw: Any) -> Comparison:
+    """Two run folders; the run-to-run noise from up to ``history`` earlier runs beside the candidate."""
     warnings: list[str] = []
-    cmp = compare_runs(load_records(base, warnings), load_records(cand, warnings), base_run=base.name,
-                       candidate_run=cand.name, **kw)
+    base_records, cand_records = load_records(base, warnings), load_records(cand, warnings)
+    earlier = [f for f in earlier_runs(cand, history) if f.resolve() != cand.resolve()]
+    if base.resolve() not in {f.resolve() for f in earlier}:
+        earlier.append(base)
+    runs = [(f.name, series(base_records.values()) if f.resolve() == base.resolve() else
+             series(load_run(f).records)) for f in earlier]
+    cmp = compare_runs(base_records, cand_records, base_run=base.name, candidate_run=cand.name, history=runs, **kw)
     cmp.warnings = warnings
     return cmp

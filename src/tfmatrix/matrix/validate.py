@@ -169,7 +169,7 @@ class Validator:
         parsed = Version(version)
         tid = self.ident(m.get("id", f"tf{parsed.major}.{parsed.minor}"), f"{key}.id")
         package = m.get("package", "tensorflow")
-        if package not in TF_PACKAGES:
+        if not isinstance(package, str) or package not in TF_PACKAGES:
             raise self.fail(f"{key}.package", package, f"one of {', '.join(TF_PACKAGES)}")
         if package == "tf-nightly":
             self.nightly(version, f"{key}.version")
@@ -283,9 +283,13 @@ class Validator:
         return Workload(**section(value, tree, key))
 
     def setting(self, value: Any, key: str, f: "dataclasses.Field[Any]") -> Any:
-        """One workload value, checked as its field's default is typed (int, float, or a tuple of distinct ints)."""
+        """One workload value, checked as its field's default is typed (bool, int, float, or a tuple of distinct ints)."""
         low = f.metadata["minimum"]
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise self.fail(key, value, "true or false")
+            return value
         if isinstance(default, float):
             return self.number(value, key, float(low))
         if not isinstance(default, tuple):

@@ -108,14 +108,16 @@ class InstallOutcome:
 
 
 _PHASE_OPTIONAL = ("extra", "exception", "gpu_peak_memory_bytes", "truncated", "warmup", "cached_from", "telemetry",
-                   "failure", "throughput_ips")
+                   "failure", "throughput_ips", "processes")
 
 
 @dataclass
 class PhaseRecord:
-    """One phase of a combination (one worker process): how it ended and what it measured."""
+    """One phase of a combination: how it ended and what it measured, in the worker processes named in
+    ``processes`` (a cold-start phase is sampled once in each chain; a warm phase shares its process)."""
 
-    phase: str  # probe, import, export, load, first-inference, latency, throughput, peakmem
+    phase: str  # probe, import, export, shared-export, inspect, load, first-inference, latency, fidelity, throughput,
+    # peakmem
     name: str  # the phase, its model and batch: "latency-retinanet-mnv2-256-b1"
     benchmark: str  # the asv-style method it ran: "InferenceSuite.time_inference", or "probe"
     model: str | None
@@ -140,6 +142,7 @@ class PhaseRecord:
     cached_from: Json | None = None
     telemetry: Json | None = None
     failure: Failure | None = None
+    processes: list[str] | None = None  # the worker processes (their log names) it ran in; None before schema 4
     # derived from the samples when the phase is recorded, and kept as read (a record is never rewritten):
     summary: dict[str, Any] | None = None
     throughput_ips: float | None = None  # latency and throughput phases: the batch over the median call
@@ -149,6 +152,19 @@ class PhaseRecord:
             self.summary = summarize(self.samples)
         if self.throughput_ips is None and self.timed_batches and self.summary and self.summary["median"]:
             self.throughput_ips = self.batch / self.summary["median"]  # type: ignore[operator]
+
+    def joined(self, later: "PhaseRecord") -> "PhaseRecord":
+        """This phase with a later process's samples added (a cold start's import, load or first inference).
+
+        A later failure wins the status and brings its exit, log and exception; the samples measured
+        before it are kept."""
+        base = self if later.status == PhaseStatus.OK else later
+        peaks = [p for p in (self.peak_rss_bytes, later.peak_rss_bytes) if p is not None]
+        return dataclasses.replace(base, samples=self.samples + later.samples, summary=None, throughput_ips=None,
+                                   wall_seconds=self.wall_seconds + later.wall_seconds,
+                                   processes=(self.processes or []) + (later.processes or []),
+                                   extra=self.extra or later.extra,
+                                   peak_rss_bytes=max(peaks) if peaks else None)
 
     @property
     def timed_batches(self) -> bool:

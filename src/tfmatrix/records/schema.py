@@ -48,6 +48,8 @@ MIGRATIONS: dict[tuple[str, int], Callable[[Doc], Doc]] = {
     ("combination", 1): _unchanged,
     ("run", 2): _unchanged,
     ("combination", 2): _unchanged,
+    ("run", 3): _unchanged,
+    ("combination", 3): _unchanged,  # v4 adds a phase's ``processes``; before, one phase was one process
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ class CompareRow:
     candidate: str
     ratio: str
     p_value: str
+    noise: str  # the run-to-run noise it was judged against: "±4% (6 runs)", or "unknown"
     verdict: str
     css: str
 
@@ -36,13 +38,17 @@ class ComparePage:
     only_in_base: list[str]
     only_in_candidate: list[str]
     warnings: list[str]
+    noise: str  # what the run-to-run noise rests on, one line
+    noise_factor: str  # how many times the noise a change must exceed
 
 
 def build_compare_page(cmp: Any, generated_at: str) -> ComparePage:
     """The comparison (:class:`tfmatrix.history.compare.Comparison`) as rows of text."""
     rows = [CompareRow(c.combination, c.model or "–", c.metric.shown, fmt(c.base_median, c.unit),
                        fmt(c.cand_median, c.unit), f"×{c.ratio:.2f}",
-                       f"{c.p_value:.3g}" if c.p_value is not None else "–", c.verdict, VERDICT_CSS.get(c.verdict, ""))
+                       f"{c.p_value:.3g}" if c.p_value is not None else "–",
+                       f"±{math.expm1(c.noise):.1%} ({c.history} runs)" if c.noise is not None else "unknown",
+                       c.verdict, VERDICT_CSS.get(c.verdict, ""))
             for c in cmp.changes]
     return ComparePage(
         generated_at, cmp.base_run, cmp.candidate_run, bool(cmp.regressions),
@@ -50,4 +56,5 @@ def build_compare_page(cmp: Any, generated_at: str) -> ComparePage:
         f"{len(cmp.changes)} metrics compared",
         [(s, VERDICT_CSS.get(s.verdict, "")) for s in cmp.status_changes],
         [r for r in rows if r.verdict != "unchanged"], [r for r in rows if r.verdict == "unchanged"],
-        list(cmp.only_in_base), list(cmp.only_in_candidate), list(cmp.warnings))
+        list(cmp.only_in_base), list(cmp.only_in_candidate), list(cmp.warnings), cmp.noise_line,
+        f"{cmp.noise_factor:g}")

@@ -7,12 +7,14 @@ Plain dataclasses of text (the templates escape all of it), built from a
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnosis import compat, rules
 from ..records.model import CombinationRecord, Failure, PhaseRecord, Producer
-from ..records.status import Outcome
+from ..records.status import Outcome, PhaseStatus
+from ..stats import median_ci
 
 #: Outcome -> the CSS class of its colour; one place, like records.status.
 OUTCOME_CSS = {
@@ -87,6 +89,7 @@ class Detail:
     cuda: list[CudaRow] = field(default_factory=list)
     ran_on: str = ""  # the host (and executor, shard, GPU, Ray node) that ran it, when the record says
     producers: list[str] = field(default_factory=list)  # per model: who made the SavedModel it loaded
+    fidelity: list[str] = field(default_factory=list)  # per model: what the timed region adds to a bare call
 
 
 def ran_on(record: CombinationRecord) -> str:
@@ -193,7 +196,19 @@ def build_detail(record: CombinationRecord, base: CombinationRecord | None, is_b
         list(c.models), list(c.requirements), list(c.library_path), record.reason, record.failure,
         pre.predicted if pre else "", list(pre.reasons) if pre else [], _install(record), flatten(env), libs,
         list(record.resolved_pins), pin_changes(record, base if not is_baseline else None), phases, is_baseline,
-        cuda_rows(record), ran_on(record), [producer_line(p) for p in record.producers])
+        cuda_rows(record), ran_on(record), [producer_line(p) for p in record.producers],
+        [line for p in record.phases if (line := fidelity_line(p))])
+
+
+def fidelity_line(phase: PhaseRecord) -> str:
+    """"retinanet: the timed call takes ×1.07 a bare call (99% CI ×1.03–×1.10, 10 rounds)" from a fidelity phase."""
+    ratios = [float(r) for r in ((phase.extra or {}).get("ratios") or [])]
+    if phase.phase != "fidelity" or phase.status != PhaseStatus.OK or not ratios:
+        return ""
+    ci = median_ci(ratios)
+    shown = f"99% CI ×{ci[0]:.3f}–×{ci[1]:.3f}, " if ci else ""
+    return (f"{phase.model}: the timed call takes ×{statistics.median(ratios):.3f} a bare signature call "
+            f"({shown}{len(ratios)} rounds)")
 
 
 def producer_line(made: Producer) -> str:

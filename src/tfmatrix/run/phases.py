@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
 from ..diagnosis.classify import classify_failure, read_log
 from ..matrix.model import Combination
 from ..records.model import Failure, PhaseRecord
+from ..records.status import PhaseStatus
 
 
 def classify_phase(phase: PhaseRecord, gpu_stack: bool) -> Failure:
@@ -42,6 +44,17 @@ def cpu_fallback(combo: Combination, environment: dict[str, Any] | None) -> str:
         return ("no-gpu: the stack expects a GPU but TensorFlow sees none (a CPU fallback); "
                 "no timings are recorded for it")
     return ""
+
+
+def discard_device_timings(recorded: list[PhaseRecord], why: str) -> None:
+    """The probe (at the end of the first cold start) found a GPU stack running on the CPU: what was timed
+    on the device before it is not recorded (the import is kept: it is the same on any device)."""
+    for i, p in enumerate(recorded):
+        if p.phase in ("export", "load", "first-inference", "latency", "fidelity", "throughput", "peakmem") and \
+                p.status == PhaseStatus.OK:
+            recorded[i] = dataclasses.replace(p, status=PhaseStatus.SKIPPED, samples=[], summary=None,
+                                              throughput_ips=None, peak_rss_bytes=None,
+                                              note=f"measured on the CPU, not recorded: {why}")
 
 
 def stack_env(combo: Combination, gpu: int | None = None, windows: bool | None = None) -> dict[str, str]:

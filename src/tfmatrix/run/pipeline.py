@@ -70,6 +70,7 @@ class Progress:
 
     doing: str = "pre-flight"
     phase: runner.PhaseSpec | None = None
+    log: Path | None = None  # the log of the process running it
 
 
 def new_record(run: RunDir, combo: Combination, opts: Options, executor: str) -> CombinationRecord:
@@ -190,74 +191,98 @@ class Bench:
         return inst
 
     def phases(self, inst: InstallOutcome) -> Failure | None:
-        """Every phase of the plan, each in a fresh worker; the first failure (None: all measured)."""
+        """Every phase of the plan, job by job (a worker process each); the failure that explains the most
+        (one of import or the probe before any model's; None: all measured)."""
         combo, opts = self.combo, self.opts
-        srcs = exports.sources(combo, self.ctx.cache_root, inst.lock_sha256, self.workload.seed, self._resolve)
+        self.srcs = exports.sources(combo, self.ctx.cache_root, inst.lock_sha256, self.workload.seed, self._resolve)
         config_path = self.log_dir / "bench-config.json"
         write_json_atomic(str(config_path), runner.bench_config(
-            combo, self.workload, {m: src.path for m, src in srcs.items()}).to_json())
-        env = runner.child_env(config_path, phases.stack_env(combo, opts.gpu))
-        watch = None
+            combo, self.workload, {m: src.path for m, src in self.srcs.items()}).to_json())
+        self.env = runner.child_env(config_path, phases.stack_env(combo, opts.gpu))
+        self.watch = None
         if combo.needs_gpu:
             self.record.gpu_index = opts.gpu
             if opts.telemetry_ms:
                 gpus = [opts.gpu] if opts.gpu is not None else ([g.index for g in self.host.gpus] or [0])
-                watch = Telemetry(tuple(gpus), opts.telemetry_ms / 1000)
-        stop_all = ""  # set: every later phase is pointless (the probe or import failed)
-        broken_models: set[str] = set()
-        inspected: dict[str, dict[str, Any]] = {}  # model -> what its saved_model.pb says
-        first: Failure | None = None
-        for spec in runner.plan(combo, self.workload):
-            result = None
-            spec, unfit = fit_batch(spec, inspected.get(spec.model or ""))
-            src = srcs.get(spec.model or "")
-            if stop_all or spec.model in broken_models or unfit:
-                why = stop_all or unfit or "an earlier phase of this model failed"
-                phase = runner.planned(spec, PhaseStatus.SKIPPED, note=f"not run: {why}")
-            elif spec.phase in ("export", "shared-export") and src is not None and src.exported:
+                self.watch = Telemetry(tuple(gpus), opts.telemetry_ms / 1000)
+        self.stop_all = ""  # set: every later phase but the probe is pointless (the import failed, or no GPU)
+        self.broken: set[str] = set()  # models a phase failed for
+        self.inspected: dict[str, dict[str, Any]] = {}  # model -> what its saved_model.pb says
+        self.fallback: Failure | None = None  # a GPU stack whose TensorFlow sees no GPU
+        for job in runner.plan(combo, self.workload):
+            worker = runner.Worker(runner.python_in(self.venv), self.env, self.log_dir / f"{job.name}.log")
+            pointless = not any(s.phase == "probe" or (s.model and s.model not in self.broken) for s in job.steps)
+            try:
+                for spec in job.steps:
+                    self._step(spec, worker, skip="" if not pointless or spec.model else "nothing left to measure")
+            finally:
+                worker.close()
+        self.record.producers = [exports.producer(src, combo, self.inspected.get(m)) for m, src in self.srcs.items()]
+        failed = [p for p in self.record.phases if p.failure is not None]
+        general = [p.failure for p in failed if p.model is None]  # an import that fails explains an export's fall
+        return self.fallback or (general or [p.failure for p in failed] or [None])[0]
+
+    def _step(self, spec: runner.PhaseSpec, worker: runner.Worker, skip: str = "") -> None:
+        """One phase of a job: skipped, cached, or run (in the job's worker); its record kept."""
+        combo, result = self.combo, None
+        spec, unfit = fit_batch(spec, self.inspected.get(spec.model or ""))
+        src = self.srcs.get(spec.model or "")
+        stopped = self.stop_all if spec.phase != "probe" else ""  # the probe says what was installed, always
+        if skip or stopped or spec.model in self.broken or unfit:
+            why = stopped or unfit or skip or "an earlier phase of this model failed"
+            phase = runner.planned(spec, PhaseStatus.SKIPPED, note=f"not run: {why}")
+        elif spec.phase in ("export", "shared-export") and src is not None and src.exported:
+            cache.touch(src.path)
+            phase = exports.cached_export(spec, src.path)
+        elif spec.phase == "shared-export" and src is not None:
+            self.progress.doing, self.progress.phase = spec.name, spec
+            phase = exports.shared_export(spec, src, ctx=self.ctx, workload=self.workload, log_dir=self.log_dir,
+                                          run_id=self.run.run_id, installer=self.installer,
+                                          run_phase=self.run_phase, say=self.session.log)
+            self.progress.phase = None
+        else:
+            self.session.log(f"tfmatrix: {combo.id}: {spec.name} ({spec.benchmark}) in {worker.name}")
+            self.progress.doing, self.progress.phase, self.progress.log = spec.name, spec, worker.log_path
+            phase, result = self.run_phase(spec, python=runner.python_in(self.venv),
+                                           benchmark_file=self.ctx.benchmark_file, log_dir=self.log_dir,
+                                           timeout=self.ctx.matrix.timeouts.for_phase(spec.timeout_key),
+                                           env=self.env, telemetry=self.watch, worker=worker)
+            self.progress.phase = None
+            if spec.phase == "export" and phase.status == PhaseStatus.OK and src is not None:
+                exports.remember(src.path, phase.samples, self.run.run_id, combo)
                 cache.touch(src.path)
-                phase = exports.cached_export(spec, src.path)
-            elif spec.phase == "shared-export" and src is not None:
-                self.progress.doing, self.progress.phase = spec.name, spec
-                phase = exports.shared_export(spec, src, ctx=self.ctx, workload=self.workload, log_dir=self.log_dir,
-                                              run_id=self.run.run_id, installer=self.installer,
-                                              run_phase=self.run_phase, say=self.session.log)
-                self.progress.phase = None
+        if spec.phase == "probe" and phase.status == PhaseStatus.OK:
+            self.record.environment = result.probe if result is not None else None
+            self.stop_all = phases.cpu_fallback(combo, self.record.environment)
+            if self.stop_all:
+                phases.discard_device_timings(self.record.phases, self.stop_all)
+                self.fallback = self._cpu_fallback_failure(phase, self.stop_all)
+        if spec.phase == "inspect" and phase.status == PhaseStatus.OK and spec.model:
+            self.inspected[spec.model] = (phase.extra or {}).get("saved_model") or {}
+            self._predict_load(spec.model, self.inspected[spec.model])
+        if not phase.status.measured and phase.status != PhaseStatus.SKIPPED:
+            phase.failure = phases.classify_phase(phase, gpu_stack=combo.needs_gpu)
+            if spec.model is None:
+                self.stop_all = f"{spec.name} {phase.status}"
             else:
-                self.session.log(f"tfmatrix: {combo.id}: {spec.name} ({spec.benchmark})")
-                self.progress.doing, self.progress.phase = spec.name, spec
-                phase, result = self.run_phase(spec, python=runner.python_in(self.venv),
-                                               benchmark_file=self.ctx.benchmark_file, log_dir=self.log_dir,
-                                               timeout=self.ctx.matrix.timeouts.for_phase(spec.timeout_key),
-                                               env=env, telemetry=watch)
-                self.progress.phase = None
-                if spec.phase == "export" and phase.status == PhaseStatus.OK and src is not None:
-                    exports.remember(src.path, phase.samples, self.run.run_id, combo)
-                    cache.touch(src.path)
-            if spec.phase == "probe" and phase.status == PhaseStatus.OK:
-                self.record.environment = result.probe if result is not None else None
-                stop_all = phases.cpu_fallback(combo, self.record.environment)
-                if stop_all:
-                    first = self._cpu_fallback_failure(phase, stop_all)
-            if spec.phase == "inspect" and phase.status == PhaseStatus.OK and spec.model:
-                inspected[spec.model] = (phase.extra or {}).get("saved_model") or {}
-                self._predict_load(spec.model, inspected[spec.model])
-            if not phase.status.measured and phase.status != PhaseStatus.SKIPPED:
-                phase.failure = phases.classify_phase(phase, gpu_stack=combo.needs_gpu)
-                first = first or phase.failure
-                if spec.model is None:
-                    stop_all = f"{spec.name} {phase.status}"
-                else:
-                    broken_models.add(spec.model)
-            self.record.phases.append(phase)
-        self.record.producers = [exports.producer(src, combo, inspected.get(m)) for m, src in srcs.items()]
-        return first
+                self.broken.add(spec.model)
+        self._keep(phase)
+
+    def _keep(self, phase: Any) -> None:
+        """Record a phase; one sampled again in a later process (a cold start) is joined to its record."""
+        phases_ = self.record.phases
+        for i, old in enumerate(phases_):
+            if old.name == phase.name:
+                if phase.status != PhaseStatus.SKIPPED:
+                    phases_[i] = phase if old.status == PhaseStatus.SKIPPED else old.joined(phase)
+                return
+        phases_.append(phase)
 
     def export_ahead(self, inst: InstallOutcome) -> None:
         """The ``--gpus`` pool's install stage also makes the shared exports its measure stage loads: nothing
         installs or exports beside a timed phase (the measure stage finds them ``cached``)."""
         srcs = exports.sources(self.combo, self.ctx.cache_root, inst.lock_sha256, self.workload.seed, self._resolve)
-        for spec in runner.plan(self.combo, self.workload):
+        for spec in runner.steps(runner.plan(self.combo, self.workload)):
             src = srcs.get(spec.model or "")
             if spec.phase == "shared-export" and src is not None and not src.exported and not src.error:
                 phase = exports.shared_export(spec, src, ctx=self.ctx, workload=self.workload, log_dir=self.log_dir,
@@ -338,8 +363,8 @@ class Bench:
         rec = self.record
         if self.progress.phase is not None:  # its worker's group is already killed
             spec = self.progress.phase
-            rec.phases.append(runner.planned(spec, PhaseStatus.INTERRUPTED, note=f"stopped by {signal_name}",
-                                             log=str(self.log_dir / f"{spec.name}.log")))
+            self._keep(runner.planned(spec, PhaseStatus.INTERRUPTED, note=f"stopped by {signal_name}",
+                                      log=str(self.progress.log or self.log_dir / f"{spec.name}.log")))
         rec.status, rec.outcome, rec.ended_at = Status.INTERRUPTED, Outcome.INTERRUPTED, now()
         rec.reason = (f"interrupted by {signal_name} during {self.progress.doing}; `nox -s bench -- --resume "
                       f"{self.run.run_id}` runs it again")

@@ -1,17 +1,33 @@
-"""The manager side: run each benchmark phase in a fresh child process.
+"""The manager side: the benchmark phases, run in worker processes the manager owns.
 
-The parent never imports TensorFlow.  Each phase is one worker process in the
-combination's venv, in its own process group, with its output in a log file;
-the parent owns the timeout (the whole group is killed) and maps every way a
-child can end to data (:func:`phase_status`).  What crosses to the worker and
-back is the contract's (:mod:`tfmatrix.worker.contract`); what a phase leaves
-is a :class:`~tfmatrix.records.model.PhaseRecord`.
+The parent never imports TensorFlow.  :func:`plan` lays the phases out as
+:class:`Job` s, one worker process each:
+
+* the export, its own process (cached as before);
+* ``workload.cold_starts`` cold-start chains per model, each a fresh process that
+  does what a user's process does: import TensorFlow, load the SavedModel, call it
+  once, each step timed (the first chain also inspects the SavedModel and runs the
+  probe; the last one goes on as the model's warm worker: latency, throughput
+  and peak memory at every batch size);
+* or, with ``workload.isolate_phases``, one process per phase (the older layout).
+
+A :class:`Worker` is one live process in the combination's venv, in its own
+process group, with its output in a log file.  It is sent one step at a time
+and reports each step's result through a file as the step ends.  The parent owns
+each step's timeout (the whole group is killed) and maps every way a step can
+end to data (:func:`phase_status`), so a crash still says in which phase and at
+which batch size it died, and what was measured before it is kept.  What
+crosses to the worker and back is the contract's (:mod:`tfmatrix.worker.contract`);
+what a phase leaves is a :class:`~tfmatrix.records.model.PhaseRecord`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,13 +50,15 @@ STDERR_TAIL_BYTES = 8192
 class PhaseSpec:
     """One benchmark run: which asv-style method, with which params."""
 
-    phase: str  # probe, import, export or shared-export, inspect, load, first-inference, latency, throughput, peakmem
+    phase: str  # probe, import, export, shared-export, inspect, load, first-inference, latency, fidelity, throughput,
+    # peakmem
     timeout_key: str  # key of matrix Timeouts
     cls: str = ""
     method: str = ""
     params: tuple[Any, ...] = ()
     model: str | None = None
     batch: int | None = None
+    inline: bool = False  # timeraw: once, in the chain's own process (its import is the chain's first step)
 
     @property
     def name(self) -> str:
@@ -53,8 +71,16 @@ class PhaseSpec:
         return f"{self.cls}.{self.method}" if self.cls else "probe"
 
 
-def plan(combo: Combination, workload: Workload) -> list[PhaseSpec]:
-    """The phases of one combination, in run order."""
+@dataclass(frozen=True)
+class Job:
+    """One worker process and the phases it runs in order; its log is ``<name>.log``."""
+
+    name: str
+    steps: tuple[PhaseSpec, ...]
+
+
+def phases_of(combo: Combination, workload: Workload) -> list[PhaseSpec]:
+    """Every phase of one combination, each once, in the order they depend on each other."""
     phases = [
         PhaseSpec("probe", "import"),
         PhaseSpec("import", "import", "ImportSuite", "timeraw_import_tensorflow"),
@@ -74,9 +100,42 @@ def plan(combo: Combination, workload: Workload) -> list[PhaseSpec]:
         for b in workload.batch_sizes:
             kind = "latency" if b == 1 else "throughput"
             phases.append(PhaseSpec(kind, "inference", "InferenceSuite", "time_inference", (m.id, b), m.id, b))
+            if b == 1 and workload.fidelity_rounds:
+                phases.append(PhaseSpec("fidelity", "inference", "FidelitySuite", "track_timed_region_ratio",
+                                        (m.id,), m.id, 1))
         phases.append(PhaseSpec("peakmem", "inference", "InferenceSuite", "peakmem_inference",
                                 (m.id, largest), m.id, largest))
     return phases
+
+
+WARM = ("latency", "fidelity", "throughput", "peakmem")
+
+
+def plan(combo: Combination, workload: Workload) -> list[Job]:
+    """The worker processes of one combination, in run order: exports, then cold-start chains per model
+    (the first with the probe, the last going on warm); or one process per phase with ``isolate_phases``."""
+    phases = phases_of(combo, workload)
+    if workload.isolate_phases:
+        return [Job(p.name, (p,)) for p in phases]
+    probe, imported = phases[0], dataclasses.replace(phases[1], inline=True)
+    jobs = [Job(p.name, (p,)) for p in phases if p.phase in ("export", "shared-export")]
+    n = workload.cold_starts
+    for j, m in enumerate(combo.models):
+        mine = {p.phase: p for p in phases if p.model == m.id and p.phase not in WARM}
+        warm = tuple(p for p in phases if p.model == m.id and p.phase in WARM)
+        for i in range(1, n + 1):
+            steps = (imported, *((mine["inspect"],) if i == 1 else ()),
+                     dataclasses.replace(mine["load"], inline=True), mine["first-inference"],
+                     *(warm if i == n else ()), *((probe,) if i == 1 and j == 0 else ()))
+            jobs.append(Job(f"{'cold' if i < n else 'warm'}-{i}-{m.id}", steps))
+    if not combo.models:
+        jobs.append(Job("cold-1", (imported, probe)))
+    return jobs
+
+
+def steps(jobs: list[Job]) -> list[PhaseSpec]:
+    """The phases of a plan, in run order."""
+    return [s for job in jobs for s in job.steps]
 
 
 def phase_status(returncode: int | None, timed_out: bool, result: WorkerResult | None,
@@ -133,42 +192,101 @@ def _kill_group(proc: subprocess.Popen, windows: bool | None = None, run: Any = 
         pass
 
 
-def run_worker(python: str, spec: WorkerSpec, log_path: Path,
-               env: dict[str, str]) -> tuple[int | None, bool, WorkerResult | None, float]:
-    """Start ``python -m tfmatrix.worker``; return (returncode, timed_out, result, seconds).
+class Worker:
+    """One worker process (``python -m tfmatrix.worker --serve``) that runs steps one at a time.
 
-    The manager owns the timeout (``spec.timeout``): past it, the worker's whole process group is killed.
+    Each step is sent as one JSON line on its stdin; its result is read back from the worker's results
+    file.  The process starts with the first step, stays alive while steps end well, and is gone after a
+    step that did not (a fresh one starts with the next step).  :meth:`close` ends it.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="tfmatrix-phase-") as tmp:
-        spec_path = Path(tmp) / "spec.json"
-        out_path = Path(tmp) / "result.json"
-        spec_path.write_text(json.dumps(spec.to_json()), encoding="utf-8")
-        cmd = [python, "-X", "faulthandler", "-m", "tfmatrix.worker",
-               "--spec", str(spec_path), "--out", str(out_path)]
+
+    POLL = 0.05  # seconds between looks at the results file while a step runs
+
+    def __init__(self, python: str, env: dict[str, str], log_path: Path) -> None:
+        self.python, self.env, self.log_path = python, env, log_path
+        self.proc: subprocess.Popen | None = None
+        self.tmp: str | None = None
+        self.read = 0  # result lines read so far
+
+    @property
+    def name(self) -> str:
+        return self.log_path.stem
+
+    def _start(self) -> subprocess.Popen:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp, self.read = tempfile.mkdtemp(prefix="tfmatrix-worker-"), 0
+        cmd = [self.python, "-X", "faulthandler", "-m", "tfmatrix.worker", "--serve", "--out", self._out]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                         env=self.env, **_popen_kwargs())
+        return self.proc
+
+    @property
+    def _out(self) -> str:
+        return str(Path(self.tmp or ".") / "results.jsonl")
+
+    def _next_result(self) -> WorkerResult | None:
+        try:
+            lines = Path(self._out).read_text(encoding="utf-8").split("\n")[:-1]  # complete lines only
+        except OSError:
+            return None
+        if len(lines) <= self.read:
+            return None
+        self.read += 1
+        try:
+            return WorkerResult.from_json(json.loads(lines[self.read - 1]))
+        except (ValueError, TypeError):
+            return None
+
+    def run(self, spec: WorkerSpec) -> tuple[int | None, bool, WorkerResult | None, float]:
+        """One step: (returncode, or None while the process lives on; timed_out; result; seconds)."""
+        proc = self.proc or self._start()
         t0 = time.perf_counter()
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, **_popen_kwargs())
-            timed_out = False
+        try:
             try:
-                proc.wait(timeout=spec.timeout)
+                assert proc.stdin is not None
+                proc.stdin.write((json.dumps(spec.to_json()) + "\n").encode())
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass  # it is already gone: its exit status says how
+            result = None
+            while True:
+                result = result or self._next_result()
+                if result is not None and result.status == "ok":
+                    return None, False, result, time.perf_counter() - t0  # alive, ready for the next step
+                try:
+                    rc = proc.wait(timeout=self.POLL)  # a step that raised: the worker exits after reporting it
+                except subprocess.TimeoutExpired:
+                    if time.perf_counter() - t0 < spec.timeout:
+                        continue
+                    self.close(kill=True)
+                    return proc.returncode, True, result, time.perf_counter() - t0
+                result = result or self._next_result()  # written just before it ended
+                self.close()
+                return rc, False, result, time.perf_counter() - t0
+        except BaseException:
+            self.close(kill=True)
+            raise
+
+    def close(self, kill: bool = False, grace: float = 30.0) -> None:
+        """End the process: stdin closed (it exits after its step), or its whole group killed."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            if kill:
+                _kill_group(proc)
+            elif proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
-                timed_out = True
                 _kill_group(proc)
                 proc.wait()
-            except BaseException:
-                _kill_group(proc)
-                proc.wait()
-                raise
-        seconds = time.perf_counter() - t0
-        result = None
-        if out_path.exists():
-            try:
-                result = WorkerResult.from_json(json.loads(out_path.read_text(encoding="utf-8")))
-            except (ValueError, TypeError):
-                result = None
-        return proc.returncode, timed_out, result, seconds
+            else:
+                _kill_group(proc)  # anything it left behind in its group
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
 
 
 def planned(spec: PhaseSpec, status: PhaseStatus, **fields: Any) -> PhaseRecord:
@@ -178,29 +296,36 @@ def planned(spec: PhaseSpec, status: PhaseStatus, **fields: Any) -> PhaseRecord:
 
 
 def run_phase(spec: PhaseSpec, *, python: str, benchmark_file: Path, log_dir: Path,
-              timeout: float, env: dict[str, str],
-              telemetry: Telemetry | None = None) -> tuple[PhaseRecord, WorkerResult | None]:
-    """One phase in a fresh worker: its record, and what the worker reported (the probe's facts travel there).
+              timeout: float, env: dict[str, str], telemetry: Telemetry | None = None,
+              worker: Worker | None = None) -> tuple[PhaseRecord, WorkerResult | None]:
+    """One phase: its record, and what the worker reported (the probe's facts travel there).
 
+    In ``worker`` (a job's process, kept alive between its steps), or else in a fresh worker of its own.
     ``telemetry`` samples NVML beside it (GPU stacks)."""
     if spec.phase == "probe":
-        worker = WorkerSpec(probe=True, timeout=timeout)
+        step = WorkerSpec(probe=True, timeout=timeout)
     else:
-        worker = WorkerSpec(benchmark_file=str(benchmark_file), cls=spec.cls, method=spec.method,
-                            params=spec.params, timeout=timeout, telemetry=telemetry)
-    log_path = log_dir / f"{spec.name}.log"
-    rc, timed_out, result, seconds = run_worker(python, worker, log_path, env)
+        step = WorkerSpec(benchmark_file=str(benchmark_file), cls=spec.cls, method=spec.method,
+                          params=spec.params, timeout=timeout, telemetry=telemetry, inline=spec.inline)
+    own = worker is None
+    w = worker or Worker(python, env, log_dir / f"{spec.name}.log")
+    try:
+        rc, timed_out, result, seconds = w.run(step)
+    finally:
+        if own:
+            w.close()
     status, note = phase_status(rc, timed_out, result)
     info = describe_exit(rc)
     if timed_out:
         note = f"{note} after {seconds:.1f} s (limit {timeout:g} s)"
     r = result or WorkerResult(status="error")
+    log_path = w.log_path
     return planned(spec, status, exit_code=rc, signal=info.signal, ntstatus=info.ntstatus, wall_seconds=seconds,
                    unit=r.unit, samples=list(r.samples or []), peak_rss_bytes=r.peak_rss_bytes,
                    setup_seconds=r.setup_seconds, log=str(log_path),
                    stderr_tail=_tail(log_path) if status != PhaseStatus.OK else "", note=note, extra=r.extra,
                    exception=r.exception, gpu_peak_memory_bytes=r.gpu_peak_memory_bytes, truncated=r.truncated,
-                   warmup=r.warmup, telemetry=r.telemetry), result
+                   warmup=r.warmup, telemetry=r.telemetry, processes=[w.name]), result
 
 
 def child_env(config_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

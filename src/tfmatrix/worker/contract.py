@@ -54,10 +54,20 @@ class Workload:
                                           "calls timed per larger batch, at least")
     throughput_min_seconds: float = setting(3.0, "throughput.min_seconds", 0.0, lambda v: min(v, 1.0),
                                             "and for at least this long")
-    load_repeats: int = setting(3, "load_repeats", 1, lambda v: min(v, 3), "cold loads, each in a fresh process")
+    load_repeats: int = setting(3, "load_repeats", 1, lambda v: min(v, 3),
+                                "cold starts per model: fresh processes that each import, load and call it once")
     import_repeats: int = setting(3, "import_repeats", 1, lambda v: min(v, 3),
-                                  "`import tensorflow`, each in a fresh process")
+                                  "`import tensorflow` samples, at least (each cold start gives one)")
     digest_top_k: int = setting(10, "digest_top_k", 1, doc="detections kept per image for the drift comparison")
+    fidelity_rounds: int = setting(10, "fidelity_rounds", 0, lambda v: min(v, 8),
+                                   "paired rounds of a bare signature call against tfmatrix's timed call (0: off)")
+    isolate_phases: bool = setting(False, "isolate_phases", 0,
+                                   doc="one process per phase (the layout before cold-start chains and warm workers)")
+
+    @property
+    def cold_starts(self) -> int:
+        """Fresh processes per model that each time import, load and first inference (the larger repeat count)."""
+        return max(self.load_repeats, self.import_repeats)
 
     def quick(self) -> "Workload":
         """The ``--quick`` variant: same shape, fewer samples."""
@@ -191,7 +201,12 @@ class Telemetry:
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """One worker's job: the probe, or one asv-style benchmark method with its params."""
+    """One step a worker runs: the probe, or one asv-style benchmark method with its params.
+
+    A worker process runs one step (``--spec``) or a sequence sent one at a time (``--serve``).
+    ``inline``: a ``timeraw_*`` step runs its code in this very process, once (a cold-start chain's import
+    or load), instead of in ``repeat`` fresh interpreters.
+    """
 
     probe: bool = False
     benchmark_file: str = ""
@@ -201,12 +216,13 @@ class WorkerSpec:
     timeout: float = 600.0  # the manager's limit; timeraw children share it
     telemetry: Telemetry | None = None
     budget_seconds: float | None = None  # time_*: stop after this long (with 3 samples at least)
+    inline: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"probe": self.probe, "benchmark_file": self.benchmark_file, "class": self.cls,
                 "method": self.method, "params": list(self.params), "timeout": self.timeout,
                 "telemetry": self.telemetry.to_json() if self.telemetry else None,
-                "budget_seconds": self.budget_seconds}
+                "budget_seconds": self.budget_seconds, "inline": self.inline}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "WorkerSpec":
@@ -215,7 +231,7 @@ class WorkerSpec:
                    cls=data.get("class", ""), method=data.get("method", ""), params=tuple(data.get("params", ())),
                    timeout=float(data.get("timeout", 600.0)),
                    telemetry=Telemetry.from_json(telemetry) if telemetry else None,
-                   budget_seconds=data.get("budget_seconds"))
+                   budget_seconds=data.get("budget_seconds"), inline=bool(data.get("inline")))
 
 
 #: WorkerResult fields left out of its JSON when unset
@@ -239,7 +255,7 @@ class WorkerResult:
     probe: dict[str, Any] | None = None  # the probe's facts
     exception: dict[str, str] | None = None  # type, message, traceback
     wall_seconds: float = 0.0
-    peak_rss_bytes: int | None = None
+    peak_rss_bytes: int | None = None  # during this step where the peak can be reset (Linux), else the process's
     gpu_peak_memory_bytes: dict[str, int] | None = None
 
     def to_json(self) -> dict[str, Any]:

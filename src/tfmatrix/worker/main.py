@@ -1,20 +1,32 @@
 """The worker: runs ONE benchmark of ``benchmarks/`` inside a combination's venv.
 
-``python -m tfmatrix.worker --spec SPEC.json --out RESULT.json``
+``python -m tfmatrix.worker --spec STEP.json --out RESULTS.jsonl`` runs one step;
+``python -m tfmatrix.worker --serve --out RESULTS.jsonl`` runs the steps the
+manager sends on stdin, one JSON line each, until stdin closes (a cold-start
+chain, a warm worker).
 
-It reads a :class:`~tfmatrix.worker.contract.WorkerSpec` and writes a
-:class:`~tfmatrix.worker.contract.WorkerResult`.  It imports only the standard
+Each step is a :class:`~tfmatrix.worker.contract.WorkerSpec`; each result is a
+:class:`~tfmatrix.worker.contract.WorkerResult`, one JSON line appended to the
+results file as the step ends, so whatever was measured before a crash is
+there to read.  It reports through that file, never stdout (pyperf's
+manager/worker split): the manager owns the timeouts, the log and the exit
+status.  After a step that raised, the worker exits (status 3): the manager
+decides what runs next, in a fresh process.  It imports only the standard
 library here; the benchmark it runs imports TensorFlow and the Model Garden.
-It reports through the result file, never stdout (pyperf's manager/worker
-split): the manager owns the timeout, the log and the exit status.
 Benchmarks follow asv's conventions:
 
 * ``timeraw_*`` returns code (or ``(code, setup)``); each sample is one fresh
-  interpreter, timing the code after the setup ran;
+  interpreter, timing the code after the setup ran; an ``inline`` step runs it
+  once in this process instead (a chain's import is its first step);
 * ``time_*`` is called ``warmup`` times, then until both ``min_queries`` calls
   and ``min_seconds`` have passed; each call is one sample (seconds);
 * ``track_*`` returns a number (``unit`` attribute); ``peakmem_*`` records the
-  process's peak resident memory after one call.
+  peak resident memory of one call.
+
+Peak memory (host, and GPU where TensorFlow sees one) is the step's own: the
+high-water marks are reset as it starts (Linux ``/proc/self/clear_refs``,
+TensorFlow's ``reset_memory_stats``), so a warm worker gives one per batch
+size.  Where they cannot be reset the peak is the process's so far.
 
 A benchmark may leave a JSON-able dict in ``self.tfmatrix_extra``: it is
 recorded next to the samples (the detections digest travels this way).
@@ -34,7 +46,6 @@ import time
 import traceback
 from typing import Any
 
-from ..atomic import write_json_atomic
 from .contract import WorkerResult, WorkerSpec
 
 # Exit statuses of the worker itself (the manager maps them in ``outcomes``).
@@ -58,6 +69,9 @@ with open(out, "w") as f:
 
 
 def peak_rss_bytes() -> int | None:
+    hwm = _hwm_bytes()
+    if hwm is not None:
+        return hwm
     try:
         import resource
     except ImportError:  # Windows
@@ -83,6 +97,35 @@ def _peak_rss_windows() -> int | None:  # pragma: no cover - exercised on Window
         if ctypes.windll.psapi.GetProcessMemoryInfo(handle, ctypes.byref(pmc), pmc.cb):
             return int(pmc.PeakWorkingSetSize)
     except Exception:
+        return None
+    return None
+
+
+def reset_peaks() -> None:
+    """Start the step's own high-water marks: the host's (Linux) and TensorFlow's per GPU; best effort."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+    except OSError:
+        pass
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return
+    try:
+        for d in tf.config.list_logical_devices("GPU"):
+            tf.config.experimental.reset_memory_stats(d.name)
+    except Exception:  # noqa: BLE001 - older TensorFlow: the peak stays the process's
+        pass
+
+
+def _hwm_bytes() -> int | None:
+    """Linux: VmHWM, the peak since the last reset."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
         return None
     return None
 
@@ -134,8 +177,29 @@ def run_timeraw(code_and_setup: Any, repeat: int, timeout: float) -> list[float]
     return samples
 
 
+def run_inline(code_and_setup: Any) -> list[float]:
+    """A ``timeraw_*`` step in this process: its setup untimed, then its code timed once (one sample)."""
+    code, setup = code_and_setup if isinstance(code_and_setup, tuple) else (code_and_setup, "")
+    ns: dict[str, Any] = {"__name__": "__tfmatrix_timeraw__"}
+    exec(compile(setup, "<setup>", "exec"), ns)
+    t0 = time.perf_counter()
+    exec(compile(code, "<timed>", "exec"), ns)
+    return [time.perf_counter() - t0]
+
+
+_CLASSES: dict[tuple[str, str], type] = {}
+
+
+def benchmark_class(path: str, class_name: str) -> type:
+    """The suite class, its file imported once per process."""
+    key = (path, class_name)
+    if key not in _CLASSES:
+        _CLASSES[key] = load_benchmark_class(path, class_name)
+    return _CLASSES[key]
+
+
 def run_benchmark(spec: WorkerSpec) -> WorkerResult:
-    cls = load_benchmark_class(spec.benchmark_file, spec.cls)
+    cls = benchmark_class(spec.benchmark_file, spec.cls)
     params = list(spec.params)
     obj = cls()
     method = getattr(obj, spec.method)
@@ -162,7 +226,9 @@ def run_benchmark(spec: WorkerSpec) -> WorkerResult:
 def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result: WorkerResult) -> None:
     """The timed part, by asv's method prefix; samples and unit go into ``result``."""
     name = spec.method
-    if name.startswith("timeraw_"):
+    if name.startswith("timeraw_") and spec.inline:
+        result.samples, result.unit = run_inline(method(*params)), "seconds"
+    elif name.startswith("timeraw_"):
         repeat = int(_attr(obj, method, "repeat", 3))
         result.samples = run_timeraw(method(*params), repeat, spec.timeout / max(repeat, 1))
         result.unit = "seconds"
@@ -216,20 +282,10 @@ def die_with_parent() -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> int:
-    faulthandler.enable()  # a native crash leaves its Python stack in the log
-    die_with_parent()
-    parser = argparse.ArgumentParser(prog="python -m tfmatrix.worker")
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    try:
-        with open(args.spec, encoding="utf-8") as f:
-            spec = WorkerSpec.from_json(json.load(f))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"tfmatrix.worker: cannot read spec {args.spec}: {exc}", file=sys.stderr)
-        return EXIT_BAD_SPEC
+def run_step(spec: WorkerSpec) -> tuple[WorkerResult, int]:
+    """One step: its result (whatever it raised becomes data) and the worker's exit status so far."""
     t0 = time.perf_counter()
+    reset_peaks()
     try:
         if spec.probe:
             from . import probe
@@ -248,7 +304,57 @@ def main(argv: list[str] | None = None) -> int:
     result.wall_seconds = time.perf_counter() - t0
     result.peak_rss_bytes = peak_rss_bytes()
     result.gpu_peak_memory_bytes = gpu_peak_memory()
-    write_json_atomic(args.out, result.to_json())
+    return result, code
+
+
+def report(out: str, result: WorkerResult) -> None:
+    """Append one result line, flushed before the next step starts (a crash later keeps it)."""
+    with open(out, "a", encoding="utf-8") as f:
+        f.write(json.dumps(result.to_json()) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def serve(out: str) -> int:
+    """Run the steps sent on stdin, one JSON line each, until stdin closes or a step fails."""
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return EXIT_OK
+        if not line.strip():
+            continue
+        try:
+            spec = WorkerSpec.from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"tfmatrix.worker: cannot read step {line[:200]!r}: {exc}", file=sys.stderr)
+            return EXIT_BAD_SPEC
+        print(f"tfmatrix.worker: step {spec.cls}.{spec.method}{list(spec.params)}" if not spec.probe
+              else "tfmatrix.worker: step probe", flush=True)
+        result, code = run_step(spec)
+        report(out, result)
+        if code != EXIT_OK:
+            return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    faulthandler.enable()  # a native crash leaves its Python stack in the log
+    die_with_parent()
+    parser = argparse.ArgumentParser(prog="python -m tfmatrix.worker")
+    how = parser.add_mutually_exclusive_group(required=True)
+    how.add_argument("--spec", help="run the one step in this JSON file")
+    how.add_argument("--serve", action="store_true", help="run the steps sent on stdin, one JSON line each")
+    parser.add_argument("--out", required=True, help="results file: one JSON line per step, appended")
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve(args.out)
+    try:
+        with open(args.spec, encoding="utf-8") as f:
+            spec = WorkerSpec.from_json(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"tfmatrix.worker: cannot read spec {args.spec}: {exc}", file=sys.stderr)
+        return EXIT_BAD_SPEC
+    result, code = run_step(spec)
+    report(args.out, result)
     return code
 
 

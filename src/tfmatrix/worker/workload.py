@@ -222,13 +222,25 @@ def input_spec(info: dict[str, Any], model: ModelSpec) -> dict[str, Any]:
             "channels": shape[3] if shape[3] > 0 else 3, "fixed_batch": shape[0] if shape[0] > 0 else None}
 
 
-def load_detector(export_dir: str, model: ModelSpec) -> Any:
-    """Load the SavedModel (its ``requires_imports`` first); return its signature function."""
-    import tensorflow as tf
+_LOADED: dict[str, Any] = {}
 
+
+def load_saved_model(folder: str) -> Any:
+    """``tf.saved_model.load``, once per folder and process: a chain's timed load is the object its first
+    inference and its warm phases call."""
+    if folder not in _LOADED:
+        import tensorflow as tf
+
+        _LOADED[folder] = tf.saved_model.load(folder)
+    return _LOADED[folder]
+
+
+def load_detector(export_dir: str, model: ModelSpec) -> Any:
+    """Load the SavedModel (its ``requires_imports`` first), or take the one this process loaded; return its
+    signature function."""
     import_requirements(model)
     folder = saved_model_dir(export_dir)
-    loaded = tf.saved_model.load(folder)
+    loaded = load_saved_model(folder)
     if model.signature not in loaded.signatures:
         raise KeyError(f"SavedModel at {folder} has no signature {model.signature!r} (it has: "
                        f"{', '.join(sorted(loaded.signatures)) or 'none'})")
@@ -251,6 +263,28 @@ def infer(fn: Any, batch: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """One call, from the host's images to NumPy outputs (the timed region starts and ends on the host)."""
     out = fn(**{spec["name"]: feed(batch, spec)})
     return {k: v.numpy() for k, v in out.items()}
+
+
+def fidelity(fn: Any, batch: Any, spec: dict[str, Any], rounds: int) -> list[float]:
+    """What tfmatrix's timed region adds: per round, one :func:`infer` call over one bare call.
+
+    The bare call is ``fn(inputs=x)`` on a tensor made once, its outputs left as TensorFlow returns them; the
+    timed call converts the host's images and pulls every output to the host as NumPy (what a user's process
+    pays to get detections it can use).  The order alternates each round, so drift hits both alike.
+    """
+    x = feed(batch, spec)
+    bare = lambda: fn(**{spec["name"]: x})  # noqa: E731
+    ours = lambda: infer(fn, batch, spec)  # noqa: E731
+    bare(), ours()  # both warm
+    ratios = []
+    for i in range(rounds):
+        took = {}
+        for name, call in ((("bare", bare), ("ours", ours)) if i % 2 == 0 else (("ours", ours), ("bare", bare))):
+            t0 = time.perf_counter()
+            call()
+            took[name] = time.perf_counter() - t0
+        ratios.append(took["ours"] / took["bare"])
+    return ratios
 
 
 def batch_of(images: Any, batch_size: int) -> Any:

@@ -266,7 +266,7 @@ def test_a_gpu_combination_whose_tensorflow_sees_no_gpu_times_nothing(tmp_path):
     # the probe ends the first cold start: what it timed before is dropped, nothing more runs
     assert run_phase.ran[-1] == "probe" and "latency-small-b1" not in run_phase.ran
     assert first.cls == "no-gpu" and "TensorFlow said: failed call to cuInit" in first.evidence
-    timed = [p for p in b.record.phases if p.phase not in ("probe", "import", "inspect")]
+    timed = [p for p in b.record.phases if p.phase not in ("probe", "inspect")]
     assert timed and all(p.status == PhaseStatus.SKIPPED and not p.samples for p in timed)
     assert any(p.note.startswith("measured on the CPU, not recorded: no-gpu") for p in timed)
     ok = bench(tmp_path / "gpu", "tf2.20-cuda-pip", Options(assume_gpu=True), GPU_HOST, run_phase=Runner(probe=WITH_GPU))

@@ -2,8 +2,10 @@
 
 (Where each model's SavedModel comes from, the export cache included, is :mod:`.exports`.)
 
-* A GPU combination whose TensorFlow sees no GPU is never timed: its timings
-  would be CPU timings filed under a GPU stack (:func:`cpu_fallback`).
+* A GPU combination whose TensorFlow sees no GPU keeps no timing: its timings
+  would be CPU timings filed under a GPU stack (:func:`cpu_fallback`; what the
+  first cold start timed before its probe said so is dropped,
+  :func:`discard_device_timings`).
 * A failed phase is named from its status, its signal and all it printed
   (:func:`classify_phase`).
 """
@@ -14,7 +16,7 @@ import dataclasses
 import os
 from typing import Any
 
-from ..diagnosis.classify import classify_failure, read_log
+from ..diagnosis.classify import classify_failure, read_log, tensorflow_gpu_lines
 from ..matrix.model import Combination
 from ..records.model import Failure, PhaseRecord
 from ..records.status import PhaseStatus
@@ -46,12 +48,24 @@ def cpu_fallback(combo: Combination, environment: dict[str, Any] | None) -> str:
     return ""
 
 
+def cpu_fallback_failure(probe: PhaseRecord, why: str) -> Failure:
+    """The failure of a GPU stack on the CPU: the probe's log says why (a library that did not load, say)
+    before "no-gpu"."""
+    log_text = read_log(probe.log)
+    failure = classify_failure(status=PhaseStatus.ERROR, text=f"{log_text}\n{why}", gpu_stack=True)
+    said = tensorflow_gpu_lines(log_text)
+    if said:  # TensorFlow's own words, even the lines that are noise on a CPU stack
+        failure = dataclasses.replace(failure, evidence=f"{failure.evidence}; TensorFlow said: {' | '.join(said)}")
+    return failure
+
+
 def discard_device_timings(recorded: list[PhaseRecord], why: str) -> None:
-    """The probe (at the end of the first cold start) found a GPU stack running on the CPU: what was timed
-    on the device before it is not recorded (the import is kept: it is the same on any device)."""
+    """The probe (at the end of the first cold start) found a GPU stack running on the CPU: nothing that
+    was timed before it is recorded (a GPU stack's import, export and load on a host without its GPU are
+    not what they are on the GPU box either)."""
     for i, p in enumerate(recorded):
-        if p.phase in ("export", "load", "first-inference", "latency", "fidelity", "throughput", "peakmem") and \
-                p.status == PhaseStatus.OK:
+        if p.phase in ("import", "export", "load", "first-inference", "latency", "fidelity", "throughput",
+                       "peakmem") and p.status == PhaseStatus.OK:
             recorded[i] = dataclasses.replace(p, status=PhaseStatus.SKIPPED, samples=[], summary=None,
                                               throughput_ips=None, peak_rss_bytes=None,
                                               note=f"measured on the CPU, not recorded: {why}")

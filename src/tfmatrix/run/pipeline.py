@@ -24,10 +24,11 @@ from typing import Any, Callable, Protocol
 
 from ..atomic import write_json_atomic
 from ..diagnosis import preflight
-from ..diagnosis.classify import classify_failure, find_degraded, read_log, tensorflow_gpu_lines
+from ..diagnosis.classify import classify_failure, find_degraded, read_log
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
-from ..records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, Placement, Prediction
+from ..records.model import (CombinationInfo, CombinationRecord, Failure, InstallOutcome, PhaseRecord, Placement,
+                             Prediction)
 from ..records.status import SESSION_FAILS, Outcome, PhaseStatus, Status, read_outcome
 from ..records.store import RunDir, now, read_json
 from ..worker.contract import Telemetry
@@ -124,6 +125,14 @@ class Bench:
         self.record = new_record(run, combo, opts, opts.placed_by)
         self.log_dir = run.log_dir(combo.id)
         self.progress = Progress()
+        # the phases stage's state (set by phases(): where the SavedModels are, the workers' environment, ...)
+        self.srcs: dict[str, exports.Source] = {}
+        self.env: dict[str, str] = {}
+        self.watch: Telemetry | None = None
+        self.stop_all = ""  # set: every later phase but the probe is pointless (the import failed, or no GPU)
+        self.broken: set[str] = set()  # models a phase failed for
+        self.inspected: dict[str, dict[str, Any]] = {}  # model -> what its saved_model.pb says
+        self.fallback: Failure | None = None  # a GPU stack whose TensorFlow sees no GPU
 
     @property
     def venv(self) -> Path:
@@ -205,10 +214,7 @@ class Bench:
             if opts.telemetry_ms:
                 gpus = [opts.gpu] if opts.gpu is not None else ([g.index for g in self.host.gpus] or [0])
                 self.watch = Telemetry(tuple(gpus), opts.telemetry_ms / 1000)
-        self.stop_all = ""  # set: every later phase but the probe is pointless (the import failed, or no GPU)
-        self.broken: set[str] = set()  # models a phase failed for
-        self.inspected: dict[str, dict[str, Any]] = {}  # model -> what its saved_model.pb says
-        self.fallback: Failure | None = None  # a GPU stack whose TensorFlow sees no GPU
+        self.stop_all, self.broken, self.inspected, self.fallback = "", set(), {}, None
         for job in runner.plan(combo, self.workload):
             worker = runner.Worker(runner.python_in(self.venv), self.env, self.log_dir / f"{job.name}.log")
             pointless = not any(s.phase == "probe" or (s.model and s.model not in self.broken) for s in job.steps)
@@ -235,7 +241,7 @@ class Bench:
             cache.touch(src.path)
             phase = exports.cached_export(spec, src.path)
         elif spec.phase == "shared-export" and src is not None:
-            self.progress.doing, self.progress.phase = spec.name, spec
+            self.progress.doing, self.progress.phase, self.progress.log = spec.name, spec, None
             phase = exports.shared_export(spec, src, ctx=self.ctx, workload=self.workload, log_dir=self.log_dir,
                                           run_id=self.run.run_id, installer=self.installer,
                                           run_phase=self.run_phase, say=self.session.log)
@@ -256,7 +262,7 @@ class Bench:
             self.stop_all = phases.cpu_fallback(combo, self.record.environment)
             if self.stop_all:
                 phases.discard_device_timings(self.record.phases, self.stop_all)
-                self.fallback = self._cpu_fallback_failure(phase, self.stop_all)
+                self.fallback = phases.cpu_fallback_failure(phase, self.stop_all)
         if spec.phase == "inspect" and phase.status == PhaseStatus.OK and spec.model:
             self.inspected[spec.model] = (phase.extra or {}).get("saved_model") or {}
             self._predict_load(spec.model, self.inspected[spec.model])
@@ -268,7 +274,7 @@ class Bench:
                 self.broken.add(spec.model)
         self._keep(phase)
 
-    def _keep(self, phase: Any) -> None:
+    def _keep(self, phase: PhaseRecord) -> None:
         """Record a phase; one sampled again in a later process (a cold start) is joined to its record."""
         phases_ = self.record.phases
         for i, old in enumerate(phases_):
@@ -304,15 +310,6 @@ class Bench:
         reasons = (f"{model}: {why}",) + (before.reasons if before and not before.ok else ())
         self.record.preflight = Prediction("unknown-op", reasons)
         self.session.warn(f"{self.combo.id}: {model}: the load is expected to fail: {why}")
-
-    def _cpu_fallback_failure(self, probe: Any, why: str) -> Failure:
-        """The probe's log says why (a library that did not load, say) before "no-gpu"."""
-        log_text = read_log(probe.log)
-        failure = classify_failure(status=PhaseStatus.ERROR, text=f"{log_text}\n{why}", gpu_stack=True)
-        said = tensorflow_gpu_lines(log_text)
-        if said:  # TensorFlow's own words, even the lines that are noise on a CPU stack
-            failure = dataclasses.replace(failure, evidence=f"{failure.evidence}; TensorFlow said: {' | '.join(said)}")
-        return failure
 
     def verdict(self, first: Failure | None) -> Ending:
         """Failed (the first failure), degraded (known error text in the logs of a run that worked), or ok."""

@@ -198,7 +198,9 @@ def test_a_change_inside_the_historys_run_to_run_noise_is_not_a_regression():
     assert noisy.exit_status == 0 and not noisy.regressions
     latency = next(c for c in noisy.changes if c.metric.key == "latency")
     assert latency.verdict == "within-noise" and latency.history == 5 and latency.noise > 0.15
-    assert "run-to-run noise: known for every metric, from 5 earlier run(s)" in compare.render_markdown(noisy)
+    md = compare.render_markdown(noisy)
+    assert "run-to-run noise: known for every metric, from 5 earlier run(s)" in md
+    assert f"| {latency.noise_shown} | within-noise |" in md and latency.noise_shown.endswith("(5 runs)")
 
 
 def test_a_change_beyond_a_quiet_historys_noise_is_still_a_regression():

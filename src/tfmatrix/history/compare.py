@@ -60,6 +60,11 @@ class Change:
     def unit(self) -> str:
         return self.metric.unit
 
+    @property
+    def noise_shown(self) -> str:
+        """"±1.9% (5 runs)", or "unknown"."""
+        return f"±{math.expm1(self.noise):.1%} ({self.history} runs)" if self.noise is not None else "unknown"
+
     def to_json(self) -> dict[str, Any]:
         return {"combination": self.combination, "model": self.model, "metric": self.metric.key, "unit": self.unit,
                 "better": self.metric.better, "base_median": self.base_median, "cand_median": self.cand_median,
@@ -238,14 +243,14 @@ def render_markdown(cmp: Comparison) -> str:
         lines.append("")
     notable = [c for c in cmp.changes if c.verdict != "unchanged"]
     if notable:
-        lines += ["| combination | model | metric | base | candidate | ratio | p | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["| combination | model | metric | base | candidate | ratio | p | run-to-run noise | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for c in notable:
             p = f"{c.p_value:.3g}" if c.p_value is not None else "–"
             verdict = f"**{c.verdict}**" if c.verdict in ("regression", "improvement") else c.verdict
             lines.append(f"| {c.combination} | {c.model or '–'} | {c.metric.shown} | "
                          f"{fmt(c.base_median, c.unit)} | {fmt(c.cand_median, c.unit)} | {c.ratio:.2f}× | {p} | "
-                         f"{verdict} |")
+                         f"{c.noise_shown} | {verdict} |")
         lines.append("")
     for label, ids in (("only in base", cmp.only_in_base), ("only in candidate", cmp.only_in_candidate)):
         if ids:

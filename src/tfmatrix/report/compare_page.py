@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +46,7 @@ def build_compare_page(cmp: Any, generated_at: str) -> ComparePage:
     rows = [CompareRow(c.combination, c.model or "–", c.metric.shown, fmt(c.base_median, c.unit),
                        fmt(c.cand_median, c.unit), f"×{c.ratio:.2f}",
                        f"{c.p_value:.3g}" if c.p_value is not None else "–",
-                       f"±{math.expm1(c.noise):.1%} ({c.history} runs)" if c.noise is not None else "unknown",
+                       c.noise_shown,
                        c.verdict, VERDICT_CSS.get(c.verdict, ""))
             for c in cmp.changes]
     return ComparePage(

@@ -232,6 +232,22 @@ def test_a_worker_runs_its_steps_in_one_process_and_a_crash_keeps_what_came_befo
     assert w.proc is None  # closed
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_a_worker_that_dies_between_steps_is_recorded_on_the_next_one(tmp_path):
+    w = runner.Worker(sys.executable, env_for_tests(tmp_path), tmp_path / "logs" / "warm-1-tiny.log")
+    try:
+        ok = in_worker(tmp_path, w, "Tiny", "track_segfault_later", [1])
+        time.sleep(1.5)  # it dies after reporting
+        lost = in_worker(tmp_path, w, "Tiny", "track_value", [1])
+        fresh = in_worker(tmp_path, w, "Tiny", "track_value", [1])
+    finally:
+        w.close()
+    assert ok.status == "ok" and ok.samples == [1.0]
+    assert lost.status == "crashed" and lost.signal == "SIGSEGV" and not lost.samples
+    assert lost.note.startswith("not run: its worker process had already ended after the previous step")
+    assert fresh.status == "ok" and fresh.samples == [42.5]  # the next step, in a fresh process
+
+
 @pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX; Windows uses taskkill /T")
 def test_each_step_has_its_own_timeout_in_a_live_worker(tmp_path):
     w = runner.Worker(sys.executable, env_for_tests(tmp_path), tmp_path / "logs" / "cold-1-tiny.log")

@@ -41,6 +41,12 @@ class Tiny:
     def track_pid(self, n):
         return os.getpid()
 
+    def track_segfault_later(self, n):
+        import threading
+
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGSEGV)).start()  # after the step reported
+        return 1.0
+
     track_pid.unit = "pid"
 
 

@@ -207,6 +207,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.tmp: str | None = None
         self.read = 0  # result lines read so far
+        self.gone_before = False  # the last step found the process already ended
 
     @property
     def name(self) -> str:
@@ -239,7 +240,16 @@ class Worker:
             return None
 
     def run(self, spec: WorkerSpec) -> tuple[int | None, bool, WorkerResult | None, float]:
-        """One step: (returncode, or None while the process lives on; timed_out; result; seconds)."""
+        """One step: (returncode, or None while the process lives on; timed_out; result; seconds).
+
+        A process that died after its last step, before this one was sent, ends this step unrun, with
+        its exit status (``gone_before`` says so): a crash between steps is never lost."""
+        self.gone_before = self.proc is not None and self.proc.poll() is not None
+        if self.gone_before:
+            assert self.proc is not None
+            rc = self.proc.returncode
+            self.close()
+            return rc, False, None, 0.0
         proc = self.proc or self._start()
         t0 = time.perf_counter()
         try:
@@ -318,6 +328,8 @@ def run_phase(spec: PhaseSpec, *, python: str, benchmark_file: Path, log_dir: Pa
     info = describe_exit(rc)
     if timed_out:
         note = f"{note} after {seconds:.1f} s (limit {timeout:g} s)"
+    if w.gone_before:
+        note = f"not run: its worker process had already ended after the previous step ({note})"
     r = result or WorkerResult(status="error")
     log_path = w.log_path
     return planned(spec, status, exit_code=rc, signal=info.signal, ntstatus=info.ntstatus, wall_seconds=seconds,

@@ -43,6 +43,12 @@ def dispatch(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none", default=False)
+def interleave(session: nox.Session) -> None:
+    """Measure the warm phases of this invocation's combinations in shared, shuffled rounds; notified by bench."""
+    sessions.interleave_session(session, CTX)
+
+
+@nox.session(venv_backend="none", default=False)
 def summary(session: nox.Session) -> None:
     """Print the summary table of a run (default: the latest)."""
     sessions.summary_session(session, CTX)
@@ -86,8 +92,8 @@ def scale(session: nox.Session) -> None:
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def compare(session: nox.Session) -> None:
-    """Compare two runs (-- [BASE CANDIDATE]); fails when anything regressed."""
-    tfmatrix_tool(session, "compare", *session.posargs)
+    """Compare two runs (-- [BASE CANDIDATE]) or re-measure two combinations (-- --rerun-base BASE CANDIDATE)."""
+    tfmatrix_tool(session, "compare", *sessions.compare_args(session, CTX))
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)

@@ -221,3 +221,48 @@ def test_compare_folders_reads_the_noise_from_the_runs_before_the_candidate(tmp_
     assert not cmp.regressions and any(c.verdict == "within-noise" for c in cmp.changes)
     none = compare.compare_folders(runs[-1], cand, history=0)
     assert none.history == [runs[-1].name] and none.regressions  # the base alone: noise unknown
+
+
+# --------------------------------------------------------------------------- --rerun-base: two combinations, one run
+
+
+def rounded(cid: str, factor: float, seed: int, rounds: int = 10, per: int = 4) -> CombinationRecord:
+    """Latency and throughput sampled in interleaved rounds, under a drift both combinations share (+40 %)."""
+    rng = random.Random(seed)
+    phases = []
+    for (p, b), m in MEDIANS.items():
+        if p in ("latency", "throughput"):
+            xs = [m * factor * (1 + 0.4 * r / rounds) * rng.uniform(0.97, 1.03) for r in range(rounds)
+                  for _ in range(per)]
+            phases.append(synthetic.phase(p, "m", b, xs, rounds=[r for r in range(rounds) for _ in range(per)]))
+        else:
+            phases.append(synthetic.phase(p, None if p == "import" else "m", b,
+                                          [m * factor * rng.uniform(0.97, 1.03) for _ in range(5)]))
+    return synthetic.record(cid, "ok", phases)
+
+
+def test_rerun_base_judges_interleaved_metrics_on_their_paired_rounds():
+    same = compare.compare_combinations(rounded("base", 1.0, 1), rounded("cand", 1.0, 2))
+    assert same.exit_status == 0 and same.rerun and same.base_run.endswith(":base")
+    paired = {c.metric.key: c for c in same.changes if c.paired is not None}
+    assert set(paired) == {"latency", "throughput[b4]"}  # the cold-start metrics: not sampled in rounds
+    assert all(0.97 < c.paired.low <= c.paired.ratio <= c.paired.high < 1.03 for c in paired.values())
+    slow = compare.compare_combinations(rounded("base", 1.0, 1), rounded("cand", 1.2, 2))
+    lat = next(c for c in slow.changes if c.metric.key == "latency")
+    assert lat.verdict == "regression" and lat.paired.low > 1.15 and lat.p_value is None
+    assert {c.metric.key for c in slow.regressions} >= {"latency", "throughput[b4]", "load"}
+    md = compare.render_markdown(slow)
+    assert "paired: ×1.2" in md and "judged on paired interleaved rounds" in md
+
+
+def test_rerun_base_without_rounds_falls_back_to_the_one_runs_samples():
+    cmp = compare.compare_combinations(record("base", seed=1), record("cand", factor=1.5, seed=2))
+    assert all(c.paired is None for c in cmp.changes) and cmp.exit_status == 1
+    assert "0 of" in cmp.noise_line
+
+
+def test_cli_within_names_a_missing_combination_in_one_line(tmp_path):
+    run = copy_run(QUIET_A, tmp_path / "results")
+    proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "--within", str(run), "tf2.15-cpu", "nope"],
+                          capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no record of nope" in proc.stderr

@@ -13,68 +13,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
+from fakes.fake_bench import CPU_ONLY_DEVICES, Installer, Runner
 from fakes.fake_session import Failed, FakeSession, Skipped
 from matrices import BASE, base, matrix_with
+
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.records.model import InstallOutcome, PhaseRecord
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import RunDir, new_run_id
-from tfmatrix.run import pipeline, runner
+from tfmatrix.run import phases, pipeline, runner
 from tfmatrix.run.context import Context
+from tfmatrix.run.endings import Ending, install_failed
 from tfmatrix.run.host import GpuInfo, HostFacts
 from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Bench, Ending, install_failed, run_combination
-from tfmatrix.worker.contract import BenchConfig, WorkerResult
+from tfmatrix.run.pipeline import Bench, run_combination
+from tfmatrix.worker.contract import BenchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_HOST = HostFacts(gpus=(), driver_version=None, cpu_flags=("avx", "avx2"), machine="x86_64", system="Linux")
 GPU_HOST = HostFacts(gpus=(GpuInfo(0, "NVIDIA L4", "nvml", 24 << 30, "GPU-l4"),
                            GpuInfo(1, "NVIDIA A100-SXM4-40GB", "nvml", 40 << 30, "GPU-a100")),
                      driver_version="550.54.15", cpu_flags=("avx",), machine="x86_64", system="Linux")
-CPU_ONLY_DEVICES = {"devices": {"physical": [{"name": "/physical_device:CPU:0", "type": "CPU"}]}}
 WITH_GPU = {"devices": {"physical": [{"name": "/physical_device:CPU:0", "type": "CPU"},
                                      {"name": "/physical_device:GPU:0", "type": "GPU"}]}}
-
-
-class Installer:
-    """FAKE installer: what uv would have done, and how often it was asked."""
-
-    def __init__(self, ok: bool = True, resolved: tuple[str, ...] = ("numpy==1.26.4", "tensorflow==2.15.1"),
-                 error: str = "", check_ok: bool | None = True) -> None:
-        self.ok, self.resolved, self.error, self.check_ok, self.calls = ok, resolved, error, check_ok, []
-
-    def __call__(self, requirements, **kw: Any) -> InstallOutcome:
-        self.calls.append((list(requirements), kw))
-        return InstallOutcome("uv", ok=self.ok, seconds=1.5, lock_sha256="a" * 64, resolved=list(self.resolved),
-                              error=self.error, failed_step="" if self.ok else "resolve", check_ok=self.check_ok,
-                              check_output="" if self.check_ok else "tensorflow 2.15.1 requires protobuf<5")
-
-
-class Runner:
-    """FAKE phase runner: each phase ends as ``ends`` says (default ok), with a log file it really writes."""
-
-    def __init__(self, ends: dict[str, str] | None = None, probe: dict | None = None, log_text: str = "") -> None:
-        self.ends, self.probe, self.log_text, self.ran, self.processes = ends or {}, probe or CPU_ONLY_DEVICES, \
-            log_text, [], []
-
-    def __call__(self, spec, *, python, benchmark_file, log_dir, timeout, env, telemetry=None, worker=None):
-        self.ran.append(spec.name)
-        self.processes.append(worker.name if worker else spec.name)
-        log = log_dir / f"{spec.name}.log"
-        log.write_text(self.log_text)
-        status = PhaseStatus(self.ends.get(spec.phase, "ok"))
-        if spec.phase == "export" and status == PhaseStatus.OK:  # what the real export leaves
-            config = BenchConfig.from_json(json.loads(Path(env["TFMATRIX_BENCH_CONFIG"]).read_text()))
-            exported = Path(config.export_dir(spec.model))
-            exported.mkdir(parents=True)
-            (exported / "saved_model.pb").write_bytes(b"")
-        samples = [0.1, 0.12, 0.11] if status == PhaseStatus.OK and spec.phase != "probe" else []
-        result = WorkerResult(kind=spec.phase, probe=self.probe if spec.phase == "probe" else None)
-        return runner.planned(spec, status, samples=samples, unit="seconds" if samples else None, log=str(log),
-                              note="" if status == PhaseStatus.OK else f"{status}",
-                              processes=[worker.name if worker else spec.name]), result
 
 
 def context(tmp_path: Path, matrix=None) -> Context:
@@ -473,17 +435,17 @@ def _spec(phase: str, batch: int | None, model: str = "m") -> runner.PhaseSpec:
 def test_fit_batch_measures_a_fixed_batch_signature_at_its_batch_only():
     inspected = {"input": {"fixed_batch": 1, "name": "input_tensor"}}
     throughput = _spec("throughput", 4)
-    same, why = pipeline.fit_batch(throughput, inspected)
+    same, why = phases.fit_batch(throughput, inspected)
     assert same == throughput and "fixes the batch at 1 (input_tensor)" in why and "batch 4" in why
-    peak, why = pipeline.fit_batch(_spec("peakmem", 4), inspected)
+    peak, why = phases.fit_batch(_spec("peakmem", 4), inspected)
     assert why == "" and peak.batch == 1 and peak.params == ("m", 1) and peak.name == "peakmem-m-b1"
     latency = _spec("latency", 1)
-    assert pipeline.fit_batch(latency, inspected) == (latency, "")
+    assert phases.fit_batch(latency, inspected) == (latency, "")
     load = _spec("load", None)
-    assert pipeline.fit_batch(load, inspected) == (load, "")
+    assert phases.fit_batch(load, inspected) == (load, "")
     for free in ({"input": {"fixed_batch": None, "name": "images"}}, {}, None):
         for spec in (throughput, _spec("peakmem", 4), latency):
-            assert pipeline.fit_batch(spec, free) == (spec, "")
+            assert phases.fit_batch(spec, free) == (spec, "")
 
 
 def test_a_fixed_batch_signature_skips_the_larger_batches_in_the_pipeline(tmp_path):

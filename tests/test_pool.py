@@ -16,16 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fakes.fake_pynvml import A100_40GB, H100_80GB
 from real_runs import QUIET_A, typed_records
+
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.executors import dispatch
-from tfmatrix.executors.pool import NoxLauncher, run_pool
+from tfmatrix.executors.pool import run_pool
 from tfmatrix.matrix.model import Combination
 from tfmatrix.records.model import CombinationInfo, Placement
 from tfmatrix.records.status import Outcome, Status
 from tfmatrix.records.store import RunDir
+from tfmatrix.run import options
+from tfmatrix.run.ahead import NoxLauncher
 from tfmatrix.run.host import GpuInfo
 from tfmatrix.run.options import Options
 from tfmatrix.run.options import parse as parse_options
@@ -89,7 +91,8 @@ def test_installs_first_then_cpu_alone_then_one_combination_per_gpu(run_with):
     overlap = any(a[2] != b[2] and a[3] < b[4] and b[3] < a[4] for a in gpu_runs for b in gpu_runs)
     assert overlap  # GPUs really did run side by side
     assert all(run.existing_record(c.id).status == Status.OK for c in combos)
-    assert said[0].startswith("tfmatrix: --gpus 0,1,2: installing 6 combinations ahead")
+    assert said[0].startswith("tfmatrix: installing 6 combination(s) ahead, 1 at a time")
+    assert max(sum(b[3] <= a[3] < b[4] for b in installs) for a in installs) == 1  # its exports are timed
 
 
 def test_no_matching_gpu_in_the_pool_is_recorded_skipped_without_running(run_with):
@@ -134,7 +137,7 @@ def test_dispatch_mode_and_the_options_a_child_gets():
     assert dispatch.mode(parse_options(["--executor", "ray"]), []) == "ray"
     with pytest.raises(TfmatrixError, match=r"--gpus: got 0,7; this host has GPUs 0,1,2 \(no 7\)"):
         dispatch.mode(parse_options(["--gpus", "0,7"]), GPUS)
-    assert dispatch.child_posargs(["--gpus", "0,1", "--quick", "--shard=1/2", "--executor", "ray",
+    assert options.child_posargs(["--gpus", "0,1", "--quick", "--shard=1/2", "--executor", "ray",
                                    "--address=h:6379", "--models", "a"]) == ["--quick", "--models", "a"]
 
 

@@ -193,3 +193,24 @@ def test_detail_shows_what_the_timed_region_adds_with_its_interval():
         "m: the timed call takes ×1.050 a bare signature call (3 rounds)"]  # too few rounds for an interval
     failed = record("tf2.20-cpu", phases=[phase("fidelity", batch=1, samples=[], status="crashed")])
     assert details.build_detail(failed, None, is_baseline=True).fidelity == []
+
+
+def test_interleaved_rounds_give_the_ratio_to_the_baseline_its_paired_interval(run):
+    """Samples that keep their round (an interleaved run): the latency ratio is the paired rounds' with its CI."""
+    recs = {r.id: r for r in run.records}
+
+    def rounded(rec, factor):
+        lat = next(p for p in rec.phases if p.phase == "latency")
+        xs = [0.1 * factor * (1 + 0.2 * r / 4) * (1 + 0.01 * (i % 3)) for r in range(5) for i in range(3)]
+        return with_phase(rec, "latency", samples=xs, rounds=[r for r in range(5) for _ in range(3)],
+                          summary=None) if lat else rec
+
+    both = [rounded(recs["tf2.15-cpu"], 1.0), rounded(recs["tf2.20-cpu"], 1.1)]
+    table = view.build_timing(data.metrics_frame(both), "tf2.15-cpu")
+    col = next(i for i, c in enumerate(table.columns) if c.key == "latency")
+    cell = next(r for r in table.rows if r.combination == "tf2.20-cpu").cells[col]
+    ratio, lo, hi = (float(x) for x in cell.ratio.replace("×", "").replace("[", "").replace("]", "").replace(
+        " – ", " ").split())
+    assert lo <= ratio <= hi and abs(ratio - 1.1) < 0.01 and "5 interleaved rounds" in cell.title
+    p90 = next(i for i, c in enumerate(table.columns) if c.key == "latency:p90")
+    assert "[" not in next(r for r in table.rows if r.combination == "tf2.20-cpu").cells[p90].ratio

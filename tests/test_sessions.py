@@ -114,3 +114,28 @@ def test_cli_doctor_probes_another_interpreter(capsys):
     out = capsys.readouterr().out
     assert out.startswith("tfmatrix doctor\n") and "TensorFlow" in out and "not importable" in out
     assert status == 1 and "verdict: NOT READY" in out
+
+
+def test_compare_rerun_base_measures_both_in_one_interleaved_run_then_compares_within_it(ctx, tmp_path):
+    s = FakeSession(tmp_path, ["--rerun-base", "tf2.15-cpu", "tf2.20-cpu", "--threshold", "1.05", "--quick"])
+    args = sessions.compare_args(s, ctx)
+    assert args == ["--within", ctx.run_id, "tf2.15-cpu", "tf2.20-cpu", "--threshold", "1.05"]
+    (argv, kw), = s.ran
+    assert argv[1:3] == ("-m", "nox") and argv[-5:] == ("-s", "bench(tf2.15-cpu)", "bench(tf2.20-cpu)", "--",
+                                                         "--quick")
+    assert kw["success_codes"] == [0, 1]  # a failed combination is compare's to judge (a status change)
+    plain = FakeSession(tmp_path, ["A", "B"])
+    assert sessions.compare_args(plain, ctx) == ["A", "B"] and not plain.ran
+
+
+@pytest.mark.parametrize("posargs, why", [
+    (["--rerun-base", "tf2.15-cpu"], "expected BASE CANDIDATE"),
+    (["--rerun-base", "tf2.15-cpu", "--quick"], "expected BASE CANDIDATE"),
+    (["--rerun-base", "tf2.15-cpu", "nope"], "nope: not a combination of profile"),
+    (["--rerun-base", "tf2.15-cpu", "tf2.15-cpu"], "got tf2.15-cpu twice"),
+])
+def test_compare_rerun_base_bad_input_is_one_line(ctx, tmp_path, posargs, why):
+    s = FakeSession(tmp_path, posargs)
+    with pytest.raises(Failed, match=why):
+        sessions.compare_args(s, ctx)
+    assert not s.ran

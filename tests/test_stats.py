@@ -36,3 +36,30 @@ def test_relative_spread():
     assert relative_spread([1.0]) is None
     assert relative_spread([1.0, 1.0, 1.0]) == 0.0
     assert relative_spread([0.9, 1.0, 1.1]) == pytest.approx(0.1)
+
+
+def test_paired_ratio_pairs_the_rounds_and_its_interval_holds_a_steady_ratio_through_drift():
+    import random
+
+    from tfmatrix.stats import paired_ratio
+
+    rng = random.Random(0)
+    base, cand, rounds = [], [], []
+    for r in range(10):
+        drift = 1 + 0.3 * r / 10  # the machine slows by 30 % over the run: both sides alike
+        for _ in range(5):
+            base.append(0.1 * drift * rng.uniform(0.98, 1.02))
+            cand.append(0.11 * drift * rng.uniform(0.98, 1.02))
+            rounds.append(r)
+    got = paired_ratio(base, rounds, cand, rounds)
+    assert got is not None and got.rounds == 10
+    assert got.low < 1.1 < got.high and got.high / got.low < 1.03  # tight despite the drift
+    assert paired_ratio(base, None, cand, rounds) is None  # not interleaved: no pairing
+    assert paired_ratio(base[:10], rounds[:10], cand[:10], rounds[:10]) is None  # 2 rounds: too few
+
+
+def test_round_medians_need_one_round_per_sample():
+    from tfmatrix.stats import round_medians
+
+    assert round_medians([1.0, 3.0, 2.0, 5.0], [0, 0, 1, 1]) == {0: 2.0, 1: 3.5}
+    assert round_medians([1.0, 2.0], [0]) == {}

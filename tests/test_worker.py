@@ -102,3 +102,13 @@ def test_a_serving_worker_runs_each_step_sent_and_appends_one_result_line_each(t
     bad = subprocess.run([sys.executable, "-m", "tfmatrix.worker", "--serve", "--out", str(tmp_path / "b.jsonl")],
                          input="{not json\n", env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == worker.EXIT_BAD_SPEC and "cannot read step" in bad.stderr
+
+
+def test_a_round_takes_its_share_of_the_minimums_and_only_the_first_warms_up():
+    whole = worker.run_benchmark(spec("time_sleep"))
+    first = worker.run_benchmark(spec("time_sleep", round=(0, 5)))
+    later = worker.run_benchmark(spec("time_sleep", round=(3, 5)))
+    assert first.warmup == 1 and later.warmup == 0
+    assert 1 <= len(later.samples) < len(whole.samples) / 2  # 1/5 of the calls and seconds a whole run needs
+    again = WorkerSpec.from_json(json.loads(json.dumps(spec("time_sleep", round=(3, 5)).to_json())))
+    assert again.round == (3, 5)

@@ -68,7 +68,12 @@ def compare_command(args: Any) -> int:
     from .records.metrics import check_name
 
     root = results_root(Path.cwd())
-    if len(args.runs) == 0:
+    if args.within is not None:
+        if len(args.runs) != 2:
+            raise TfmatrixError(f"compare --within {args.within}: got {len(args.runs)} combinations; expected BASE "
+                                "CANDIDATE, two combination ids of that run")
+        base = cand = compare.resolve_run(args.within, root)
+    elif len(args.runs) == 0:
         base, cand = compare.two_latest(root)
     elif len(args.runs) == 2:
         base, cand = (compare.resolve_run(r, root) for r in args.runs)
@@ -83,8 +88,17 @@ def compare_command(args: Any) -> int:
             raise TfmatrixError(f"--metric-threshold: got {item!r}; expected METRIC=FACTOR such as load=1.25") from None
     if args.history < 0:
         raise TfmatrixError(f"compare --history: got {args.history}; expected a number of runs >= 0")
-    cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds,
-                                  history=args.history)
+    if args.within is not None:
+        records = compare.load_records(base)
+        missing = [c for c in args.runs if c not in records]
+        if missing:
+            raise TfmatrixError(f"compare --within {base}: no record of {', '.join(missing)}; it holds "
+                                f"{', '.join(sorted(records))}")
+        cmp = compare.compare_combinations(records[args.runs[0]], records[args.runs[1]], threshold=args.threshold,
+                                           alpha=args.alpha, thresholds=thresholds)
+    else:
+        cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds,
+                                      history=args.history)
     for warning in cmp.warnings:
         sys.stderr.write(f"tfmatrix: warning: {warning}\n")
     text = compare.render_markdown(cmp)
@@ -93,7 +107,8 @@ def compare_command(args: Any) -> int:
         Path(args.markdown).write_text(text, encoding="utf-8")
     from .report.render import write_compare
 
-    html = Path(args.html) if args.html else reports_root(Path.cwd()) / "compare" / f"{base.name}_vs_{cand.name}.html"
+    name = f"{base.name}_{args.runs[0]}_vs_{args.runs[1]}" if args.within else f"{base.name}_vs_{cand.name}"
+    html = Path(args.html) if args.html else reports_root(Path.cwd()) / "compare" / f"{name}.html"
     print(f"compare page: {write_compare(cmp, html)}")
     return cmp.exit_status
 
@@ -154,7 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     v.add_argument("matrix", nargs="?", default=None)
     v.add_argument("--profile", default="default")
     c = sub.add_parser("compare", help="compare two runs; exit 1 when anything regressed")
-    c.add_argument("runs", nargs="*", help="BASE CANDIDATE: run ids or folders (default: the two latest runs)")
+    c.add_argument("runs", nargs="*", help="BASE CANDIDATE: run ids or folders (default: the two latest runs); "
+                                           "with --within, two combination ids of that run")
+    c.add_argument("--within", default=None, metavar="RUN",
+                   help="compare two combinations of this run (what `nox -s compare -- --rerun-base` measured)")
     c.add_argument("--threshold", type=float, default=1.10, help="slowdown factor that may count (default 1.10)")
     c.add_argument("--metric-threshold", action="append", default=[], metavar="METRIC=FACTOR",
                    help="per-metric threshold, e.g. load=1.25 (repeatable)")

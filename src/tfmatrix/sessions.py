@@ -86,6 +86,50 @@ def dispatch_session(session: Any, ctx: Context) -> None:
         session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
 
 
+def interleave_session(session: Any, ctx: Context) -> None:
+    """The warm phases the bench sessions left waiting, in shared rounds; fail if any combination failed."""
+    from .executors import dispatch
+    from .run.interleave import INVOCATIONS
+    from .run.interrupts import signal_name_of, signals_as_interrupt
+
+    rounds = INVOCATIONS.get(ctx.run_id)
+    if rounds is None or not rounds.benches:
+        session.log("tfmatrix: no warm phases wait for interleaved rounds in this invocation")
+        return
+    try:
+        with reported(_fails(session)), signals_as_interrupt():
+            records = rounds.measure(session.log)
+    except KeyboardInterrupt as exc:
+        rounds.interrupted(signal_name_of(exc))
+        raise
+    bad = dispatch.failed(list(records))
+    if bad:
+        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
+
+
+def compare_args(session: Any, ctx: Context) -> list[str]:
+    """The arguments of ``python -m tfmatrix compare``.  With ``--rerun-base BASE CANDIDATE``, the two combinations
+    are first measured in one nox invocation, interleaved (a new run), and compared ``--within`` it."""
+    args = list(session.posargs)
+    if "--rerun-base" not in args:
+        return args
+    at = args.index("--rerun-base")
+    pair, rest = args[at + 1:at + 3], args[:at] + args[at + 3:]
+    with reported(_fails(session)):
+        if len(pair) != 2 or any(a.startswith("-") for a in pair):
+            raise TfmatrixError(f"compare --rerun-base: got {' '.join(pair) or 'nothing'}; expected BASE CANDIDATE, "
+                                "two combination ids (`nox -l` lists them)")
+        base, cand = (ctx.combination(c) for c in pair)
+        if base.id == cand.id:
+            raise TfmatrixError(f"compare --rerun-base: got {base.id} twice; expected two different combinations")
+    bench = [a for a in ("--quick",) if a in rest]
+    rest = [a for a in rest if a not in bench]
+    session.log(f"tfmatrix: measuring {base.id} and {cand.id} in one interleaved run ({ctx.run_id})")
+    session.run(sys.executable, "-m", "nox", "-f", str(ctx.root / "noxfile.py"), "-s", f"bench({base.id})",
+                f"bench({cand.id})", "--", *bench, env=ctx.env(), external=True, success_codes=[0, 1])
+    return ["--within", ctx.run_id, base.id, cand.id, *rest]
+
+
 def clean_session(session: Any, ctx: Context) -> None:
     """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
     from .run import cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
+from dataclasses import dataclass
 from typing import Sequence
 
 
@@ -68,3 +69,42 @@ def relative_spread(samples: Sequence[float]) -> float | None:
         return None
     med = statistics.median(samples)
     return statistics.stdev(samples) / med if med else None
+
+
+@dataclass(frozen=True)
+class PairedRatio:
+    """A candidate's ratio to its baseline from interleaved rounds: the geometric mean of the per-round ratios of
+    medians, and its ``confidence`` interval (Student's t on their logs) over ``rounds`` paired rounds."""
+
+    ratio: float
+    low: float
+    high: float
+    rounds: int
+
+    @property
+    def text(self) -> str:
+        return f"×{self.ratio:.3f} [×{self.low:.3f}–×{self.high:.3f}]"
+
+
+def round_medians(samples: Sequence[float], rounds: Sequence[int] | None) -> dict[int, float]:
+    """The median of each round's samples (no rounds, or not one per sample: nothing)."""
+    if not rounds or len(rounds) != len(samples):
+        return {}
+    by: dict[int, list[float]] = {}
+    for x, r in zip(samples, rounds):
+        by.setdefault(int(r), []).append(float(x))
+    return {r: statistics.median(xs) for r, xs in by.items()}
+
+
+def paired_ratio(base: Sequence[float], base_rounds: Sequence[int] | None, cand: Sequence[float],
+                 cand_rounds: Sequence[int] | None, confidence: float = CONFIDENCE) -> PairedRatio | None:
+    """The candidate over the base, paired round by round; None below 3 rounds both were measured in."""
+    from scipy.stats import t
+
+    b, c = round_medians(base, base_rounds), round_medians(cand, cand_rounds)
+    logs = [math.log(c[r] / b[r]) for r in sorted(set(b) & set(c)) if b[r] > 0 and c[r] > 0]
+    if len(logs) < 3:
+        return None
+    mean = statistics.fmean(logs)
+    half = float(t.ppf(0.5 + confidence / 2, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return PairedRatio(math.exp(mean), math.exp(mean - half), math.exp(mean + half), len(logs))

@@ -28,6 +28,7 @@ class FakeSession:
         self.lines: list[str] = []
         self.warnings: list[str] = []
         self.notified: list[tuple[str, Any]] = []
+        self.ran: list[tuple[tuple[str, ...], dict[str, Any]]] = []  # session.run's argv and keywords
 
     def log(self, *args: Any) -> None:
         self.lines.append(" ".join(map(str, args)))
@@ -43,3 +44,6 @@ class FakeSession:
 
     def notify(self, target: str, posargs: Any = None) -> None:
         self.notified.append((target, posargs))
+
+    def run(self, *args: str, **kw: Any) -> None:
+        self.ran.append((args, kw))

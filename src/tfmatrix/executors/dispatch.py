@@ -12,15 +12,12 @@ from ..records.model import CombinationRecord
 from ..records.status import SESSION_FAILS
 from ..records.store import RunDir
 from ..run.context import Context
+from ..run.endings import NoxSession
 from ..run.host import GpuInfo, visible_gpus
-from ..run.options import Options, parse_lenient
-from ..run.pipeline import NoxSession
+from ..run.options import Options, child_posargs, parse_lenient
 
 #: combinations queued by this nox process's bench sessions, per run id, in nox's order
 QUEUED: dict[str, list[Combination]] = {}
-
-#: the options only the driver reads; the combination's own session gets the rest
-DRIVER_OPTIONS = ("--gpus", "--executor", "--address", "--shard")
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,22 +50,6 @@ def mode_from_argv(argv: Sequence[str]) -> str | None:
     return mode(parse_lenient(argv))
 
 
-def child_posargs(posargs: Sequence[str]) -> list[str]:
-    """The user's bench options, less the driver's own (a child runs one combination, where it is put)."""
-    out: list[str] = []
-    skip = False
-    for arg in posargs:
-        if skip:
-            skip = False
-            continue
-        name = arg.split("=", 1)[0]
-        if name in DRIVER_OPTIONS:
-            skip = "=" not in arg
-            continue
-        out.append(arg)
-    return out
-
-
 def queue(session: NoxSession, ctx: Context, combo: Combination, opts: Options, how: str) -> None:
     combo = combo.only(opts.models)  # --models is checked here, before anything runs
     if not ctx.in_shard(combo, opts):
@@ -89,7 +70,8 @@ def run_queued(session: NoxSession, ctx: Context, opts: Options) -> list[Combina
     root = ctx.root
     rest = child_posargs(session.posargs)
     if how == "gpus":
-        from .pool import NoxLauncher, run_pool
+        from ..run.ahead import NoxLauncher
+        from .pool import run_pool
 
         ctx.ensure_run(run, opts)
         launcher = NoxLauncher(root=root, run=run, profile=ctx.profile, posargs=rest, python=sys.executable)

@@ -1,9 +1,11 @@
 """``--gpus 0,1,2,3``: one combination per GPU at a time, on this machine.
 
-1. **Install ahead.**  Every combination's session runs with ``--stage install``,
-   one after another, before anything is timed: no install competes with a
-   timed phase on another GPU.  A combination that is skipped (no matching GPU
-   in the pool) or fails to install is recorded there and then.
+1. **Install ahead** (:mod:`tfmatrix.run.ahead`, the stage a plain bench run of
+   several combinations shares).  Every combination's session runs with
+   ``--stage install``, one at a time (here it also makes the shared exports, a
+   timed phase), before anything is timed: no install competes with a timed
+   phase on another GPU.  A combination that is skipped (no matching GPU in the
+   pool) or fails to install is recorded there and then.
 2. **CPU combinations**, one at a time, with nothing else running.
 3. **GPU combinations**: one worker thread per GPU takes the next combination that
    GPU satisfies (matrix ``hardware``) and runs its session with ``--stage measure
@@ -16,65 +18,18 @@ pool as failed, with the tail of its output: nothing goes missing silently.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 from ..diagnosis.classify import classify_failure
 from ..matrix.model import Combination
 from ..records.status import PhaseStatus, Status
-from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
+from ..records.store import RunDir
 from ..run import placement
-from ..run.context import PROFILE_ENV
+from ..run.ahead import Launcher, install_all
+from ..run.endings import record_by_driver
 from ..run.host import GpuInfo, driver_version
 from ..run.options import Options
-from ..run.pipeline import record_by_driver
-
-
-class Launcher(Protocol):
-    def __call__(self, combo: Combination, stage: str, gpu: int | None) -> int: ...
-
-
-@dataclass
-class NoxLauncher:
-    """Runs ``nox -s "bench(<id>)" -- ... --stage STAGE [--gpu N]``; its output goes to the run's logs."""
-
-    root: Path
-    run: RunDir
-    profile: str
-    posargs: Sequence[str]
-    python: str
-    children: list[subprocess.Popen] = field(default_factory=list)
-
-    def argv(self, combo: Combination, stage: str, gpu: int | None) -> list[str]:
-        return [self.python, "-m", "nox", "-f", str(self.root / "noxfile.py"), "-s", f"bench({combo.id})", "--",
-                *self.posargs, "--stage", stage, "--placed-by", "gpus", *(["--gpu", str(gpu)] if gpu is not None else [])]
-
-    def __call__(self, combo: Combination, stage: str, gpu: int | None) -> int:
-        log = self.run.log_dir(combo.id) / f"nox-{stage}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, **{RUN_ID_ENV: self.run.run_id, RESULTS_ENV: str(self.run.path.parent),
-                                  PROFILE_ENV: self.profile})
-        with open(log, "w", encoding="utf-8") as out:
-            proc = subprocess.Popen(self.argv(combo, stage, gpu), cwd=self.root, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            self.children.append(proc)
-            return proc.wait()
-
-    def stop(self) -> None:
-        """Ctrl-C / SIGTERM in the driver: SIGTERM each running child, which records its combination
-        as interrupted (as a plain run does), then wait for them."""
-        for child in self.children:
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children:
-            try:
-                child.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                child.kill()
 
 
 def run_pool(run: RunDir, combos: Sequence[Combination], opts: Options, gpus: Sequence[GpuInfo],
@@ -93,9 +48,9 @@ def run_pool(run: RunDir, combos: Sequence[Combination], opts: Options, gpus: Se
 def _run_pool(run: RunDir, combos: Sequence[Combination], opts: Options, gpus: Sequence[GpuInfo],
               launch: Launcher, say: Callable[[str], object], driver: str | None, stopping: threading.Event) -> None:
     pool_ids = ",".join(str(g.index) for g in gpus)
-    say(f"tfmatrix: --gpus {pool_ids}: installing {len(combos)} combinations ahead, one at a time")
     cpu: list[Combination] = []
     gpu_work: list[tuple[Combination, list[int]]] = []
+    placed: list[tuple[Combination, list[int]]] = []
     for combo in combos:
         eligible = [g.index for g in placement.matching(combo.hardware, gpus, driver)] if combo.needs_gpu else []
         if combo.needs_gpu and not eligible:
@@ -103,11 +58,16 @@ def _run_pool(run: RunDir, combos: Sequence[Combination], opts: Options, gpus: S
             record_by_driver(run, combo, opts, "gpus", Status.SKIPPED, reason)
             say(f"tfmatrix: {combo.id}: skipped - {reason}")
             continue
-        exit_code = launch(combo, "install", eligible[0] if eligible else None)
+        placed.append((combo, eligible))
+    # one at a time: an install stage here also makes the shared exports, a timed phase
+    codes = install_all([(c, e[0] if e else None) for c, e in placed], launch, say, jobs=1, stopping=stopping)
+    for combo, eligible in placed:
+        if combo.id not in codes:  # stopped before it started
+            continue
         if run.record_path(combo.id).exists():  # skipped, or failed to install: recorded by its session
             continue
-        if exit_code != 0:
-            _no_record(run, combo, opts, "install", exit_code)
+        if codes[combo.id] != 0:
+            _no_record(run, combo, opts, "install", codes[combo.id])
             continue
         (gpu_work.append((combo, eligible)) if combo.needs_gpu else cpu.append(combo))
     for combo in cpu:  # alone: a CPU timing beside anything else would be a timing of both

@@ -26,9 +26,9 @@ from ..records.status import PhaseStatus, Status
 from ..records.store import RunDir
 from ..run import placement
 from ..run.context import CACHE_ENV, Context
+from ..run.endings import record_by_driver
 from ..run.host import ASSUME_GPU_ENV
 from ..run.options import Options
-from ..run.pipeline import record_by_driver
 
 PASSED_ENV = ("TFMATRIX_MATRIX", CACHE_ENV, ASSUME_GPU_ENV, "TFMATRIX_PROFILE", "UV_CACHE_DIR", "UV_INDEX_URL")
 

@@ -10,7 +10,14 @@ judges a change against the history's own spread the same way).  The noise of
 a series is the median factor between successive runs' medians, over up to
 ``history`` earlier runs of the results folder (the base among them); a change
 must exceed :data:`NOISE_FACTOR` times it.  With fewer than
-:data:`MIN_HISTORY` runs the noise is unknown, and the comparison says so.  Only what a comparison may judge is compared: a phase's own samples
+:data:`MIN_HISTORY` runs the noise is unknown, and the comparison says so.
+
+The upgrade gate, ``--rerun-base`` (:func:`compare_combinations`): the base
+combination is measured again beside the candidate, interleaved, in one run;
+a metric sampled in paired rounds is judged on the interval of its paired
+ratio (:func:`tfmatrix.stats.paired_ratio`: a change must exceed the threshold
+and its 99% interval must exclude 1), the others on the Mann-Whitney test of
+the one run (Bencher's relative continuous benchmarking).  Only what a comparison may judge is compared: a phase's own samples
 (not a cached export's) and no metric derived from another's.  A combination
 that went from a working outcome to a failure is a regression, the reverse an
 improvement; a combination present in only one run is reported.  Exit status:
@@ -31,6 +38,7 @@ from ..records.metrics import Metric
 from ..records.model import CombinationRecord
 from ..records.status import NOT_RUN, WORKING, Outcome
 from ..records.store import RUN_ID_RE, load_run, run_folders
+from ..stats import PairedRatio, paired_ratio
 
 DEFAULT_THRESHOLD = 1.10
 DEFAULT_ALPHA = 0.01
@@ -55,6 +63,7 @@ class Change:
     verdict: str  # regression, improvement, unchanged, not-significant, too-few-samples, within-noise
     noise: float | None = None  # run-to-run noise: the median |log| factor between successive runs (None: unknown)
     history: int = 0  # the runs it was estimated from
+    paired: PairedRatio | None = None  # --rerun-base: the ratio of paired interleaved rounds, with its interval
 
     @property
     def unit(self) -> str:
@@ -62,14 +71,18 @@ class Change:
 
     @property
     def noise_shown(self) -> str:
-        """"±1.9% (5 runs)", or "unknown"."""
+        """"±1.9% (5 runs)", "paired: ×1.03 [×1.01–×1.05], 10 rounds", or "unknown"."""
+        if self.paired is not None:
+            return f"paired: {self.paired.text}, {self.paired.rounds} rounds"
         return f"±{math.expm1(self.noise):.1%} ({self.history} runs)" if self.noise is not None else "unknown"
 
     def to_json(self) -> dict[str, Any]:
         return {"combination": self.combination, "model": self.model, "metric": self.metric.key, "unit": self.unit,
                 "better": self.metric.better, "base_median": self.base_median, "cand_median": self.cand_median,
                 "ratio": self.ratio, "p_value": self.p_value, "verdict": self.verdict, "noise": self.noise,
-                "history": self.history}
+                "history": self.history,
+                "paired": {"ratio": self.paired.ratio, "low": self.paired.low, "high": self.paired.high,
+                           "rounds": self.paired.rounds} if self.paired else None}
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,7 @@ class Comparison:
     warnings: list[str] = field(default_factory=list)  # records left out, one line each
     history: list[str] = field(default_factory=list)  # the earlier runs the run-to-run noise comes from
     noise_factor: float = NOISE_FACTOR
+    rerun: bool = False  # --rerun-base: base and candidate are two combinations measured in one run
 
     @property
     def noise_unknown(self) -> list[Change]:
@@ -104,6 +118,10 @@ class Comparison:
     @property
     def noise_line(self) -> str:
         """What the run-to-run noise rests on, in one line."""
+        if self.rerun:
+            paired = sum(c.paired is not None for c in self.changes)
+            return (f"base re-measured in the same run as the candidate: {paired} of {len(self.changes)} metrics "
+                    "judged on paired interleaved rounds, the others on the samples of that run")
         unknown, total = len(self.noise_unknown), len(self.changes)
         runs = f"{len(self.history)} earlier run(s)"
         if not unknown:
@@ -192,6 +210,45 @@ def compare_metric(metric: Metric, base: list[float], cand: list[float], *, thre
     if noise is not None and 0 < ratio < float("inf") and abs(math.log(ratio)) <= NOISE_FACTOR * noise:
         return ratio, p, "within-noise"
     return ratio, p, "regression" if metric.worse(ratio) else "improvement"
+
+
+def compare_paired(metric: Metric, paired: PairedRatio, *, threshold: float) -> str:
+    """The verdict of a ratio from paired rounds: beyond the threshold, and its interval excludes 1."""
+    if max(paired.ratio, 1 / paired.ratio) <= threshold:
+        return "unchanged"
+    if paired.low <= 1 <= paired.high:
+        return "not-significant"
+    return "regression" if metric.worse(paired.ratio) else "improvement"
+
+
+def compare_combinations(base: CombinationRecord, cand: CombinationRecord, *, threshold: float = DEFAULT_THRESHOLD,
+                         alpha: float = DEFAULT_ALPHA, thresholds: Mapping[str, float] | None = None) -> Comparison:
+    """Two combinations of one run (``--rerun-base``): by model and metric, paired rounds where they were sampled
+    in them.  The comparison's runs are named ``<run>:<combination>``."""
+    thresholds = dict(thresholds or {})
+    cmp = Comparison(f"{base.run_id}:{base.id}", f"{cand.run_id}:{cand.id}", rerun=True)
+    change = status_change(cand.id, base, cand)
+    if change:
+        cmp.status_changes.append(change)
+
+    def by_model(rec: CombinationRecord) -> dict[tuple[str | None, str], tuple[Metric, list[float], Any]]:
+        return {(phase.model, metric.key): (metric, xs, phase.rounds if phase.rounds and len(phase.rounds) == len(xs)
+                                            else None)
+                for phase, metric, xs in catalogue.all_measured(rec.phases, judged=True)}
+
+    bs, cs = by_model(base), by_model(cand)
+    for key in sorted(set(bs) & set(cs), key=lambda k: (k[0] or "", k[1])):
+        metric, bx, br = bs[key]
+        _, cx, cr = cs[key]
+        t = catalogue.threshold_for(metric, thresholds, threshold)
+        paired = paired_ratio(bx, br, cx, cr)
+        if paired is not None:
+            ratio, p, verdict = paired.ratio, None, compare_paired(metric, paired, threshold=t)
+        else:
+            ratio, p, verdict = compare_metric(metric, bx, cx, threshold=t, alpha=alpha)
+        cmp.changes.append(Change(cand.id, key[0], metric, statistics.median(bx), statistics.median(cx), ratio, p,
+                                  verdict, paired=paired))
+    return cmp
 
 
 def status_change(cid: str, base: CombinationRecord, cand: CombinationRecord) -> StatusChange | None:

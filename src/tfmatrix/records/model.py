@@ -108,7 +108,7 @@ class InstallOutcome:
 
 
 _PHASE_OPTIONAL = ("extra", "exception", "gpu_peak_memory_bytes", "truncated", "warmup", "cached_from", "telemetry",
-                   "failure", "throughput_ips", "processes")
+                   "failure", "throughput_ips", "processes", "rounds")
 
 
 @dataclass
@@ -143,6 +143,7 @@ class PhaseRecord:
     telemetry: Json | None = None
     failure: Failure | None = None
     processes: list[str] | None = None  # the worker processes (their log names) it ran in; None before schema 4
+    rounds: list[int] | None = None  # interleaved: the round of each sample, beside ``samples``; None: not interleaved
     # derived from the samples when the phase is recorded, and kept as read (a record is never rewritten):
     summary: dict[str, Any] | None = None
     throughput_ips: float | None = None  # latency and throughput phases: the batch over the median call
@@ -160,9 +161,12 @@ class PhaseRecord:
         before it are kept."""
         base = self if later.status == PhaseStatus.OK else later
         peaks = [p for p in (self.peak_rss_bytes, later.peak_rss_bytes) if p is not None]
+        rounds = None  # kept only while every sample has its round
+        if (self.rounds is not None or not self.samples) and (later.rounds is not None or not later.samples):
+            rounds = (self.rounds or []) + (later.rounds or []) or None
         return dataclasses.replace(base, samples=self.samples + later.samples, summary=None, throughput_ips=None,
-                                   wall_seconds=self.wall_seconds + later.wall_seconds,
-                                   processes=(self.processes or []) + (later.processes or []),
+                                   wall_seconds=self.wall_seconds + later.wall_seconds, rounds=rounds,
+                                   processes=list(dict.fromkeys((self.processes or []) + (later.processes or []))),
                                    extra=self.extra or later.extra,
                                    peak_rss_bytes=max(peaks) if peaks else None)
 

@@ -50,6 +50,8 @@ MIGRATIONS: dict[tuple[str, int], Callable[[Doc], Doc]] = {
     ("combination", 2): _unchanged,
     ("run", 3): _unchanged,
     ("combination", 3): _unchanged,  # v4 adds a phase's ``processes``; before, one phase was one process
+    ("run", 4): _unchanged,
+    ("combination", 4): _unchanged,  # v5 adds a phase's ``rounds``; before, no run was interleaved
 }
 
 

@@ -36,7 +36,7 @@ def combinations_frame(records: Iterable[CombinationRecord]) -> pd.DataFrame:
 
 METRIC_COLUMNS = ["run_id", "combination_id", "model", "metric", "label", "unit", "better", "repeated", "repeats_key",
                   "batch", "cached", "n", "median", "ci_low", "ci_high", "min", "max", "p90", "p99", "spread",
-                  "samples"]
+                  "samples", "rounds"]
 
 
 def metrics_frame(records: Iterable[CombinationRecord]) -> pd.DataFrame:
@@ -52,5 +52,6 @@ def metrics_frame(records: Iterable[CombinationRecord]) -> pd.DataFrame:
                 "cached": phase.status == PhaseStatus.CACHED, "n": len(xs), "median": float(pd.Series(xs).median()),
                 "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None, "min": min(xs), "max": max(xs),
                 "p90": percentile(xs, 90), "p99": percentile(xs, 99), "spread": relative_spread(xs), "samples": xs,
+                "rounds": phase.rounds if phase.rounds and len(phase.rounds) == len(xs) else None,
             })
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)

@@ -19,6 +19,7 @@ from ..records.metrics import fmt
 from ..records.model import CombinationRecord
 from ..records.status import Outcome, Status
 from ..records.store import Run
+from ..stats import paired_ratio
 from . import drift as drift_mod
 from .data import combinations_frame, metrics_frame
 from .details import Detail, anchor, build_detail, css_of
@@ -207,16 +208,20 @@ def _cell(r: Mapping[str, Any], col: Column, best: float | None, base: Mapping[s
         ci = "single measurement"
     else:
         ci = f"n={r['n']}, no 99% CI; range {fmt(r['min'], r['unit'])} – {fmt(r['max'], r['unit'])}"
-    ratio = ""
+    ratio, paired = "", None
     if base is not None and not is_baseline:
         bv = _value(base, col)
         ratio = f"×{value / bv:.2f}" if bv else ""
+        if not tail:  # measured in interleaved rounds with the baseline: the ratio of the paired rounds
+            paired = paired_ratio(base["samples"], base.get("rounds"), r["samples"], r.get("rounds"))
+            ratio = f"×{paired.ratio:.3f} [×{paired.low:.3f} – ×{paired.high:.3f}]" if paired else ratio
     spread = r["spread"]
     noisy = bool(r["repeated"] and spread is not None and not math.isnan(spread) and spread > SPREAD_LIMIT)
     cached = " (export reused from the cache; time of the original export)" if r["cached"] else ""
     return TimingCell(fmt(value, r["unit"]) + ("*" if r["cached"] else ""), ci, ratio,
                       fastest=best is not None and value == best, baseline=is_baseline, noisy=noisy,
-                      title=f"n={r['n']}, min {fmt(r['min'], r['unit'])}, max {fmt(r['max'], r['unit'])}{cached}")
+                      title=f"n={r['n']}, min {fmt(r['min'], r['unit'])}, max {fmt(r['max'], r['unit'])}{cached}"
+                      + (f"; ratio to the baseline over {paired.rounds} interleaved rounds, 99% CI" if paired else ""))
 
 
 # -------------------------------------------------------------- stability

@@ -19,7 +19,7 @@ from ..records.store import check_run_id
 
 HELP = ("--models ID[,ID], --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
         "--allow-shared-gpu, --gpu N, --gpus N,N,..., --shard I/N, --executor local|ray, "
-        "--address ADDR, --telemetry-period MS")
+        "--address ADDR, --telemetry-period MS, --no-interleave")
 STAGES = ("all", "install", "measure")
 EXECUTORS = ("local", "ray")
 PLACERS = ("local", "gpus", "ray")
@@ -40,6 +40,7 @@ class Options:
     address: str = "auto"  # the Ray cluster (--executor ray)
     stage: str = "all"  # internal (the --gpus pool): "install" only, or "measure" what was installed
     placed_by: str = "local"  # internal: the executor that started this session ("gpus", "ray")
+    no_interleave: bool = False  # several combinations: one after another, not in shared rounds
 
     @property
     def pooled(self) -> bool:
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="auto")
     p.add_argument("--stage", default="all")
     p.add_argument("--placed-by", default="local")
+    p.add_argument("--no-interleave", action="store_true")
     return p
 
 
@@ -101,7 +103,8 @@ def parse(posargs: Sequence[str]) -> Options:
     return Options(models=models, quick=ns.quick, assume_gpu=ns.assume_gpu, resume=ns.resume,
                    allow_shared_gpu=ns.allow_shared_gpu, gpu=gpu, telemetry_ms=ns.telemetry_period,
                    shard=parse_shard(ns.shard) if ns.shard is not None else None, gpus=gpus,
-                   executor=ns.executor, address=ns.address, stage=ns.stage, placed_by=ns.placed_by)
+                   executor=ns.executor, address=ns.address, stage=ns.stage, placed_by=ns.placed_by,
+                   no_interleave=ns.no_interleave)
 
 
 def parse_lenient(argv: Sequence[str]) -> Options:
@@ -124,3 +127,22 @@ def parse_gpus(text: str) -> tuple[int, ...]:
         raise TfmatrixError(f"--gpus: got {text!r}; expected distinct GPU indices such as 0,1,2,3 "
                             "(PCI bus order, as nvidia-smi numbers them)")
     return tuple(int(t) for t in items)
+
+
+#: the options only the driver reads; the combination's own session gets the rest
+DRIVER_OPTIONS = ("--gpus", "--executor", "--address", "--shard")
+
+def child_posargs(posargs: Sequence[str]) -> list[str]:
+    """The user's bench options, less the driver's own (a child runs one combination, where it is put)."""
+    out: list[str] = []
+    skip = False
+    for arg in posargs:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in DRIVER_OPTIONS:
+            skip = "=" not in arg
+            continue
+        out.append(arg)
+    return out

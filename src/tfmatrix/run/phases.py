@@ -20,6 +20,7 @@ from ..diagnosis.classify import classify_failure, read_log, tensorflow_gpu_line
 from ..matrix.model import Combination
 from ..records.model import Failure, PhaseRecord
 from ..records.status import PhaseStatus
+from . import runner
 
 
 def classify_phase(phase: PhaseRecord, gpu_stack: bool) -> Failure:
@@ -90,3 +91,15 @@ def stack_env(combo: Combination, gpu: int | None = None, windows: bool | None =
         current = os.environ.get(var, "")
         env[var] = sep.join([*combo.stack.library_path, *([current] if current else [])])
     return env
+
+
+def fit_batch(spec: runner.PhaseSpec, inspected: dict[str, Any] | None) -> tuple[runner.PhaseSpec, str]:
+    """A signature that fixes its batch (the TF2 Object Detection API's, at 1) is measured at that batch only:
+    the phase as it can run, or why it cannot ("")."""
+    fixed = ((inspected or {}).get("input") or {}).get("fixed_batch")
+    if not fixed or spec.batch is None or spec.batch == fixed:
+        return spec, ""
+    if spec.phase == "peakmem":  # the peak of the batch it takes
+        return dataclasses.replace(spec, batch=fixed, params=(spec.model, fixed)), ""
+    name = inspected["input"]["name"] if inspected else "its input"
+    return spec, f"the signature fixes the batch at {fixed} ({name}): batch {spec.batch} is not measured"

@@ -17,52 +17,33 @@ facts are parameters, so each stage is tested on its own.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from ..atomic import write_json_atomic
 from ..diagnosis import preflight
-from ..diagnosis.classify import classify_failure, find_degraded, read_log
+from ..diagnosis.classify import find_degraded, read_log
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
-from ..records.model import (CombinationInfo, CombinationRecord, Failure, InstallOutcome, PhaseRecord, Placement,
-                             Prediction)
-from ..records.status import SESSION_FAILS, Outcome, PhaseStatus, Status, read_outcome
+from ..records.model import (
+    CombinationRecord,
+    Failure,
+    InstallOutcome,
+    PhaseRecord,
+    Prediction,
+)
+from ..records.status import Outcome, PhaseStatus, Status, read_outcome
 from ..records.store import RunDir, now, read_json
 from ..worker.contract import Telemetry
+from . import ahead as ahead_
 from . import cache, exports, install, locks, phases, placement, runner
 from .context import Context
-from .host import HostFacts, gpu_skip_reason, host_fingerprint
+from .endings import Ending, NoxSession, install_failed, new_record, tell_nox
+from .host import HostFacts, gpu_skip_reason
+from .interleave import Interleave, Pending, interleave_for, later_sessions
 from .interrupts import signal_name_of
 from .options import Options
-
-
-class NoxSession(Protocol):  # the part of nox.Session used here
-    posargs: list[str]
-    venv_backend: str
-
-    @property
-    def virtualenv(self) -> Any: ...
-    def log(self, *args: Any) -> None: ...
-    def warn(self, *args: Any) -> None: ...
-    def error(self, *args: Any) -> Any: ...
-    def skip(self, *args: Any) -> Any: ...
-    def notify(self, target: str, posargs: Any = None) -> None: ...
-
-
-@dataclass(frozen=True)
-class Ending:
-    """How a combination ends: its status, the failure that ended it, the reason in one line."""
-
-    status: Status
-    failure: Failure | None = None
-    reason: str = ""
-
-    @property
-    def why(self) -> str:
-        return self.reason or (f"{self.failure.cls}: {self.failure.evidence}" if self.failure else "")
 
 
 @dataclass
@@ -74,51 +55,20 @@ class Progress:
     log: Path | None = None  # the log of the process running it
 
 
-def new_record(run: RunDir, combo: Combination, opts: Options, executor: str) -> CombinationRecord:
-    """A combination record before anything is measured (its host is the one this runs on)."""
-    return CombinationRecord(
-        run_id=run.run_id, combination=CombinationInfo.of(combo), quick=opts.quick, started_at=now(),
-        host=host_fingerprint(),
-        placement=Placement(executor=executor, shard=str(opts.shard) if opts.shard else None,
-                            gpu_index=opts.gpu if combo.needs_gpu else None))
-
-
-def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: str, status: Status,
-                     reason: str, failure: Failure | None = None) -> Path:
-    """What an executor's driver records when a combination never ran (no matching hardware) or
-    its session ended without a record (killed): the reason, never a silent gap."""
-    record = new_record(run, combo, opts, executor)
-    record.status, record.reason, record.ended_at, record.failure = status, reason, now(), failure
-    record.outcome = read_outcome(status, failure.cls if failure else None, combo.expect)
-    return run.write_record(record)
-
-
-def fit_batch(spec: runner.PhaseSpec, inspected: dict[str, Any] | None) -> tuple[runner.PhaseSpec, str]:
-    """A signature that fixes its batch (the TF2 Object Detection API's, at 1) is measured at that batch only:
-    the phase as it can run, or why it cannot ("")."""
-    fixed = ((inspected or {}).get("input") or {}).get("fixed_batch")
-    if not fixed or spec.batch is None or spec.batch == fixed:
-        return spec, ""
-    if spec.phase == "peakmem":  # the peak of the batch it takes
-        return dataclasses.replace(spec, batch=fixed, params=(spec.model, fixed)), ""
-    name = inspected["input"]["name"] if inspected else "its input"
-    return spec, f"the signature fixes the batch at {fixed} ({name}): batch {spec.batch} is not measured"
-
-
-def install_failed(inst: InstallOutcome, gpu_stack: bool) -> Ending:
-    failure = classify_failure(status=Status.INSTALL_FAILED, text=inst.error, gpu_stack=gpu_stack)
-    first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
-    return Ending(Status.INSTALL_FAILED, failure, f"{inst.failed_step}: {first.strip()}")
-
-
 class Bench:
     """One combination of one run, from pre-flight to its record."""
 
     def __init__(self, session: NoxSession, ctx: Context, combo: Combination, opts: Options, run: RunDir, *,
                  host: HostFacts | None = None, installer: Callable[..., InstallOutcome] = install.install,
                  run_phase: Callable[..., tuple[Any, Any]] = runner.run_phase,
-                 resolver: Callable[..., tuple[str, str]] = exports.resolve_exporter) -> None:
+                 resolver: Callable[..., tuple[str, str]] = exports.resolve_exporter,
+                 interleave: Interleave | None = None, ahead: ahead_.Ahead | None = None) -> None:
         self.session, self.ctx, self.combo, self.opts, self.run = session, ctx, combo, opts, run
+        self.interleave = interleave  # several combinations in this invocation: warm phases in shared rounds
+        self.ahead = ahead  # the installs this invocation's first session started for the others
+        self.waiting = False  # warm workers kept for the interleave session; the record is provisional
+        self.alone = ""  # why its warm phases were not interleaved though others were
+        self.held = contextlib.ExitStack()  # the venv's lock (and GPU lease) while its warm workers wait
         self.host = host if host is not None else HostFacts.here()
         self.installer, self.run_phase, self.resolver = installer, run_phase, resolver
         self.workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
@@ -175,12 +125,17 @@ class Bench:
         """The venv made to hold the pins (or, in the pool's measure stage, what its install stage did)."""
         self.progress.doing = "install"
         cache.touch(self.venv)
-        if self.opts.stage == "measure":  # installed ahead by the pool: nothing installs beside a timed phase
+        ahead = self.ahead is not None and self.ahead.installed(self.combo.id)
+        if self.opts.stage == "measure" or ahead:  # installed ahead: nothing installs beside a timed phase
             if not self.installed.exists():
                 raise TfmatrixError(f"{self.installed}: missing; the --gpus pool installs before it measures")
             saved = read_json(self.installed)
             inst = InstallOutcome.from_json(saved["install"], saved["resolved_pins"])
             assert inst is not None
+            if ahead:  # read once: a later run of this session installs again
+                self.installed.unlink()
+                self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s), see "
+                                 f"{self.log_dir / 'nox-install.log'}")
         else:
             if self.combo.install_note:  # said in the log, and first in its install.log
                 self.session.warn(f"{self.combo.id}: {self.combo.install_note}")
@@ -218,20 +173,48 @@ class Bench:
         for job in runner.plan(combo, self.workload):
             worker = runner.Worker(runner.python_in(self.venv), self.env, self.log_dir / f"{job.name}.log")
             pointless = not any(s.phase == "probe" or (s.model and s.model not in self.broken) for s in job.steps)
+            kept = False
             try:
-                for spec in job.steps:
-                    self._step(spec, worker, skip="" if not pointless or spec.model else "nothing left to measure")
+                for i, spec in enumerate(job.steps):
+                    if spec.phase in runner.WARM and self._wait_for_rounds(job.steps[i:], worker):
+                        kept = True  # the interleave session measures the rest, and closes the worker
+                        break
+                    self.step(spec, worker, skip="" if not pointless or spec.model else "nothing left to measure")
             finally:
-                worker.close()
+                if not kept:
+                    worker.close()
         self.record.producers = [exports.producer(src, combo, self.inspected.get(m)) for m, src in self.srcs.items()]
+        return self.first_failure()
+
+    def first_failure(self) -> Failure | None:
+        """The failure that explains the most: a GPU stack on the CPU, then import or the probe, then a model's."""
         failed = [p for p in self.record.phases if p.failure is not None]
         general = [p.failure for p in failed if p.model is None]  # an import that fails explains an export's fall
         return self.fallback or (general or [p.failure for p in failed] or [None])[0]
 
-    def _step(self, spec: runner.PhaseSpec, worker: runner.Worker, skip: str = "") -> None:
+    def _wait_for_rounds(self, steps: tuple[runner.PhaseSpec, ...], worker: runner.Worker) -> bool:
+        """Keep this warm worker alive for the interleave session's rounds (False: measure it now)."""
+        model = steps[0].model
+        if self.interleave is None or self.stop_all or model in self.broken:
+            return False
+        if self.combo.needs_gpu:
+            self.alone = ("not interleaved: a GPU combination is measured alone (each TensorFlow process reserves "
+                          "most of its GPU's memory)")
+        else:
+            first = next((p for p in self.record.phases if p.phase == "first-inference" and p.model == model), None)
+            rss = first.peak_rss_bytes if first else None
+            self.alone = self.interleave.room(rss)
+            if not self.alone:
+                self.interleave.keep(Pending(self, worker, steps, rss))
+                self.waiting = True
+                return True
+        self.session.warn(f"{self.combo.id}: {model}: {self.alone}")
+        return False
+
+    def step(self, spec: runner.PhaseSpec, worker: runner.Worker, skip: str = "") -> None:
         """One phase of a job: skipped, cached, or run (in the job's worker); its record kept."""
         combo, result = self.combo, None
-        spec, unfit = fit_batch(spec, self.inspected.get(spec.model or ""))
+        spec, unfit = phases.fit_batch(spec, self.inspected.get(spec.model or ""))
         src = self.srcs.get(spec.model or "")
         stopped = self.stop_all if spec.phase != "probe" else ""  # the probe says what was installed, always
         if skip or stopped or spec.model in self.broken or unfit:
@@ -266,6 +249,8 @@ class Bench:
         if spec.phase == "inspect" and phase.status == PhaseStatus.OK and spec.model:
             self.inspected[spec.model] = (phase.extra or {}).get("saved_model") or {}
             self._predict_load(spec.model, self.inspected[spec.model])
+        if self.alone and spec.phase in runner.WARM and phase.status.measured:
+            phase.note = "; ".join(n for n in (phase.note, self.alone) if n)
         if not phase.status.measured and phase.status != PhaseStatus.SKIPPED:
             phase.failure = phases.classify_phase(phase, gpu_stack=combo.needs_gpu)
             if spec.model is None:
@@ -330,29 +315,57 @@ class Bench:
         inst = self.install()
         if not inst.ok:
             return self.finish(install_failed(inst, self.combo.needs_gpu))
+        if self.ahead is not None:
+            self.ahead.wait(self.session.log)
         if self.opts.stage == "install":
             write_json_atomic(str(self.installed), {"install": inst.to_json(), "resolved_pins": inst.resolved})
-            self.export_ahead(inst)
+            if self.opts.placed_by == "gpus":  # the pool times GPUs side by side: its shared exports come first
+                self.export_ahead(inst)
             self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later "
                              "by the pool")
             return None
-        return self.finish(self.verdict(self.phases(inst)))
+        first = self.phases(inst)
+        if self.waiting:
+            return self.wait()
+        return self.finish(self.verdict(first))
 
-    def finish(self, ending: Ending) -> CombinationRecord:
+    def wait(self) -> None:
+        """Warm workers kept for the interleave session: a provisional record until it concludes this one."""
+        rec = self.record
+        rec.status, rec.outcome, rec.ended_at = Status.INTERRUPTED, Outcome.INTERRUPTED, now()
+        rec.reason = ("waiting for the interleave session's rounds (after the last bench session); if this stays, "
+                      f"the run stopped before them: `nox -s bench -- --resume {self.run.run_id}` runs it again")
+        self.progress.doing = "waiting for the interleaved rounds"
+        self.run.write_record(rec)
+        self.session.log(f"tfmatrix: {self.combo.id}: cold starts measured; its warm phases are measured in the "
+                         "interleave session, in rounds shared with the other combinations")
+
+    def _write(self) -> Path:
+        """Write the record; one written while waiting for the rounds is moved to ``attempts/`` first (records
+        are never overwritten)."""
+        if self.waiting and self.run.record_path(self.combo.id).exists():
+            self.run.set_aside(self.combo.id)
+        return self.run.write_record(self.record)
+
+    def conclude(self) -> CombinationRecord:
+        """After the interleaved rounds: the verdict and the record (the interleave session reports failures)."""
+        try:
+            return self.finish(self.verdict(self.first_failure()), tell=False)
+        finally:
+            self.waiting = False
+            self.held.close()
+
+    def finish(self, ending: Ending, tell: bool = True) -> CombinationRecord:
         """Write the record; tell nox (a skip, a failure, a warning) how the combination ended."""
         combo, rec = self.combo, self.record
         rec.status, rec.failure, rec.reason, rec.ended_at = ending.status, ending.failure, ending.why, now()
         rec.outcome = read_outcome(ending.status, ending.failure.cls if ending.failure else None, combo.expect)
-        path = self.run.write_record(rec)
+        path = self._write()
         expected = f" (expected {combo.expect})" if combo.expect else ""
         said = f" - {rec.reason}" if rec.reason else ""
         self.session.log(f"tfmatrix: {combo.id}: {rec.outcome}{expected}{said} -> {path}")
-        if rec.outcome == Outcome.SKIPPED:
-            self.session.skip(f"{combo.id}: {rec.reason}")
-        if rec.outcome in SESSION_FAILS:
-            self.session.error(f"{combo.id}: {rec.outcome}{expected}: {rec.reason}")
-        if ending.failure and ending.failure.cls == "degraded" and not combo.expect:
-            self.session.warn(f"{combo.id}: degraded: {ending.failure.evidence}")
+        if tell:
+            tell_nox(self.session, combo, rec)
         return rec
 
     def interrupted(self, signal_name: str) -> None:
@@ -365,8 +378,10 @@ class Bench:
         rec.status, rec.outcome, rec.ended_at = Status.INTERRUPTED, Outcome.INTERRUPTED, now()
         rec.reason = (f"interrupted by {signal_name} during {self.progress.doing}; `nox -s bench -- --resume "
                       f"{self.run.run_id}` runs it again")
-        if not self.run.record_path(self.combo.id).exists():
-            self.run.write_record(rec)
+        if self.waiting or not self.run.record_path(self.combo.id).exists():
+            self._write()
+            self.waiting = False
+            self.held.close()
         self.run.mark_interrupted(self.combo.id, signal_name)
         self.session.log(f"tfmatrix: {self.combo.id}: interrupted by {signal_name}; what was measured is kept in "
                          f"{self.run.record_path(self.combo.id)}")
@@ -377,7 +392,10 @@ class Bench:
             with contextlib.ExitStack() as held:  # the venv's lock and the GPU lease, until it is recorded
                 self.progress.doing = "waiting for the venv"
                 held.enter_context(locks.exclusive(self.venv / ".tfmatrix.lock", self.session.log))
-                return self.measure(held)
+                out = self.measure(held)
+                if self.waiting:  # its warm workers still use the venv: held until concluded
+                    self.held = held.pop_all()
+                return out
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through interrupts.signals_as_interrupt
             self.interrupted(signal_name_of(exc))
             raise
@@ -392,7 +410,18 @@ def run_combination(session: NoxSession, ctx: Context, combo: Combination,
         session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
     run = ctx.run_to_write(opts)
     ctx.ensure_run(run, opts)
-    if opts.placed_by == "local":  # an executor's child leaves the summary (and the run's end) to its driver
+    later = later_sessions(session, ctx.run_id) if opts.stage == "all" and opts.placed_by == "local" else None
+    rounds = interleave_for(session, ctx, opts, later)
+    ahead = ahead_.for_invocation(session, ctx, run, opts, later)
+    if ahead is not None and any(c.id == combo.id for c in ahead.combos):
+        try:
+            ahead.wait(session.log)  # before its venv's lock: its own install ahead may not have started yet
+        except KeyboardInterrupt:
+            ahead.stop()
+            raise
+    if opts.placed_by == "local" and opts.stage == "all":  # an executor's child leaves the summary to its driver
+        if rounds is not None:
+            session.notify("interleave")
         session.notify("summary", [run.run_id])
     if opts.resume is not None:
         run.mark_resumed(ctx.run_id)
@@ -402,4 +431,19 @@ def run_combination(session: NoxSession, ctx: Context, combo: Combination,
             return None
         if done is not None:
             session.log(f"tfmatrix: {combo.id}: the interrupted attempt is kept as {run.set_aside(combo.id)}")
-    return Bench(session, ctx, combo, opts, run)()
+    if ahead is not None and ahead.tried(combo.id) and not ahead.installed(combo.id):
+        done = run.existing_record(combo.id)
+        if done is not None:  # its install stage recorded it (skipped here, or the install failed)
+            session.log(f"tfmatrix: {combo.id}: {done.outcome} at its install ahead -> {run.record_path(combo.id)}")
+            tell_nox(session, combo, done)
+            return done
+        session.warn(f"tfmatrix: {combo.id}: its install ahead ended without a record (see "
+                     f"{run.log_dir(combo.id) / 'nox-install.log'}); installing it here")
+    try:
+        return Bench(session, ctx, combo, opts, run, interleave=rounds, ahead=ahead)()
+    except KeyboardInterrupt as exc:  # the combinations waiting for their rounds keep what they measured too
+        if ahead is not None:
+            ahead.stop()
+        if rounds is not None:
+            rounds.interrupted(signal_name_of(exc))
+        raise

@@ -59,6 +59,7 @@ class PhaseSpec:
     model: str | None = None
     batch: int | None = None
     inline: bool = False  # timeraw: once, in the chain's own process (its import is the chain's first step)
+    round: tuple[int, int] | None = None  # latency/throughput: round i of n, interleaved with other combinations
 
     @property
     def name(self) -> str:
@@ -316,7 +317,8 @@ def run_phase(spec: PhaseSpec, *, python: str, benchmark_file: Path, log_dir: Pa
         step = WorkerSpec(probe=True, timeout=timeout)
     else:
         step = WorkerSpec(benchmark_file=str(benchmark_file), cls=spec.cls, method=spec.method,
-                          params=spec.params, timeout=timeout, telemetry=telemetry, inline=spec.inline)
+                          params=spec.params, timeout=timeout, telemetry=telemetry, inline=spec.inline,
+                          round=spec.round)
     own = worker is None
     w = worker or Worker(python, env, log_dir / f"{spec.name}.log")
     try:
@@ -337,7 +339,8 @@ def run_phase(spec: PhaseSpec, *, python: str, benchmark_file: Path, log_dir: Pa
                    setup_seconds=r.setup_seconds, log=str(log_path),
                    stderr_tail=_tail(log_path) if status != PhaseStatus.OK else "", note=note, extra=r.extra,
                    exception=r.exception, gpu_peak_memory_bytes=r.gpu_peak_memory_bytes, truncated=r.truncated,
-                   warmup=r.warmup, telemetry=r.telemetry, processes=[w.name]), result
+                   warmup=r.warmup, telemetry=r.telemetry, processes=[w.name],
+                   rounds=[spec.round[0]] * len(r.samples or []) if spec.round else None), result
 
 
 def child_env(config_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -61,6 +61,9 @@ class Workload:
     digest_top_k: int = setting(10, "digest_top_k", 1, doc="detections kept per image for the drift comparison")
     fidelity_rounds: int = setting(10, "fidelity_rounds", 0, lambda v: min(v, 8),
                                    "paired rounds of a bare signature call against tfmatrix's timed call (0: off)")
+    rounds: int = setting(10, "rounds", 1, lambda v: min(v, 3),
+                          "rounds the latency and throughput samples are split into when several combinations are "
+                          "measured in one invocation: each round visits every combination, in a shuffled order")
     isolate_phases: bool = setting(False, "isolate_phases", 0,
                                    doc="one process per phase (the layout before cold-start chains and warm workers)")
 
@@ -205,7 +208,8 @@ class WorkerSpec:
 
     A worker process runs one step (``--spec``) or a sequence sent one at a time (``--serve``).
     ``inline``: a ``timeraw_*`` step runs its code in this very process, once (a cold-start chain's import
-    or load), instead of in ``repeat`` fresh interpreters.
+    or load), instead of in ``repeat`` fresh interpreters.  ``round`` ``(i, n)``: a ``time_*`` step is one
+    of n interleaved rounds, and takes 1/n of its minimum calls and seconds (the warmup calls in round 0 only).
     """
 
     probe: bool = False
@@ -217,12 +221,14 @@ class WorkerSpec:
     telemetry: Telemetry | None = None
     budget_seconds: float | None = None  # time_*: stop after this long (with 3 samples at least)
     inline: bool = False
+    round: tuple[int, int] | None = None  # time_*: round i of n (interleaved): 1/n of the minimums
 
     def to_json(self) -> dict[str, Any]:
         return {"probe": self.probe, "benchmark_file": self.benchmark_file, "class": self.cls,
                 "method": self.method, "params": list(self.params), "timeout": self.timeout,
                 "telemetry": self.telemetry.to_json() if self.telemetry else None,
-                "budget_seconds": self.budget_seconds, "inline": self.inline}
+                "budget_seconds": self.budget_seconds, "inline": self.inline,
+                "round": list(self.round) if self.round else None}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "WorkerSpec":
@@ -231,7 +237,8 @@ class WorkerSpec:
                    cls=data.get("class", ""), method=data.get("method", ""), params=tuple(data.get("params", ())),
                    timeout=float(data.get("timeout", 600.0)),
                    telemetry=Telemetry.from_json(telemetry) if telemetry else None,
-                   budget_seconds=data.get("budget_seconds"), inline=bool(data.get("inline")))
+                   budget_seconds=data.get("budget_seconds"), inline=bool(data.get("inline")),
+                   round=(int(data["round"][0]), int(data["round"][1])) if data.get("round") else None)
 
 
 #: WorkerResult fields left out of its JSON when unset

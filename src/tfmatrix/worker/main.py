@@ -237,6 +237,10 @@ def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result:
         min_q = int(_attr(obj, method, "min_queries", 10))
         min_s = float(_attr(obj, method, "min_seconds", 1.0))
         budget = spec.budget_seconds if spec.budget_seconds is not None else max(4 * min_s, 60.0)
+        if spec.round is not None:  # one of n interleaved rounds: its share of the minimums
+            i, n = spec.round
+            min_q, min_s, budget = -(-min_q // n), min_s / n, budget / n
+            warmup = warmup if i == 0 else 0  # the process is warm; a switch's cost hits every combination alike
         for _ in range(warmup):
             method(*params)
         samples: list[float] = []

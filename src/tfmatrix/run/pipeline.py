@@ -26,13 +26,7 @@ from ..diagnosis import preflight
 from ..diagnosis.classify import find_degraded, read_log
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
-from ..records.model import (
-    CombinationRecord,
-    Failure,
-    InstallOutcome,
-    PhaseRecord,
-    Prediction,
-)
+from ..records.model import CombinationRecord, Failure, InstallOutcome, PhaseRecord, Prediction
 from ..records.status import Outcome, PhaseStatus, Status, read_outcome
 from ..records.store import RunDir, now, read_json
 from ..worker.contract import Telemetry
@@ -67,7 +61,7 @@ class Bench:
         self.interleave = interleave  # several combinations in this invocation: warm phases in shared rounds
         self.ahead = ahead  # the installs this invocation's first session started for the others
         self.waiting = False  # warm workers kept for the interleave session; the record is provisional
-        self.alone = ""  # why its warm phases were not interleaved though others were
+        self.alone: dict[str, str] = {}  # model -> why its warm phases were not interleaved though others were
         self.held = contextlib.ExitStack()  # the venv's lock (and GPU lease) while its warm workers wait
         self.host = host if host is not None else HostFacts.here()
         self.installer, self.run_phase, self.resolver = installer, run_phase, resolver
@@ -198,17 +192,18 @@ class Bench:
         if self.interleave is None or self.stop_all or model in self.broken:
             return False
         if self.combo.needs_gpu:
-            self.alone = ("not interleaved: a GPU combination is measured alone (each TensorFlow process reserves "
-                          "most of its GPU's memory)")
+            why = ("not interleaved: a GPU combination is measured alone (each TensorFlow process reserves most of "
+                   "its GPU's memory)")
         else:
             first = next((p for p in self.record.phases if p.phase == "first-inference" and p.model == model), None)
             rss = first.peak_rss_bytes if first else None
-            self.alone = self.interleave.room(rss)
-            if not self.alone:
+            why = self.interleave.room(rss)
+            if not why:
                 self.interleave.keep(Pending(self, worker, steps, rss))
                 self.waiting = True
                 return True
-        self.session.warn(f"{self.combo.id}: {model}: {self.alone}")
+        self.alone[model or ""] = why
+        self.session.warn(f"{self.combo.id}: {model}: {why}")
         return False
 
     def step(self, spec: runner.PhaseSpec, worker: runner.Worker, skip: str = "") -> None:
@@ -249,8 +244,9 @@ class Bench:
         if spec.phase == "inspect" and phase.status == PhaseStatus.OK and spec.model:
             self.inspected[spec.model] = (phase.extra or {}).get("saved_model") or {}
             self._predict_load(spec.model, self.inspected[spec.model])
-        if self.alone and spec.phase in runner.WARM and phase.status.measured:
-            phase.note = "; ".join(n for n in (phase.note, self.alone) if n)
+        alone = self.alone.get(spec.model or "")
+        if alone and spec.phase in runner.WARM and phase.status.measured:
+            phase.note = "; ".join(n for n in (phase.note, alone) if n)
         if not phase.status.measured and phase.status != PhaseStatus.SKIPPED:
             phase.failure = phases.classify_phase(phase, gpu_stack=combo.needs_gpu)
             if spec.model is None:
@@ -321,8 +317,8 @@ class Bench:
             write_json_atomic(str(self.installed), {"install": inst.to_json(), "resolved_pins": inst.resolved})
             if self.opts.placed_by == "gpus":  # the pool times GPUs side by side: its shared exports come first
                 self.export_ahead(inst)
-            self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later "
-                             "by the pool")
+            by = "the pool" if self.opts.placed_by == "gpus" else "its own session"
+            self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later by {by}")
             return None
         first = self.phases(inst)
         if self.waiting:

@@ -139,3 +139,31 @@ def test_compare_rerun_base_bad_input_is_one_line(ctx, tmp_path, posargs, why):
     with pytest.raises(Failed, match=why):
         sessions.compare_args(s, ctx)
     assert not s.ran
+
+
+def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_one(ctx, tmp_path):
+    import synthetic
+    from tfmatrix.records.model import Failure
+    from tfmatrix.run import interleave
+
+    class Measured:
+        benches = ["a bench"]
+
+        def __init__(self, records):
+            self.records = records
+
+        def measure(self, say):
+            return self.records
+
+    degraded = synthetic.record("a", "degraded", failure=Failure("degraded", "GetPrototype", "", ""))
+    interleave.INVOCATIONS[ctx.run_id] = Measured([degraded])
+    s = FakeSession(tmp_path)
+    sessions.interleave_session(s, ctx)
+    assert s.warnings == ["a: degraded: GetPrototype"]
+    interleave.INVOCATIONS[ctx.run_id] = Measured([synthetic.record("b", "failed", outcome="failed")])
+    with pytest.raises(Failed, match="1 combinations failed: b: failed"):
+        sessions.interleave_session(FakeSession(tmp_path), ctx)
+    interleave.INVOCATIONS.pop(ctx.run_id)
+    quiet = FakeSession(tmp_path)
+    sessions.interleave_session(quiet, ctx)
+    assert "no warm phases wait" in quiet.lines[0]

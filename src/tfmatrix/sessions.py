@@ -102,6 +102,9 @@ def interleave_session(session: Any, ctx: Context) -> None:
     except KeyboardInterrupt as exc:
         rounds.interrupted(signal_name_of(exc))
         raise
+    for rec in records:  # as its own session would have said it
+        if rec.failure and rec.failure.cls == "degraded" and not rec.combination.expect:
+            session.warn(f"{rec.id}: degraded: {rec.failure.evidence}")
     bad = dispatch.failed(list(records))
     if bad:
         session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")

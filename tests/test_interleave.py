@@ -19,7 +19,8 @@ from tfmatrix.records.store import new_run_id
 from tfmatrix.run import interleave, pipeline
 from tfmatrix.run.context import Context
 from tfmatrix.run.host import HostFacts
-from tfmatrix.run.interleave import GiB, Interleave, memory_available, room_for
+from tfmatrix.run.host import meminfo_bytes
+from tfmatrix.run.interleave import GiB, Interleave, room_for
 from tfmatrix.run.options import Options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def benches(tmp_path: Path, ids: list[str], rounds: Interleave, run_phase: Runne
 
 def test_warm_phases_wait_then_run_in_shuffled_rounds_and_every_sample_keeps_its_round(tmp_path):
     run_phase = Runner()
-    rounds = Interleave("r", rounds=4, seed=0, free=lambda: 64 * GiB)
+    rounds = Interleave(rounds=4, seed=0, free=lambda: 64 * GiB)
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, run_phase)
     for x in (a, b):
         assert x() is None and x.waiting  # cold starts done; its warm worker kept
@@ -81,7 +82,7 @@ def test_a_crash_in_a_round_keeps_the_rounds_before_it_and_the_other_combination
             self.ends = {}
             return phase, result
 
-    rounds = Interleave("r", rounds=3, seed=1, free=lambda: 64 * GiB)
+    rounds = Interleave(rounds=3, seed=1, free=lambda: 64 * GiB)
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, CrashesInRound2())
     a(), b()
     ok, bad = rounds.measure(lambda s: None)
@@ -92,7 +93,7 @@ def test_a_crash_in_a_round_keeps_the_rounds_before_it_and_the_other_combination
 
 
 def test_a_worker_without_room_is_measured_at_once_and_says_why(tmp_path):
-    rounds = Interleave("r", rounds=3, seed=0, free=lambda: 1 * GiB)
+    rounds = Interleave(rounds=3, seed=0, free=lambda: 1 * GiB)
     (a,) = benches(tmp_path, ["tf2.15-cpu"], rounds, Runner())
     rec = a()
     assert rec is not None and rec.outcome == Outcome.OK and not rounds.pending
@@ -102,7 +103,7 @@ def test_a_worker_without_room_is_measured_at_once_and_says_why(tmp_path):
 
 
 def test_a_stop_while_waiting_rewrites_the_waiting_records_with_what_was_measured(tmp_path):
-    rounds = Interleave("r", rounds=3, seed=0, free=lambda: 64 * GiB)
+    rounds = Interleave(rounds=3, seed=0, free=lambda: 64 * GiB)
     (a,) = benches(tmp_path, ["tf2.15-cpu"], rounds, Runner())
     a()
     rounds.interrupted("SIGINT")
@@ -122,11 +123,12 @@ def test_room_for_counts_the_growth_of_every_kept_worker_and_a_reserve(rss, kept
     assert got.startswith(why) and (got == "") == (why == "")
 
 
-def test_memory_available_reads_meminfo_and_says_none_without_it(tmp_path):
+def test_meminfo_gives_what_the_room_check_reads_and_says_none_without_it(tmp_path):
     f = tmp_path / "meminfo"
     f.write_text("MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n")
-    assert memory_available(str(f)) == 20000000 * 1024
-    assert memory_available(str(tmp_path / "missing")) is None
+    assert meminfo_bytes("MemAvailable", str(f)) == 20000000 * 1024
+    assert meminfo_bytes("MemTotal", str(f)) == 24000000 * 1024
+    assert meminfo_bytes("MemAvailable", str(tmp_path / "missing")) is None
 
 
 def test_the_first_session_decides_from_the_sessions_nox_runs_after_it(tmp_path):

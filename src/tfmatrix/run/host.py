@@ -149,14 +149,19 @@ def collect_cpu() -> dict[str, Any]:
     return cpu
 
 
-def collect_memory() -> dict[str, Any]:
+def meminfo_bytes(key: str, meminfo: str = "/proc/meminfo") -> int | None:
+    """One field of Linux's ``/proc/meminfo`` in bytes (``MemTotal``, ``MemAvailable``); None where it cannot say."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return {"total_bytes": int(line.split()[1]) * 1024}
-    except OSError:
+        for line in Path(meminfo).read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
         pass
-    return {"total_bytes": None}
+    return None
+
+
+def collect_memory() -> dict[str, Any]:
+    return {"total_bytes": meminfo_bytes("MemTotal")}
 
 
 def collect_python() -> dict[str, Any]:

@@ -30,11 +30,11 @@ import contextlib
 import dataclasses
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..records.model import CombinationRecord
 from . import runner
+from .host import meminfo_bytes
 
 if TYPE_CHECKING:
     from .context import Context
@@ -47,15 +47,9 @@ GROWTH = 0.5  # a warm worker's RSS grows by about half again from batch 1 to th
 TIMED = ("latency", "throughput")  # split into rounds; the other warm steps run once, after the rounds
 
 
-def memory_available(meminfo: str = "/proc/meminfo") -> int | None:
+def memory_available() -> int | None:
     """What the host can still give without swapping (Linux ``MemAvailable``); None where it cannot say."""
-    try:
-        for line in Path(meminfo).read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return meminfo_bytes("MemAvailable")
 
 
 def room_for(rss: int | None, kept: list[int], available: int | None) -> str:
@@ -92,7 +86,6 @@ class Pending:
 class Interleave:
     """The warm workers of one nox invocation's combinations, and the rounds that measure them."""
 
-    run_id: str
     rounds: int
     seed: int
     pending: list[Pending] = field(default_factory=list)
@@ -165,7 +158,7 @@ def interleave_for(session: Any, ctx: "Context", opts: "Options", later: list[st
                          "one after another, not interleaved")
         elif later:
             workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
-            found = Interleave(ctx.run_id, workload.rounds, workload.seed)
+            found = Interleave(workload.rounds, workload.seed)
             session.log(f"tfmatrix: {1 + len(later)} combinations in this invocation: their warm phases run in "
                         f"{workload.rounds} interleaved rounds after the last bench session (--no-interleave: "
                         "one after another)")

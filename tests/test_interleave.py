@@ -73,6 +73,36 @@ def test_warm_phases_wait_then_run_in_shuffled_rounds_and_every_sample_keeps_its
         assert (x.run.path / "attempts" / f"{x.combo.id}.1.json").exists()  # the provisional record, kept
 
 
+@pytest.mark.parametrize("min_queries, rounds, taken", [
+    (30, 10, list(range(10))),
+    (5, 10, [0, 2, 4, 6, 8]),
+    (3, 10, [0, 3, 6]),
+    (1, 10, [0]),
+    (5, 3, [0, 1, 2]),
+])
+def test_a_timed_step_takes_part_in_as_many_rounds_as_its_minimum_calls(min_queries, rounds, taken):
+    parts = [interleave.share(min_queries, r, rounds) for r in range(rounds)]
+    assert [r for r, part in enumerate(parts) if part is not None] == taken
+    assert [part for part in parts if part is not None] == [(i, len(taken)) for i in range(len(taken))]
+
+
+def test_throughput_takes_fewer_rounds_than_latency_and_both_sides_take_the_same_ones(tmp_path):
+    run_phase = Runner()
+    rounds = Interleave(rounds=10, seed=0, free=lambda: 64 * GiB)
+    a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, run_phase)
+    a(), b()
+    rounds.measure(lambda s: None)
+    q = a.workload.throughput_min_queries
+    assert q < 10
+    for x in (a, b):
+        rec = x.run.existing_record(x.combo.id)
+        thr = next(p for p in rec.phases if p.phase == "throughput")
+        lat = next(p for p in rec.phases if p.phase == "latency")
+        assert sorted(set(thr.rounds)) == list(range(q)) and sorted(set(lat.rounds)) == list(range(10))
+    took = [r for name, r in run_phase.rounds if name.startswith("throughput") and r is not None]
+    assert took == [(i, q) for i in range(q) for _ in (a, b)]
+
+
 def test_a_crash_in_a_round_keeps_the_rounds_before_it_and_the_other_combination_goes_on(tmp_path):
     class CrashesInRound2(Runner):
         def __call__(self, spec, **kw):

@@ -161,6 +161,65 @@ def test_the_pools_stages_install_once_and_measure_what_was_installed(tmp_path):
         later.install()
 
 
+@pytest.mark.parametrize("placed_by, beside", [("gpus", False), ("local", True)])
+def test_the_install_stage_exports_and_the_measuring_session_adopts_the_export(tmp_path, placed_by, beside):
+    run_phase = Runner()
+    b = bench(tmp_path, opts=Options(stage="install", placed_by=placed_by), run_phase=run_phase)
+    with ExitStack() as held:
+        assert b.measure(held) is None
+    assert run_phase.ran == ["export-small"]  # the install stage exports; nothing else runs
+    made = json.loads(b.installed.read_text())["exports"]
+    assert [m["name"] for m in made] == ["export-small"] and made[0]["status"] == "ok"
+    assert (pipeline.BESIDE in made[0]["note"]) is beside  # a plain run's installs ahead run side by side
+    later = Bench(b.session, b.ctx, b.combo, Options(stage="measure", placed_by=placed_by), b.run, host=CPU_HOST,
+                  installer=Installer(), run_phase=run_phase)
+    assert later.phases(later.install()) is None
+    assert run_phase.ran.count("export-small") == 1  # adopted, not made again
+    export = next(p for p in later.record.phases if p.name == "export-small")
+    assert export.status == PhaseStatus.OK and export.samples == made[0]["samples"]
+    assert [p.name for p in later.record.phases][0] == "export-small"  # in plan order
+
+
+def test_a_failed_export_made_ahead_still_skips_its_models_phases(tmp_path):
+    b = bench(tmp_path, opts=Options(stage="install", placed_by="local"), run_phase=Runner(ends={"export": "error"}))
+    with ExitStack() as held:
+        b.measure(held)
+    later = Bench(b.session, b.ctx, b.combo, Options(stage="measure", placed_by="local"), b.run, host=CPU_HOST,
+                  installer=Installer(), run_phase=Runner())
+    first = later.phases(later.install())
+    export = next(p for p in later.record.phases if p.name == "export-small")
+    assert first is not None and first == export.failure
+    assert "export-small" not in later.run_phase.ran and "load-small" not in later.run_phase.ran
+    assert all(p.status == PhaseStatus.SKIPPED for p in later.record.phases if p.phase in ("load", "latency"))
+
+
+class BusyAhead:
+    """FAKE installs ahead: still running while the first session installs (what it does then, it says)."""
+
+    def __init__(self, ran: list[str]) -> None:
+        self.ran = ran
+
+    def busy(self) -> bool:
+        return "waited" not in self.ran
+
+    def wait(self, say) -> None:
+        self.ran.append("waited")
+
+    def installed(self, combo_id: str) -> bool:
+        return False
+
+
+def test_the_first_session_exports_its_own_while_the_others_install_then_waits(tmp_path):
+    run_phase = Runner()
+    b = bench(tmp_path, run_phase=run_phase)
+    b.ahead = BusyAhead(run_phase.ran)
+    with ExitStack() as held:
+        rec = b.measure(held)
+    assert run_phase.ran[:2] == ["export-small", "waited"] and run_phase.ran.count("export-small") == 1
+    assert rec.outcome == Outcome.OK
+    assert pipeline.BESIDE in next(p for p in rec.phases if p.name == "export-small").note
+
+
 # --------------------------------------------------------------------------- phases
 
 
@@ -408,6 +467,19 @@ def test_a_load_only_combination_exports_once_with_its_exporter_then_reuses_it(t
     assert "made by tf2.20-cpu" in cached.note and cached.cached_from["run_id"] == b.run.run_id
     assert "shared-export-small" not in again_runner.ran
     assert again.record.producers[0].export_sha256 == producer.export_sha256
+
+
+@pytest.mark.parametrize("placed_by, made", [("gpus", ["shared-export-small"]), ("local", [])])
+def test_only_the_pools_install_stage_makes_an_export_with_export(tmp_path, placed_by, made):
+    """A plain run's installs ahead run side by side: the export another combination may be making as its own
+    is left to the session, which finds it made (the pool installs one at a time, so it makes it ahead)."""
+    run_phase = ExportingRunner()
+    b = resolving_bench(tmp_path, "tf2.21-cpu", load_only_matrix(), Resolver(), Installer(), run_phase)
+    b.opts = Options(stage="install", placed_by=placed_by)
+    with ExitStack() as held:
+        assert b.measure(held) is None
+    assert run_phase.ran == made
+    assert [m["name"] for m in json.loads(b.installed.read_text())["exports"]] == made
 
 
 def test_an_exporter_that_cannot_be_resolved_fails_the_models_phases(tmp_path):

@@ -104,6 +104,17 @@ def test_a_serving_worker_runs_each_step_sent_and_appends_one_result_line_each(t
     assert bad.returncode == worker.EXIT_BAD_SPEC and "cannot read step" in bad.stderr
 
 
+def test_the_worker_ends_without_the_interpreters_teardown_but_keeps_its_output(tmp_path):
+    out, marker = tmp_path / "results.jsonl", tmp_path / "at-exit"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TINY_AT_EXIT=str(marker))
+    proc = subprocess.run([sys.executable, "-m", "tfmatrix.worker", "--serve", "--out", str(out)],
+                          input=json.dumps(spec("track_leaves_teardown_work").to_json()) + "\n", env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == worker.EXIT_OK and json.loads(out.read_text())["samples"] == [1.0]
+    assert "printed last, not flushed" in proc.stdout  # flushed before it ends
+    assert not marker.exists()  # no teardown: the next cold start does not wait for it
+
+
 def test_a_round_takes_its_share_of_the_minimums_and_only_the_first_warms_up():
     whole = worker.run_benchmark(spec("time_sleep"))
     first = worker.run_benchmark(spec("time_sleep", round=(0, 5)))

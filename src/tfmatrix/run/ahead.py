@@ -9,9 +9,11 @@ One stage for both ways a nox invocation runs several combinations:
   the install failed or the combination cannot run here) and times at once.
 
 Each install is a child ``nox -s "bench(<id>)" -- ... --stage install`` (a :data:`Launcher`): the venv is
-nox's own, made as that session would make it.  Downloads are network-bound, so a plain run's installs run
-``jobs`` at once, and make no export (an export is timed: each session makes its own, with nothing else
-running); the pool's install stage also makes the shared exports, so it installs one at a time.
+nox's own, made as that session would make it, and each makes its combination's exports after its install
+(:meth:`tfmatrix.run.pipeline.Bench.export_ahead`; its session adopts their records).  Downloads are
+network-bound, so a plain run's installs run ``jobs`` at once, and the first session installs and exports its
+own meanwhile: an export's seconds are then not a quiet machine's, which its note says (an export is one
+sample, never judged by ``compare``).  The pool installs one at a time.
 """
 
 from __future__ import annotations
@@ -128,6 +130,10 @@ class Ahead:
         if self.thread is not None and self.thread.is_alive():
             say("tfmatrix: waiting for the installs ahead to end before timing anything")
             self.thread.join()
+
+    def busy(self) -> bool:
+        """Installs started ahead are still running (what this session does meanwhile runs beside them)."""
+        return self.thread is not None and self.thread.is_alive()
 
     def tried(self, combo_id: str) -> bool:
         return combo_id in self.codes

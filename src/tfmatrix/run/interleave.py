@@ -12,9 +12,9 @@ given):
    session;
 2. the ``interleave`` session, after the last bench session, runs
    ``workload.rounds`` rounds: each round visits every warm worker in a shuffled
-   order (seeded, and the order is logged) and takes 1/rounds of its latency and
-   throughput samples; then the fidelity and peak-memory steps, once each; then
-   every record is concluded and written.
+   order (seeded, and the order is logged) and takes its share of the latency and
+   throughput samples (:func:`share`); then the fidelity and peak-memory steps,
+   once each; then every record is concluded and written.
 
 Every sample keeps its round (``PhaseRecord.rounds``), so a ratio between two
 combinations comes with the interval of its paired rounds (:func:`tfmatrix.stats.paired_ratio`).
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..records.model import CombinationRecord
+from ..worker.contract import Workload
 from . import runner
 from .host import meminfo_bytes
 
@@ -45,6 +46,21 @@ GiB = 1024 ** 3
 RESERVE_BYTES = 1 * GiB  # left free beside the kept workers, for the manager and the system
 GROWTH = 0.5  # a warm worker's RSS grows by about half again from batch 1 to the larger batches (measured: 1.0 -> 1.4 GB)
 TIMED = ("latency", "throughput")  # split into rounds; the other warm steps run once, after the rounds
+
+
+def share(min_queries: int, r: int, rounds: int) -> tuple[int, int] | None:
+    """A timed step's part in round ``r``: ``(i, k)``, its i-th of the k rounds it takes part in (None: none).
+
+    A step takes part in ``min(rounds, min_queries)`` rounds, spread evenly over them: split into more, each
+    round's call would still be one, and the step would take more calls than alone (throughput's 5 calls of a
+    batch of 4 became 10 over 10 rounds).  Both sides of a ratio take the same rounds, so they pair."""
+    k = max(1, min(rounds, min_queries))
+    picked = [i * rounds // k for i in range(k)]
+    return (picked.index(r), k) if r in picked else None
+
+
+def min_queries(spec: runner.PhaseSpec, workload: Workload) -> int:
+    return workload.latency_min_queries if spec.phase == "latency" else workload.throughput_min_queries
 
 
 def memory_available() -> int | None:
@@ -114,9 +130,9 @@ class Interleave:
                 say(f"tfmatrix: round {r + 1}/{rounds}: {' -> '.join(p.label for p in order)}")
                 for p in order:
                     for spec in p.steps:
-                        if spec.phase in TIMED:
-                            p.bench.step(dataclasses.replace(spec, round=(r, rounds)) if rounds > 1 else spec,
-                                         p.worker)
+                        part = share(min_queries(spec, p.bench.workload), r, rounds) if spec.phase in TIMED else None
+                        if part is not None:
+                            p.bench.step(dataclasses.replace(spec, round=part) if rounds > 1 else spec, p.worker)
             for p in self.pending:
                 for spec in p.steps:
                     if spec.phase not in TIMED:

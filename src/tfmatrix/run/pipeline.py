@@ -40,6 +40,11 @@ from .interrupts import signal_name_of
 from .options import Options
 
 
+EXPORTS = ("export", "shared-export")
+BESIDE = ("exported during the installs ahead, while other combinations installed or exported: its seconds are "
+          "not a quiet machine's")
+
+
 @dataclass
 class Progress:
     """What is being done now, for the record of an interruption."""
@@ -126,6 +131,8 @@ class Bench:
             saved = read_json(self.installed)
             inst = InstallOutcome.from_json(saved["install"], saved["resolved_pins"])
             assert inst is not None
+            for made in saved.get("exports", []):  # made by the install stage: adopted, not made again
+                self._keep(PhaseRecord.from_json(made))
             if ahead:  # read once: a later run of this session installs again
                 self.installed.unlink()
                 self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s), see "
@@ -148,9 +155,8 @@ class Bench:
                 self.session.warn(f"{self.combo.id}: the installer's check reports conflicts (recorded): {last}")
         return inst
 
-    def phases(self, inst: InstallOutcome) -> Failure | None:
-        """Every phase of the plan, job by job (a worker process each); the failure that explains the most
-        (one of import or the probe before any model's; None: all measured)."""
+    def prepare(self, inst: InstallOutcome) -> None:
+        """Before the first phase: where each model's SavedModel is, the workers' config and environment."""
         combo, opts = self.combo, self.opts
         self.srcs = exports.sources(combo, self.ctx.cache_root, inst.lock_sha256, self.workload.seed, self._resolve)
         config_path = self.log_dir / "bench-config.json"
@@ -164,7 +170,15 @@ class Bench:
                 gpus = [opts.gpu] if opts.gpu is not None else ([g.index for g in self.host.gpus] or [0])
                 self.watch = Telemetry(tuple(gpus), opts.telemetry_ms / 1000)
         self.stop_all, self.broken, self.inspected, self.fallback = "", set(), {}, None
+
+    def phases(self, inst: InstallOutcome) -> Failure | None:
+        """Every phase of the plan, job by job (a worker process each); the failure that explains the most
+        (one of import or the probe before any model's; None: all measured)."""
+        combo = self.combo
+        self.prepare(inst)
         for job in runner.plan(combo, self.workload):
+            if self._made_ahead(job):
+                continue
             worker = runner.Worker(runner.python_in(self.venv), self.env, self.log_dir / f"{job.name}.log")
             pointless = not any(s.phase == "probe" or (s.model and s.model not in self.broken) for s in job.steps)
             kept = False
@@ -265,17 +279,38 @@ class Bench:
                 return
         phases_.append(phase)
 
-    def export_ahead(self, inst: InstallOutcome) -> None:
-        """The ``--gpus`` pool's install stage also makes the shared exports its measure stage loads: nothing
-        installs or exports beside a timed phase (the measure stage finds them ``cached``)."""
-        srcs = exports.sources(self.combo, self.ctx.cache_root, inst.lock_sha256, self.workload.seed, self._resolve)
-        for spec in runner.steps(runner.plan(self.combo, self.workload)):
-            src = srcs.get(spec.model or "")
-            if spec.phase == "shared-export" and src is not None and not src.exported and not src.error:
-                phase = exports.shared_export(spec, src, ctx=self.ctx, workload=self.workload, log_dir=self.log_dir,
-                                              run_id=self.run.run_id, installer=self.installer,
-                                              run_phase=self.run_phase, say=self.session.log)
-                self.session.log(f"tfmatrix: {self.combo.id}: {spec.name} ahead: {phase.status} {phase.note}")
+    def export_ahead(self, inst: InstallOutcome, beside: bool) -> None:
+        """Installs ahead make the exports too (its session adopts their records): nothing installs or exports
+        beside a timed phase.  ``beside``: other installs and exports may run meanwhile (a plain run's), which
+        the export's note says; those make only their own exports, since a shared one may be the export another
+        of them makes as its own (the pool's run one at a time, and make both).  A GPU combination's own export
+        needs the GPU, so it waits for its measure stage."""
+        self.prepare(inst)
+        for job in runner.plan(self.combo, self.workload):
+            kinds = {s.phase for s in job.steps}
+            if not kinds <= set(EXPORTS) or (beside and "shared-export" in kinds) or (
+                    self.combo.needs_gpu and "export" in kinds):
+                continue
+            worker = runner.Worker(runner.python_in(self.venv), self.env, self.log_dir / f"{job.name}.log")
+            try:
+                for spec in job.steps:
+                    self.step(spec, worker)
+            finally:
+                worker.close()
+            for phase in (p for p in self.record.phases if p.name in {s.name for s in job.steps}):
+                if beside and phase.status == PhaseStatus.OK:
+                    phase.note = "; ".join(n for n in (phase.note, BESIDE) if n)
+                self.session.log(f"tfmatrix: {self.combo.id}: {phase.name} ahead: {phase.status} {phase.note}")
+
+    def _made_ahead(self, job: runner.Job) -> bool:
+        """An export job already recorded by :meth:`export_ahead` (a failed one still breaks its model)."""
+        done = {p.name: p for p in self.record.phases if p.phase in EXPORTS and p.status != PhaseStatus.SKIPPED}
+        if not job.steps or not all(s.phase in EXPORTS and s.name in done for s in job.steps):
+            return False
+        for spec in job.steps:
+            if not done[spec.name].status.measured and spec.model:
+                self.broken.add(spec.model)
+        return True
 
     def _resolve(self, exporter: Combination) -> tuple[str, str]:
         return self.resolver(exporter, cache_root=self.ctx.cache_root, timeout=self.ctx.matrix.timeouts.install,
@@ -311,13 +346,16 @@ class Bench:
         inst = self.install()
         if not inst.ok:
             return self.finish(install_failed(inst, self.combo.needs_gpu))
+        local = self.opts.placed_by == "local"
+        if self.opts.stage == "install" or (self.ahead is not None and self.ahead.busy()):
+            self.export_ahead(inst, beside=local)  # a plain run's installs ahead run JOBS at once; the pool's, one
         if self.ahead is not None:
             self.ahead.wait(self.session.log)
         if self.opts.stage == "install":
-            write_json_atomic(str(self.installed), {"install": inst.to_json(), "resolved_pins": inst.resolved})
-            if self.opts.placed_by == "gpus":  # the pool times GPUs side by side: its shared exports come first
-                self.export_ahead(inst)
-            by = "the pool" if self.opts.placed_by == "gpus" else "its own session"
+            made = [p.to_json() for p in self.record.phases if p.phase in EXPORTS]
+            write_json_atomic(str(self.installed), {"install": inst.to_json(), "resolved_pins": inst.resolved,
+                                                    "exports": made})
+            by = "its own session" if local else "the pool"
             self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later by {by}")
             return None
         first = self.phases(inst)

@@ -1,5 +1,3 @@
-import sys
+from .main import exit_now, main
 
-from .main import main
-
-sys.exit(main())
+exit_now(main())

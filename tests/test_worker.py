@@ -123,3 +123,12 @@ def test_a_round_takes_its_share_of_the_minimums_and_only_the_first_warms_up():
     assert 1 <= len(later.samples) < len(whole.samples) / 2  # 1/5 of the calls and seconds a whole run needs
     again = WorkerSpec.from_json(json.loads(json.dumps(spec("time_sleep", round=(3, 5)).to_json())))
     assert again.round == (3, 5)
+
+
+def test_rounds_in_one_process_add_up_to_the_minimums_of_a_whole_run():
+    """Each round tops up to its share of the minimums, so 3 rounds take the calls of one whole run (each
+    round rounding its own share of 5 calls up took 2 + 2 + 2)."""
+    whole = worker.run_benchmark(spec("time_sleep", params=(20,)))  # 5 calls of 20 ms, and 0.05 s: 5 calls
+    rounds = [worker.run_benchmark(spec("time_sleep", params=(20,), round=(i, 3))) for i in range(3)]
+    assert all(len(r.samples) >= 1 for r in rounds)  # every round has its sample, for the paired ratio
+    assert sum(len(r.samples) for r in rounds) <= len(whole.samples) == 5

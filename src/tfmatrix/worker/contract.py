@@ -209,7 +209,9 @@ class WorkerSpec:
     A worker process runs one step (``--spec``) or a sequence sent one at a time (``--serve``).
     ``inline``: a ``timeraw_*`` step runs its code in this very process, once (a cold-start chain's import
     or load), instead of in ``repeat`` fresh interpreters.  ``round`` ``(i, n)``: a ``time_*`` step is one
-    of n interleaved rounds, and takes 1/n of its minimum calls and seconds (the warmup calls in round 0 only).
+    of n interleaved rounds: it takes calls until its rounds in this process reach (i+1)/n of its minimum
+    calls and seconds, at least one (1/n of them when the earlier rounds ran elsewhere); the warmup calls in
+    round 0 only.
     """
 
     probe: bool = False

@@ -226,6 +226,11 @@ def run_benchmark(spec: WorkerSpec) -> WorkerResult:
     return result
 
 
+#: a ``time_*`` step's rounds so far in this process: (its last round, calls, seconds), so each round tops the
+#: calls and seconds up to its share of the minimums, instead of each round rounding its own share up
+_ROUNDS: dict[tuple[Any, ...], tuple[int, int, float]] = {}
+
+
 def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result: WorkerResult) -> None:
     """The timed part, by asv's method prefix; samples and unit go into ``result``."""
     name = spec.method
@@ -240,9 +245,16 @@ def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result:
         min_q = int(_attr(obj, method, "min_queries", 10))
         min_s = float(_attr(obj, method, "min_seconds", 1.0))
         budget = spec.budget_seconds if spec.budget_seconds is not None else max(4 * min_s, 60.0)
+        key = (spec.benchmark_file, spec.cls, spec.method, tuple(map(str, params)))
         if spec.round is not None:  # one of n interleaved rounds: its share of the minimums
             i, n = spec.round
-            min_q, min_s, budget = -(-min_q // n), min_s / n, budget / n
+            done = _ROUNDS.get(key, (-1, 0, 0.0))
+            calls, seconds = done[1:] if done[0] == i - 1 else (0, 0.0)  # earlier rounds in this process
+            if done[0] == i - 1:  # what is left of the minimums to this round's share of them, at least 1 call
+                min_q, min_s = max(1, -(-min_q * (i + 1) // n) - calls), min_s * (i + 1) / n - seconds
+            else:
+                min_q, min_s = -(-min_q // n), min_s / n
+            budget = budget / n
             warmup = warmup if i == 0 else 0  # the process is warm; a switch's cost hits every combination alike
         for _ in range(warmup):
             method(*params)
@@ -258,6 +270,8 @@ def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result:
             if elapsed >= budget and len(samples) >= 3:
                 result.truncated = f"stopped after {len(samples)} queries: budget of {budget:g} s reached"
                 break
+        if spec.round is not None:
+            _ROUNDS[key] = (spec.round[0], calls + len(samples), seconds + elapsed)
         result.samples, result.unit, result.warmup = samples, "seconds", warmup
     elif name.startswith("track_"):
         result.samples = [float(method(*params))]

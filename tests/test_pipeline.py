@@ -15,19 +15,19 @@ from typing import Any
 import pytest
 from fakes.fake_bench import CPU_ONLY_DEVICES, Installer, Runner
 from fakes.fake_session import Failed, FakeSession, Skipped
-from matrices import BASE, base, matrix_with
+from matrices import base, matrix_with
 
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.records.model import InstallOutcome, PhaseRecord
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
-from tfmatrix.records.store import RunDir, new_run_id
+from tfmatrix.records.store import new_run_id
 from tfmatrix.run import phases, pipeline, runner
 from tfmatrix.run.context import Context
 from tfmatrix.run.endings import Ending, install_failed
 from tfmatrix.run.host import GpuInfo, HostFacts
 from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Bench, run_combination
+from tfmatrix.run.pipeline import Bench
 from tfmatrix.worker.contract import BenchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -350,31 +350,6 @@ def test_an_interrupt_in_a_later_cold_start_keeps_the_earlier_samples_of_that_ph
 
 
 # --------------------------------------------------------------------------- the whole, around the stages
-
-
-def test_run_combination_records_ok_then_resume_runs_nothing_more(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "Bench", lambda *a, **kw: Bench(*a, host=CPU_HOST, installer=Installer(),
-                                                                   run_phase=Runner(), **kw))
-    ctx = context(tmp_path)
-    (tmp_path / "venv").mkdir()
-    session = FakeSession(tmp_path / "venv")
-    rec = run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options())
-    assert rec.status == Status.OK and ("summary", [ctx.run_id]) in session.notified
-    again = run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options(resume=ctx.run_id))
-    assert again is None and "already recorded in run" in session.lines[-1]
-
-
-def test_run_combination_checks_models_and_shards_before_anything_runs(tmp_path):
-    ctx = context(tmp_path, parse_matrix(dict(BASE, models=[BASE["models"][0]]), "m.yaml", sha256="0" * 64))
-    session = FakeSession(tmp_path / "venv")
-    with pytest.raises(TfmatrixError, match="--models: got nope; expected models of tf2.15-cpu: small"):
-        run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options(models=("nope",)))
-    from tfmatrix.matrix.shard import Shard, members
-
-    elsewhere = next(c for c in ctx.combos if c.id not in members(ctx.combos, Shard(0, 2)))
-    with pytest.raises(Skipped, match="not in shard 0/2"):
-        run_combination(session, ctx, elsewhere, Options(shard=Shard(0, 2)))
-    assert not RunDir(ctx.results_root, ctx.run_id).path.exists()  # skipped before any run folder
 
 
 # --------------------------------------------------------------------------- exports (issue 13): shared, inspected

@@ -23,7 +23,7 @@ from tfmatrix.run import host, locks, placement
 from tfmatrix.run.context import Context
 from tfmatrix.run.host import GpuInfo
 from tfmatrix.run.options import parse as parse_options
-from tfmatrix.run.pipeline import run_combination
+from tfmatrix.run.invocation import run_combination
 
 H100 = GpuInfo(0, H100_80GB[0], "nvml", H100_80GB[1], "GPU-a")
 A100 = GpuInfo(1, A100_40GB[0], "nvml", A100_40GB[1], "GPU-b")

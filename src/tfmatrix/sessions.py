@@ -56,7 +56,7 @@ def dispatch_mode(argv: Sequence[str]) -> str | None:
 def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
     from .executors import dispatch
     from .run.interrupts import signals_as_interrupt
-    from .run.pipeline import run_combination
+    from .run.invocation import run_combination
 
     with reported(_fails(session)):
         opts = options.parse(session.posargs)

@@ -52,8 +52,8 @@ def share(min_queries: int, r: int, rounds: int) -> tuple[int, int] | None:
     """A timed step's part in round ``r``: ``(i, k)``, its i-th of the k rounds it takes part in (None: none).
 
     A step takes part in ``min(rounds, min_queries)`` rounds, spread evenly over them: split into more, each
-    round's call would still be one, and the step would take more calls than alone (throughput's 5 calls of a
-    batch of 4 became 10 over 10 rounds).  Both sides of a ratio take the same rounds, so they pair."""
+    round's call would still be one, and the step would take more calls than alone (``min_queries: 5`` became
+    10 calls over 10 rounds).  Both sides of a ratio take the same rounds, so they pair."""
     k = max(1, min(rounds, min_queries))
     picked = [i * rounds // k for i in range(k)]
     return (picked.index(r), k) if r in picked else None

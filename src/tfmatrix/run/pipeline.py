@@ -11,7 +11,8 @@
 Each stage returns a value (an :class:`Ending` when the combination stops
 there) and fills the :class:`~tfmatrix.records.model.CombinationRecord`;
 :meth:`Bench.finish` writes it.  The installer, the phase runner and the host's
-facts are parameters, so each stage is tested on its own.
+facts are parameters, so each stage is tested on its own.  :mod:`.invocation` makes the Bench of each
+bench session.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from . import cache, exports, install, locks, phases, placement, runner
 from .context import Context
 from .endings import Ending, NoxSession, install_failed, new_record, tell_nox
 from .host import HostFacts, gpu_skip_reason
-from .interleave import Interleave, Pending, interleave_for, later_sessions
+from .interleave import Interleave, Pending
 from .interrupts import signal_name_of
 from .options import Options
 
@@ -433,51 +434,3 @@ class Bench:
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through interrupts.signals_as_interrupt
             self.interrupted(signal_name_of(exc))
             raise
-
-
-def run_combination(session: NoxSession, ctx: Context, combo: Combination,
-                    opts: Options) -> CombinationRecord | None:
-    """The body of ``bench(<combination>)``; the record it wrote (None: already done on --resume, or installed
-    ahead for the pool)."""
-    combo = combo.only(opts.models)
-    if not ctx.in_shard(combo, opts):  # no record: the shard that owns it writes one
-        session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
-    run = ctx.run_to_write(opts)
-    ctx.ensure_run(run, opts)
-    later = later_sessions(session, ctx.run_id) if opts.stage == "all" and opts.placed_by == "local" else None
-    rounds = interleave_for(session, ctx, opts, later)
-    ahead = ahead_.for_invocation(session, ctx, run, opts, later)
-    if ahead is not None and any(c.id == combo.id for c in ahead.combos):
-        try:
-            ahead.wait(session.log)  # before its venv's lock: its own install ahead may not have started yet
-        except KeyboardInterrupt:
-            ahead.stop()
-            raise
-    if opts.placed_by == "local" and opts.stage == "all":  # an executor's child leaves the summary to its driver
-        if rounds is not None:
-            session.notify("interleave")
-        session.notify("summary", [run.run_id])
-    if opts.resume is not None:
-        run.mark_resumed(ctx.run_id)
-        done = run.existing_record(combo.id)
-        if done is not None and done.status != Status.INTERRUPTED:
-            session.log(f"tfmatrix: {combo.id}: already recorded in run {run.run_id} ({done.outcome}); not run again")
-            return None
-        if done is not None:
-            session.log(f"tfmatrix: {combo.id}: the interrupted attempt is kept as {run.set_aside(combo.id)}")
-    if ahead is not None and ahead.tried(combo.id) and not ahead.installed(combo.id):
-        done = run.existing_record(combo.id)
-        if done is not None:  # its install stage recorded it (skipped here, or the install failed)
-            session.log(f"tfmatrix: {combo.id}: {done.outcome} at its install ahead -> {run.record_path(combo.id)}")
-            tell_nox(session, combo, done)
-            return done
-        session.warn(f"tfmatrix: {combo.id}: its install ahead ended without a record (see "
-                     f"{run.log_dir(combo.id) / 'nox-install.log'}); installing it here")
-    try:
-        return Bench(session, ctx, combo, opts, run, interleave=rounds, ahead=ahead)()
-    except KeyboardInterrupt as exc:  # the combinations waiting for their rounds keep what they measured too
-        if ahead is not None:
-            ahead.stop()
-        if rounds is not None:
-            rounds.interrupted(signal_name_of(exc))
-        raise

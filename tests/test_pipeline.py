@@ -448,12 +448,13 @@ def test_a_load_only_combination_exports_once_with_its_exporter_then_reuses_it(t
 def test_only_the_pools_install_stage_makes_an_export_with_export(tmp_path, placed_by, made):
     """A plain run's installs ahead run side by side: the export another combination may be making as its own
     is left to the session, which finds it made (the pool installs one at a time, so it makes it ahead)."""
-    run_phase = ExportingRunner()
-    b = resolving_bench(tmp_path, "tf2.21-cpu", load_only_matrix(), Resolver(), Installer(), run_phase)
+    run_phase, resolver = ExportingRunner(), Resolver()
+    b = resolving_bench(tmp_path, "tf2.21-cpu", load_only_matrix(), resolver, Installer(), run_phase)
     b.opts = Options(stage="install", placed_by=placed_by)
     with ExitStack() as held:
         assert b.measure(held) is None
     assert run_phase.ran == made
+    assert resolver.asked == (["tf2.20-cpu"] if made else [])  # nothing to make: not even its pins resolved
     assert [m["name"] for m in json.loads(b.installed.read_text())["exports"]] == made
 
 

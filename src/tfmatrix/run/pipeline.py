@@ -286,12 +286,13 @@ class Bench:
         the export's note says; those make only their own exports, since a shared one may be the export another
         of them makes as its own (the pool's run one at a time, and make both).  A GPU combination's own export
         needs the GPU, so it waits for its measure stage."""
+        jobs = [job for job in runner.plan(self.combo, self.workload)
+                if (kinds := {s.phase for s in job.steps}) <= set(EXPORTS)
+                and not (beside and "shared-export" in kinds) and not (self.combo.needs_gpu and "export" in kinds)]
+        if not jobs:  # nothing to make here: not even an exporter's pins are resolved
+            return
         self.prepare(inst)
-        for job in runner.plan(self.combo, self.workload):
-            kinds = {s.phase for s in job.steps}
-            if not kinds <= set(EXPORTS) or (beside and "shared-export" in kinds) or (
-                    self.combo.needs_gpu and "export" in kinds):
-                continue
+        for job in jobs:
             worker = runner.Worker(runner.python_in(self.venv), self.env, self.log_dir / f"{job.name}.log")
             try:
                 for spec in job.steps:

@@ -9,7 +9,7 @@ One stage for both ways a nox invocation runs several combinations:
   the install failed or the combination cannot run here) and times at once.
 
 Each install is a child ``nox -s "bench(<id>)" -- ... --stage install`` (a :data:`Launcher`): the venv is
-nox's own, made as that session would make it, and each makes its combination's exports after its install
+nox's own, made as that session would make it, and each makes its combination's own exports after its install
 (:meth:`tfmatrix.run.pipeline.Bench.export_ahead`; its session adopts their records).  Downloads are
 network-bound, so a plain run's installs run ``jobs`` at once, and the first session installs and exports its
 own meanwhile: an export's seconds are then not a quiet machine's, which its note says (an export is one

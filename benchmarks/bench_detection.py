@@ -110,10 +110,7 @@ class InferenceSuite:
         self.batch = workload.batch_of(images, batch)
         self.batch_size = batch
         # the worker reads these for time_*: MLPerf SingleStream-like minimums
-        if batch == 1:
-            self.min_queries, self.min_seconds = WORKLOAD.latency_min_queries, WORKLOAD.latency_min_seconds
-        else:
-            self.min_queries, self.min_seconds = WORKLOAD.throughput_min_queries, WORKLOAD.throughput_min_seconds
+        self.min_queries, self.min_seconds = WORKLOAD.minimums(batch)
         self.warmup = WORKLOAD.warmup
         self.tfmatrix_extra = {"inputs_sha256": workload.images_digest(self.batch)}
 

@@ -89,6 +89,7 @@ def dispatch_session(session: Any, ctx: Context) -> None:
 def interleave_session(session: Any, ctx: Context) -> None:
     """The warm phases the bench sessions left waiting, in shared rounds; fail if any combination failed."""
     from .executors import dispatch
+    from .run.endings import degraded_warning
     from .run.interleave import INVOCATIONS
     from .run.interrupts import signal_name_of, signals_as_interrupt
 
@@ -102,9 +103,8 @@ def interleave_session(session: Any, ctx: Context) -> None:
     except KeyboardInterrupt as exc:
         rounds.interrupted(signal_name_of(exc))
         raise
-    for rec in records:  # as its own session would have said it
-        if rec.failure and rec.failure.cls == "degraded" and not rec.combination.expect:
-            session.warn(f"{rec.id}: degraded: {rec.failure.evidence}")
+    for warning in filter(None, map(degraded_warning, records)):  # as its own session would have said it
+        session.warn(warning)
     bad = dispatch.failed(list(records))
     if bad:
         session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..records.model import CombinationRecord
-from ..worker.contract import Workload
 from . import runner
 from .host import meminfo_bytes
 
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
 
 GiB = 1024 ** 3
 RESERVE_BYTES = 1 * GiB  # left free beside the kept workers, for the manager and the system
-GROWTH = 0.5  # a warm worker's RSS grows by about half again from batch 1 to the larger batches (measured: 1.0 -> 1.4 GB)
+GROWTH = 0.5  # a warm worker's RSS grows by about half from batch 1 to the larger batches (measured: 1.0 -> 1.4 GB)
 TIMED = ("latency", "throughput")  # split into rounds; the other warm steps run once, after the rounds
 
 
@@ -57,10 +56,6 @@ def share(min_queries: int, r: int, rounds: int) -> tuple[int, int] | None:
     k = max(1, min(rounds, min_queries))
     picked = [i * rounds // k for i in range(k)]
     return (picked.index(r), k) if r in picked else None
-
-
-def min_queries(spec: runner.PhaseSpec, workload: Workload) -> int:
-    return workload.latency_min_queries if spec.phase == "latency" else workload.throughput_min_queries
 
 
 def memory_available() -> int | None:
@@ -130,7 +125,8 @@ class Interleave:
                 say(f"tfmatrix: round {r + 1}/{rounds}: {' -> '.join(p.label for p in order)}")
                 for p in order:
                     for spec in p.steps:
-                        part = share(min_queries(spec, p.bench.workload), r, rounds) if spec.phase in TIMED else None
+                        part = (share(p.bench.workload.minimums(spec.batch or 1)[0], r, rounds)
+                                if spec.phase in TIMED else None)
                         if part is not None:
                             p.bench.step(dataclasses.replace(spec, round=part) if rounds > 1 else spec, p.worker)
             for p in self.pending:

@@ -358,7 +358,8 @@ class Bench:
             write_json_atomic(str(self.installed), {"install": inst.to_json(), "resolved_pins": inst.resolved,
                                                     "exports": made})
             by = "its own session" if local else "the pool"
-            self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later by {by}")
+            self.session.log(f"tfmatrix: {self.combo.id}: installed ahead ({inst.seconds:.1f} s); measured later "
+                             f"by {by}")
             return None
         first = self.phases(inst)
         if self.waiting:

@@ -67,6 +67,12 @@ class Workload:
     isolate_phases: bool = setting(False, "isolate_phases", 0,
                                    doc="one process per phase (the layout before cold-start chains and warm workers)")
 
+    def minimums(self, batch: int) -> tuple[int, float]:
+        """The calls and seconds a ``time_*`` step at this batch takes at least: batch 1 is the latency."""
+        if batch == 1:
+            return self.latency_min_queries, self.latency_min_seconds
+        return self.throughput_min_queries, self.throughput_min_seconds
+
     @property
     def cold_starts(self) -> int:
         """Fresh processes per model that each time import, load and first inference (the larger repeat count)."""

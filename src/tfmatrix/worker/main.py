@@ -248,13 +248,11 @@ def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result:
         key = (spec.benchmark_file, spec.cls, spec.method, tuple(map(str, params)))
         if spec.round is not None:  # one of n interleaved rounds: its share of the minimums
             i, n = spec.round
-            done = _ROUNDS.get(key, (-1, 0, 0.0))
-            calls, seconds = done[1:] if done[0] == i - 1 else (0, 0.0)  # earlier rounds in this process
-            if done[0] == i - 1:  # what is left of the minimums to this round's share of them, at least 1 call
-                min_q, min_s = max(1, -(-min_q * (i + 1) // n) - calls), min_s * (i + 1) / n - seconds
-            else:
-                min_q, min_s = -(-min_q // n), min_s / n
-            budget = budget / n
+            last, calls, seconds = _ROUNDS.get(key, (-1, 0, 0.0))
+            if last != i - 1:  # the earlier rounds ran in another process: count them as having taken their shares
+                calls, seconds = -(-min_q * i // n), min_s * i / n
+            # this round tops its rounds up to their share of the minimums, with at least one call
+            min_q, min_s, budget = max(1, -(-min_q * (i + 1) // n) - calls), min_s * (i + 1) / n - seconds, budget / n
             warmup = warmup if i == 0 else 0  # the process is warm; a switch's cost hits every combination alike
         for _ in range(warmup):
             method(*params)

@@ -19,14 +19,20 @@ nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["bench"]
 
-CTX = sessions.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2
+CTX = sessions.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2; nox's log is heard from here on
 # --gpus 0,1,.. / --executor ray: the bench sessions only queue (no venv here); `dispatch` runs them
 DISPATCH = sessions.dispatch_mode(sys.argv)
 # compile at install: this machine sets PYTHONDONTWRITEBYTECODE, and pandas/matplotlib would compile on every run
 COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 
 
-@nox.session(venv_backend="none" if DISPATCH else "uv|virtualenv", reuse_venv=True)
+@nox.session(venv_backend="none", default=False)
+def plan(session: nox.Session) -> None:
+    """Queue the sessions that end a bench invocation (interleave, summary); required by bench."""
+    sessions.plan_session(session, CTX, DISPATCH)
+
+
+@nox.session(venv_backend="none" if DISPATCH else "uv|virtualenv", reuse_venv=True, requires=["plan"])
 @nox.parametrize(  # ids, not objects: nox writes its parameters into --report and -l --json files
     "python,combo",
     [nox.param(c.python, c.id, id=c.id, tags=list(c.tags)) for c in CTX.combos],
@@ -44,13 +50,13 @@ def dispatch(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none", default=False)
 def interleave(session: nox.Session) -> None:
-    """Measure the warm phases of this invocation's combinations in shared, shuffled rounds; notified by bench."""
+    """Measure the warm phases of this invocation's combinations in shared, shuffled rounds; queued by plan."""
     sessions.interleave_session(session, CTX)
 
 
 @nox.session(venv_backend="none", default=False)
 def summary(session: nox.Session) -> None:
-    """Print the summary table of a run (default: the latest)."""
+    """Record the bench sessions nox ended before they ran, then print the summary table of a run (default: the latest)."""
     sessions.summary_session(session, CTX)
 
 

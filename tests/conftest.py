@@ -17,6 +17,7 @@ from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.model import Combination
 from tfmatrix.records.model import RunRecord
 from tfmatrix.records.store import RunDir, new_run_id
+from tfmatrix.run.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,3 +66,14 @@ def run_with(new_run) -> Callable[..., tuple[list[Combination], RunDir]]:
     def make(**matrix_kw: Any) -> tuple[list[Combination], RunDir]:
         return combinations(matrix_with(**matrix_kw)), new_run()
     return make
+
+
+@pytest.fixture
+def ctx(monkeypatch) -> Context:
+    """The noxfile's context on the project's own matrix.yaml (its default profile), as nox would load it."""
+    from tfmatrix import sessions
+
+    monkeypatch.delenv("TFMATRIX_MATRIX", raising=False)
+    monkeypatch.delenv("TFMATRIX_RUN_ID", raising=False)
+    monkeypatch.delenv("TFMATRIX_PROFILE", raising=False)
+    return sessions.nox_context(ROOT)

@@ -84,6 +84,22 @@ def test_status_changes_and_missing_combinations():
     assert "only in base: gone" in md and "only in candidate: new" in md
 
 
+def test_an_outcome_change_says_why_with_the_failed_sides_evidence_and_culprit():
+    from tfmatrix.records.model import Failure
+
+    broke = record("a", outcome="failed")
+    broke.failure = Failure("keras-mismatch", "AttributeError: module 'keras._tf_keras.keras' has no attribute "
+                            "'experimental'", "", "", "keras 3.15.1", "forced")
+    fixed = record("b", outcome="install-failed")
+    fixed.failure = Failure("no-interpreter", "nox: session skipped: Python interpreter 3.12 not found", "", "")
+    cmp = compare.compare_runs({"a": record("a"), "b": fixed}, {"a": broke, "b": record("b")})
+    why = {s.combination: s.why for s in cmp.status_changes}
+    assert why == {"a": "keras-mismatch: AttributeError: module 'keras._tf_keras.keras' has no attribute "
+                        "'experimental'; culprit: keras 3.15.1",
+                   "b": "no-interpreter: nox: session skipped: Python interpreter 3.12 not found"}
+    assert "| **regression** | keras-mismatch: AttributeError" in compare.render_markdown(cmp)
+
+
 def test_per_metric_threshold_by_family_or_by_key():
     base, cand = {"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)}
     cmp = compare.compare_runs(base, cand, thresholds={"load": 1.5, "import": 1.5, "latency": 1.5, "throughput": 1.5})

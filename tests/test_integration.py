@@ -79,6 +79,9 @@ def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
     assert "No solution found" in bad["install"]["error"]
     assert bad["install"]["failed_step"] == "resolve"
     assert bad["phases"] == []
+    assert bad["failure"]["class"] == "resolver-conflict"  # uv's cause, not its first line, is the evidence
+    assert "tf-models-official==2.15.0 depends on tensorflow" in bad["failure"]["evidence"]
+    assert bad["failure"]["culprit"] == "cannot tell"  # two pins of the matrix exclude each other: no guess
 
     for gpu_id in ("tf2.20-cuda-pip", "tf2.20-cuda-system", "tfbad-cuda-pip", "tfbad-cuda-system"):
         gpu = records[gpu_id]

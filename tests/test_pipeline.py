@@ -135,9 +135,9 @@ def test_install_records_the_outcome_and_predicts_again_from_the_resolved_pins(t
 def test_a_failed_install_ends_in_install_failed_with_the_resolvers_first_line(tmp_path):
     b = bench(tmp_path, installer=Installer(ok=False, error="\n  No solution found when resolving dependencies\n"))
     inst = b.install()
-    ending = install_failed(inst, gpu_stack=False)
-    assert ending.status == Status.INSTALL_FAILED and ending.failure.cls == "install-failed"
-    assert ending.reason == "resolve: No solution found when resolving dependencies"
+    ending = install_failed(inst, b.record.combination)
+    assert ending.status == Status.INSTALL_FAILED and ending.failure.cls == "resolver-conflict"
+    assert ending.reason == "resolve: resolver-conflict: No solution found when resolving dependencies"
 
 
 def test_conflicts_the_installers_check_reports_are_warned_and_kept(tmp_path):
@@ -306,7 +306,7 @@ def test_verdict_failed_degraded_or_ok(tmp_path):
     (tmp_path / "import.log").write_text("AttributeError: 'MessageFactory' object has no attribute 'GetPrototype'\n")
     degraded = b.verdict(None)
     assert degraded.status == Status.DEGRADED and "GetPrototype" in degraded.failure.evidence
-    failure = install_failed(InstallOutcome("uv", error="boom"), False).failure
+    failure = install_failed(InstallOutcome("uv", error="boom"), b.record.combination).failure
     assert b.verdict(failure) == Ending(Status.FAILED, failure)
 
 
@@ -316,7 +316,7 @@ def test_finish_writes_the_record_and_tells_nox(tmp_path):
     assert rec.outcome == Outcome.OK and b.run.existing_record("tf2.15-cpu").status == Status.OK
     with pytest.raises(Skipped, match="no NVIDIA GPU"):
         bench(tmp_path / "a", "tf2.20-cuda-pip").finish(Ending(Status.SKIPPED, reason="no NVIDIA GPU visible"))
-    failure = install_failed(InstallOutcome("uv", error="No solution found"), False)
+    failure = install_failed(InstallOutcome("uv", error="No solution found"), b.record.combination)
     with pytest.raises(Failed, match="install-failed"):
         bench(tmp_path / "b").finish(failure)
 

@@ -146,8 +146,8 @@ def test_cuda_system_does_not_need_wheels() -> None:
 
 def test_python_outside_the_tested_range() -> None:
     v = predict(combo("2.15.1", "cpu", "3.12"), [], CPU_HOST)
-    assert v == Verdict("install-failed", ("TF 2.15 is tested on Python 3.9-3.11; this combination uses Python 3.12 "
-                                           "→ predicted install-failed",))
+    assert v == Verdict("no-wheel", ("TF 2.15 is tested on Python 3.9-3.11; this combination uses Python 3.12 "
+                                           "→ predicted no-wheel",))
     assert predict(combo("2.20.0", "cpu", "3.13"), [], CPU_HOST).ok
 
 
@@ -182,9 +182,25 @@ def test_numpy_abi_sentence() -> None:
 @pytest.mark.parametrize("tf, protobuf, predicted", [
     ("2.15.1", "7.36.2", "degraded"), ("2.16.2", "5.29.6", "degraded"), ("2.15.1", "4.25.9", "ok"),
     ("2.18.1", "5.29.6", "ok"), ("2.18.1", "6.31.1", "degraded"), ("2.20.0", "7.36.2", "ok"),
+    ("2.20.0", "4.25.9", "protobuf"), ("2.15.1", "3.19.6", "protobuf"),
 ])
-def test_protobuf_outside_tensorflows_own_range_is_degraded(tf: str, protobuf: str, predicted: str) -> None:
+def test_protobuf_newer_than_declared_is_degraded_older_than_the_gencode_fails(tf: str, protobuf: str,
+                                                                               predicted: str) -> None:
     assert predict(combo(tf, "cpu"), [f"protobuf=={protobuf}"], CPU_HOST).predicted == predicted
+
+
+def test_protobuf_below_the_gencode_sentence() -> None:
+    v = predict(combo("2.20.0", "cpu"), ["protobuf==4.25.9"], CPU_HOST)
+    assert v.reasons == ("TF 2.20's generated code needs protobuf>=5.28.0; this venv resolves protobuf 4.25.9, an "
+                         "older runtime, which refuses it at import → predicted protobuf",)
+
+
+@pytest.mark.parametrize("tf, keras, predicted", [
+    ("2.15.1", "3.15.1", "keras-mismatch"), ("2.15.1", "2.15.0", "ok"), ("2.20.0", "3.11.3", "ok"),
+    ("2.20.0", "2.15.0", "keras-mismatch"), ("2.21.0", "3.12.0", "ok"),
+])
+def test_keras_of_the_other_major_is_a_keras_mismatch(tf: str, keras: str, predicted: str) -> None:
+    assert predict(combo(tf, "cpu"), [f"keras=={keras}"], CPU_HOST).predicted == predicted
 
 
 def test_protobuf_sentence() -> None:
@@ -199,8 +215,8 @@ def test_most_severe_reason_decides_and_all_are_kept() -> None:
     pins = ["numpy==2.4.6", "protobuf==7.36.2", "nvidia-cudnn-cu12==8.9.7.29", "nvidia-cuda-runtime-cu12==12.2.140"]
     v = predict(combo("2.18.1", "cuda-pip", "3.13"), pins, host([], None, ["sse4_2"]))
     classes = [r.rsplit("→ predicted ", 1)[1] for r in v.reasons]
-    assert v.predicted == "install-failed"
-    assert classes == ["install-failed", "illegal-instruction", "no-gpu", "cudnn-mismatch", "degraded"]
+    assert v.predicted == "no-wheel"
+    assert classes == ["no-wheel", "illegal-instruction", "no-gpu", "cudnn-mismatch", "degraded"]
     assert classes == sorted(classes, key=SEVERITY.index)
 
 
@@ -268,3 +284,37 @@ def test_verdicts_across_drivers_runtimes_and_cudnns(driver, tf_id, runtime, cud
             "protobuf==4.25.8" if tf_id == "tf2.15" else "protobuf==5.29.5"]
     verdict = predict(CombinationInfo.of(combo), pins, box)
     assert verdict.predicted == expected, verdict.reasons
+
+
+# --------------------------------------------------------------------------- every recorded known-bad outcome
+
+#: Classes no pin predicts, and why the pre-flight stays silent on them (it then says "ok").
+NOT_FROM_PINS = {
+    "build-failed": "a source build's failure shows only when it is built (the pins resolve)",
+    "no-interpreter": "the session nox never started has no pre-flight",
+}
+
+
+def _known_bad() -> list:
+    from tfmatrix.records.store import load
+
+    paths = sorted((ROOT / "tests" / "data").glob("known-bad/*/*.json")) + \
+        sorted((ROOT / "tests" / "data").glob("runs/*/*.json"))
+    records = [load(p) for p in paths if p.name != "run.json"]
+    return [pytest.param(r, id=f"{r.run_id[-6:]}-{r.id}") for r in records if r.failure is not None]
+
+
+@pytest.mark.parametrize("rec", _known_bad())
+def test_every_recorded_known_bad_outcome_is_what_the_pre_flight_predicts_from_its_pins(rec) -> None:
+    """Real records (tests/data/known-bad: issue 15's cases; tests/data/runs: the default matrix's): the verdict
+    the rules give today, from the pins the run resolved, is the class the run ended in."""
+    verdict = predict(rec.combination, rec.resolved_pins, CPU_HOST)
+    if rec.failure.cls in NOT_FROM_PINS:
+        assert verdict.ok, verdict.reasons
+    else:
+        assert verdict.predicted == rec.failure.cls, verdict.reasons
+
+
+def test_the_known_bad_records_cover_every_class_the_pins_predict_on_the_cpu() -> None:
+    seen = {p.values[0].failure.cls for p in _known_bad()}
+    assert {"numpy-abi", "protobuf", "keras-mismatch", "degraded", "build-failed", "no-interpreter"} <= seen

@@ -9,7 +9,7 @@ import pytest
 
 from matrices import matrix_with
 from tfmatrix.matrix.expand import combinations
-from tfmatrix.records.model import CombinationInfo, CombinationRecord, InstallOutcome, RunRecord
+from tfmatrix.records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, RunRecord
 from tfmatrix.records.schema import check
 from tfmatrix.records.status import NOT_RUN, SESSION_FAILS, WORKING, Outcome, PhaseStatus, Status, read_outcome
 
@@ -67,3 +67,15 @@ def test_an_install_outcome_keeps_its_shape_and_bounds_its_text():
     again = InstallOutcome.from_json(doc, ["numpy==1.26.4"])
     assert again.failed_step == "resolve" and again.resolved == ["numpy==1.26.4"]
     assert InstallOutcome.from_json(None) is None
+
+
+def test_an_expectation_of_a_family_accepts_each_class_of_it():
+    from tfmatrix.run.endings import outcome_of
+
+    assert read_outcome(Status.INSTALL_FAILED, "no-wheel", "install-failed", "install-failed") == \
+        Outcome.EXPECTED_FAILURE
+    assert read_outcome(Status.INSTALL_FAILED, "no-wheel", "build-failed", "install-failed") == \
+        Outcome.UNEXPECTED_FAILURE
+    no_wheel = Failure("no-wheel", "", "", "")
+    assert outcome_of(Status.INSTALL_FAILED, no_wheel, "install-failed") == Outcome.EXPECTED_FAILURE  # the taxonomy's
+    assert outcome_of(Status.FAILED, Failure("numpy-abi", "", "", ""), "install-failed") == Outcome.UNEXPECTED_FAILURE

@@ -44,14 +44,6 @@ def test_a_bad_matrix_at_noxfile_import_ends_nox_with_one_line(tmp_path, monkeyp
     assert err == f"tfmatrix: error: {bad}: tensorflow: got nothing (key missing); expected this key to be set\n"
 
 
-@pytest.fixture
-def ctx(monkeypatch) -> Context:
-    monkeypatch.delenv("TFMATRIX_MATRIX", raising=False)
-    monkeypatch.delenv("TFMATRIX_RUN_ID", raising=False)
-    monkeypatch.delenv("TFMATRIX_PROFILE", raising=False)
-    return sessions.nox_context(ROOT)
-
-
 def test_the_context_expands_the_profile_once_and_finds_combinations_by_id(ctx):
     assert ctx.combos is ctx.combos  # expanded once
     assert ctx.combination("tf2.20-cpu") is ctx.combos[[c.id for c in ctx.combos].index("tf2.20-cpu")]

@@ -42,6 +42,9 @@ def nox_context(root: Path) -> Context:
         run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
         check_run_id(run_id, RUN_ID_ENV)
         os.environ[RUN_ID_ENV] = run_id  # every session of this nox invocation writes into the same run
+        from .run.unrun import listen
+
+        listen()  # nox's words on the sessions it ends before they run (a venv it cannot create)
         return Context(root=root, matrix=matrix, profile=profile, run_id=run_id, results_root=results_root(root))
 
 
@@ -151,10 +154,29 @@ def clean_session(session: Any, ctx: Context) -> None:
     print(cache.render(done))
 
 
-def summary_session(session: Any, ctx: Context) -> None:
+def plan_session(session: Any, ctx: Context, dispatch: str | None) -> None:
+    """Before the bench sessions: queue the sessions that end the invocation, in their order, so the summary
+    runs (and records what nox ended before it ran) even when no bench session reaches tfmatrix's code."""
+    if dispatch:
+        return  # the dispatch session queues the summary; bench sessions there make no venv nox could fail
     with reported(_fails(session)):
+        opts = options.parse(session.posargs)
+        run = ctx.run_to_write(opts)  # with --resume, the run it continues
+    if opts.placed_by == "local" and opts.stage == "all":  # an executor's child leaves the summary to its driver
+        session.notify("interleave")
+        session.notify("summary", [run.run_id])
+
+
+def summary_session(session: Any, ctx: Context) -> None:
+    from .run.unrun import failed, record_unrun
+
+    with reported(_fails(session)):
+        unrun = record_unrun(session, ctx)
         text = summary_text(ctx, session.posargs[0] if session.posargs else None)
     print(text)
+    bad = failed(unrun)
+    if bad:
+        session.error(f"tfmatrix: {len(bad)} combinations ended before tfmatrix ran: {'; '.join(bad)}")
 
 
 def summary_text(ctx: Context, run_id: str | None) -> str:

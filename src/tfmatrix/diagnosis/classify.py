@@ -16,12 +16,13 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from ..records.model import Failure
+from . import evidence
 
 TAXONOMY = Path(__file__).parent / "data" / "taxonomy.yaml"
 LOG_HEAD_BYTES = 1 << 20
 LOG_TAIL_BYTES = 1 << 20
-#: Classes that describe how a phase ended rather than text it printed.
-_NOT_DEGRADING = {"install-failed", "timeout", "python-error", "no-gpu"}  # no-gpu: the CPU-fallback guard decides
+#: Families that describe how a phase ended rather than text it printed (no-gpu: the CPU-fallback guard decides)
+_NOT_DEGRADING = {"install-failed", "timeout", "python-error", "no-gpu"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class Rule:
     ntstatus: frozenset[str] = frozenset()
     text: tuple[re.Pattern[str], ...] = ()
     gpu_stack_only: bool = False
+    family: str = ""  # the class an ``expect:`` of the family matches too ("install-failed"); "" = its own
+    suspects: tuple[str, ...] = ()  # the distributions a failure of this class is about (for blame)
+
+    @property
+    def kin(self) -> str:
+        return self.family or self.cls
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,8 @@ def load_taxonomy(path: str = str(TAXONOMY)) -> Taxonomy:
         Rule(cls=r["class"], explanation=" ".join(r["explanation"].split()), fix=" ".join(r["fix"].split()),
              statuses=frozenset(r.get("statuses", ())), signals=frozenset(r.get("signals", ())),
              ntstatus=frozenset(r.get("ntstatus", ())), text=_compile(r.get("text", ())),
-             gpu_stack_only=bool(r.get("gpu_stack_only", False)))
+             gpu_stack_only=bool(r.get("gpu_stack_only", False)), family=r.get("family", ""),
+             suspects=tuple(r.get("suspects", ())))
         for r in data["rules"])
     return Taxonomy(rules=rules, noise=_compile(data.get("noise", ())))
 
@@ -71,6 +79,16 @@ def load_taxonomy(path: str = str(TAXONOMY)) -> Taxonomy:
 def failure_classes() -> list[str]:
     """Every class a combination can be expected to end in (for ``expect:``)."""
     return load_taxonomy().classes + ["degraded"]
+
+
+def family_of(cls: str | None) -> str | None:
+    """The family a class belongs to (``no-wheel`` → ``install-failed``); a class outside the taxonomy is its own."""
+    if cls is None:
+        return None
+    try:
+        return load_taxonomy().rule(cls).kin
+    except KeyError:
+        return cls
 
 
 def evidence_lines(text: str, taxonomy: Taxonomy | None = None) -> Iterator[str]:
@@ -91,25 +109,44 @@ def _text_match(rule: Rule, lines: list[str]) -> str | None:
 
 def classify_failure(*, status: str, text: str = "", signal: str | None = None, ntstatus: str | None = None,
                      gpu_stack: bool = False, taxonomy: Taxonomy | None = None) -> Failure:
-    """The first rule that matches a failed phase (or install)."""
+    """The first rule that matches a failed phase (or install), with the line that says why."""
     tax = taxonomy or load_taxonomy()
     lines = list(evidence_lines(text, tax))
     for rule in tax.rules:
         if rule.gpu_stack_only and not gpu_stack:
             continue
-        evidence = None
-        if status in rule.statuses:
-            evidence = _text_match(rule, lines) or f"phase status {status}"
-        elif signal and signal in rule.signals:
-            evidence = _text_match(rule, lines) or f"ended by signal {signal}"
-        elif ntstatus and ntstatus in rule.ntstatus:
-            evidence = _text_match(rule, lines) or f"exited with {ntstatus}"
-        else:
-            evidence = _text_match(rule, lines)
-        if evidence:
-            return Failure(rule.cls, evidence, rule.explanation, rule.fix)
+        matched = _text_match(rule, lines)
+        if matched or status in rule.statuses or (signal and signal in rule.signals) \
+                or (ntstatus and ntstatus in rule.ntstatus):
+            return Failure(rule.cls, why_line(status, text, matched, signal, ntstatus), rule.explanation, rule.fix)
     last = tax.rules[-1]
-    return Failure(last.cls, f"phase status {status}", last.explanation, last.fix)
+    return Failure(last.cls, why_line(status, text, None, signal, ntstatus), last.explanation, last.fix)
+
+
+def why_line(status: str, text: str, matched: str | None, signal: str | None = None,
+             ntstatus: str | None = None) -> str:
+    """The evidence: the installer's cause, the exception and its frames, the crash and its frames, the line a
+    rule matched; a status word only where the text says nothing at all."""
+    if status == "install-failed":
+        cause = evidence.installer_cause(text)
+        if cause:
+            return cause[:1000]
+    py = evidence.python_failure(text)
+    if py is not None and (matched is None or py.exception in matched or matched in py.exception):
+        return py.line()[:1000]
+    crash = evidence.crash_line(text)
+    if crash and (matched is None or matched.startswith(("Fatal Python error", "Windows fatal exception"))):
+        return crash[:1000]
+    if matched:
+        return matched
+    last = evidence.last_exception_line(text)
+    if last:
+        return last[:1000]
+    if signal:
+        return f"ended by signal {signal}"
+    if ntstatus:
+        return f"exited with {ntstatus}"
+    return f"phase status {status}"
 
 
 def find_degraded(text: str, *, gpu_stack: bool = False, taxonomy: Taxonomy | None = None) -> Failure | None:
@@ -117,7 +154,7 @@ def find_degraded(text: str, *, gpu_stack: bool = False, taxonomy: Taxonomy | No
     tax = taxonomy or load_taxonomy()
     lines = list(evidence_lines(text, tax))
     for rule in tax.rules:
-        if rule.cls in _NOT_DEGRADING or (rule.gpu_stack_only and not gpu_stack):
+        if rule.kin in _NOT_DEGRADING or (rule.gpu_stack_only and not gpu_stack):
             continue
         hit = _text_match(rule, lines)
         if hit:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ..run.host import HostFacts
 
 #: The classes a verdict can predict, most severe first: the first present decides.
-SEVERITY = ("install-failed", "illegal-instruction", "no-gpu", "numpy-abi", "cuda-lib-missing",
-            "cudnn-mismatch", "protobuf", "degraded")
+SEVERITY = ("no-wheel", "illegal-instruction", "no-gpu", "numpy-abi", "protobuf", "keras-mismatch",
+            "cuda-lib-missing", "cudnn-mismatch", "degraded")
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def _python(python: str, bc: compat.BuildConfig | None) -> list[_Reason]:
     if not rules.python_untested(bc, python):
         return []
     assert bc is not None
-    return [_Reason("install-failed", f"TF {bc.tf} is tested on Python {bc.python_range}; this combination "
-                                      f"uses Python {python} → predicted install-failed")]
+    return [_Reason("no-wheel", f"TF {bc.tf} is tested on Python {bc.python_range}; this combination "
+                                f"uses Python {python} → predicted no-wheel")]
 
 
 def _avx(host: "HostFacts") -> list[_Reason]:
@@ -133,11 +133,24 @@ def _numpy(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reas
 
 
 def _protobuf(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
+    below = rules.protobuf_below_gencode(bc, pins.get("protobuf"))
+    if below is not None:
+        return [_Reason("protobuf", f"TF {bc.tf}'s generated code needs protobuf{below}; this venv resolves "  # type: ignore[union-attr]
+                                    f"protobuf {pins['protobuf']}, an older runtime, which refuses it at import "
+                                    f"→ predicted protobuf")]
     broken = rules.protobuf_outside(bc, pins.get("protobuf"))
     if broken is None:
         return []
     return [_Reason("degraded", f"TF {bc.tf} requires protobuf{broken}; this venv resolves "  # type: ignore[union-attr]
                                 f"protobuf {pins['protobuf']} → predicted degraded")]
+
+
+def _keras(combo: CombinationInfo, pins: Mapping[str, str]) -> list[_Reason]:
+    needs = rules.keras_major_mismatch(combo.tensorflow, pins.get("keras"))
+    if needs is None:
+        return []
+    return [_Reason("keras-mismatch", f"TF {combo.tensorflow} and its Model Garden are written for {needs}; this venv "
+                                      f"resolves keras {pins['keras']} → predicted keras-mismatch")]
 
 
 # --------------------------------------------------------------------------- verdict
@@ -148,6 +161,6 @@ def predict(combo: CombinationInfo, resolved_pins: Iterable[str], host: "HostFac
     pins = parse_pins(resolved_pins)
     bc = compat.build_config(combo.tensorflow)
     found = (_python(combo.python, bc) + _avx(host) + _gpu(combo, bc, host) + _numpy(bc, pins)
-             + _cuda_pip(combo, bc, pins) + _protobuf(bc, pins))
+             + _cuda_pip(combo, bc, pins) + _protobuf(bc, pins) + _keras(combo, pins))
     found.sort(key=lambda r: SEVERITY.index(r.cls))  # stable: equal classes keep rule order
     return Prediction(predicted=found[0].cls if found else "ok", reasons=tuple(r.text for r in found))

@@ -119,18 +119,42 @@ def numpy_abi_mismatch(bc: compat.BuildConfig | None, numpy: str | None) -> bool
     return bc is not None and v is not None and bc.numpy_abi == 1 and v.major >= 2
 
 
-def protobuf_outside(bc: compat.BuildConfig | None, protobuf: str | None) -> str | None:
-    """The part of the release's own protobuf specifier a version breaks (``"<5"``), or None."""
+def _protobuf_misses(bc: compat.BuildConfig | None, protobuf: str | None) -> list:
+    """The parts of the release's own protobuf specifier a version breaks (none when either is unknown)."""
     v = _version(protobuf)
     if bc is None or v is None:
-        return None
+        return []
     try:
         spec = SpecifierSet(bc.protobuf_requirement)
     except InvalidSpecifier:
+        return []
+    return [s for s in spec if not s.contains(v, prereleases=True)]
+
+
+def protobuf_outside(bc: compat.BuildConfig | None, protobuf: str | None) -> str | None:
+    """The part of the release's own protobuf specifier a version breaks (``"<5"``), or None."""
+    return ",".join(sorted(str(s) for s in _protobuf_misses(bc, protobuf))) or None
+
+
+def protobuf_below_gencode(bc: compat.BuildConfig | None, protobuf: str | None) -> str | None:
+    """The lower bound of the release's protobuf specifier that a version is under (``">=5.28.0"``), or None.
+
+    A protobuf runtime older than the code TensorFlow generated with protoc refuses it at import
+    (``cannot import name 'runtime_version'``, ``VersionError``): fatal, where a newer runtime than the
+    release declares usually only prints errors (degraded)."""
+    low = [s for s in _protobuf_misses(bc, protobuf) if s.operator in (">=", ">", "~=", "==")]
+    return ",".join(sorted(str(s) for s in low)) or None
+
+
+def keras_major_mismatch(tensorflow: str | None, keras: str | None) -> str | None:
+    """The Keras major the release's ``tf.keras`` and Model Garden need, when the pinned one is the other:
+    TensorFlow <= 2.15 is built around Keras 2, TensorFlow >= 2.16 around Keras 3 (Keras 2 code then needs
+    tf-keras).  None when they agree or a version is unknown."""
+    tf, k = _version(tensorflow), _version(keras)
+    if tf is None or k is None or tf.major != 2:
         return None
-    if spec.contains(v, prereleases=True):
-        return None
-    return ",".join(sorted(str(s) for s in spec if not s.contains(v, prereleases=True)))
+    needs = 2 if tf.minor <= 15 else 3
+    return None if k.major == needs else f"Keras {needs}"
 
 
 def python_untested(bc: compat.BuildConfig | None, python: str | None) -> bool:

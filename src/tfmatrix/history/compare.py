@@ -91,10 +91,11 @@ class StatusChange:
     base: Outcome
     candidate: Outcome
     verdict: str  # regression, improvement, changed
+    why: str = ""  # the failure of the side that failed (the candidate's; the base's for an improvement)
 
     def to_json(self) -> dict[str, Any]:
         return {"combination": self.combination, "base": str(self.base), "candidate": str(self.candidate),
-                "verdict": self.verdict}
+                "verdict": self.verdict, "why": self.why}
 
 
 @dataclass
@@ -257,7 +258,10 @@ def status_change(cid: str, base: CombinationRecord, cand: CombinationRecord) ->
         return None
     verdict = ("regression" if bo in WORKING and co not in WORKING else
                "improvement" if bo not in WORKING and co in WORKING else "changed")
-    return StatusChange(cid, bo, co, verdict)
+    failed = base if verdict == "improvement" else cand
+    f = failed.failure
+    why = (f"{f.cls}: {f.evidence}" + (f"; culprit: {f.culprit}" if f.culprit else "")) if f else failed.reason
+    return StatusChange(cid, bo, co, verdict, why)
 
 
 def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, CombinationRecord], *,
@@ -295,8 +299,9 @@ def render_markdown(cmp: Comparison) -> str:
              f"base `{cmp.base_run}` → candidate `{cmp.candidate_run}`: {len(cmp.regressions)} regression(s), "
              f"{len(cmp.improvements)} improvement(s), {len(cmp.changes)} metrics compared", ""]
     if cmp.status_changes:
-        lines += ["| combination | base | candidate | verdict |", "|---|---|---|---|"]
-        lines += [f"| {s.combination} | {s.base} | {s.candidate} | **{s.verdict}** |" for s in cmp.status_changes]
+        lines += ["| combination | base | candidate | verdict | why |", "|---|---|---|---|---|"]
+        lines += [f"| {s.combination} | {s.base} | {s.candidate} | **{s.verdict}** | {s.why.replace('|', '/')} |"
+                  for s in cmp.status_changes]
         lines.append("")
     notable = [c for c in cmp.changes if c.verdict != "unchanged"]
     if notable:

@@ -42,15 +42,19 @@ class Failure:
     evidence: str
     explanation: str
     fix: str
+    culprit: str = ""  # the package most likely at fault ("keras 3.15.1"), "cannot tell", or "" (not judged: before v6)
+    blame: str = ""  # why that package, or why the evidence cannot single one out
 
     def to_json(self) -> Json:
-        return {"class": self.cls, "evidence": self.evidence, "explanation": self.explanation, "fix": self.fix}
+        doc = {"class": self.cls, "evidence": self.evidence, "explanation": self.explanation, "fix": self.fix}
+        return doc | ({"culprit": self.culprit, "blame": self.blame} if self.culprit else {})
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any] | None) -> "Failure | None":
         if not doc:
             return None
-        return cls(doc["class"], doc.get("evidence", ""), doc.get("explanation", ""), doc.get("fix", ""))
+        return cls(doc["class"], doc.get("evidence", ""), doc.get("explanation", ""), doc.get("fix", ""),
+                   doc.get("culprit", ""), doc.get("blame", ""))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ until it reaches :data:`~tfmatrix.RECORD_SCHEMA_VERSION`, then checked against
 * v2 -> v3: combinations gained ``producers`` (who made each SavedModel), ``package``
   and a null ``models_official`` (load-only entries), and the ``inspect`` and
   ``shared-export`` phases; a v2 record is a valid v3 one as it is.
+* v3 -> v4 -> v5: a phase's ``processes``, then its ``rounds``, both optional.
+* v5 -> v6: a failure's optional ``culprit`` and ``blame``; failure classes gained the install family
+  (``no-interpreter``, ``no-wheel``, ``build-failed``, ``resolver-conflict``), ``keras-mismatch`` and
+  ``python-version`` (classes are strings: an older record reads as it was).
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ MIGRATIONS: dict[tuple[str, int], Callable[[Doc], Doc]] = {
     ("combination", 3): _unchanged,  # v4 adds a phase's ``processes``; before, one phase was one process
     ("run", 4): _unchanged,
     ("combination", 4): _unchanged,  # v5 adds a phase's ``rounds``; before, no run was interleaved
+    ("run", 5): _unchanged,
+    ("combination", 5): _unchanged,  # v6 adds a failure's ``culprit`` and ``blame``; before, none was judged
 }
 
 

@@ -75,11 +75,12 @@ WORKING = frozenset({Outcome.OK, Outcome.DEGRADED, Outcome.EXPECTED_FAILURE})
 NOT_RUN = frozenset({Outcome.SKIPPED, Outcome.INTERRUPTED})
 
 
-def read_outcome(status: Status, failure_class: str | None, expect: str | None) -> Outcome:
-    """How a combination's result reads against what the matrix expected of it."""
+def read_outcome(status: Status, failure_class: str | None, expect: str | None, family: str | None = None) -> Outcome:
+    """How a combination's result reads against what the matrix expected of it; ``expect`` names the class
+    observed, or its ``family`` (``install-failed`` accepts each install class: the taxonomy says which)."""
     if status in (Status.SKIPPED, Status.INTERRUPTED) or expect is None:
         return Outcome(status.value)
     observed = None if status == Status.OK else failure_class
     if observed is None:
         return Outcome.UNEXPECTED_PASS
-    return Outcome.EXPECTED_FAILURE if observed == expect else Outcome.UNEXPECTED_FAILURE
+    return Outcome.EXPECTED_FAILURE if expect in (observed, family) else Outcome.UNEXPECTED_FAILURE

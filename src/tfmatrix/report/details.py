@@ -90,6 +90,7 @@ class Detail:
     ran_on: str = ""  # the host (and executor, shard, GPU, Ray node) that ran it, when the record says
     producers: list[str] = field(default_factory=list)  # per model: who made the SavedModel it loaded
     fidelity: list[str] = field(default_factory=list)  # per model: what the timed region adds to a bare call
+    force: list[str] = field(default_factory=list)  # pins forced over the resolver's choice (``force:``)
 
 
 def ran_on(record: CombinationRecord) -> str:
@@ -197,7 +198,7 @@ def build_detail(record: CombinationRecord, base: CombinationRecord | None, is_b
         pre.predicted if pre else "", list(pre.reasons) if pre else [], _install(record), flatten(env), libs,
         list(record.resolved_pins), pin_changes(record, base if not is_baseline else None), phases, is_baseline,
         cuda_rows(record), ran_on(record), [producer_line(p) for p in record.producers],
-        [line for p in record.phases if (line := fidelity_line(p))])
+        [line for p in record.phases if (line := fidelity_line(p))], list(c.force))
 
 
 def fidelity_line(phase: PhaseRecord) -> str:

@@ -107,7 +107,11 @@ def render(run_id: str, records: list[CombinationRecord], expected: Iterable[Com
     reasons = []
     for r in records:
         if r.reason:
-            reasons.append(f"  {r.id}: {label(r)}: {r.reason}")
+            cls = f"{r.failure.cls}: " if r.failure else ""
+            reason = r.reason.replace(cls, "", 1) if cls and cls in r.reason[:80] else r.reason  # the label names it
+            reasons.append(f"  {r.id}: {label(r)}: {reason}")
+        if r.failure and r.failure.culprit:
+            reasons.append(f"      culprit: {r.failure.culprit} ({r.failure.blame})")
         if r.failure and r.failure.fix and r.outcome != Outcome.EXPECTED_FAILURE:
             reasons.append(f"      fix: {r.failure.fix}")
     return "\n".join([head, format_table(rows(records, expected)), FOOT, *reasons])

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..diagnosis.classify import classify_failure
+from ..diagnosis import blame
+from ..diagnosis.classify import classify_failure, family_of
 from ..matrix.model import Combination
 from ..records.model import (
     CombinationInfo,
@@ -63,14 +64,21 @@ def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: s
     its session ended without a record (killed): the reason, never a silent gap."""
     record = new_record(run, combo, opts, executor)
     record.status, record.reason, record.ended_at, record.failure = status, reason, now(), failure
-    record.outcome = read_outcome(status, failure.cls if failure else None, combo.expect)
+    record.outcome = outcome_of(status, failure, combo.expect)
     return run.write_record(record)
 
 
-def install_failed(inst: InstallOutcome, gpu_stack: bool) -> Ending:
-    failure = classify_failure(status=Status.INSTALL_FAILED, text=inst.error, gpu_stack=gpu_stack)
-    first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
-    return Ending(Status.INSTALL_FAILED, failure, f"{inst.failed_step}: {first.strip()}")
+def outcome_of(status: Status, failure: Failure | None, expect: str | None) -> Outcome:
+    """:func:`read_outcome` with the failure's class and its family, from the taxonomy."""
+    cls = failure.cls if failure else None
+    return read_outcome(status, cls, expect, family_of(cls))
+
+
+def install_failed(inst: InstallOutcome, combo: CombinationInfo) -> Ending:
+    """The installer's cause (never its banner line), its class, and the package to blame."""
+    failure = classify_failure(status=Status.INSTALL_FAILED, text=inst.error, gpu_stack=combo.needs_gpu)
+    failure = blame.assign(failure, inst.error, blame.Facts.of(combo, inst), installer=True)
+    return Ending(Status.INSTALL_FAILED, failure, f"{inst.failed_step}: {failure.cls}: {failure.evidence}")
 
 
 def tell_nox(session: NoxSession, combo: Combination, rec: CombinationRecord) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..atomic import write_json_atomic
-from ..diagnosis import rules
+from ..diagnosis import evidence, rules
 from ..matrix.model import Combination, ModelSpec
 from ..records.model import InstallOutcome, PhaseRecord, Producer
 from ..records.status import PhaseStatus
@@ -159,9 +159,9 @@ def shared_export(spec: PhaseSpec, src: Source, *, ctx: Context, workload: Workl
                          project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log,
                          index_url=ctx.matrix.index_url)
         if not inst.ok:
-            first = next((ln for ln in inst.error.splitlines() if ln.strip()), "installer failed")
+            cause = evidence.installer_cause(inst.error) or inst.error.strip()[-300:] or "the installer failed"
             return planned(spec, PhaseStatus.ERROR, log=str(log),
-                           note=f"installing the exporter {who.id}: {inst.failed_step}: {first.strip()}")
+                           note=f"installing the exporter {who.id}: {inst.failed_step}: {cause}")
         config = log_dir / f"bench-config-{spec.name}.json"
         write_json_atomic(str(config), runner.bench_config(who, workload, {src.model.id: src.path},
                                                            models=(src.model,)).to_json())

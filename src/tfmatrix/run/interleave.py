@@ -200,3 +200,15 @@ def queued_bench_sessions(session: Any) -> list[str] | None:
                 if r.name == "bench" and "combo" in getattr(r.func, "call_spec", {})]
     except AttributeError:
         return None
+
+
+def ended_bench_sessions(session: Any) -> list[tuple[str, str, str, list[str]]] | None:
+    """(combination id, nox's status, nox's reason, posargs) of each bench session this nox invocation has
+    ended so far; None where nox does not say (the manifest, as :func:`queued_bench_sessions` reads it)."""
+    try:
+        runners = session._runner.manifest._all_sessions
+        return [(r.func.call_spec["combo"], r.result.status.name.lower(), r.result.reason or "", list(r.posargs))
+                for r in runners if r.name == "bench" and r.result is not None
+                and "combo" in getattr(r.func, "call_spec", {})]
+    except AttributeError:
+        return None

@@ -16,6 +16,7 @@ import dataclasses
 import os
 from typing import Any
 
+from ..diagnosis import blame
 from ..diagnosis.classify import classify_failure, read_log, tensorflow_gpu_lines
 from ..matrix.model import Combination
 from ..records.model import Failure, PhaseRecord
@@ -23,12 +24,15 @@ from ..records.status import PhaseStatus
 from . import runner
 
 
-def classify_phase(phase: PhaseRecord, gpu_stack: bool) -> Failure:
-    """A failed phase's class, from its status, signal and everything it printed."""
+def classify_phase(phase: PhaseRecord, gpu_stack: bool, facts: blame.Facts | None = None) -> Failure:
+    """A failed phase's class, from its status, signal and everything it printed, and the package to blame
+    (from ``facts``: the record's pins, forced pins and pip check; without them, from the text alone)."""
     exc = phase.exception or {}
-    text = "\n".join([read_log(phase.log) if phase.log else "", exc.get("message", ""), phase.note])
-    return classify_failure(status=str(phase.status), text=text, signal=phase.signal, ntstatus=phase.ntstatus,
-                            gpu_stack=gpu_stack)
+    text = "\n".join([read_log(phase.log) if phase.log else "", exc.get("traceback", ""), exc.get("message", ""),
+                      phase.note])
+    failure = classify_failure(status=str(phase.status), text=text, signal=phase.signal, ntstatus=phase.ntstatus,
+                               gpu_stack=gpu_stack)
+    return blame.assign(failure, text, facts or blame.Facts(python="", tensorflow="", pins={}))
 
 
 def cpu_fallback(combo: Combination, environment: dict[str, Any] | None) -> str:

@@ -23,18 +23,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..atomic import write_json_atomic
-from ..diagnosis import preflight
+from ..diagnosis import blame, preflight
 from ..diagnosis.classify import find_degraded, read_log
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import CombinationRecord, Failure, InstallOutcome, PhaseRecord, Prediction
-from ..records.status import Outcome, PhaseStatus, Status, read_outcome
+from ..records.status import Outcome, PhaseStatus, Status
 from ..records.store import RunDir, now, read_json
 from ..worker.contract import Telemetry
 from . import ahead as ahead_
 from . import cache, exports, install, locks, phases, placement, runner
 from .context import Context
-from .endings import Ending, NoxSession, install_failed, new_record, tell_nox
+from .endings import Ending, NoxSession, install_failed, new_record, outcome_of, tell_nox
 from .host import HostFacts, gpu_skip_reason
 from .interleave import Interleave, Pending
 from .interrupts import signal_name_of
@@ -263,7 +263,7 @@ class Bench:
         if alone and spec.phase in runner.WARM and phase.status.measured:
             phase.note = "; ".join(n for n in (phase.note, alone) if n)
         if not phase.status.measured and phase.status != PhaseStatus.SKIPPED:
-            phase.failure = phases.classify_phase(phase, gpu_stack=combo.needs_gpu)
+            phase.failure = phases.classify_phase(phase, combo.needs_gpu, self.facts())
             if spec.model is None:
                 self.stop_all = f"{spec.name} {phase.status}"
             else:
@@ -336,7 +336,13 @@ class Bench:
             return Ending(Status.FAILED, first)
         logs = "\n".join(read_log(p.log) for p in self.record.phases if p.log)
         degraded = find_degraded(logs, gpu_stack=self.combo.needs_gpu)
-        return Ending(Status.DEGRADED, degraded) if degraded else Ending(Status.OK)
+        if degraded is None:
+            return Ending(Status.OK)
+        return Ending(Status.DEGRADED, blame.assign(degraded, logs, self.facts()))
+
+    def facts(self) -> blame.Facts:
+        """What the record knows to blame a package with: its pins, forced pins and pip check."""
+        return blame.Facts.of(self.record.combination, self.record.install, self.record.resolved_pins)
 
     # ------------------------------------------------------------------ around the stages
 
@@ -347,7 +353,7 @@ class Bench:
             return self.finish(ending)
         inst = self.install()
         if not inst.ok:
-            return self.finish(install_failed(inst, self.combo.needs_gpu))
+            return self.finish(install_failed(inst, self.record.combination))
         local = self.opts.placed_by == "local"
         if self.opts.stage == "install" or (self.ahead is not None and self.ahead.busy()):
             self.export_ahead(inst, beside=local)  # a plain run's installs ahead run JOBS at once; the pool's, one
@@ -396,7 +402,7 @@ class Bench:
         """Write the record; tell nox (a skip, a failure, a warning) how the combination ended."""
         combo, rec = self.combo, self.record
         rec.status, rec.failure, rec.reason, rec.ended_at = ending.status, ending.failure, ending.why, now()
-        rec.outcome = read_outcome(ending.status, ending.failure.cls if ending.failure else None, combo.expect)
+        rec.outcome = outcome_of(ending.status, ending.failure, combo.expect)
         path = self._write()
         expected = f" (expected {combo.expect})" if combo.expect else ""
         said = f" - {rec.reason}" if rec.reason else ""

@@ -103,6 +103,12 @@ def compare(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def bisect(session: nox.Session) -> None:
+    """Find the first TensorFlow version where an outcome or a metric changed (-- --like COMBO --good V1 --bad V2 ...)."""
+    tfmatrix_tool(session, "bisect", *sessions.bisect_args(session, CTX))
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def doctor(session: nox.Session) -> None:
     """Diagnose TensorFlow / CUDA / cuDNN / driver here, or in another venv (-- --python PATH)."""
     sessions.doctor_session(session, CTX)

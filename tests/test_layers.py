@@ -33,6 +33,7 @@ LAYERS = {
     "history": {"records", "run", "worker"},
     "report": {"records", "diagnosis", "matrix"},
     "executors": {"run", "records", "matrix", "diagnosis"},
+    "bisection": {"matrix", "records", "diagnosis", "history", "run", "report"},  # probes are bench sessions
 }
 REPORT_ONLY = ("pandas", "matplotlib", "jinja2", "scipy", "asv", "asv_runner")
 

@@ -35,7 +35,8 @@ def test_a_bad_option_is_one_line(posargs, message):
 
 def test_what_run_json_keeps_of_the_options():
     assert parse(["--quick", "--models", "m", "--shard", "0/2"]).to_run_json() == {
-        "models": ["m"], "quick": True, "assume_gpu": False, "shard": "0/2", "executor": "local"}
+        "models": ["m"], "import_only": False, "quick": True, "assume_gpu": False, "shard": "0/2", "executor": "local"}
+    assert parse(["--import-only"]).to_run_json()["import_only"] is True
     assert parse(["--gpus", "0,1"]).to_run_json()["executor"] == "gpus"
 
 

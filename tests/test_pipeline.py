@@ -555,3 +555,19 @@ def test_the_install_note_is_warned_before_installing(tmp_path):
     b.install()
     assert any("has no [and-cuda] extra" in w for w in b.session.warnings)
     assert installer.calls[0][0][0] == "tensorflow-cpu==2.20.0"
+
+
+def test_import_only_times_every_cold_start_of_the_import_and_nothing_else(tmp_path):
+    ctx = context(tmp_path)
+    opts = Options(import_only=True)
+    (tmp_path / "venv").mkdir()
+    run = ctx.run_to_write(opts)
+    ctx.ensure_run(run, opts)
+    run_phase = Runner()
+    b = Bench(FakeSession(tmp_path / "venv"), ctx, opts.narrow(ctx.combination("tf2.15-cpu")), opts, run,
+              host=CPU_HOST, installer=Installer(), run_phase=run_phase)
+    b.log_dir.mkdir(parents=True)
+    assert b.phases(b.install()) is None
+    assert run_phase.ran == ["import", "probe"] + ["import"] * (ctx.matrix.workload.import_repeats - 1)
+    assert [p.name for p in b.record.phases] == ["import", "probe"]
+    assert b.record.combination.models == ()

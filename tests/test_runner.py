@@ -15,6 +15,7 @@ from tfmatrix.matrix.load import load_matrix
 from tfmatrix.records.model import PhaseRecord
 from tfmatrix.records.status import PhaseStatus
 from tfmatrix.run import runner
+from tfmatrix.run.options import Options
 from tfmatrix.run.phases import classify_phase, stack_env
 from tfmatrix.worker.contract import Telemetry, WorkerResult
 
@@ -361,3 +362,13 @@ def test_worker_samples_nvml_beside_the_measurement(tmp_path):
     plain, _ = runner.run_phase(spec, python=sys.executable, benchmark_file=TINY, log_dir=tmp_path / "logs2",
                                 timeout=60, env=env)
     assert "telemetry" not in plain.to_json()
+
+
+def test_an_import_only_plan_is_the_imports_cold_starts_the_first_with_the_probe():
+    matrix = load_matrix(ROOT / "matrix.yaml")
+    combo = next(c for c in combinations(matrix) if c.id == "tf2.20-cpu")
+    bare = Options(import_only=True).narrow(combo)
+    assert bare.models == () and bare.id == combo.id
+    jobs = runner.plan(bare, dataclasses.replace(matrix.workload, import_repeats=4))
+    assert [(j.name, [s.name for s in j.steps]) for j in jobs] == [
+        ("cold-1", ["import", "probe"]), ("cold-2", ["import"]), ("cold-3", ["import"]), ("cold-4", ["import"])]

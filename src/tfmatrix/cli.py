@@ -1,4 +1,4 @@
-"""``python -m tfmatrix``: validate, compare, report, publish, merge, scale, doctor.
+"""``python -m tfmatrix``: validate, compare, report, publish, merge, scale, doctor, bisect.
 
 User errors (:class:`~tfmatrix.errors.TfmatrixError`) are caught in one place,
 :func:`tfmatrix.errors.reported`: one line on stderr, exit status 2, no
@@ -193,14 +193,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     m = sub.add_parser("merge", help="merge run folders written on several machines into one new run")
     m.add_argument("dirs", nargs="+", metavar="DIR", help="run folders, or results folders holding run folders")
     m.add_argument("--run-id", default=None, help="the merged run's id (default: a new one)")
+    b = sub.add_parser("bisect", help="find the first TensorFlow version where an outcome or a metric changed",
+                       add_help=False)
+    b.add_argument("words", nargs=argparse.REMAINDER, help="the options of `nox -s bisect --` (see docs/bisect.md)")
     s = sub.add_parser("scale", help="time the report and compare over 10,000 synthetic records")
     s.add_argument("--root", default=".", help="the project folder (holds benchmarks/)")
     args = parser.parse_args(argv)
     commands = {"compare": compare_command, "report": report_command, "publish": publish_command,
                 "scale": scale_command, "merge": merge_command, "doctor": doctor_command,
-                "validate": validate_command}
+                "validate": validate_command, "bisect": bisect_command}
     with reported(fail):
         return commands[args.command](args)
+
+
+def bisect_command(args: Any) -> int:
+    from .bisection import command
+
+    from .run.interrupts import signal_name_of, signals_as_interrupt
+
+    words = args.words[1:] if args.words[:1] == ["--"] else args.words
+    try:
+        with signals_as_interrupt():  # SIGTERM too: the running probe is stopped and records it
+            _, status = command.main(words)
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"tfmatrix: bisect: interrupted by {signal_name_of(exc)}; the probes recorded so far are "
+                         "kept: the same command with --resume continues\n")
+        return 130
+    return status
 
 
 def doctor_command(args: Any) -> int:

@@ -51,7 +51,7 @@ def mode_from_argv(argv: Sequence[str]) -> str | None:
 
 
 def queue(session: NoxSession, ctx: Context, combo: Combination, opts: Options, how: str) -> None:
-    combo = combo.only(opts.models)  # --models is checked here, before anything runs
+    combo = opts.narrow(combo)  # --models is checked here, before anything runs
     if not ctx.in_shard(combo, opts):
         session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
     QUEUED.setdefault(ctx.run_id, []).append(combo)

@@ -161,7 +161,7 @@ def for_invocation(session: Any, ctx: "Context", run: "RunDir", opts: "Options",
     if ctx.run_id in AHEAD:
         return AHEAD[ctx.run_id]
     found: Ahead | None = None
-    combos = [c.only(opts.models) for c in (ctx.combination(i) for i in later or ()) if ctx.in_shard(c, opts)]
+    combos = [opts.narrow(c) for c in (ctx.combination(i) for i in later or ()) if ctx.in_shard(c, opts)]
     if opts.stage == "all" and opts.placed_by == "local" and combos:
         # the session's own options: its children run one combination each, in this shard, as it would
         launcher = NoxLauncher(root=ctx.root, run=run, profile=ctx.profile, posargs=list(session.posargs),

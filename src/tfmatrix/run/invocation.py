@@ -24,7 +24,7 @@ def run_combination(session: NoxSession, ctx: Context, combo: Combination,
                     opts: Options) -> CombinationRecord | None:
     """The body of ``bench(<combination>)``; the record it wrote (None: already done on --resume, or installed
     ahead for the pool)."""
-    combo = combo.only(opts.models)
+    combo = opts.narrow(combo)
     if not ctx.in_shard(combo, opts):  # no record: the shard that owns it writes one
         session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
     run = ctx.run_to_write(opts)

@@ -10,14 +10,18 @@ session's to report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..errors import TfmatrixError
 from ..matrix.shard import Shard, parse_shard
 from ..records.store import check_run_id
 
-HELP = ("--models ID[,ID], --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
+if TYPE_CHECKING:
+    from ..matrix.model import Combination
+
+HELP = ("--models ID[,ID], --import-only, --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
         "--allow-shared-gpu, --gpu N, --gpus N,N,..., --shard I/N, --executor local|ray, "
         "--address ADDR, --telemetry-period MS, --no-interleave")
 STAGES = ("all", "install", "measure")
@@ -41,6 +45,12 @@ class Options:
     stage: str = "all"  # internal (the --gpus pool): "install" only, or "measure" what was installed
     placed_by: str = "local"  # internal: the executor that started this session ("gpus", "ray")
     no_interleave: bool = False  # several combinations: one after another, not in shared rounds
+    import_only: bool = False  # no model: the install, the probe and `import tensorflow`'s cold starts alone
+
+    def narrow(self, combo: Combination) -> Combination:
+        """The combination as these options run it: ``--models`` (unknown ids are a user error), or with
+        ``--import-only`` none of its models."""
+        return dataclasses.replace(combo, models=(), exporters={}) if self.import_only else combo.only(self.models)
 
     @property
     def pooled(self) -> bool:
@@ -49,7 +59,7 @@ class Options:
 
     def to_run_json(self) -> dict[str, object]:
         """What ``run.json`` keeps of the options."""
-        return {"models": list(self.models), "quick": self.quick, "assume_gpu": self.assume_gpu,
+        return {"models": list(self.models), "import_only": self.import_only, "quick": self.quick, "assume_gpu": self.assume_gpu,
                 "shard": str(self.shard) if self.shard else None,
                 "executor": "gpus" if self.pooled else self.executor}
 
@@ -57,6 +67,7 @@ class Options:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nox -s bench --", add_help=False, exit_on_error=False)
     p.add_argument("--models", action="append", default=[])
+    p.add_argument("--import-only", action="store_true")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--assume-gpu", "--force-gpu-stacks", dest="assume_gpu", action="store_true")
     p.add_argument("--resume", nargs="?", const="latest", default=None)
@@ -104,7 +115,7 @@ def parse(posargs: Sequence[str]) -> Options:
                    allow_shared_gpu=ns.allow_shared_gpu, gpu=gpu, telemetry_ms=ns.telemetry_period,
                    shard=parse_shard(ns.shard) if ns.shard is not None else None, gpus=gpus,
                    executor=ns.executor, address=ns.address, stage=ns.stage, placed_by=ns.placed_by,
-                   no_interleave=ns.no_interleave)
+                   no_interleave=ns.no_interleave, import_only=ns.import_only)
 
 
 def parse_lenient(argv: Sequence[str]) -> Options:

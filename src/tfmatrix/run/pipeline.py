@@ -181,7 +181,8 @@ class Bench:
             if self._made_ahead(job):
                 continue
             worker = runner.Worker(runner.python_in(self.venv), self.env, self.log_dir / f"{job.name}.log")
-            pointless = not any(s.phase == "probe" or (s.model and s.model not in self.broken) for s in job.steps)
+            pointless = bool(combo.models) and not any(s.phase == "probe" or (s.model and s.model not in self.broken)
+                                                       for s in job.steps)  # --import-only: the import is the point
             kept = False
             try:
                 for i, spec in enumerate(job.steps):

@@ -110,7 +110,7 @@ def record_unrun(session: Any, ctx: Context) -> list[CombinationRecord]:
             continue  # tfmatrix's own code ran and ended it with a user error (one line, already said)
         try:
             opts = options.parse(posargs)
-            combo = ctx.combination(combo_id).only(opts.models)
+            combo = opts.narrow(ctx.combination(combo_id))
             run = ctx.run_to_write(opts)
         except TfmatrixError:  # its own session said so in one line, and wrote nothing to record it in
             continue

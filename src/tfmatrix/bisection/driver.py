@@ -1,0 +1,223 @@
+"""One bisection, from the question to its answer: candidates from the index, probes, the search, the output.
+
+The question (:class:`Question`) and every probe so far are kept in ``results/<run>/bisection/bisection.json``
+after each probe, so an interrupted bisection resumes (``--resume``) with what it measured, and the probes'
+records stay in the run folder beside it, readable by ``report`` and ``compare`` like any run's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from packaging.version import Version
+
+from ..atomic import write_json_atomic
+from ..errors import TfmatrixError
+from ..records.store import RunDir, now, read_json
+from . import candidates as cands
+from .criteria import Criterion, MetricCriterion
+from .probes import Prober
+from .search import Bisection, Ending, Probe, Verdict, bisect
+
+STATE = "bisection.json"
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a bisection asks; a resumed bisection must ask the same."""
+
+    like: str
+    good: str
+    bad: str
+    criterion: str  # "class=numpy-abi", "failed", "metric import x1.3"
+    fixed: bool = False
+    include_pre: bool = False
+    nightly: bool = False
+    then_nightly: bool = False
+    bench_args: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        doc["bench_args"] = list(self.bench_args)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "Question":
+        return cls(**{**doc, "bench_args": tuple(doc.get("bench_args", ()))})
+
+    @property
+    def terms(self) -> tuple[str, str]:
+        """How the two kinds of version read: good/bad, or with --fixed failing/fixed."""
+        return ("failing", "fixed") if self.fixed else ("good", "bad")
+
+
+def term(q: Question, verdict: Verdict) -> str:
+    return {Verdict.OLD: q.terms[0], Verdict.NEW: q.terms[1]}.get(verdict, str(verdict))
+
+
+@dataclass
+class Answer:
+    """A bisection's searches (the releases, then with ``--then-nightly`` the nightly builds) and what they say."""
+
+    question: Question
+    run_id: str
+    searches: list[Bisection]
+    criterion_text: str
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def final(self) -> Bisection:
+        return self.searches[-1]
+
+    @property
+    def ok(self) -> bool:
+        return self.searches[0].ending in (Ending.FOUND, Ending.AMBIGUOUS)
+
+    def verdict_lines(self) -> list[str]:
+        q, out = self.question, []
+        first = self.searches[0]
+        if first.ending is Ending.OLD_END_NOT_OLD:
+            p = first.last_old
+            assert p is not None
+            return [f"{p.version} is not {q.terms[0]}: {p.evidence}"]
+        if first.ending is Ending.NEW_END_NOT_NEW:
+            p = first.first_new
+            assert p is not None
+            return [f"{p.version} is not {q.terms[1]}: {p.evidence}"]
+        b = self.final
+        if b.first_new is None or b.last_old is None:
+            return [f"in progress: {b.probed} of {len(b.candidates)} candidates probed"]
+        if b.ending is Ending.AMBIGUOUS:
+            maybe = ", ".join(f"{p.version} ({p.verdict}: {p.evidence})" for p in b.unresolved)
+            out.append(f"first {q.terms[1]}: {b.first_new.version} or one of the versions before it that could not "
+                       f"be judged: {maybe}")
+        else:
+            out.append(f"first {q.terms[1]}: {b.first_new.version}: {b.first_new.evidence}")
+        out.append(f"last {q.terms[0]}: {b.last_old.version}: {b.last_old.evidence}")
+        for s in self.searches:
+            n = len(s.candidates)
+            out.append(f"{s.probed} probes for {n} candidates ({s.candidates[0]} .. {s.candidates[-1]}; at most "
+                       f"⌈log2 {n}⌉ + 2 = {s.bound} without skips)")
+        return out + self.notes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA, "question": self.question.to_json(), "run_id": self.run_id,
+                "criterion": self.criterion_text, "written_at": now(), "notes": self.notes,
+                "searches": [{"candidates": list(s.candidates), "ending": s.ending.value,
+                              "probes": [p.to_json() for p in s.probes],
+                              "last_old": s.last_old.version if s.last_old else None,
+                              "first_new": s.first_new.version if s.first_new else None,
+                              "unresolved": [p.version for p in s.unresolved]} for s in self.searches],
+                "verdict": self.verdict_lines()}
+
+
+def state_path(run: RunDir) -> Path:
+    return run.path / "bisection" / STATE
+
+
+def check_resumable(run: RunDir, question: Question) -> None:
+    """A resumed run must be a bisection, of the same question."""
+    path = state_path(run)
+    if not path.exists():
+        raise TfmatrixError(f"bisect --resume: {run.path} holds no bisection ({path} is missing)")
+    asked = Question.from_json(read_json(path)["question"])
+    if asked != question:
+        raise TfmatrixError(f"bisect --resume {run.run_id}: that run bisected {asked.like} {asked.good}..{asked.bad} "
+                            f"({asked.criterion}); expected the same question as this one")
+
+
+def latest_bisection(results: Path) -> RunDir:
+    from ..records.store import run_folders
+
+    found = [p for p in run_folders(results) if (p / "bisection" / STATE).exists()]
+    if not found:
+        raise TfmatrixError(f"bisect --resume: no bisection under {results} to resume")
+    return RunDir(results, found[-1].name)
+
+
+def judged_probe(prober: Prober, criterion: Criterion, reference: list[Any]) -> Callable[[str], Probe]:
+    """The search's prober: run (or reuse) the probe, judge it; an undecided one once more with more samples.
+
+    ``reference`` holds the good end's record once it is judged (a metric's reference samples)."""
+
+    def probe(version: str) -> Probe:
+        rec, why = prober.record(version)
+        if rec is None:
+            return Probe(version, Verdict.SKIP, f"not probed: {why}")
+        ref = reference[0] if reference else None
+        got = criterion.judge(version, rec, ref)
+        path = str(prober.run.record_path(rec.id))
+        if got.verdict is Verdict.UNDECIDED:
+            again, why = prober.record(version, more=True)
+            if again is not None:
+                got = dataclasses.replace(criterion.judge(version, again, ref), remeasured=True)
+                path = str(prober.run.record_path(again.id))
+        if not reference and isinstance(criterion, MetricCriterion) and got.verdict is Verdict.OLD:
+            reference.append(rec)
+        return dataclasses.replace(got, record=path)
+
+    return probe
+
+
+def nightly_candidates(answer: Bisection, nightlies: Sequence[Version]) -> tuple[str, ...]:
+    """The nightly builds of the first bad release's minor (master between the two release branches), between
+    the last good and the first bad release."""
+    assert answer.last_old is not None and answer.first_new is not None
+    lo, hi = Version(answer.last_old.version), Version(answer.first_new.version)
+    inside = [v for v in nightlies if lo < v < hi and v.release[:2] == hi.release[:2]]
+    return tuple(str(v) for v in [lo, *inside, hi])
+
+
+def run_bisection(question: Question, criterion: Criterion, prober: Prober, candidates: cands.Candidates,
+                  nightlies: Callable[[], Sequence[Version]], save: Callable[[Answer], None],
+                  say: Callable[[str], None] = print) -> Answer:
+    """Search the releases; with --then-nightly and an answer, the nightly builds between; saved after each
+    probe."""
+    reference: list[Any] = []
+    answer = Answer(question, prober.run.run_id, [], criterion.describe())
+    probe = judged_probe(prober, criterion, reference)
+
+    for versions in [candidates.versions, None]:
+        if versions is None:
+            first = answer.searches[0]
+            if not (question.then_nightly and first.ending is Ending.FOUND):
+                break
+            versions = nightly_candidates(first, nightlies())
+            if len(versions) == 2:
+                answer.notes.append(f"--then-nightly: the index has no tf-nightly build of "
+                                    f"{Version(versions[1]).major}.{Version(versions[1]).minor} between "
+                                    f"{versions[0]} and {versions[1]} (it keeps only recent nightlies)")
+                break
+            say(f"tfmatrix: bisect: into {len(versions) - 2} nightly builds between {versions[0]} and {versions[1]}")
+        current = Bisection(tuple(versions))
+        answer.searches.append(current)
+        bisect(versions, probe, log=lambda line: say(f"tfmatrix: bisect: {line}"), out=current,
+               after=lambda _: save(answer))
+        save(answer)
+    return answer
+
+
+def table(answer: Answer) -> str:
+    """The terminal's table: every probe, in version order, then the verdict."""
+    q = answer.question
+    rows = sorted({p.version: p for s in answer.searches for p in s.probes}.values(), key=lambda p: Version(p.version))
+    width = max([len(p.version) for p in rows] + [7])
+    lines = [f"tfmatrix bisect {q.like}: {answer.criterion_text} (run {answer.run_id})",
+             f"  {'version':<{width}}  {'verdict':<9}  evidence"]
+    for p in rows:
+        mark = " (re-measured)" if p.remeasured else ""
+        lines.append(f"  {p.version:<{width}}  {term(q, p.verdict):<9}  {p.evidence}{mark}")
+    return "\n".join(lines + [""] + [f"  {line}" for line in answer.verdict_lines()])
+
+
+def save_to(run: RunDir) -> Callable[[Answer], None]:
+    def save(answer: Answer) -> None:
+        path = state_path(run)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(str(path), answer.to_json())
+    return save
+

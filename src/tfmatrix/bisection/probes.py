@@ -1,0 +1,180 @@
+"""Each probe is a real combination: a matrix written for it, one ``nox -s bench(<probe>)``, its record.
+
+The probe's entry is the template's (``--like``: its stack, Python, models, workload, requires and force)
+with the probed version, the Model Garden release of the same minor where the index has one, or else
+load-only against the template's export.  The matrix written for it is the user's own, with the probe
+entries added and one profile naming them, so the probe goes through exactly what ``nox -s bench`` does:
+its venv, pre-flight, phases, crash capture, classification, and its record in the bisection's run folder.
+nox runs as a child in its own process group (its output goes to a log, never mixed into ours); an
+interruption reaches it as SIGTERM, which the bench session records as an interruption, as it does Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import yaml
+from packaging.version import Version
+
+from ..errors import TfmatrixError
+from ..matrix.expand import combinations
+from ..matrix.load import parse_matrix
+from ..matrix.model import Combination, Matrix
+from ..records.model import CombinationRecord
+from ..records.status import Status
+from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
+from ..run.context import PROFILE_ENV
+from ..run.interrupts import Interrupted
+from .candidates import NIGHTLY_PACKAGE
+
+PROFILE = "tfmatrix-bisect"
+MATRIX_ENV = "TFMATRIX_MATRIX"
+MORE = "-more"  # the entry id's suffix of a probe re-measured with more samples
+
+
+def entry_id(version: str, more: bool = False) -> str:
+    return f"bisect-{version}{MORE if more else ''}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The probes of one bisection: the template, what each probe's entry gets, how nox is run."""
+
+    template: Combination
+    raw: Mapping[str, Any]  # the user's matrix file, as YAML read it
+    matrix_dir: Path  # model paths in it are relative to this
+    companions: Mapping[str, str | None]  # TensorFlow version -> its tf-models-official (None: load-only)
+    repeats: Mapping[str, int] = field(default_factory=dict)  # workload key (dotted) -> samples
+    bench_args: tuple[str, ...] = ()  # --quick, --import-only (then TensorFlow is installed without the Model Garden)
+
+    def entry(self, version: str, more: bool = False) -> dict[str, Any]:
+        """The probe's ``tensorflow:`` entry, as YAML."""
+        tf = self.template.tf
+        nightly = Version(version).is_devrelease
+        out: dict[str, Any] = {"id": entry_id(version, more), "version": version,
+                               "package": NIGHTLY_PACKAGE if nightly else
+                               (tf.package if tf.package != NIGHTLY_PACKAGE else "tensorflow")}
+        garden = None if nightly or "--import-only" in self.bench_args else self.companions.get(version)
+        if garden:
+            out["models_official"] = garden
+        else:
+            exporter = tf.export_with or (tf.id if not tf.load_only else None)
+            if exporter is None:
+                raise TfmatrixError(f"bisect --like {self.template.id}: {version} has no tf-models-official of its "
+                                    "own, and the template neither exports nor names an export_with entry to "
+                                    "load from")
+            out["export_with"] = exporter
+        if tf.requires:
+            out["requires"] = list(tf.requires)
+        if tf.force:
+            out["force"] = list(tf.force)
+        out["stacks"] = [self.template.stack.id]
+        if tf.hardware is not None:
+            out["hardware"] = {k: v for k, v in tf.hardware.to_json().items() if v is not None}
+        return out
+
+    def matrix(self, versions: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+        """The user's matrix with the probes' entries, one profile naming them, and the bisection's repeats."""
+        doc = yaml.safe_load(yaml.safe_dump(dict(self.raw)))  # a deep copy, anchors resolved
+        entries = [self.entry(v, more) for v, more in versions]
+        doc["tensorflow"] = list(doc.get("tensorflow") or []) + entries
+        doc["pythons"] = [self.template.python]
+        for model in doc.get("models") or []:
+            if isinstance(model, dict) and isinstance(model.get("path"), str):
+                model["path"] = str((self.matrix_dir / model["path"]).resolve())
+        workload = doc.setdefault("workload", {}) or {}
+        doc["workload"] = workload
+        for key, n in self.repeats.items():
+            if any(more for _, more in versions):
+                n *= 2
+            where = workload
+            *parents, last = key.split(".")[1:]  # "workload.latency.min_queries"
+            for part in parents:
+                where = where.setdefault(part, {})
+            where[last] = max(int(where.get(last) or 0), n)
+        probes = {"description": f"probes of a bisection like {self.template.id}",
+                  "tensorflow": [e["id"] for e in entries], "stacks": [self.template.stack.id],
+                  "models": [m.id for m in self.template.models]}
+        doc["profiles"] = {"default": probes, PROFILE: probes}  # a matrix must have its default
+        return doc
+
+
+def probe_combination(matrix: Matrix, version: str, more: bool = False) -> Combination | None:
+    """The probe's combination in the matrix written for it (None: the matrix's rules exclude it)."""
+    want = entry_id(version, more)
+    return next((c for c in combinations(matrix, PROFILE) if c.tf.id == want), None)
+
+
+#: (argv, env, cwd, log path) -> exit status; a seam for tests (the real one runs nox)
+NoxRunner = Callable[[Sequence[str], Mapping[str, str], Path, Path], int]
+
+
+def run_nox(argv: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> int:
+    """nox in its own process group, its output in ``log``; an interruption here is passed on as SIGTERM and
+    waited for, so the probe's record says it was interrupted before this process goes."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            raise
+
+
+@dataclass
+class Prober:
+    """Runs probes into one run folder, and reads their records (a probe already recorded is not run again)."""
+
+    plan: Plan
+    run: RunDir
+    root: Path  # the project: its noxfile
+    nox_python: str  # the interpreter nox runs under
+    say: Callable[[str], None] = print
+    runner: NoxRunner = run_nox
+    reused: list[str] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        return self.run.path / "bisection"
+
+    def record(self, version: str, more: bool = False) -> tuple[CombinationRecord | None, str]:
+        """The probe's record (None: nox ended without one; then why), running it unless it is recorded."""
+        path = self.folder / f"matrix-{entry_id(version, more)}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.plan.matrix([(version, more)]), sort_keys=False), encoding="utf-8")
+        matrix = parse_matrix(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+        combo = probe_combination(matrix, version, more)
+        if combo is None:
+            return None, f"the matrix's rules exclude {version} with Python {self.plan.template.python}"
+        done = self.run.existing_record(combo.id)
+        if done is not None and done.status != Status.INTERRUPTED:
+            self.reused.append(version)
+            self.say(f"tfmatrix: bisect: {version}: already probed in run {self.run.run_id} ({done.outcome})")
+            return done, ""
+        again = ("--resume", self.run.run_id) if done is not None else ()  # its interrupted attempt is set aside
+        argv = [self.nox_python, "-m", "nox", "--noxfile", str(self.root / "noxfile.py"), "-s",
+                f"bench({combo.id})", "--", *self.plan.bench_args, *again]
+        env = {**os.environ, MATRIX_ENV: str(path), PROFILE_ENV: PROFILE, RUN_ID_ENV: self.run.run_id,
+               RESULTS_ENV: str(self.run.path.parent)}
+        log = self.run.log_dir(combo.id) / "nox.log"
+        self.say(f"tfmatrix: bisect: probing {version}{' again, with more samples' if more else ''} "
+                 f"({combo.id}; nox's output: {log})")
+        status = self.runner(argv, env, self.root, log)
+        done = self.run.existing_record(combo.id)
+        if done is None:
+            return None, f"nox exited {status} without a record of {combo.id} (see {log})"
+        if done.status == Status.INTERRUPTED:
+            raise Interrupted(done.reason or "SIGINT")
+        return done, ""

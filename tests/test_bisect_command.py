@@ -1,0 +1,210 @@
+"""``nox -s bisect``'s command end to end, with a recorded pip answer and a fake nox that writes scripted
+records (the real nox and TensorFlow run in test_integration_bisect.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import synthetic
+from packaging.version import Version
+
+from tfmatrix.bisection import command
+from tfmatrix.bisection.probes import MATRIX_ENV, PROFILE, entry_id
+from tfmatrix.errors import TfmatrixError
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
+from tfmatrix.records.model import Failure
+from tfmatrix.records.store import RUN_ID_ENV, RunDir
+from tfmatrix.run.context import PROFILE_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASES = ["2.15.1", "2.16.1", "2.16.2", "2.17.0", "2.17.1", "2.18.0", "2.18.1", "2.19.0", "2.19.1", "2.20.0"]
+GARDEN = ["2.15.0", "2.16.0", "2.17.0", "2.18.0", "2.19.1", "2.20.0"]
+NIGHTLIES = ["2.18.0.dev20240601", "2.18.0.dev20240602", "2.18.0.dev20240603", "2.19.0.dev20241101"]
+
+
+def lister(package, python, *, pre, index_url=None):
+    versions = {"tensorflow": RELEASES, "tf-models-official": GARDEN, "tf-nightly": NIGHTLIES}[package]
+    return sorted(Version(v) for v in versions)
+
+
+class FakeNox:
+    """Stands in for ``nox -s bench(<probe>)``: checks what it is given, writes the record the script says."""
+
+    def __init__(self, script):
+        self.script, self.calls = script, []
+
+    def __call__(self, argv, env, cwd, log):
+        session = next(a for a in argv if a.startswith("bench("))
+        cid = session[len("bench("):-1]
+        assert env[PROFILE_ENV] == PROFILE and Path(env[MATRIX_ENV]).is_file()
+        matrix = load_matrix(env[MATRIX_ENV])  # the matrix written for the probe is a valid one
+        tf = next(t for t in matrix.tensorflow if cid.startswith(t.id + "-"))
+        more = tf.id.endswith("-more")
+        self.calls.append((tf.version, more, list(argv[argv.index("--") + 1:]), matrix))
+        rec = self.script(tf.version, more)
+        rec.run_id = env[RUN_ID_ENV]
+        rec.combination = synthetic.info(cid, models=())
+        rec.started_at = rec.ended_at = "2026-12-03T17:00:00+00:00"
+        run = RunDir(Path(env["TFMATRIX_RESULTS"]), env[RUN_ID_ENV])
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_record(rec)
+        return 0 if rec.status.value == "ok" else 1
+
+
+def argv(tmp_path, *words, run_id="20261203T170000Z-000001"):
+    return [*words, "--matrix", str(ROOT / "matrix.yaml"), "--root", str(ROOT), "--results",
+            str(tmp_path / "results"), "--reports", str(tmp_path / "reports"), "--run-id", run_id,
+            "--nox-python", "python"]
+
+
+NUMPY = Failure("numpy-abi", "ImportError: numpy.core.multiarray failed to import", "x", "y")
+
+
+def numpy_until(first_fixed):
+    def script(version, more):
+        if Version(version) >= Version(first_fixed):
+            return synthetic.record("p", "ok", [synthetic.phase("import", None, samples=[2.0] * 5)], models=())
+        return synthetic.record("p", "failed", failure=NUMPY, models=())
+    return script
+
+
+def test_an_outcome_bisection_with_fixed_finds_where_the_failure_went_away(tmp_path):
+    nox = FakeNox(numpy_until("2.18.0"))
+    answer, status = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0",
+                                       "--fixed", "--when", "class=numpy-abi", "--import-only"),
+                                  lister=lister, runner=nox, say=lambda line: None)
+    assert status == 0
+    assert answer.final.first_new.version == "2.18.0" and answer.final.last_old.version == "2.17.1"
+    assert answer.final.probed <= answer.final.bound == 6
+    assert all(words == ["--import-only"] for _, _, words, _ in nox.calls)
+    lines = answer.verdict_lines()
+    assert lines[0].startswith("first fixed: 2.18.0") and lines[1].startswith("last failing: 2.17.1: failed/numpy-abi")
+    # each probe is the template's entry with its version and the Model Garden of its minor
+    for version, _, _, matrix in nox.calls:  # --import-only: TensorFlow alone
+        entry = matrix.entry(entry_id(version))
+        assert entry.load_only and entry.export_with == "tf2.20" and entry.version == version
+        assert entry.stacks == ("cpu",) and entry.force == () and entry.requires == ()  # as tf2.20's
+    # the state, and the page
+    run = RunDir(tmp_path / "results", answer.run_id)
+    saved = json.loads((run.path / "bisection" / "bisection.json").read_text())
+    assert saved["searches"][0]["first_new"] == "2.18.0" and saved["verdict"] == lines
+    page = (tmp_path / "reports" / answer.run_id / "bisect.html").read_text()
+    assert "2.18.0" in page and "numpy.core.multiarray failed to import" in page
+
+
+def test_each_probe_gets_the_model_garden_of_its_minor_and_the_template_pins(tmp_path):
+    nox = FakeNox(numpy_until("2.18.0"))
+    command.main(argv(tmp_path, "--like", "tf2.15-numpy2-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--fixed",
+                      "--when", "class=numpy-abi"), lister=lister, runner=nox, say=lambda line: None)
+    garden = {"2.15": "2.15.0", "2.16": "2.16.0", "2.17": "2.17.0", "2.18": "2.18.0", "2.19": "2.19.1", "2.20": "2.20.0"}
+    assert len(nox.calls) >= 3
+    for version, _, words, matrix in nox.calls:
+        entry = matrix.entry(entry_id(version))
+        assert entry.models_official == garden[version[:4]] and entry.version == version and words == []
+        assert entry.force == ("numpy>=2",) and entry.stacks == ("cpu",) and entry.expect is None
+        (combo,) = combinations(matrix, PROFILE)
+        assert [m.id for m in combo.models] == ["retinanet-mnv2-256"]
+
+
+def test_a_repeated_bisection_reuses_its_probes(tmp_path):
+    nox = FakeNox(numpy_until("2.18.0"))
+    words = ["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--fixed", "--when", "class=numpy-abi"]
+    first, _ = command.main(argv(tmp_path, *words), lister=lister, runner=nox, say=lambda line: None)
+    ran = len(nox.calls)
+    again, _ = command.main(argv(tmp_path, *words, "--resume", run_id="20261203T170000Z-000002"), lister=lister,
+                            runner=nox, say=lambda line: None)
+    assert len(nox.calls) == ran  # nothing probed twice
+    assert again.run_id == first.run_id and again.final.first_new.version == "2.18.0"
+    assert any("reused" in note for note in again.notes)
+
+
+def test_a_resume_of_another_question_is_refused(tmp_path):
+    nox = FakeNox(numpy_until("2.18.0"))
+    words = ["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--fixed", "--when", "class=numpy-abi"]
+    command.main(argv(tmp_path, *words), lister=lister, runner=nox, say=lambda line: None)
+    other = [w if w != "2.15.1" else "2.16.1" for w in words]
+    with pytest.raises(TfmatrixError, match="that run bisected tf2.20-cpu 2.15.1..2.20.0"):
+        command.main(argv(tmp_path, *other, "--resume"), lister=lister, runner=nox, say=lambda line: None)
+
+
+def test_a_good_end_that_is_bad_is_a_verdict_and_status_1(tmp_path):
+    nox = FakeNox(numpy_until("2.10.0"))  # nothing fails: the --good end is already "fixed"
+    answer, status = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0",
+                                       "--fixed", "--when", "class=numpy-abi"),
+                                  lister=lister, runner=nox, say=lambda line: None)
+    assert status == 1 and len(nox.calls) == 1
+    assert answer.verdict_lines() == ["2.15.1 is not failing: ok"]
+
+
+def slow_from(first_slow, undecided=()):
+    def script(version, more):
+        if version in undecided and not more:
+            samples = [1.0, 6.0, 2.0, 5.0, 3.3]
+        else:
+            base = 4.0 if Version(version) >= Version(first_slow) else 2.0
+            samples = [base + 0.01 * i for i in range(10 if more else 5)]
+        return synthetic.record("p", "ok", [synthetic.phase("import", None, samples=samples)], models=())
+    return script
+
+
+def test_a_metric_bisection_remeasures_an_undecided_probe_once_with_more_samples(tmp_path):
+    nox = FakeNox(slow_from("2.17.0", undecided={"2.17.0"}))
+    answer, status = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0",
+                                       "--metric", "import"), lister=lister, runner=nox, say=lambda line: None)
+    assert status == 0 and answer.final.first_new.version == "2.17.0"
+    again = [(v, m) for v, m, _, _ in nox.calls if v == "2.17.0"]
+    assert again == [("2.17.0", False), ("2.17.0", True)]
+    assert answer.final.first_new.remeasured
+    matrices = {(v, m): matrix for v, m, _, matrix in nox.calls}
+    assert matrices[("2.17.0", False)].workload.import_repeats == 5
+    assert matrices[("2.17.0", True)].workload.import_repeats == 10
+    assert all(words == ["--import-only"] for _, _, words, _ in nox.calls)  # --metric import needs no model
+    assert answer.final.first_new.value == pytest.approx(4.045)
+
+
+def test_then_nightly_narrows_a_release_answer_to_consecutive_nightly_builds(tmp_path):
+    def script(version, more):
+        v = Version(version)
+        slow = v >= Version("2.18.0.dev20240602")
+        return synthetic.record("p", "ok", [synthetic.phase("import", None, samples=[(4.0 if slow else 2.0) + 0.01 * i
+                                                                                     for i in range(5)])], models=())
+    nox = FakeNox(script)
+    answer, _ = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric",
+                                  "import", "--then-nightly"), lister=lister, runner=nox, say=lambda line: None)
+    first, second = answer.searches
+    assert first.first_new.version == "2.18.0" and first.last_old.version == "2.17.1"
+    assert second.candidates == ("2.17.1", "2.18.0.dev20240601", "2.18.0.dev20240602", "2.18.0.dev20240603", "2.18.0")
+    assert second.last_old.version == "2.18.0.dev20240601" and second.first_new.version == "2.18.0.dev20240602"
+    nightly = next(m for v, _, _, m in nox.calls if v == "2.18.0.dev20240602")
+    entry = nightly.entry(entry_id("2.18.0.dev20240602"))
+    assert entry.package == "tf-nightly" and entry.load_only and entry.export_with == "tf2.20"
+    assert sum(1 for v, _, _, _ in nox.calls if v in ("2.17.1", "2.18.0")) == 2  # the ends were not probed again
+
+
+def test_then_nightly_says_when_the_index_has_no_nightly_between(tmp_path):
+    nox = FakeNox(slow_from("2.17.0"))
+    answer, _ = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric",
+                                  "import", "--then-nightly"), lister=lister, runner=nox, say=lambda line: None)
+    assert len(answer.searches) == 1
+    assert any(re.search(r"no tf-nightly build of 2.17 between 2.16.2 and 2.17.0", n) for n in answer.notes)
+
+
+@pytest.mark.parametrize("words, expected", [
+    (["--like", "tf9.9-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--when", "failed"],
+     "--like: got 'tf9.9-cpu'; expected a combination of"),
+    (["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0"], "exactly one of --when"),
+    (["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric", "import", "--repeats", "3"],
+     "--repeats: got 3; expected at least 5"),
+    (["--like", "tf2.20-cpu", "--good", "2.20.0", "--bad", "2.15.1", "--when", "failed"], "is not older than"),
+    (["--like", "tf2.20-cpu", "--good", "2.15.3", "--bad", "2.20.0", "--when", "failed"], "--good: got 2.15.3"),
+    (["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--when", "failed", "--frobnicate"],
+     "got '--frobnicate'"),
+])
+def test_bad_input_is_one_line(tmp_path, words, expected):
+    with pytest.raises(TfmatrixError, match=re.escape(expected)):
+        command.main(argv(tmp_path, *words), lister=lister, runner=FakeNox(numpy_until("2.18.0")),
+                     say=lambda line: None)

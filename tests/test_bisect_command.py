@@ -190,7 +190,7 @@ def test_then_nightly_says_when_the_index_has_no_nightly_between(tmp_path):
     answer, _ = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric",
                                   "import", "--then-nightly"), lister=lister, runner=nox, say=lambda line: None)
     assert len(answer.searches) == 1
-    assert any(re.search(r"no tf-nightly build of 2.17 between 2.16.2 and 2.17.0", n) for n in answer.notes)
+    assert any(re.search(r"no tf-nightly build of 2.17 between 2.16.2 and 2.17.0 \(PyPI keeps", n) for n in answer.notes)
 
 
 @pytest.mark.parametrize("words, expected", [
@@ -208,3 +208,21 @@ def test_bad_input_is_one_line(tmp_path, words, expected):
     with pytest.raises(TfmatrixError, match=re.escape(expected)):
         command.main(argv(tmp_path, *words), lister=lister, runner=FakeNox(numpy_until("2.18.0")),
                      say=lambda line: None)
+
+
+def test_then_nightly_says_a_patch_release_has_no_nightlies(tmp_path):
+    nox = FakeNox(slow_from("2.18.1"))
+    answer, _ = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric",
+                                  "import", "--then-nightly"), lister=lister, runner=nox, say=lambda line: None)
+    assert answer.final.first_new.version == "2.18.1" and len(answer.searches) == 1
+    assert any("2.18.1 is a patch release of 2.18" in n for n in answer.notes)
+
+
+def test_python_m_tfmatrix_bisect_takes_the_words_with_or_without_a_separator(tmp_path, monkeypatch):
+    from tfmatrix import cli
+
+    seen = []
+    monkeypatch.setattr(command, "main", lambda words: (seen.append(words), (None, 0))[1])
+    assert cli.main(["bisect", "--like", "x", "--good", "1"]) == 0
+    assert cli.main(["bisect", "--", "--like", "x"]) == 0
+    assert seen == [["--like", "x", "--good", "1"], ["--like", "x"]]

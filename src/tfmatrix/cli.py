@@ -198,7 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("words", nargs=argparse.REMAINDER, help="the options of `nox -s bisect --` (see docs/bisect.md)")
     s = sub.add_parser("scale", help="time the report and compare over 10,000 synthetic records")
     s.add_argument("--root", default=".", help="the project folder (holds benchmarks/)")
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["bisect"]:  # its words, in their order, are its own parser's (tfmatrix.bisection.command)
+        args = argparse.Namespace(command="bisect", words=words[1:])
+    else:
+        args = parser.parse_args(words)
     commands = {"compare": compare_command, "report": report_command, "publish": publish_command,
                 "scale": scale_command, "merge": merge_command, "doctor": doctor_command,
                 "validate": validate_command, "bisect": bisect_command}

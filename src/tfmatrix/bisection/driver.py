@@ -187,10 +187,14 @@ def run_bisection(question: Question, criterion: Criterion, prober: Prober, cand
             if not (question.then_nightly and first.ending is Ending.FOUND):
                 break
             versions = nightly_candidates(first, nightlies())
+            lo, hi = Version(versions[0]), Version(versions[-1])
+            if lo.release[:2] == hi.release[:2]:
+                answer.notes.append(f"--then-nightly: {hi} is a patch release of {lo.major}.{lo.minor}: its changes "
+                                    "were picked onto the release branch, which has no nightly builds")
+                break
             if len(versions) == 2:
-                answer.notes.append(f"--then-nightly: the index has no tf-nightly build of "
-                                    f"{Version(versions[1]).major}.{Version(versions[1]).minor} between "
-                                    f"{versions[0]} and {versions[1]} (it keeps only recent nightlies)")
+                answer.notes.append(f"--then-nightly: the index has no tf-nightly build of {hi.major}.{hi.minor} "
+                                    f"between {lo} and {hi} (PyPI keeps only recent nightlies)")
                 break
             say(f"tfmatrix: bisect: into {len(versions) - 2} nightly builds between {versions[0]} and {versions[1]}")
         current = Bisection(tuple(versions))

@@ -68,6 +68,7 @@ class Answer:
     searches: list[Bisection]
     criterion_text: str
     notes: list[str] = dataclasses.field(default_factory=list)
+    measured: str = ""  # a metric bisection: the metric and its unit ("import (seconds)"), for the page's figure
 
     @property
     def final(self) -> Bisection:
@@ -179,6 +180,8 @@ def run_bisection(question: Question, criterion: Criterion, prober: Prober, cand
     probe."""
     reference: list[Any] = []
     answer = Answer(question, prober.run.run_id, [], criterion.describe())
+    if isinstance(criterion, MetricCriterion):
+        answer.measured = f"{criterion.metric.key} ({criterion.metric.unit})"
     probe = judged_probe(prober, criterion, reference)
 
     for versions in [candidates.versions, None]:

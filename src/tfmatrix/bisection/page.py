@@ -58,8 +58,9 @@ def figure(answer: Answer, probes: list[Probe]) -> str | None:
         hi = (p.high if p.high is not None else p.value) - p.value
         ax.errorbar([x], [p.value], yerr=[[lo], [hi]], fmt="o", color=COLOURS[p.verdict], capsize=3)
     ax.set_xticks(xs, [p.version for p in measured], rotation=45, ha="right")
-    ax.set_ylabel("median")
-    ax.set_title("median and 99 % interval of every probe (green: good, red: bad, amber: undecided)", fontsize=9)
+    ax.set_ylabel(answer.measured or "median")
+    ax.set_title("each probe's median, with its 99 % interval (its range where too few samples give one); "
+                 "green: good, red: bad, amber: undecided", fontsize=8)
     return _svg_uri(fig)
 
 

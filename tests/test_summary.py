@@ -71,3 +71,10 @@ def test_the_export_column_names_who_made_a_loaded_savedmodel():
     table = summary.rows([loaded("tf2.21-cpu", "shared", combination="tf2.20-cpu", tensorflow="2.20.0", tensorflow_id="tf2.20"),
                   loaded("tf2.20-cpu", "brought")])
     assert [(r[0], r[5]) for r in table] == [("tf2.21-cpu", "by tf2.20"), ("tf2.20-cpu", "brought")]
+
+
+def test_an_import_only_record_shows_its_import():
+    alone = record("bisect-2.17.1-cpu", "ok", models=(), phases=[phase("import", None, samples=[2.0, 2.4, 2.2]),
+                                                                  phase("probe", None, samples=[])])
+    row = next(ln for ln in summary.render("RUN", [alone]).splitlines() if ln.startswith("bisect-2.17.1-cpu"))
+    assert row.split()[:2] == ["bisect-2.17.1-cpu", "ok"] and "2.20s" in row

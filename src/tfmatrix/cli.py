@@ -212,7 +212,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def bisect_command(args: Any) -> int:
     from .bisection import command
-
     from .run.interrupts import signal_name_of, signals_as_interrupt
 
     words = args.words[1:] if args.words[:1] == ["--"] else args.words

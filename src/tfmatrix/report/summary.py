@@ -75,6 +75,9 @@ def rows(records: Iterable[CombinationRecord], expected: Iterable[Combination] =
         if not r.phases:  # skipped, install-failed: nothing was measured
             out.append((r.id, label(r), predicted, inst_s, *["-"] * 9))
             continue
+        if not r.combination.models:  # --import-only: the import alone
+            out.append((r.id, label(r), predicted, inst_s, _seconds(r, None, catalogue.IMPORT), *["-"] * 8))
+            continue
         for m in r.combination.models:
             thr = " ".join(f"b{p.batch}:{statistics.median(xs):.1f}/s" for p, metric, xs
                            in catalogue.all_measured(r.phases) if p.model == m and metric.family == "throughput")

@@ -59,8 +59,8 @@ class Options:
 
     def to_run_json(self) -> dict[str, object]:
         """What ``run.json`` keeps of the options."""
-        return {"models": list(self.models), "import_only": self.import_only, "quick": self.quick, "assume_gpu": self.assume_gpu,
-                "shard": str(self.shard) if self.shard else None,
+        return {"models": list(self.models), "import_only": self.import_only, "quick": self.quick,
+                "assume_gpu": self.assume_gpu, "shard": str(self.shard) if self.shard else None,
                 "executor": "gpus" if self.pooled else self.executor}
 
 

@@ -130,7 +130,8 @@ def plan(combo: Combination, workload: Workload) -> list[Job]:
                      *(warm if i == n else ()), *((probe,) if i == 1 and j == 0 else ()))
             jobs.append(Job(f"{'cold' if i < n else 'warm'}-{i}-{m.id}", steps))
     if not combo.models:  # --import-only: the import's cold starts alone, the first with the probe
-        jobs += [Job(f"cold-{i}", (imported, *((probe,) if i == 1 else ()))) for i in range(1, workload.import_repeats + 1)]
+        jobs += [Job(f"cold-{i}", (imported, *((probe,) if i == 1 else ())))
+                 for i in range(1, workload.import_repeats + 1)]
     return jobs
 
 

@@ -35,24 +35,28 @@ class FakeNox:
     """Stands in for ``nox -s bench(<probe>)``: checks what it is given, writes the record the script says."""
 
     def __init__(self, script):
-        self.script, self.calls = script, []
+        self.script, self.calls, self.invocations = script, [], []
 
     def __call__(self, argv, env, cwd, log):
-        session = next(a for a in argv if a.startswith("bench("))
-        cid = session[len("bench("):-1]
         assert env[PROFILE_ENV] == PROFILE and Path(env[MATRIX_ENV]).is_file()
         matrix = load_matrix(env[MATRIX_ENV])  # the matrix written for the probe is a valid one
-        tf = next(t for t in matrix.tensorflow if cid.startswith(t.id + "-"))
-        more = tf.id.endswith("-more")
-        self.calls.append((tf.version, more, list(argv[argv.index("--") + 1:]), matrix))
-        rec = self.script(tf.version, more)
-        rec.run_id = env[RUN_ID_ENV]
-        rec.combination = synthetic.info(cid, models=())
-        rec.started_at = rec.ended_at = "2026-12-03T17:00:00+00:00"
-        run = RunDir(Path(env["TFMATRIX_RESULTS"]), env[RUN_ID_ENV])
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_record(rec)
-        return 0 if rec.status.value == "ok" else 1
+        status = 0
+        sessions = [a[len("bench("):-1] for a in argv if a.startswith("bench(")]
+        self.invocations.append(sessions)
+        for cid in sessions:  # in the order given: the good end beside a probe first
+            tf = next(t for t in matrix.tensorflow if cid.startswith(t.id + "-"))
+            more = tf.id.endswith("-more")
+            if "-beside-" not in tf.id:
+                self.calls.append((tf.version, more, list(argv[argv.index("--") + 1:]), matrix))
+            rec = self.script(tf.version, more)
+            rec.run_id = env[RUN_ID_ENV]
+            rec.combination = synthetic.info(cid, models=())
+            rec.started_at = rec.ended_at = "2026-12-03T17:00:00+00:00"
+            run = RunDir(Path(env["TFMATRIX_RESULTS"]), env[RUN_ID_ENV])
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.write_record(rec)
+            status = status or (0 if rec.status.value == "ok" else 1)
+        return status
 
 
 def argv(tmp_path, *words, run_id="20261203T170000Z-000001"):
@@ -158,6 +162,7 @@ def test_a_metric_bisection_remeasures_an_undecided_probe_once_with_more_samples
     assert status == 0 and answer.final.first_new.version == "2.17.0"
     again = [(v, m) for v, m, _, _ in nox.calls if v == "2.17.0"]
     assert again == [("2.17.0", False), ("2.17.0", True)]
+    assert ["bisect-2.15.1-beside-2.17.0-more-cpu", "bisect-2.17.0-more-cpu"] in nox.invocations
     assert answer.final.first_new.remeasured
     matrices = {(v, m): matrix for v, m, _, matrix in nox.calls}
     assert matrices[("2.17.0", False)].workload.import_repeats == 5
@@ -226,3 +231,20 @@ def test_python_m_tfmatrix_bisect_takes_the_words_with_or_without_a_separator(tm
     assert cli.main(["bisect", "--like", "x", "--good", "1"]) == 0
     assert cli.main(["bisect", "--", "--like", "x"]) == 0
     assert seen == [["--like", "x", "--good", "1"], ["--like", "x"]]
+
+
+def test_a_metric_probe_is_judged_against_the_good_end_measured_beside_it(tmp_path):
+    """The machine slows by half after the first probe; nothing changed between versions.  Judged against the
+    good end measured at the start, every later version would look ×1.5 slower; beside it, none does."""
+    measured = []
+
+    def drifting(version, more):
+        slow = 1.5 if measured else 1.0
+        measured.append(version)
+        return synthetic.record("p", "ok", [synthetic.phase("import", None, samples=[2.0 * slow + 0.01 * i
+                                                                                     for i in range(5)])], models=())
+    nox = FakeNox(drifting)
+    answer, status = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0",
+                                       "--metric", "import"), lister=lister, runner=nox, say=lambda line: None)
+    assert status == 1 and answer.verdict_lines()[0].startswith("2.20.0 is not bad:")
+    assert nox.invocations == [["bisect-2.15.1-cpu"], ["bisect-2.15.1-beside-2.20.0-cpu", "bisect-2.20.0-cpu"]]

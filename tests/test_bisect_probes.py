@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfmatrix.bisection.probes import PROFILE, Plan, entry_id, probe_combination, run_nox
+from tfmatrix.bisection.probes import PROFILE, Plan, Slot, entry_id, probe_combination, run_nox
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix, parse_matrix
 
@@ -26,9 +26,9 @@ def plan(like: str = "tf2.20-cpu", **changes) -> Plan:
 
 
 def test_the_probe_matrix_is_the_users_with_the_probe_and_one_profile():
-    doc = plan().matrix([("2.17.1", False)])
+    doc = plan().matrix([Slot("2.17.1")])
     matrix = parse_matrix(doc, "probe.yaml")
-    combo = probe_combination(matrix, "2.17.1")
+    combo = probe_combination(matrix, Slot("2.17.1"))
     assert combo.id == "bisect-2.17.1-cpu" and combo.tf.models_official == "2.17.0"
     assert [m.id for m in combo.models] == ["retinanet-mnv2-256"]  # the template's models, as its profile has them
     assert {c.id for c in combinations(matrix, PROFILE)} == {combo.id}
@@ -36,31 +36,32 @@ def test_the_probe_matrix_is_the_users_with_the_probe_and_one_profile():
 
 
 def test_a_version_without_its_model_garden_loads_the_templates_export():
-    combo = probe_combination(parse_matrix(plan().matrix([("2.21.0", False)]), "p.yaml"), "2.21.0")
+    combo = probe_combination(parse_matrix(plan().matrix([Slot("2.21.0")]), "p.yaml"), Slot("2.21.0"))
     assert combo.tf.load_only and combo.tf.export_with == "tf2.20"
     assert combo.exporter(combo.models[0]).tf.id == "tf2.20"
 
 
 def test_a_nightly_is_tf_nightly_and_load_only():
-    combo = probe_combination(parse_matrix(plan().matrix([("2.23.0.dev20261026", False)]), "p.yaml"),
-                              "2.23.0.dev20261026")
+    night = Slot("2.23.0.dev20261026")
+    combo = probe_combination(parse_matrix(plan().matrix([night]), "p.yaml"), night)
     assert combo.tf.package == "tf-nightly" and combo.tf.load_only and combo.tf.resolve_cutoff is not None
 
 
 def test_the_bisected_metric_gets_its_repeats_and_twice_as_many_when_measured_again():
     p = plan(repeats={"workload.import_repeats": 5})
-    assert parse_matrix(p.matrix([("2.17.1", False)]), "p.yaml").workload.import_repeats == 5
-    again = parse_matrix(p.matrix([("2.17.1", True)]), "p.yaml")
-    assert again.workload.import_repeats == 10 and probe_combination(again, "2.17.1", True).tf.id == \
-        entry_id("2.17.1", True)
-    nested = plan(repeats={"workload.latency.min_queries": 40}).matrix([("2.17.1", False)])
+    assert parse_matrix(p.matrix([Slot("2.17.1")]), "p.yaml").workload.import_repeats == 5
+    again = parse_matrix(p.matrix([Slot("2.15.1", True, beside="2.17.1"), Slot("2.17.1", True)]), "p.yaml")
+    assert again.workload.import_repeats == 10
+    assert [c.tf.id for c in combinations(again, PROFILE)] == ["bisect-2.15.1-beside-2.17.1-more", "bisect-2.17.1-more"]
+    assert probe_combination(again, Slot("2.17.1", True)).tf.id == entry_id("2.17.1", True)
+    nested = plan(repeats={"workload.latency.min_queries": 40}).matrix([Slot("2.17.1")])
     assert parse_matrix(nested, "p.yaml").workload.latency_min_queries == 40
 
 
 def test_model_paths_of_the_users_matrix_stay_where_they_point(tmp_path):
     raw = yaml.safe_load((ROOT / "matrix.yaml").read_text())
     raw["models"].append({"id": "mine", "source": "saved_model", "path": "models/mine", "input_size": [64, 64]})
-    doc = plan(raw=raw, matrix_dir=tmp_path).matrix([("2.17.1", False)])
+    doc = plan(raw=raw, matrix_dir=tmp_path).matrix([Slot("2.17.1")])
     assert next(m for m in doc["models"] if m["id"] == "mine")["path"] == str(tmp_path / "models" / "mine")
 
 

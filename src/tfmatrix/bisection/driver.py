@@ -19,7 +19,7 @@ from ..errors import TfmatrixError
 from ..records.store import RunDir, now, read_json
 from . import candidates as cands
 from .criteria import Criterion, MetricCriterion
-from .probes import Prober
+from .probes import Prober, Slot
 from .search import Bisection, Ending, Probe, Verdict, bisect
 
 STATE = "bisection.json"
@@ -140,26 +140,33 @@ def latest_bisection(results: Path) -> RunDir:
     return RunDir(results, found[-1].name)
 
 
-def judged_probe(prober: Prober, criterion: Criterion, reference: list[Any]) -> Callable[[str], Probe]:
+def judged_probe(prober: Prober, criterion: Criterion, good: str) -> Callable[[str], Probe]:
     """The search's prober: run (or reuse) the probe, judge it; an undecided one once more with more samples.
 
-    ``reference`` holds the good end's record once it is judged (a metric's reference samples)."""
+    A metric's probe is judged against the good end measured again in the same nox invocation, just before
+    it (a ratio of two timings taken minutes apart would carry the machine's drift in between)."""
+    paired = isinstance(criterion, MetricCriterion)
+
+    def measured(version: str, more: bool) -> tuple[Probe | None, str]:
+        slots = [Slot(good, more, beside=version), Slot(version, more)] if paired and version != good \
+            else [Slot(version, more)]
+        recs, why = prober.records(slots)
+        rec, ref = recs[-1], (recs[0] if len(recs) == 2 else None)
+        if rec is None:
+            return None, why
+        if len(recs) == 2 and ref is None:
+            return Probe(version, Verdict.SKIP, f"the good end beside it has no record: {why}"), ""
+        got = criterion.judge(version, rec, ref)
+        return dataclasses.replace(got, record=str(prober.run.record_path(rec.id)), remeasured=more), ""
 
     def probe(version: str) -> Probe:
-        rec, why = prober.record(version)
-        if rec is None:
+        got, why = measured(version, False)
+        if got is None:
             return Probe(version, Verdict.SKIP, f"not probed: {why}")
-        ref = reference[0] if reference else None
-        got = criterion.judge(version, rec, ref)
-        path = str(prober.run.record_path(rec.id))
         if got.verdict is Verdict.UNDECIDED:
-            again, why = prober.record(version, more=True)
-            if again is not None:
-                got = dataclasses.replace(criterion.judge(version, again, ref), remeasured=True)
-                path = str(prober.run.record_path(again.id))
-        if not reference and isinstance(criterion, MetricCriterion) and got.verdict is Verdict.OLD:
-            reference.append(rec)
-        return dataclasses.replace(got, record=path)
+            again, _ = measured(version, True)
+            got = again or got
+        return got
 
     return probe
 
@@ -178,11 +185,10 @@ def run_bisection(question: Question, criterion: Criterion, prober: Prober, cand
                   say: Callable[[str], None] = print) -> Answer:
     """Search the releases; with --then-nightly and an answer, the nightly builds between; saved after each
     probe."""
-    reference: list[Any] = []
     answer = Answer(question, prober.run.run_id, [], criterion.describe())
     if isinstance(criterion, MetricCriterion):
         answer.measured = f"{criterion.metric.key} ({criterion.metric.unit})"
-    probe = judged_probe(prober, criterion, reference)
+    probe = judged_probe(prober, criterion, candidates.good)
 
     for versions in [candidates.versions, None]:
         if versions is None:

@@ -37,8 +37,23 @@ MATRIX_ENV = "TFMATRIX_MATRIX"
 MORE = "-more"  # the entry id's suffix of a probe re-measured with more samples
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One entry of a probe's matrix: the probed version, or (``beside``) the good end measured again in the same
+    nox invocation, just before the version it is compared with; ``more``: twice the samples."""
+
+    version: str
+    more: bool = False
+    beside: str | None = None
+
+    @property
+    def id(self) -> str:
+        paired = f"-beside-{self.beside}" if self.beside else ""
+        return f"bisect-{self.version}{paired}{MORE if self.more else ''}"
+
+
 def entry_id(version: str, more: bool = False) -> str:
-    return f"bisect-{version}{MORE if more else ''}"
+    return Slot(version, more).id
 
 
 @dataclass(frozen=True)
@@ -52,11 +67,12 @@ class Plan:
     repeats: Mapping[str, int] = field(default_factory=dict)  # workload key (dotted) -> samples
     bench_args: tuple[str, ...] = ()  # --quick, --import-only (then TensorFlow is installed without the Model Garden)
 
-    def entry(self, version: str, more: bool = False) -> dict[str, Any]:
+    def entry(self, slot: Slot | str) -> dict[str, Any]:
         """The probe's ``tensorflow:`` entry, as YAML."""
-        tf = self.template.tf
+        slot = Slot(slot) if isinstance(slot, str) else slot
+        version, tf = slot.version, self.template.tf
         nightly = Version(version).is_devrelease
-        out: dict[str, Any] = {"id": entry_id(version, more), "version": version,
+        out: dict[str, Any] = {"id": slot.id, "version": version,
                                "package": NIGHTLY_PACKAGE if nightly else
                                (tf.package if tf.package != NIGHTLY_PACKAGE else "tensorflow")}
         garden = None if nightly or "--import-only" in self.bench_args else self.companions.get(version)
@@ -78,10 +94,10 @@ class Plan:
             out["hardware"] = {k: v for k, v in tf.hardware.to_json().items() if v is not None}
         return out
 
-    def matrix(self, versions: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+    def matrix(self, slots: Sequence[Slot]) -> dict[str, Any]:
         """The user's matrix with the probes' entries, one profile naming them, and the bisection's repeats."""
         doc = yaml.safe_load(yaml.safe_dump(dict(self.raw)))  # a deep copy, anchors resolved
-        entries = [self.entry(v, more) for v, more in versions]
+        entries = [self.entry(slot) for slot in slots]
         doc["tensorflow"] = list(doc.get("tensorflow") or []) + entries
         doc["pythons"] = [self.template.python]
         for model in doc.get("models") or []:
@@ -90,7 +106,7 @@ class Plan:
         workload = doc.setdefault("workload", {}) or {}
         doc["workload"] = workload
         for key, n in self.repeats.items():
-            if any(more for _, more in versions):
+            if any(slot.more for slot in slots):
                 n *= 2
             where = workload
             *parents, last = key.split(".")[1:]  # "workload.latency.min_queries"
@@ -104,10 +120,9 @@ class Plan:
         return doc
 
 
-def probe_combination(matrix: Matrix, version: str, more: bool = False) -> Combination | None:
+def probe_combination(matrix: Matrix, slot: Slot) -> Combination | None:
     """The probe's combination in the matrix written for it (None: the matrix's rules exclude it)."""
-    want = entry_id(version, more)
-    return next((c for c in combinations(matrix, PROFILE) if c.tf.id == want), None)
+    return next((c for c in combinations(matrix, PROFILE) if c.tf.id == slot.id), None)
 
 
 #: (argv, env, cwd, log path) -> exit status; a seam for tests (the real one runs nox)
@@ -149,32 +164,38 @@ class Prober:
     def folder(self) -> Path:
         return self.run.path / "bisection"
 
-    def record(self, version: str, more: bool = False) -> tuple[CombinationRecord | None, str]:
-        """The probe's record (None: nox ended without one; then why), running it unless it is recorded."""
-        path = self.folder / f"matrix-{entry_id(version, more)}.yaml"
+    def records(self, slots: Sequence[Slot]) -> tuple[list[CombinationRecord | None], str]:
+        """The records of these entries, run in one nox invocation in this order unless recorded (None: nox
+        ended without one; then why)."""
+        name = "+".join(slot.id for slot in slots)
+        path = self.folder / f"matrix-{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.plan.matrix([(version, more)]), sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.safe_dump(self.plan.matrix(slots), sort_keys=False), encoding="utf-8")
         matrix = parse_matrix(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
-        combo = probe_combination(matrix, version, more)
-        if combo is None:
-            return None, f"the matrix's rules exclude {version} with Python {self.plan.template.python}"
-        done = self.run.existing_record(combo.id)
-        if done is not None and done.status != Status.INTERRUPTED:
-            self.reused.append(version)
-            self.say(f"tfmatrix: bisect: {version}: already probed in run {self.run.run_id} ({done.outcome})")
-            return done, ""
-        again = ("--resume", self.run.run_id) if done is not None else ()  # its interrupted attempt is set aside
+        combos = [probe_combination(matrix, slot) for slot in slots]
+        if any(c is None for c in combos):
+            return [None] * len(slots), (f"the matrix's rules exclude {slots[-1].version} with Python "
+                                         f"{self.plan.template.python}")
+        done = [self.run.existing_record(c.id) for c in combos if c is not None]
+        todo = [c for c, d in zip(combos, done) if c is not None and (d is None or d.status == Status.INTERRUPTED)]
+        if not todo:
+            self.reused.append(slots[-1].version)
+            self.say(f"tfmatrix: bisect: {slots[-1].version}: already probed in run {self.run.run_id}")
+            return list(done), ""
+        again = ("--resume", self.run.run_id) if any(d is not None for d in done) else ()  # attempts set aside
         argv = [self.nox_python, "-m", "nox", "--noxfile", str(self.root / "noxfile.py"), "-s",
-                f"bench({combo.id})", "--", *self.plan.bench_args, *again]
+                *(f"bench({c.id})" for c in todo), "--", *self.plan.bench_args, *again]
         env = {**os.environ, MATRIX_ENV: str(path), PROFILE_ENV: PROFILE, RUN_ID_ENV: self.run.run_id,
                RESULTS_ENV: str(self.run.path.parent)}
-        log = self.run.log_dir(combo.id) / "nox.log"
-        self.say(f"tfmatrix: bisect: probing {version}{' again, with more samples' if more else ''} "
-                 f"({combo.id}; nox's output: {log})")
+        log = self.run.log_dir(todo[-1].id) / "nox.log"
+        what = " and ".join(c.id for c in todo)
+        self.say(f"tfmatrix: bisect: probing {slots[-1].version}{' again, with more samples' if slots[-1].more else ''}"
+                 f" ({what}; nox's output: {log})")
         status = self.runner(argv, env, self.root, log)
-        done = self.run.existing_record(combo.id)
-        if done is None:
-            return None, f"nox exited {status} without a record of {combo.id} (see {log})"
-        if done.status == Status.INTERRUPTED:
-            raise Interrupted(done.reason or "SIGINT")
-        return done, ""
+        done = [self.run.existing_record(c.id) for c in combos if c is not None]
+        if any(d is not None and d.status == Status.INTERRUPTED for d in done):
+            raise Interrupted(next(d.reason for d in done if d is not None and d.status == Status.INTERRUPTED)
+                              or "SIGINT")
+        missing = [c.id for c, d in zip(combos, done) if c is not None and d is None]
+        return list(done), (f"nox exited {status} without a record of {', '.join(missing)} (see {log})"
+                            if missing else "")

@@ -193,9 +193,9 @@ class Prober:
                  f" ({what}; nox's output: {log})")
         status = self.runner(argv, env, self.root, log)
         done = [self.run.existing_record(c.id) for c in combos if c is not None]
-        if any(d is not None and d.status == Status.INTERRUPTED for d in done):
-            raise Interrupted(next(d.reason for d in done if d is not None and d.status == Status.INTERRUPTED)
-                              or "SIGINT")
+        stopped = [d.reason for d in done if d is not None and d.status == Status.INTERRUPTED]
+        if stopped:  # the probe recorded it ("interrupted by SIGTERM during import"); so does the bisection
+            raise Interrupted("SIGTERM" if "SIGTERM" in stopped[0] else "SIGINT")
         missing = [c.id for c, d in zip(combos, done) if c is not None and d is None]
         return list(done), (f"nox exited {status} without a record of {', '.join(missing)} (see {log})"
                             if missing else "")

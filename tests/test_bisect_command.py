@@ -12,7 +12,7 @@ import synthetic
 from packaging.version import Version
 
 from tfmatrix.bisection import command
-from tfmatrix.bisection.probes import MATRIX_ENV, PROFILE, entry_id
+from tfmatrix.bisection.probes import MATRIX_ENV, PROFILE, Slot
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
@@ -89,7 +89,7 @@ def test_an_outcome_bisection_with_fixed_finds_where_the_failure_went_away(tmp_p
     assert lines[0].startswith("first fixed: 2.18.0") and lines[1].startswith("last failing: 2.17.1: failed/numpy-abi")
     # each probe is the template's entry with its version and the Model Garden of its minor
     for version, _, _, matrix in nox.calls:  # --import-only: TensorFlow alone
-        entry = matrix.entry(entry_id(version))
+        entry = matrix.entry(Slot(version).id)
         assert entry.load_only and entry.export_with == "tf2.20" and entry.version == version
         assert entry.stacks == ("cpu",) and entry.force == () and entry.requires == ()  # as tf2.20's
     # the state, and the page
@@ -107,7 +107,7 @@ def test_each_probe_gets_the_model_garden_of_its_minor_and_the_template_pins(tmp
     garden = {"2.15": "2.15.0", "2.16": "2.16.0", "2.17": "2.17.0", "2.18": "2.18.0", "2.19": "2.19.1", "2.20": "2.20.0"}
     assert len(nox.calls) >= 3
     for version, _, words, matrix in nox.calls:
-        entry = matrix.entry(entry_id(version))
+        entry = matrix.entry(Slot(version).id)
         assert entry.models_official == garden[version[:4]] and entry.version == version and words == []
         assert entry.force == ("numpy>=2",) and entry.stacks == ("cpu",) and entry.expect is None
         (combo,) = combinations(matrix, PROFILE)
@@ -185,7 +185,7 @@ def test_then_nightly_narrows_a_release_answer_to_consecutive_nightly_builds(tmp
     assert second.candidates == ("2.17.1", "2.18.0.dev20240601", "2.18.0.dev20240602", "2.18.0.dev20240603", "2.18.0")
     assert second.last_old.version == "2.18.0.dev20240601" and second.first_new.version == "2.18.0.dev20240602"
     nightly = next(m for v, _, _, m in nox.calls if v == "2.18.0.dev20240602")
-    entry = nightly.entry(entry_id("2.18.0.dev20240602"))
+    entry = nightly.entry(Slot("2.18.0.dev20240602").id)
     assert entry.package == "tf-nightly" and entry.load_only and entry.export_with == "tf2.20"
     assert sum(1 for v, _, _, _ in nox.calls if v in ("2.17.1", "2.18.0")) == 2  # the ends were not probed again
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfmatrix.bisection.probes import PROFILE, Plan, Slot, entry_id, probe_combination, run_nox
+from tfmatrix.bisection.probes import PROFILE, Plan, Slot, probe_combination, run_nox
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix, parse_matrix
 
@@ -53,7 +53,7 @@ def test_the_bisected_metric_gets_its_repeats_and_twice_as_many_when_measured_ag
     again = parse_matrix(p.matrix([Slot("2.15.1", True, beside="2.17.1"), Slot("2.17.1", True)]), "p.yaml")
     assert again.workload.import_repeats == 10
     assert [c.tf.id for c in combinations(again, PROFILE)] == ["bisect-2.15.1-beside-2.17.1-more", "bisect-2.17.1-more"]
-    assert probe_combination(again, Slot("2.17.1", True)).tf.id == entry_id("2.17.1", True)
+    assert probe_combination(again, Slot("2.17.1", True)).tf.id == "bisect-2.17.1-more"
     nested = plan(repeats={"workload.latency.min_queries": 40}).matrix([Slot("2.17.1")])
     assert parse_matrix(nested, "p.yaml").workload.latency_min_queries == 40
 

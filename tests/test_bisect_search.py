@@ -103,8 +103,3 @@ def test_after_is_told_after_every_probe():
     seen: list[int] = []
     out = bisect(VERSIONS, scripted(monotone(3)), after=lambda b: seen.append(b.probed))
     assert seen == list(range(1, out.probed + 1))
-
-
-def test_a_probe_round_trips_through_json():
-    p = Probe("2.17.0", Verdict.UNDECIDED, "import ×1.4, p=0.03", 3.1, 3.0, 3.3, "results/x.json", True)
-    assert Probe.from_json(p.to_json()) == p

@@ -127,7 +127,8 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
         run = latest_bisection(results) if ns.resume == "latest" else RunDir(results, check_run_id(ns.resume,
                                                                                                  "--resume"))
         check_resumable(run, question)
-    garden = lister("tf-models-official", combo.python, pre=True, index_url=matrix.index_url)
+    # an import-only probe installs TensorFlow alone: no Model Garden release to look up
+    garden = [] if import_only else lister("tf-models-official", combo.python, pre=True, index_url=matrix.index_url)
     plan = Plan(template=combo, raw=yaml.safe_load(Path(ns.matrix).read_text(encoding="utf-8")),
                 matrix_dir=Path(ns.matrix).resolve().parent,
                 companions={v: cands.companion(v, garden) for v in found.versions},

@@ -16,7 +16,7 @@ from packaging.version import Version
 
 from ..atomic import write_json_atomic
 from ..errors import TfmatrixError
-from ..records.store import RunDir, now, read_json
+from ..records.store import RunDir, now, read_json, run_folders
 from . import candidates as cands
 from .criteria import Criterion, MetricCriterion
 from .probes import Prober, Slot
@@ -69,6 +69,12 @@ class Answer:
     criterion_text: str
     notes: list[str] = dataclasses.field(default_factory=list)
     measured: str = ""  # a metric bisection: the metric and its unit ("import (seconds)"), for the page's figure
+
+    @property
+    def probes(self) -> list[Probe]:
+        """Every version probed, once, in version order (a --then-nightly search probes its ends again)."""
+        return sorted({p.version: p for s in self.searches for p in s.probes}.values(),
+                      key=lambda p: Version(p.version))
 
     @property
     def final(self) -> Bisection:
@@ -132,8 +138,6 @@ def check_resumable(run: RunDir, question: Question) -> None:
 
 
 def latest_bisection(results: Path) -> RunDir:
-    from ..records.store import run_folders
-
     found = [p for p in run_folders(results) if (p / "bisection" / STATE).exists()]
     if not found:
         raise TfmatrixError(f"bisect --resume: no bisection under {results} to resume")
@@ -217,7 +221,7 @@ def run_bisection(question: Question, criterion: Criterion, prober: Prober, cand
 def table(answer: Answer) -> str:
     """The terminal's table: every probe, in version order, then the verdict."""
     q = answer.question
-    rows = sorted({p.version: p for s in answer.searches for p in s.probes}.values(), key=lambda p: Version(p.version))
+    rows = answer.probes
     width = max([len(p.version) for p in rows] + [7])
     lines = [f"tfmatrix bisect {q.like}: {answer.criterion_text} (run {answer.run_id})",
              f"  {'version':<{width}}  {'verdict':<9}  evidence"]

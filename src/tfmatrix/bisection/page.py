@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.version import Version
-
 from ..records.store import RunDir, now
 from .driver import Answer, term
 from .search import Probe, Verdict
@@ -39,10 +37,6 @@ class PageView:
     figure: str | None
 
 
-def probes_in_order(answer: Answer) -> list[Probe]:
-    return sorted({p.version: p for s in answer.searches for p in s.probes}.values(), key=lambda p: Version(p.version))
-
-
 def figure(answer: Answer, probes: list[Probe]) -> str | None:
     """The metric's median at each probed version, with its 99 % interval (None: an outcome bisection)."""
     measured = [p for p in probes if p.value is not None]
@@ -65,7 +59,7 @@ def figure(answer: Answer, probes: list[Probe]) -> str | None:
 
 
 def view(answer: Answer) -> PageView:
-    probes = probes_in_order(answer)
+    probes = answer.probes
     q = answer.question
     rows = [Row(p.version, term(q, p.verdict), {"old": "ok", "new": "unexpected", "skip": "install-failed",
                                                 "undecided": "degraded"}[p.verdict.value],

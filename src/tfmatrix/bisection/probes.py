@@ -52,10 +52,6 @@ class Slot:
         return f"bisect-{self.version}{paired}{MORE if self.more else ''}"
 
 
-def entry_id(version: str, more: bool = False) -> str:
-    return Slot(version, more).id
-
-
 @dataclass(frozen=True)
 class Plan:
     """The probes of one bisection: the template, what each probe's entry gets, how nox is run."""
@@ -170,8 +166,9 @@ class Prober:
         name = "+".join(slot.id for slot in slots)
         path = self.folder / f"matrix-{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.plan.matrix(slots), sort_keys=False), encoding="utf-8")
-        matrix = parse_matrix(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
+        doc = self.plan.matrix(slots)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")  # what nox reads
+        matrix = parse_matrix(doc, str(path))
         combos = [probe_combination(matrix, slot) for slot in slots]
         if any(c is None for c in combos):
             return [None] * len(slots), (f"the matrix's rules exclude {slots[-1].version} with Python "

@@ -35,7 +35,7 @@ class Probe:
     verdict: Verdict
     evidence: str
     value: float | None = None  # the metric's median (a metric bisection), for the page
-    low: float | None = None  # its confidence interval
+    low: float | None = None  # its 99 % interval, or its range where too few samples give one
     high: float | None = None
     record: str = ""  # the combination record it read (results/...)
     remeasured: bool = False
@@ -44,12 +44,6 @@ class Probe:
         return {"version": self.version, "verdict": str(self.verdict), "evidence": self.evidence,
                 "value": self.value, "low": self.low, "high": self.high, "record": self.record,
                 "remeasured": self.remeasured}
-
-    @classmethod
-    def from_json(cls, doc: dict[str, object]) -> "Probe":
-        return cls(version=str(doc["version"]), verdict=Verdict(doc["verdict"]), evidence=str(doc["evidence"]),
-                   value=doc.get("value"), low=doc.get("low"), high=doc.get("high"),  # type: ignore[arg-type]
-                   record=str(doc.get("record", "")), remeasured=bool(doc.get("remeasured", False)))
 
 
 class Ending(enum.Enum):

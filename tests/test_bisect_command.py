@@ -208,6 +208,10 @@ def test_then_nightly_says_when_the_index_has_no_nightly_between(tmp_path):
     (["--like", "tf2.20-cpu", "--good", "2.15.3", "--bad", "2.20.0", "--when", "failed"], "--good: got 2.15.3"),
     (["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--when", "failed", "--frobnicate"],
      "got '--frobnicate'"),
+    (["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric", "peak-rss"],
+     "--metric peak-rss: expected --import-only with it"),
+    (["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric", "load", "--import-only"],
+     "--import-only: got --metric load; expected --metric import or peak-rss"),
 ])
 def test_bad_input_is_one_line(tmp_path, words, expected):
     with pytest.raises(TfmatrixError, match=re.escape(expected)):
@@ -248,3 +252,22 @@ def test_a_metric_probe_is_judged_against_the_good_end_measured_beside_it(tmp_pa
                                        "--metric", "import"), lister=lister, runner=nox, say=lambda line: None)
     assert status == 1 and answer.verdict_lines()[0].startswith("2.20.0 is not bad:")
     assert nox.invocations == [["bisect-2.15.1-cpu"], ["bisect-2.15.1-beside-2.20.0-cpu", "bisect-2.20.0-cpu"]]
+
+
+def test_a_nightly_peak_rss_bisection_takes_the_imports_peak_in_every_cold_start(tmp_path):
+    """--metric peak-rss --import-only --nightly: each probe's samples are its cold starts' peaks (issue 16)."""
+    def script(version, more):
+        mib = 760 if Version(version) >= Version("2.18.0.dev20240602") else 670
+        peaks = [float((mib + i) * 2**20) for i in range(10 if more else 5)]
+        return synthetic.record("p", "ok", [synthetic.phase("import", None, samples=[2.5] * len(peaks)),
+                                            synthetic.phase("peakmem", None, samples=peaks)], models=())
+    nox = FakeNox(script)
+    answer, status = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.18.0.dev20240601", "--bad",
+                                       "2.19.0.dev20241101", "--nightly", "--metric", "peak-rss", "--factor", "1.1",
+                                       "--import-only"), lister=lister, runner=nox, say=lambda line: None)
+    assert status == 0
+    assert (answer.final.last_old.version, answer.final.first_new.version) == ("2.18.0.dev20240601",
+                                                                                "2.18.0.dev20240602")
+    assert all(words == ["--import-only"] for _, _, words, _ in nox.calls)
+    assert all(m.workload.import_repeats == 5 for _, _, _, m in nox.calls)  # --repeats: the import's cold starts
+    assert "peak-rss 762 MiB" in answer.final.first_new.evidence and "×1.13" in answer.final.first_new.evidence

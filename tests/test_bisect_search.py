@@ -103,3 +103,11 @@ def test_after_is_told_after_every_probe():
     seen: list[int] = []
     out = bisect(VERSIONS, scripted(monotone(3)), after=lambda b: seen.append(b.probed))
     assert seen == list(range(1, out.probed + 1))
+
+
+def test_each_probes_line_gives_the_interval_its_verdict_left():
+    lines: list[str] = []
+    bisect(VERSIONS, scripted(monotone(3)), log=lines.append)
+    assert lines[0].endswith(f"[1 probes; 10 untried between {VERSIONS[0]} and {VERSIONS[-1]}]")
+    assert lines[2].startswith(f"{VERSIONS[5]}: new") and lines[2].endswith(
+        f"[3 probes; 4 untried between {VERSIONS[0]} and {VERSIONS[5]}]")  # not the interval before it

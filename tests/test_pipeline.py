@@ -19,6 +19,7 @@ from matrices import base, matrix_with
 
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.load import parse_matrix
+from tfmatrix.records import metrics
 from tfmatrix.records.model import InstallOutcome, PhaseRecord
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import new_run_id
@@ -568,6 +569,11 @@ def test_import_only_times_every_cold_start_of_the_import_and_nothing_else(tmp_p
               host=CPU_HOST, installer=Installer(), run_phase=run_phase)
     b.log_dir.mkdir(parents=True)
     assert b.phases(b.install()) is None
-    assert run_phase.ran == ["import", "probe"] + ["import"] * (ctx.matrix.workload.import_repeats - 1)
-    assert [p.name for p in b.record.phases] == ["import", "probe"]
+    n = ctx.matrix.workload.import_repeats
+    assert run_phase.ran == ["import", "probe"] + ["import"] * (n - 1)
+    assert [p.name for p in b.record.phases] == ["import", "peakmem", "probe"]
+    imported, peak = b.record.phases[:2]
+    assert len(peak.samples) == n  # the import's peak host RSS, one sample per cold start's process
+    assert peak.unit == "bytes" and peak.model is None and peak.samples == [float(run_phase.rss)] * n
+    assert [m.key for _, m, _ in metrics.all_measured(b.record.phases, judged=True)] == ["import", "peak-rss"]
     assert b.record.combination.models == ()

@@ -101,10 +101,15 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
     matrix = load_matrix(ns.matrix)
     combo = template(matrix, ns.like, ns.profile)
     criterion = criterion_of(ns)
-    if ns.import_only and isinstance(criterion, MetricCriterion) and criterion.metric.key != "import":
-        raise TfmatrixError(f"bisect --import-only: got --metric {criterion.metric.key}; expected --metric import "
+    key = criterion.metric.key if isinstance(criterion, MetricCriterion) else None
+    if ns.import_only and key not in (None, "import", "peak-rss"):
+        raise TfmatrixError(f"bisect --import-only: got --metric {key}; expected --metric import or peak-rss "
                             "(an import-only probe measures no model)")
-    import_only = ns.import_only or (isinstance(criterion, MetricCriterion) and criterion.metric.key == "import")
+    if key == "peak-rss" and not ns.import_only:
+        raise TfmatrixError("bisect --metric peak-rss: expected --import-only with it (a model's peak is measured "
+                            "once per probe, and one sample cannot be tested; an import-only probe takes the "
+                            "import's peak in each cold start)")
+    import_only = ns.import_only or key == "import"
     package = combo.tf.package if combo.tf.package != cands.NIGHTLY_PACKAGE else "tensorflow"
     available = lister(package, combo.python, pre=ns.include_pre, index_url=matrix.index_url)
     nightly: list[Version] = []
@@ -132,8 +137,8 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
     plan = Plan(template=combo, raw=yaml.safe_load(Path(ns.matrix).read_text(encoding="utf-8")),
                 matrix_dir=Path(ns.matrix).resolve().parent,
                 companions={v: cands.companion(v, garden) for v in found.versions},
-                repeats={criterion.metric.repeats_key: ns.repeats}
-                if isinstance(criterion, MetricCriterion) and criterion.metric.repeats_key else {},
+                repeats={"workload.import_repeats" if import_only else criterion.metric.repeats_key: ns.repeats}
+                if isinstance(criterion, MetricCriterion) and (import_only or criterion.metric.repeats_key) else {},
                 bench_args=bench_args)
     prober = Prober(plan, run, Path(ns.root), ns.nox_python, say=say, runner=runner)
     say(f"tfmatrix: bisect {ns.like}: {criterion.describe()}: {len(found)} candidates from {found.good} to "

@@ -92,16 +92,21 @@ def bisect(candidates: Sequence[str], probe: Callable[[str], Probe], log: Callab
         p = probe(candidates[i])
         out.probes.append(p)
         after(out)
-        left = [j for j in range(lo + 1, hi) if j not in unusable and j != i]
-        log(f"{p.version}: {p.verdict} ({p.evidence})  [{len(out.probes)} probes; {len(left)} untried between "
-            f"{candidates[lo]} and {candidates[hi]}]")
         return p
 
+    def told(p: Probe) -> None:
+        """The probe's line, with the interval as it stands after its verdict."""
+        left = [j for j in range(lo + 1, hi) if j not in unusable]
+        log(f"{p.version}: {p.verdict} ({p.evidence})  [{len(out.probes)} probes; {len(left)} untried between "
+            f"{candidates[lo]} and {candidates[hi]}]")
+
     old = tried(lo)
+    told(old)
     if old.verdict is not Verdict.OLD:
         out.ending, out.last_old = Ending.OLD_END_NOT_OLD, old
         return out
     new = tried(hi)
+    told(new)
     if new.verdict is not Verdict.NEW:
         out.ending, out.last_old, out.first_new = Ending.NEW_END_NOT_NEW, old, new
         return out
@@ -118,6 +123,7 @@ def bisect(candidates: Sequence[str], probe: Callable[[str], Probe], log: Callab
             hi, new = i, p
         else:
             unusable.add(i)
+        told(p)
     out.last_old, out.first_new = old, new
     between = [out.probe_of(candidates[i]) for i in range(lo + 1, hi)]
     out.unresolved = tuple(p for p in between if p is not None)

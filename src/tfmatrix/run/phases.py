@@ -76,6 +76,15 @@ def discard_device_timings(recorded: list[PhaseRecord], why: str) -> None:
                                               note=f"measured on the CPU, not recorded: {why}")
 
 
+def import_peak(imported: PhaseRecord) -> PhaseRecord:
+    """``--import-only``: the peak host RSS of a process that imported TensorFlow, as the ``peakmem`` phase a
+    model would have, one sample per cold start, so ``peak-rss`` is compared and bisected like any metric."""
+    spec = runner.PhaseSpec("peakmem", "import", "ImportSuite", "timeraw_import_tensorflow")
+    return runner.planned(spec, PhaseStatus.OK, unit="bytes", samples=[float(imported.peak_rss_bytes or 0)],
+                          peak_rss_bytes=imported.peak_rss_bytes, log=imported.log, processes=imported.processes,
+                          note="the peak host RSS of the process that imported TensorFlow (--import-only)")
+
+
 def stack_env(combo: Combination, gpu: int | None = None, windows: bool | None = None) -> dict[str, str]:
     """The benchmark processes' environment for this stack.
 

@@ -270,6 +270,8 @@ class Bench:
             else:
                 self.broken.add(spec.model)
         self._keep(phase)
+        if spec.phase == "import" and not combo.models and phase.status == PhaseStatus.OK and phase.peak_rss_bytes:
+            self._keep(phases.import_peak(phase))  # --import-only: the import's peak, one sample per process
 
     def _keep(self, phase: PhaseRecord) -> None:
         """Record a phase; one sampled again in a later process (a cold start) is joined to its record."""

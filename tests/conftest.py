@@ -77,3 +77,21 @@ def ctx(monkeypatch) -> Context:
     monkeypatch.delenv("TFMATRIX_RUN_ID", raising=False)
     monkeypatch.delenv("TFMATRIX_PROFILE", raising=False)
     return sessions.nox_context(ROOT)
+
+
+# --- the host a test runs on (issue 18): read it, never assume "a GPU-less CI box"
+
+@pytest.fixture(scope="session")
+def host_gpus() -> list[Any]:
+    """The NVIDIA GPUs this host shows, read through NVML as tfmatrix reads them."""
+    from tfmatrix.run import host
+
+    return host.visible_gpus()
+
+
+@pytest.fixture
+def gpu_less_host(host_gpus) -> None:
+    """For a test of what a host without a GPU records: on a GPU host it skips, saying what it saw."""
+    if host_gpus:
+        pytest.skip(f"this host has {len(host_gpus)} NVIDIA GPU(s) ({host_gpus[0].name}): the test checks what a "
+                    "host without one records (a GPU host's view is tested against the recorded NVML answers)")

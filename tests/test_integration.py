@@ -58,7 +58,7 @@ def test_nox_lists_one_bench_session_per_combination(workdir):
     assert "gpu" in tags["bench(tf2.20-cuda-pip)"] and "cpu" in tags["bench(tf2.20-cpu)"]
 
 
-def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
+def test_bench_records_ok_install_failed_and_gpu_skipped(workdir, host_gpus):
     proc = nox(workdir, "-s", "bench")
     out = proc.stdout + proc.stderr
     # one combination failed to install, so nox reports failure -- but every other one ran
@@ -85,6 +85,9 @@ def test_bench_records_ok_install_failed_and_gpu_skipped(workdir):
 
     for gpu_id in ("tf2.20-cuda-pip", "tf2.20-cuda-system", "tfbad-cuda-pip", "tfbad-cuda-system"):
         gpu = records[gpu_id]
+        if host_gpus:  # a GPU host: its GPU stacks were tried, not skipped for want of a GPU
+            assert "no NVIDIA GPU visible" not in (gpu["reason"] or ""), gpu["reason"]
+            continue
         assert gpu["status"] == "skipped"
         assert "no NVIDIA GPU visible" in gpu["reason"]
         assert gpu["phases"] == [] and gpu["install"] is None  # never timed on the CPU as if on a GPU
@@ -153,7 +156,7 @@ def test_second_run_reuses_the_venv_and_the_export(workdir):
     assert len(digests) == 1
 
 
-def test_forcing_a_gpu_stack_onto_a_cpu_machine_records_no_gpu_and_no_timings(workdir):
+def test_forcing_a_gpu_stack_onto_a_cpu_machine_records_no_gpu_and_no_timings(workdir, gpu_less_host):
     """--assume-gpu on a machine without one: TensorFlow really runs, finds no GPU, no timing is kept."""
     proc = nox(workdir, "-s", "bench(tf2.20-cuda-system)", "--", "--assume-gpu", "--quick")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -196,7 +199,7 @@ def test_known_bad_combinations_fail_as_expected_for_real(workdir):
     assert "expected-failure (numpy-abi)" in out and "expected-failure (degraded)" in out
 
 
-def test_doctor_gives_the_honest_cpu_only_answer(workdir):
+def test_doctor_gives_the_honest_cpu_only_answer(workdir, gpu_less_host):
     proc = nox(workdir, "-s", "doctor")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
@@ -236,6 +239,21 @@ import signal  # noqa: E402
 import time  # noqa: E402
 
 
+def as_a_terminal_starts_it() -> None:
+    """A terminal's foreground job starts with SIGINT and SIGTERM at their defaults.  A job that a shell without
+    job control put in the background (``nohup nox -s tests &``) inherits SIGINT ignored, and Python keeps an
+    inherited SIG_IGN: the signals these tests send would then reach processes that ignore them (issue 18)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def ignored_signals(pid: int) -> set[signal.Signals]:
+    """The signals process ``pid`` ignores (its ``SigIgn`` mask in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")), 16)
+    return {s for s in signal.Signals if mask >> (s.value - 1) & 1}
+
+
 def start_nox(workdir: Path, *args: str, cache: Path | None = None) -> tuple[subprocess.Popen, Path]:
     """nox in its own process group, as a terminal runs it; its output goes to a file we can poll."""
     env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "tiny.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
@@ -244,8 +262,11 @@ def start_nox(workdir: Path, *args: str, cache: Path | None = None) -> tuple[sub
     log = workdir / f"nox-{time.monotonic_ns()}.log"
     out = open(log, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args], stdout=out,
-                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                            stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                            preexec_fn=as_a_terminal_starts_it)
     out.close()
+    # the precondition of every signal these tests send, checked on the started process itself
+    assert not ignored_signals(proc.pid) & {signal.SIGINT, signal.SIGTERM}, ignored_signals(proc.pid)
     return proc, log
 
 
@@ -369,7 +390,7 @@ def test_two_runs_at_once_use_their_own_folders_and_build_the_export_once(workdi
     assert "waiting for another run that is using bench-tf2-20-cpu" in logs
 
 
-def test_force_gpu_stacks_installs_the_cuda_wheels_and_records_the_cpu_fallback(workdir):
+def test_force_gpu_stacks_installs_the_cuda_wheels_and_records_the_cpu_fallback(workdir, gpu_less_host):
     """--force-gpu-stacks on this GPU-less machine: tensorflow[and-cuda] really installs, TF really looks for
     the GPU, and the combination is recorded as no-gpu with TensorFlow's own words, and nothing is timed."""
     proc = nox(workdir, "-s", "bench(tf2.20-cuda-pip)", "--", "--force-gpu-stacks", "--quick")

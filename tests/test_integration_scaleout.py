@@ -130,7 +130,7 @@ def test_gpus_pool_installs_ahead_then_measures_with_real_nox_children(tiny, tmp
     assert "tf2.20-cpu: ok" in out and "tfmatrix run " in out  # the dispatch's lines, then the summary
 
 
-def test_gpus_on_a_machine_without_gpus_runs_one_at_a_time_and_says_so(tiny, tmp_path):
+def test_gpus_on_a_machine_without_gpus_runs_one_at_a_time_and_says_so(tiny, tmp_path, gpu_less_host):
     proc = nox("-s", "bench(tfbad-cpu)", "--", "--gpus", "0,1", results=tmp_path / "results",
                TFMATRIX_MATRIX=str(tiny), TFMATRIX_CACHE=str(tmp_path / "cache"))
     out = proc.stdout + proc.stderr

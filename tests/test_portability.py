@@ -77,6 +77,27 @@ def test_sigterm_becomes_an_interrupt_and_the_handler_is_restored():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_started_with_sigint_ignored_it_keeps_ignoring_it_and_sigterm_still_interrupts(tmp_path):
+    """What docs/operations.md says of a bench started by ``nohup … &`` from a script (issue 18)."""
+    if os.name == "nt":
+        pytest.skip("POSIX signal dispositions")
+    code = ("import os, signal, sys, time\n"
+            "from tfmatrix.run import interrupts\n"
+            "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)\n"
+            "try:\n"
+            "    with interrupts.signals_as_interrupt():\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        time.sleep(0.5)  # an ignored SIGINT: nothing happens\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        time.sleep(5)\n"
+            "except interrupts.Interrupted as exc:\n"
+            "    print(exc.signal_name, flush=True)\n")
+    ignore = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731 - as such a shell starts a job
+    out = subprocess.run([sys.executable, "-c", code], preexec_fn=ignore, capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert out.stdout.split() == ["True", "SIGTERM"], out.stdout + out.stderr
+
+
 def test_loaded_libraries_from_a_windows_module_list():
     """The module list EnumProcessModules gives on the seed story's box (paths as Windows writes them)."""
     cuda = r"C:\Program Files\NVIDIA GPU Computing Toolkit\CUDA"

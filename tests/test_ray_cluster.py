@@ -120,7 +120,7 @@ def wait_for_nodes(address: str, count: int, proc: subprocess.Popen, timeout: fl
     raise AssertionError(f"the Ray cluster at {address} did not reach {count} nodes")
 
 
-def test_each_combination_runs_on_the_node_it_asked_for_and_every_record_comes_back(cluster, tmp_path):
+def test_each_combination_runs_on_the_node_it_asked_for_and_every_record_comes_back(cluster, tmp_path, gpu_less_host):
     address, nodes = cluster
     by_type = {t: nid for nid, res in nodes.items() for t in ("H100", "A100") if f"accelerator_type:{t}" in res}
     assert set(by_type) == {"H100", "A100"} and by_type["H100"] != by_type["A100"]

@@ -16,9 +16,10 @@ from tfmatrix.bisection.probes import MATRIX_ENV, PROFILE, Slot
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
-from tfmatrix.records.model import Failure
+from tfmatrix.records.model import CombinationInfo, Failure
 from tfmatrix.records.store import RUN_ID_ENV, RunDir
 from tfmatrix.run.context import PROFILE_ENV
+from tfmatrix.run.options import Options
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASES = ["2.15.1", "2.16.1", "2.16.2", "2.17.0", "2.17.1", "2.18.0", "2.18.1", "2.19.0", "2.19.1", "2.20.0"]
@@ -50,7 +51,10 @@ class FakeNox:
                 self.calls.append((tf.version, more, list(argv[argv.index("--") + 1:]), matrix))
             rec = self.script(tf.version, more)
             rec.run_id = env[RUN_ID_ENV]
-            rec.combination = synthetic.info(cid, models=())
+            words = argv[argv.index("--") + 1:]  # the combination as bench records it: narrowed by its options
+            combo = next(c for c in combinations(matrix, PROFILE) if c.id == cid)
+            rec.combination = CombinationInfo.of(Options(import_only="--import-only" in words).narrow(combo))
+            rec.quick = "--quick" in words
             rec.started_at = rec.ended_at = "2026-12-03T17:00:00+00:00"
             run = RunDir(Path(env["TFMATRIX_RESULTS"]), env[RUN_ID_ENV])
             run.path.mkdir(parents=True, exist_ok=True)
@@ -124,6 +128,40 @@ def test_a_repeated_bisection_reuses_its_probes(tmp_path):
     assert len(nox.calls) == ran  # nothing probed twice
     assert again.run_id == first.run_id and again.final.first_new.version == "2.18.0"
     assert any("reused" in note for note in again.notes)
+
+
+def test_a_new_outcome_bisection_reads_the_probes_earlier_bisections_ran(tmp_path):
+    nox = FakeNox(numpy_until("2.18.0"))
+    words = ["--like", "tf2.15-numpy2-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--fixed", "--when",
+             "class=numpy-abi", "--import-only"]
+    first, _ = command.main(argv(tmp_path, *words), lister=lister, runner=nox, say=lambda line: None)
+    ran = [v for v, _, _, _ in nox.calls]
+    narrower = [w if w != "2.15.1" else "2.16.1" for w in words]  # another question, most of its probes made
+    second, _ = command.main(argv(tmp_path, *narrower, run_id="20261203T170000Z-000002"), lister=lister, runner=nox,
+                             say=lambda line: None)
+    assert second.final.first_new.version == "2.18.0" and second.run_id != first.run_id
+    new = [v for v, _, _, _ in nox.calls][len(ran):]
+    probed = [p.version for p in second.probes]
+    assert "2.16.1" in new and set(new).isdisjoint(ran)  # only what the first bisection had not probed
+    assert sorted(set(probed) - set(new)) == sorted(set(probed) & set(ran)) != []
+    assert any(f"(run {first.run_id})" in note and note.startswith("reused") for note in second.notes)
+    reused = next(p for p in second.probes if p.version not in new)
+    assert Path(reused.record).is_file() and Path(reused.record).parent.name == first.run_id  # where it is
+    # without --import-only the probe is another combination (the template's models): nothing is reused
+    before = len(nox.calls)
+    third, _ = command.main(argv(tmp_path, *words[:-1], run_id="20261203T170000Z-000003"), lister=lister, runner=nox,
+                            say=lambda line: None)
+    assert len(nox.calls) - before == len(third.probes) == len(ran)
+
+
+def test_a_new_metric_bisection_measures_again(tmp_path):
+    nox = FakeNox(slow_from("2.17.0"))
+    words = ["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric", "import"]
+    command.main(argv(tmp_path, *words), lister=lister, runner=nox, say=lambda line: None)
+    ran = len(nox.calls)
+    again, _ = command.main(argv(tmp_path, *words, run_id="20261203T170000Z-000002"), lister=lister, runner=nox,
+                            say=lambda line: None)
+    assert len(nox.calls) == 2 * ran and not any(note.startswith("reused") for note in again.notes)
 
 
 def test_a_resume_of_another_question_is_refused(tmp_path):
@@ -271,3 +309,19 @@ def test_a_nightly_peak_rss_bisection_takes_the_imports_peak_in_every_cold_start
     assert all(words == ["--import-only"] for _, _, words, _ in nox.calls)
     assert all(m.workload.import_repeats == 5 for _, _, _, m in nox.calls)  # --repeats: the import's cold starts
     assert "peak-rss 762 MiB" in answer.final.first_new.evidence and "×1.13" in answer.final.first_new.evidence
+
+
+def test_the_answer_names_the_pins_that_changed_between_the_last_good_and_the_first_bad(tmp_path):
+    """TF 2.18.1's import regression came with ml-dtypes 0.4.1 -> 0.7.0, which its looser pin let in."""
+    slow = slow_from("2.18.1")
+
+    def script(version, more):
+        rec = slow(version, more)
+        ml_dtypes = "0.7.0" if Version(version) >= Version("2.18.1") else "0.4.1"
+        rec.resolved_pins = [f"ml-dtypes=={ml_dtypes}", "numpy==2.0.2", f"tensorflow=={version}"]
+        return rec
+    answer, _ = command.main(argv(tmp_path, "--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric",
+                                  "import"), lister=lister, runner=FakeNox(script), say=lambda line: None)
+    assert answer.final.first_new.version == "2.18.1"
+    assert ("the resolved pins of 2.18.0 and 2.18.1 differ in: ml-dtypes 0.4.1 → 0.7.0, tensorflow 2.18.0 → 2.18.1 "
+            "(leads to check, not a verdict)") in answer.verdict_lines()

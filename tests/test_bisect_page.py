@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import re
+
 import pytest
 
 from browser import chromium, visit
@@ -23,7 +27,12 @@ def answer(with_values: bool = True) -> Answer:
     search = Bisection(("2.15.1", "2.16.1", "2.17.1", "2.18.0", "2.18.1", "2.20.0"), probes, Ending.FOUND,
                        probes[2], probes[4])
     q = Question("tf2.20-cpu", "2.15.1", "2.20.0", "metric import x1.2")
-    return Answer(q, "20261203T170000Z-000001", [search], "the first version whose import is ×1.2 worse")
+    return Answer(q, "20261203T170000Z-000001", [search], "the first version whose import is ×1.2 worse",
+                  measured="import")
+
+
+def svg_text(uri: str) -> str:
+    return base64.b64decode(uri.split(",", 1)[1]).decode()
 
 
 def test_the_view_lists_every_probe_in_version_order():
@@ -32,6 +41,18 @@ def test_the_view_lists_every_probe_in_version_order():
     assert [r.verdict for r in page.rows] == ["good", "good", "bad", "skip", "bad"]
     assert page.verdict[0].startswith("first bad: 2.18.0") and page.figure.startswith("data:image/svg+xml;base64,")
     assert view(answer(with_values=False)).figure is None  # an outcome bisection has no metric to draw
+
+
+def test_the_figure_names_the_metric_and_shows_bytes_in_mib():
+    assert "import (seconds)" in svg_text(view(answer()).figure)
+    rss = answer()
+    rss.measured = "peak-rss"
+    rss.searches[0].probes[:] = [dataclasses.replace(p, value=p.value * 2**30, low=p.low * 2**30,
+                                                     high=p.high * 2**30) if p.value is not None else p
+                                 for p in rss.searches[0].probes]
+    text = svg_text(view(rss).figure)
+    ticks = re.findall(r"<text[^>]*>([^<]*)</text>", text)
+    assert "peak host RSS (MiB)" in ticks and "3000" in ticks and "1e9" not in text  # 2.9 GiB drawn as 2970 MiB
 
 
 @pytest.mark.browser

@@ -140,13 +140,14 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
                 repeats={"workload.import_repeats" if import_only else criterion.metric.repeats_key: ns.repeats}
                 if isinstance(criterion, MetricCriterion) and (import_only or criterion.metric.repeats_key) else {},
                 bench_args=bench_args)
-    prober = Prober(plan, run, Path(ns.root), ns.nox_python, say=say, runner=runner)
+    # an outcome does not drift: a probe an earlier bisection ran is read again; a metric is measured in this run
+    prober = Prober(plan, run, Path(ns.root), ns.nox_python, say=say, runner=runner,
+                    earlier=not isinstance(criterion, MetricCriterion))
     say(f"tfmatrix: bisect {ns.like}: {criterion.describe()}: {len(found)} candidates from {found.good} to "
         f"{found.bad}; run {run.run_id}")
     answer = run_bisection(question, criterion, prober, found, nightlies, save_to(run), say)
     if prober.reused:
-        answer.notes.append(f"reused {len(prober.reused)} probes already recorded in run {run.run_id}: "
-                            f"{', '.join(prober.reused)}")
+        answer.notes.append(f"reused {len(prober.reused)} probes already recorded: {', '.join(prober.reused)}")
         save_to(run)(answer)
     say(table(answer))
     from .page import write_page

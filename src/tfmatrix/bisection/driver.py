@@ -68,7 +68,7 @@ class Answer:
     searches: list[Bisection]
     criterion_text: str
     notes: list[str] = dataclasses.field(default_factory=list)
-    measured: str = ""  # a metric bisection: the metric and its unit ("import (seconds)"), for the page's figure
+    measured: str = ""  # a metric bisection: the metric's key ("import", "peak-rss"), for the page's figure
 
     @property
     def probes(self) -> list[Probe]:
@@ -161,7 +161,8 @@ def judged_probe(prober: Prober, criterion: Criterion, good: str) -> Callable[[s
         if len(recs) == 2 and ref is None:
             return Probe(version, Verdict.SKIP, f"the good end beside it has no record: {why}"), ""
         got = criterion.judge(version, rec, ref)
-        return dataclasses.replace(got, record=str(prober.run.record_path(rec.id)), remeasured=more), ""
+        where = RunDir(prober.run.path.parent, rec.run_id)  # this run's, or an earlier bisection's it reused
+        return dataclasses.replace(got, record=str(where.record_path(rec.id)), remeasured=more), ""
 
     def probe(version: str) -> Probe:
         got, why = measured(version, False)
@@ -191,7 +192,7 @@ def run_bisection(question: Question, criterion: Criterion, prober: Prober, cand
     probe."""
     answer = Answer(question, prober.run.run_id, [], criterion.describe())
     if isinstance(criterion, MetricCriterion):
-        answer.measured = f"{criterion.metric.key} ({criterion.metric.unit})"
+        answer.measured = criterion.metric.key
     probe = judged_probe(prober, criterion, candidates.good)
 
     for versions in [candidates.versions, None]:
@@ -209,13 +210,34 @@ def run_bisection(question: Question, criterion: Criterion, prober: Prober, cand
                 answer.notes.append(f"--then-nightly: the index has no tf-nightly build of {hi.major}.{hi.minor} "
                                     f"between {lo} and {hi} (PyPI keeps only recent nightlies)")
                 break
-            say(f"tfmatrix: bisect: into {len(versions) - 2} nightly builds between {versions[0]} and {versions[1]}")
+            say(f"tfmatrix: bisect: into {len(versions) - 2} nightly builds between {versions[0]} and {versions[-1]}")
         current = Bisection(tuple(versions))
         answer.searches.append(current)
         bisect(versions, probe, log=lambda line: say(f"tfmatrix: bisect: {line}"), out=current,
                after=lambda _: save(answer))
         save(answer)
+    b = answer.final
+    if b.first_new is not None and b.last_old is not None and answer.ok:
+        changed = pins_changed(b.last_old, b.first_new)
+        if changed:
+            answer.notes.append(f"the resolved pins of {b.last_old.version} and {b.first_new.version} differ in: "
+                                f"{changed} (leads to check, not a verdict)")
+            save(answer)
     return answer
+
+
+def pins_changed(old: Probe, new: Probe) -> str:
+    """What the resolver installed differently for the first new version than for the last old one ("": the
+    records do not say)."""
+    pins = []
+    for p in (old, new):
+        path = Path(p.record) if p.record else None
+        if path is None or not path.is_file():
+            return ""
+        pins.append(dict(pin.split("==", 1) for pin in read_json(path).get("resolved_pins") or [] if "==" in pin))
+    a, b = pins
+    return ", ".join(f"{k} {a.get(k, '(none)')} → {b.get(k, '(none)')}" for k in sorted(set(a) | set(b))
+                     if a.get(k) != b.get(k))
 
 
 def table(answer: Answer) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..records import metrics as catalogue
 from ..records.store import RunDir, now
 from .driver import Answer, term
 from .search import Probe, Verdict
 
+SCALES = {"bytes": ("MiB", 2.0**20)}  # a unit shown in another, and by what it is divided
 COLOURS = {Verdict.OLD: "#1a7f37", Verdict.NEW: "#cf222e", Verdict.SKIP: "#8250df", Verdict.UNDECIDED: "#bf8700"}
 
 
@@ -40,21 +42,22 @@ class PageView:
 def figure(answer: Answer, probes: list[Probe]) -> str | None:
     """The metric's median at each probed version, with its 99 % interval (None: an outcome bisection)."""
     measured = [p for p in probes if p.value is not None]
-    if not measured:
+    if not measured or not answer.measured:
         return None
     from ..report.plots import _pyplot, _svg_uri
 
+    metric = catalogue.by_key(answer.measured)
+    unit, scale = SCALES.get(metric.unit, (metric.unit, 1.0))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.2), layout="constrained")
     xs = list(range(len(measured)))
     for x, p in zip(xs, measured):
-        lo = p.value - (p.low if p.low is not None else p.value)
-        hi = (p.high if p.high is not None else p.value) - p.value
-        ax.errorbar([x], [p.value], yerr=[[lo], [hi]], fmt="o", color=COLOURS[p.verdict], capsize=3)
+        value = p.value / scale
+        lo = value - (p.low if p.low is not None else p.value) / scale
+        hi = (p.high if p.high is not None else p.value) / scale - value
+        ax.errorbar([x], [value], yerr=[[lo], [hi]], fmt="o", color=COLOURS[p.verdict], capsize=3)
     ax.set_xticks(xs, [p.version for p in measured], rotation=45, ha="right")
-    ax.set_ylabel(answer.measured or "median")
-    ax.set_title("each probe's median, with its 99 % interval (its range where too few samples give one); "
-                 "green: good, red: bad, amber: undecided", fontsize=8)
+    ax.set_ylabel(f"{metric.label} ({unit})")
     return _svg_uri(fig)
 
 

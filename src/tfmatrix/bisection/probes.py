@@ -25,11 +25,12 @@ from ..errors import TfmatrixError
 from ..matrix.expand import combinations
 from ..matrix.load import parse_matrix
 from ..matrix.model import Combination, Matrix
-from ..records.model import CombinationRecord
+from ..records.model import CombinationInfo, CombinationRecord
 from ..records.status import Status
-from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
+from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir, run_folders
 from ..run.context import PROFILE_ENV
 from ..run.interrupts import Interrupted
+from ..run.options import Options
 from .candidates import NIGHTLY_PACKAGE
 
 PROFILE = "tfmatrix-bisect"
@@ -154,11 +155,26 @@ class Prober:
     nox_python: str  # the interpreter nox runs under
     say: Callable[[str], None] = print
     runner: NoxRunner = run_nox
-    reused: list[str] = field(default_factory=list)
+    earlier: bool = False  # reuse the records of earlier bisections' identical probes (an outcome, not a metric)
+    reused: list[str] = field(default_factory=list)  # "2.18.0 (run …)"
 
     @property
     def folder(self) -> Path:
         return self.run.path / "bisection"
+
+    def recorded_before(self, combo: Combination) -> CombinationRecord | None:
+        """The newest record of this very probe in an earlier bisection's run: the same entry (version, pins,
+        Python, stack, models) run with the same options, and not interrupted."""
+        opts = Options(import_only="--import-only" in self.plan.bench_args, quick="--quick" in self.plan.bench_args)
+        wanted = CombinationInfo.of(opts.narrow(combo))
+        for folder in reversed(run_folders(self.run.path.parent)):
+            if folder.name == self.run.run_id or not (folder / "bisection").is_dir():
+                continue
+            rec = RunDir(self.run.path.parent, folder.name).existing_record(combo.id)
+            if rec is not None and rec.status != Status.INTERRUPTED and rec.combination == wanted \
+                    and rec.quick == opts.quick:
+                return rec
+        return None
 
     def records(self, slots: Sequence[Slot]) -> tuple[list[CombinationRecord | None], str]:
         """The records of these entries, run in one nox invocation in this order unless recorded (None: nox
@@ -174,12 +190,18 @@ class Prober:
             return [None] * len(slots), (f"the matrix's rules exclude {slots[-1].version} with Python "
                                          f"{self.plan.template.python}")
         done = [self.run.existing_record(c.id) for c in combos if c is not None]
+        if self.earlier and any(d is None for d in done):
+            before = [d or self.recorded_before(c) for c, d in zip(combos, done) if c is not None]
+            if all(b is not None for b in before):
+                done = before
         todo = [c for c, d in zip(combos, done) if c is not None and (d is None or d.status == Status.INTERRUPTED)]
         if not todo:
-            self.reused.append(slots[-1].version)
-            self.say(f"tfmatrix: bisect: {slots[-1].version}: already probed in run {self.run.run_id}")
+            where = ", ".join(dict.fromkeys(d.run_id for d in done if d is not None))
+            self.reused.append(f"{slots[-1].version} (run {where})")
+            self.say(f"tfmatrix: bisect: {slots[-1].version}: already probed in run {where}")
             return list(done), ""
-        again = ("--resume", self.run.run_id) if any(d is not None for d in done) else ()  # attempts set aside
+        again = ("--resume", self.run.run_id) if any(d is not None and d.run_id == self.run.run_id for d in done) \
+            else ()  # attempts set aside
         argv = [self.nox_python, "-m", "nox", "--noxfile", str(self.root / "noxfile.py"), "-s",
                 *(f"bench({c.id})" for c in todo), "--", *self.plan.bench_args, *again]
         env = {**os.environ, MATRIX_ENV: str(path), PROFILE_ENV: PROFILE, RUN_ID_ENV: self.run.run_id,

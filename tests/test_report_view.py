@@ -214,3 +214,20 @@ def test_interleaved_rounds_give_the_ratio_to_the_baseline_its_paired_interval(r
     assert lo <= ratio <= hi and abs(ratio - 1.1) < 0.01 and "5 interleaved rounds" in cell.title
     p90 = next(i for i, c in enumerate(table.columns) if c.key == "latency:p90")
     assert "[" not in next(r for r in table.rows if r.combination == "tf2.20-cpu").cells[p90].ratio
+
+
+def test_the_memory_plot_says_whose_peak_it_is():
+    """An --import-only record's peak is the import's; a model's is its load and inference."""
+    import base64
+
+    import synthetic
+    from tfmatrix.report import plots
+
+    def label(records) -> str:
+        plot = plots.plot_memory(data.metrics_frame(records), False)
+        return base64.b64decode(plot.data_uri.split(",", 1)[1]).decode()
+    imported = synthetic.record("a", "ok", [synthetic.phase("peakmem", None, samples=[6e8] * 3)], models=())
+    loaded = synthetic.record("b", "ok", [synthetic.phase("peakmem", "m", samples=[9e8])])
+    assert "peak host RSS of import (MiB)" in label([imported])
+    assert "peak host RSS of load + inference (MiB)" in label([loaded])
+    assert "load + inference, or import alone" in label([imported, loaded])

@@ -116,7 +116,9 @@ def plot_memory(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     fig, ax = _figure(len(sub))
     ax.barh([_label(r, several_models) for r in sub.to_dict("records")], sub["median"] / 2**20, color="#55a868")
     ax.invert_yaxis()
-    ax.set_xlabel("peak host RSS of load + inference (MiB)")
+    what = "load + inference" if sub["model"].notna().all() else (  # an --import-only record's: of the import
+        "import" if sub["model"].isna().all() else "load + inference, or import alone")
+    ax.set_xlabel(f"peak host RSS of {what} (MiB)")
     return Plot("Peak memory", "Bar chart of peak resident memory per combination", _svg_uri(fig))
 
 

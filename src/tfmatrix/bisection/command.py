@@ -19,6 +19,7 @@ from ..matrix.expand import combinations
 from ..matrix.load import load_matrix
 from ..matrix.model import Combination, Matrix
 from ..records.store import RunDir, check_run_id
+from ..run.options import parse_words
 from . import candidates as cands
 from .criteria import Criterion, MetricCriterion, OutcomeCriterion
 from .driver import Answer, Question, check_resumable, latest_bisection, run_bisection, save_to, table
@@ -58,12 +59,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    try:
-        ns, rest = parser().parse_known_args(list(argv))
-    except argparse.ArgumentError as exc:
-        raise TfmatrixError(f"bisect options: {exc}; expected {USAGE}") from None
-    if rest:
-        raise TfmatrixError(f"bisect options: got {' '.join(rest)!r}; expected {USAGE}")
+    ns = parse_words(parser(), argv, "bisect options", USAGE)
     if (ns.when is None) == (ns.metric is None):
         raise TfmatrixError("bisect: expected exactly one of --when (an outcome) or --metric (a regression)")
     if ns.repeats < 5:

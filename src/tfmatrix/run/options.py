@@ -84,14 +84,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_words(parser: argparse.ArgumentParser, words: Sequence[str], what: str, expected: str) -> argparse.Namespace:
+    """What ``parser`` makes of a session's words; a bad or unknown one is a one-line :class:`TfmatrixError`
+    naming ``what`` was parsed and the ``expected`` usage."""
+    try:
+        ns, rest = parser.parse_known_args(list(words))
+    except argparse.ArgumentError as exc:
+        raise TfmatrixError(f"{what}: {exc}; expected {expected}") from None
+    if rest:
+        raise TfmatrixError(f"{what}: got {' '.join(rest)!r}; expected {expected}")
+    return ns
+
+
 def parse(posargs: Sequence[str]) -> Options:
     """The bench options; anything wrong is a one-line :class:`TfmatrixError`."""
-    try:
-        ns, rest = _parser().parse_known_args(list(posargs))
-    except argparse.ArgumentError as exc:
-        raise TfmatrixError(f"bench options: {exc}") from None
-    if rest:
-        raise TfmatrixError(f"bench options: got {' '.join(rest)!r}; expected {HELP}")
+    ns = parse_words(_parser(), posargs, "bench options", HELP)
     if ns.resume not in (None, "latest"):
         check_run_id(ns.resume, "--resume")
     if ns.gpu is not None and ns.gpu < 0:

@@ -154,6 +154,27 @@ def test_a_new_outcome_bisection_reads_the_probes_earlier_bisections_ran(tmp_pat
     assert len(nox.calls) - before == len(third.probes) == len(ran)
 
 
+def test_a_probe_that_could_not_install_is_tried_again_by_a_new_bisection(tmp_path):
+    flaky = {"2.17.1"}
+
+    def script(version, more):
+        if version in flaky:
+            return synthetic.record("p", "install-failed", reason="uv: connection reset", models=())
+        return numpy_until("2.18.0")(version, more)
+    nox = FakeNox(script)
+    words = ["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--fixed", "--when", "class=numpy-abi"]
+    first, _ = command.main(argv(tmp_path, *words), lister=lister, runner=nox, say=lambda line: None)
+    assert first.final.probe_of("2.17.1").verdict.value == "skip"
+    flaky.clear()  # the network is back
+    before = len(nox.calls)
+    second, _ = command.main(argv(tmp_path, *words, run_id="20261203T170000Z-000002"), lister=lister, runner=nox,
+                             say=lambda line: None)
+    again = [v for v, _, _, _ in nox.calls[before:]]
+    assert "2.17.1" in again  # the failed install is tried again; what ran to its end is not
+    assert set(again) - {"2.17.1"} == set(again) - {p.version for p in first.probes}
+    assert second.final.probe_of("2.17.1").verdict.value == "old" and second.final.first_new.version == "2.18.0"
+
+
 def test_a_new_metric_bisection_measures_again(tmp_path):
     nox = FakeNox(slow_from("2.17.0"))
     words = ["--like", "tf2.20-cpu", "--good", "2.15.1", "--bad", "2.20.0", "--metric", "import"]

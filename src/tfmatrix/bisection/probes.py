@@ -34,6 +34,7 @@ from ..run.options import Options
 from .candidates import NIGHTLY_PACKAGE
 
 PROFILE = "tfmatrix-bisect"
+AGAIN = (Status.INTERRUPTED, Status.INSTALL_FAILED, Status.SKIPPED)  # endings an earlier bisection's probe is rerun for
 MATRIX_ENV = "TFMATRIX_MATRIX"
 MORE = "-more"  # the entry id's suffix of a probe re-measured with more samples
 
@@ -164,15 +165,15 @@ class Prober:
 
     def recorded_before(self, combo: Combination) -> CombinationRecord | None:
         """The newest record of this very probe in an earlier bisection's run: the same entry (version, pins,
-        Python, stack, models) run with the same options, and not interrupted."""
+        Python, stack, models) run with the same options, and run to its end (an install that failed, perhaps
+        for a moment's network, or a run that was stopped, is tried again)."""
         opts = Options(import_only="--import-only" in self.plan.bench_args, quick="--quick" in self.plan.bench_args)
         wanted = CombinationInfo.of(opts.narrow(combo))
         for folder in reversed(run_folders(self.run.path.parent)):
             if folder.name == self.run.run_id or not (folder / "bisection").is_dir():
                 continue
             rec = RunDir(self.run.path.parent, folder.name).existing_record(combo.id)
-            if rec is not None and rec.status != Status.INTERRUPTED and rec.combination == wanted \
-                    and rec.quick == opts.quick:
+            if rec is not None and rec.status not in AGAIN and rec.combination == wanted and rec.quick == opts.quick:
                 return rec
         return None
 

@@ -16,7 +16,8 @@ from packaging.version import Version
 
 from ..atomic import write_json_atomic
 from ..errors import TfmatrixError
-from ..records.store import RunDir, now, read_json, run_folders
+from ..records.model import CombinationRecord
+from ..records.store import RunDir, load, now, read_json, run_folders
 from . import candidates as cands
 from .criteria import Criterion, MetricCriterion
 from .probes import Prober, Slot
@@ -229,15 +230,13 @@ def run_bisection(question: Question, criterion: Criterion, prober: Prober, cand
 def pins_changed(old: Probe, new: Probe) -> str:
     """What the resolver installed differently for the first new version than for the last old one ("": the
     records do not say)."""
-    pins = []
-    for p in (old, new):
-        path = Path(p.record) if p.record else None
-        if path is None or not path.is_file():
-            return ""
-        pins.append(dict(pin.split("==", 1) for pin in read_json(path).get("resolved_pins") or [] if "==" in pin))
-    a, b = pins
-    return ", ".join(f"{k} {a.get(k, '(none)')} → {b.get(k, '(none)')}" for k in sorted(set(a) | set(b))
-                     if a.get(k) != b.get(k))
+    from ..report.details import pin_changes
+
+    records = [load(Path(p.record)) if p.record and Path(p.record).is_file() else None for p in (old, new)]
+    base, record = records
+    if not (isinstance(base, CombinationRecord) and isinstance(record, CombinationRecord)):
+        return ""
+    return ", ".join(f"{c.package} {c.baseline} → {c.this}" for c in pin_changes(record, base))
 
 
 def table(answer: Answer) -> str:

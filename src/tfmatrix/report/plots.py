@@ -116,8 +116,8 @@ def plot_memory(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     fig, ax = _figure(len(sub))
     ax.barh([_label(r, several_models) for r in sub.to_dict("records")], sub["median"] / 2**20, color="#55a868")
     ax.invert_yaxis()
-    what = "load + inference" if sub["model"].notna().all() else (  # an --import-only record's: of the import
-        "import" if sub["model"].isna().all() else "load + inference, or import alone")
+    models = sub["model"].notna()  # an --import-only record's peak is its import's
+    what = "load + inference" if models.all() else "import" if not models.any() else "load + inference, or import alone"
     ax.set_xlabel(f"peak host RSS of {what} (MiB)")
     return Plot("Peak memory", "Bar chart of peak resident memory per combination", _svg_uri(fig))
 

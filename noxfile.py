@@ -114,6 +114,14 @@ def doctor(session: nox.Session) -> None:
     sessions.doctor_session(session, CTX)
 
 
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def lint(session: nox.Session) -> None:
+    """ruff (pyflakes, import order, bugbear) and mypy over src/, the noxfile, benchmarks/ and tools/."""
+    session.install("ruff>=0.6", "mypy>=1.11", "types-PyYAML", ".[report]", env=COMPILED)
+    session.run("ruff", "check", ".")
+    session.run("mypy")
+
+
 @nox.session(venv_backend="uv|virtualenv", default=False)
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit tests and real nox + TensorFlow integration tests)."""

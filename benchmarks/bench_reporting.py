@@ -72,8 +72,8 @@ def synthetic_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
     """``runs`` run folders of ``per_run`` schema-valid records each, written once per (runs, per_run, seed)."""
     from tfmatrix import RECORD_SCHEMA_VERSION
     from tfmatrix.matrix.expand import combinations
-    from tfmatrix.records.model import RunRecord
     from tfmatrix.matrix.load import load_matrix
+    from tfmatrix.records.model import RunRecord
 
     root = Path(tempfile.gettempdir()) / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{seed}-{runs}x{per_run}"
     done = root / ".complete"

@@ -7,8 +7,8 @@ import dataclasses
 import re
 
 import pytest
-
 from browser import chromium, visit
+
 from tfmatrix.bisection.driver import Answer, Question
 from tfmatrix.bisection.page import view, write_page
 from tfmatrix.bisection.search import Bisection, Ending, Probe, Verdict

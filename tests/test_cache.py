@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix.run import cache
 from tfmatrix.errors import TfmatrixError
+from tfmatrix.run import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from real_runs import QUIET_A, copy_run
+
 from tfmatrix.history import changepoints
 from tfmatrix.records import metrics
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import synthetic
 from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed
+
 from tfmatrix.history import compare
 from tfmatrix.records.model import CombinationRecord
 

@@ -8,8 +8,8 @@ import json
 import re
 
 import pytest
-
 from fakes import fake_gpu_box as box
+
 from tfmatrix.diagnosis import compat
 from tfmatrix.diagnosis.doctor import Diagnosis, diagnose, render
 from tfmatrix.errors import TfmatrixError

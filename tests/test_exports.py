@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from matrices import BASE
+
 from tfmatrix.diagnosis.rules import load_relation
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import parse_matrix

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from fakes.fake_pynvml import FakeNvml, NVMLError_LibraryNotFound
 
 from tfmatrix.run import host as gpu
-from fakes.fake_pynvml import FakeNvml, NVMLError_LibraryNotFound
 
 
 @pytest.fixture(autouse=True)

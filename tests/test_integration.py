@@ -14,8 +14,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from matrices import TINY_MATRIX, python_version
+
 from tfmatrix.records.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]

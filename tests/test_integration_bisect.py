@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from matrices import TINY_MATRIX, python_version
 from packaging.version import Version
 
-from matrices import TINY_MATRIX, python_version
 from tfmatrix.bisection import candidates as cands
 from tfmatrix.records.store import load
 

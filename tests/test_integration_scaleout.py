@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from matrices import TINY_MATRIX, python_version
+
 from tfmatrix.history.compare import compare_folders
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from matrices import TINY_MODEL_AND_WORKLOAD, python_version
+
 from tfmatrix.records.schema import load_schema
 from tfmatrix.run.install import find_uv
 

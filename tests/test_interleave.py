@@ -18,8 +18,7 @@ from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import new_run_id
 from tfmatrix.run import interleave, pipeline
 from tfmatrix.run.context import Context
-from tfmatrix.run.host import HostFacts
-from tfmatrix.run.host import meminfo_bytes
+from tfmatrix.run.host import HostFacts, meminfo_bytes
 from tfmatrix.run.interleave import GiB, Interleave, room_for
 from tfmatrix.run.options import Options
 

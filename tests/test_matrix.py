@@ -28,6 +28,7 @@ except ImportError:  # plain `pytest` from a checkout, without `pip install -e .
     sys.path.insert(0, str(SRC))
 
 from matrices import BASE, SMALL_ONLY, base  # noqa: E402
+
 from tfmatrix.errors import MatrixError  # noqa: E402
 from tfmatrix.matrix.expand import combinations, is_selected, matrix_path_from_env  # noqa: E402
 from tfmatrix.matrix.load import load_matrix, parse_matrix  # noqa: E402

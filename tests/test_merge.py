@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from real_runs import QUIET_A, QUIET_B, copy_run, real_records, typed_records
+
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.history import merge
 from tfmatrix.history.compare import compare_folders

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from synthetic import phase
+
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.records import metrics
 from tfmatrix.records.metrics import HIGHER, LOWER

@@ -45,8 +45,9 @@ def context(tmp_path: Path, matrix=None) -> Context:
                    run_id=new_run_id(), results_root=tmp_path / "results")
 
 
-def bench(tmp_path: Path, combo_id: str = "tf2.15-cpu", opts: Options = Options(), host: HostFacts = CPU_HOST,
+def bench(tmp_path: Path, combo_id: str = "tf2.15-cpu", opts: Options | None = None, host: HostFacts = CPU_HOST,
           installer=None, run_phase=None, matrix=None) -> Bench:
+    opts = opts if opts is not None else Options()
     ctx = context(tmp_path, matrix)
     (tmp_path / "venv").mkdir(parents=True, exist_ok=True)
     run = ctx.run_to_write(opts)

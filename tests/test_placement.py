@@ -8,10 +8,10 @@ import copy
 from pathlib import Path
 
 import pytest
-
 from fakes.fake_pynvml import A100_40GB, H100_80GB, L4_24GB, GpuBoxNvml
 from fakes.fake_session import FakeSession, Skipped
 from matrices import BASE, matrix_with
+
 from tfmatrix.errors import MatrixError
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import parse_matrix
@@ -22,8 +22,8 @@ from tfmatrix.records.store import RunDir, new_run_id
 from tfmatrix.run import host, locks, placement
 from tfmatrix.run.context import Context
 from tfmatrix.run.host import GpuInfo
-from tfmatrix.run.options import parse as parse_options
 from tfmatrix.run.invocation import run_combination
+from tfmatrix.run.options import parse as parse_options
 
 H100 = GpuInfo(0, H100_80GB[0], "nvml", H100_80GB[1], "GPU-a")
 A100 = GpuInfo(1, A100_40GB[0], "nvml", A100_40GB[1], "GPU-b")

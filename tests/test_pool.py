@@ -80,7 +80,7 @@ def test_installs_first_then_cpu_alone_then_one_combination_per_gpu(run_with):
         if a[2] is None:  # a CPU combination: nothing else was being timed meanwhile
             assert all(b is a or b[4] <= a[3] or b[3] >= a[4] for b in measures)
     by_id = {c.id: c for c in combos}
-    for cid, stage, gpu, *_ in measures:
+    for cid, _stage, gpu, *_ in measures:
         if by_id[cid].stack.id == "cuda-pip":  # needs H100: GPU 0 or 2, never the A100
             assert gpu in (0, 2)
         elif by_id[cid].needs_gpu:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from asv.results import Results
 
+from tfmatrix.errors import TfmatrixError
 from tfmatrix.history import compare
 from tfmatrix.history import publish as pub
-from tfmatrix.errors import TfmatrixError
 from tfmatrix.records.model import CombinationRecord
 from tfmatrix.records.schema import check
 

@@ -22,10 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 import yaml
-
 from matrices import TINY_MATRIX, python_version
+
 from tfmatrix.records.status import Status
 from tfmatrix.records.store import load_run, run_folders
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from real_runs import QUIET_A, real_records
+
 from tfmatrix.executors.ray import keep_returned
 from tfmatrix.records.status import Status
 from tfmatrix.run.options import Options

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from matrices import matrix_with
+
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, RunRecord
 from tfmatrix.records.schema import check

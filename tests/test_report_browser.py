@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from browser import chromium, visit
 from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, XSS, copy_run, crashed, hostile, real_records
+
 from tfmatrix.history import compare
 from tfmatrix.records.model import CombinationInfo
 from tfmatrix.report import plots, render

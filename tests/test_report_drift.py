@@ -6,6 +6,7 @@ import copy
 import dataclasses
 
 from real_runs import QUIET_A, WITH_WEIGHTS, typed_records
+
 from tfmatrix.report import drift
 
 

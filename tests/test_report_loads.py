@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from synthetic import info, phase, record
+
 from tfmatrix.history import compare
 from tfmatrix.records.model import CombinationRecord, Producer
 from tfmatrix.report.loads import build_loads

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, copy_run, hostile, slowed
+
 from tfmatrix.errors import ResultsError
 from tfmatrix.history import compare
 from tfmatrix.records.store import load_run
@@ -148,6 +148,7 @@ def test_gpu_telemetry_plot_from_the_sampled_series(tmp_path):
 
     from fakes.fake_pynvml import TelemetryNvml
     from real_runs import typed_records
+
     from tfmatrix.worker import telemetry
 
     with telemetry.Sampler([0], period=0.005, nvml=TelemetryNvml(["NVIDIA H200"])) as s:

@@ -6,8 +6,8 @@ import dataclasses
 import math
 
 import pytest
-
 from real_runs import QUIET_A, WITH_WEIGHTS, copy_run, typed_records
+
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.records.store import load_run
 from tfmatrix.report import data, details, view
@@ -62,7 +62,7 @@ def test_timing_table_marks_the_best_and_gives_ratios_to_the_baseline(run):
     assert [(r.combination, r.model) for r in table.rows] == [
         ("tf2.15-cpu", "retinanet-mnv2-256"), ("tf2.15-protobuf7-cpu", "retinanet-mnv2-256"),
         ("tf2.20-cpu", "retinanet-mnv2-256")]
-    for i, col in enumerate(table.columns):
+    for i, _col in enumerate(table.columns):
         cells = [r.cells[i] for r in table.rows]
         assert sum(c.fastest for c in cells) >= 1
         assert cells[0].baseline and cells[0].ratio == ""
@@ -147,6 +147,7 @@ def test_drift_compares_every_combination_that_ran_against_the_baseline(run):
 
 def test_throttled_gpu_is_a_stability_note():
     from fakes.fake_pynvml import TelemetryNvml
+
     from tfmatrix.worker import telemetry
 
     with telemetry.Sampler([0], period=0.005, nvml=TelemetryNvml(["NVIDIA H200"])) as s:
@@ -221,6 +222,7 @@ def test_the_memory_plot_says_whose_peak_it_is():
     import base64
 
     import synthetic
+
     from tfmatrix.report import plots
 
     def label(records) -> str:

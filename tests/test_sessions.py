@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fakes.fake_session import Failed, FakeSession
 from real_runs import QUIET_A, copy_run
+
 from tfmatrix import cli, sessions
 from tfmatrix.errors import ResultsError, TfmatrixError, reported
 from tfmatrix.executors import dispatch
@@ -30,7 +30,7 @@ def test_reported_is_the_one_place_user_errors_become_one_line():
     assert said == ["results/x: not valid JSON"] and stop.value.code == 2
     with pytest.raises(ZeroDivisionError):  # a bug is not a user error: it is not turned into one line
         with reported(said.append):
-            1 / 0
+            _ = 1 / 0
 
 
 def test_a_bad_matrix_at_noxfile_import_ends_nox_with_one_line(tmp_path, monkeypatch, capsys):
@@ -135,6 +135,7 @@ def test_compare_rerun_base_bad_input_is_one_line(ctx, tmp_path, posargs, why):
 
 def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_one(ctx, tmp_path):
     import synthetic
+
     from tfmatrix.records.model import Failure
     from tfmatrix.run import interleave
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tfmatrix.matrix import shard
 from tfmatrix.errors import TfmatrixError
+from tfmatrix.matrix import shard
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
 

@@ -9,8 +9,8 @@ import subprocess
 
 import jsonschema
 import pytest
-
 from real_runs import QUIET_A, typed_records
+
 from tfmatrix import RECORD_SCHEMA_VERSION
 from tfmatrix.errors import ResultsError
 from tfmatrix.records.schema import load_schema

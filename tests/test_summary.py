@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from synthetic import phase, record
+
 from tfmatrix.records.model import Failure, InstallOutcome, Producer
 from tfmatrix.report import summary
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from fakes.fake_pynvml import H200_UNDER_LOAD, FakeNvml, NVMLError_LibraryNotFound, TelemetryNvml
+
 from tfmatrix.worker import telemetry
 
 

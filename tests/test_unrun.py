@@ -16,8 +16,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from fakes.fake_session import Failed, FakeSession
+
 from tfmatrix import sessions
 from tfmatrix.records.status import Outcome, Status
 from tfmatrix.run import unrun
@@ -122,7 +122,7 @@ profiles: {default: {description: "all"}, gone: {pythons: ["3.99"]}}
     run, = (tmp_path / "results").iterdir()
     records = {p.stem: json.loads(p.read_text()) for p in run.glob("*.json") if p.name != "run.json"}
     assert sorted(records) == ["tf2.20-cpu-py3.99", "tf2.20-gone-cpu-py3.99"], out
-    for cid, rec in records.items():
+    for rec in records.values():
         assert rec["failure"]["class"] == "no-interpreter", rec["failure"]
         assert "Python interpreter 3.99 not found" in rec["failure"]["evidence"]
         assert rec["failure"]["culprit"] == "Python 3.99"

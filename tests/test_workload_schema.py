@@ -10,8 +10,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-
 from matrices import base
+
 from tfmatrix.errors import MatrixError
 from tfmatrix.matrix import validate
 from tfmatrix.matrix.load import parse_matrix

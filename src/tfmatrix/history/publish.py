@@ -29,7 +29,6 @@ results, and their reasons (which asv cannot hold) stay in the records and in
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as _dt
 import itertools
 import json

@@ -20,8 +20,22 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import MISSING, MatrixError
-from .model import (GPU_STACK_KINDS, ID_RE, NIGHTLY_RE, PHASES, PYTHON_RE, STACK_KINDS, TF_PACKAGES, Hardware,
-                    Profile, Rule, Stack, TFVersion, Timeouts, Workload)
+from .model import (
+    GPU_STACK_KINDS,
+    ID_RE,
+    NIGHTLY_RE,
+    PHASES,
+    PYTHON_RE,
+    STACK_KINDS,
+    TF_PACKAGES,
+    Hardware,
+    Profile,
+    Rule,
+    Stack,
+    TFVersion,
+    Timeouts,
+    Workload,
+)
 
 
 class Validator:

@@ -49,7 +49,7 @@ def parse_age(text: str) -> float:
 
 def size_of(folder: Path) -> int:
     total = 0
-    for root, dirs, files in os.walk(folder, followlinks=False):
+    for root, _dirs, files in os.walk(folder, followlinks=False):
         for name in files:
             try:
                 total += os.lstat(os.path.join(root, name)).st_size

@@ -63,8 +63,8 @@ def visible_gpus(nvml: Any = None, proc_root: str = "/proc/driver/nvidia/gpus") 
                     handle = mod.nvmlDeviceGetHandleByIndex(i)
                     name = mod.nvmlDeviceGetName(handle)
                     out.append(GpuInfo(i, _text(name), "nvml", memory_bytes=_optional(
-                        lambda: int(mod.nvmlDeviceGetMemoryInfo(handle).total)),
-                        uuid=_optional(lambda: _text(mod.nvmlDeviceGetUUID(handle)))))
+                        lambda h=handle: int(mod.nvmlDeviceGetMemoryInfo(h).total)),
+                        uuid=_optional(lambda h=handle: _text(mod.nvmlDeviceGetUUID(h)))))
                 return out
             finally:
                 try:

@@ -20,9 +20,9 @@ lock dies with its process, so a killed run never leaves a stale one behind.
 
 from __future__ import annotations
 
-import tempfile
 import os
 import re
+import tempfile
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence

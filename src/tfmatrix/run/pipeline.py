@@ -40,7 +40,6 @@ from .interleave import Interleave, Pending
 from .interrupts import signal_name_of
 from .options import Options
 
-
 EXPORTS = ("export", "shared-export")
 BESIDE = ("exported during the installs ahead, while other combinations installed or exported: its seconds are "
           "not a quiet machine's")

@@ -15,8 +15,8 @@ from typing import Any, Iterable
 
 from packaging.version import InvalidVersion, Version
 
-from .host import GpuInfo
 from ..matrix.model import Combination, Hardware
+from .host import GpuInfo
 
 NO_MATCH = "no matching hardware"
 GIB = 2 ** 30

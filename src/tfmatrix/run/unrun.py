@@ -26,8 +26,8 @@ from ..diagnosis.classify import classify_failure, family_of
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import CombinationInfo, CombinationRecord, Failure
-from ..records.store import RunDir
 from ..records.status import SESSION_FAILS, Status
+from ..records.store import RunDir
 from . import options
 from .context import Context
 from .endings import record_by_driver

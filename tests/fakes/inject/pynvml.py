@@ -12,8 +12,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from fakes.fake_pynvml import (NVML_CLOCK_MEM, NVML_CLOCK_SM, NVML_TEMPERATURE_GPU, NVMLError,  # noqa: E402,F401
-                                TelemetryNvml, box_from_env)
+from fakes.fake_pynvml import (  # noqa: E402,F401
+    NVML_CLOCK_MEM,
+    NVML_CLOCK_SM,
+    NVML_TEMPERATURE_GPU,
+    NVMLError,
+    TelemetryNvml,
+    box_from_env,
+)
 
 _FAKE = box_from_env(os.environ["TFMATRIX_FAKE_GPUS"]) if os.environ.get("TFMATRIX_FAKE_GPUS") else \
     TelemetryNvml(["NVIDIA H200"])

@@ -33,6 +33,7 @@ rest; ``workload.isolate_phases`` gives each phase its own process):
 from __future__ import annotations
 
 import statistics
+from typing import Any
 
 from tfmatrix.worker import workload
 from tfmatrix.worker.contract import BenchConfig
@@ -112,7 +113,7 @@ class InferenceSuite:
         # the worker reads these for time_*: MLPerf SingleStream-like minimums
         self.min_queries, self.min_seconds = WORKLOAD.minimums(batch)
         self.warmup = WORKLOAD.warmup
-        self.tfmatrix_extra = {"inputs_sha256": workload.images_digest(self.batch)}
+        self.tfmatrix_extra: dict[str, Any] = {"inputs_sha256": workload.images_digest(self.batch)}
 
     def track_first_inference_seconds(self, model, batch):
         import time

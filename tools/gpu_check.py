@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         util, mem = summary.get("utilization_pct") or {}, summary.get("memory_used_bytes") or {}
         first_mem = next((m for m in series.get("memory_used_bytes", []) if m is not None), None)
         expected = summary.get("samples", 0) >= 0.5 * busy / 0.05
-        ok = (result.get("available") and expected and util.get("peak", 0) >= 50
+        ok = bool(result.get("available") and expected and util.get("peak", 0) >= 50
               and first_mem is not None and mem.get("peak", 0) > first_mem
               and summary.get("sm_clock_mhz") and summary.get("power_w") is not None)
         report("telemetry-sampler", "PASS" if ok else "FAIL",

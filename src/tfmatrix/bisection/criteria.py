@@ -35,7 +35,8 @@ def _why(rec: CombinationRecord) -> str:
 
 
 class Criterion(Protocol):
-    fixed: bool
+    @property
+    def fixed(self) -> bool: ...
 
     def describe(self) -> str: ...
 

@@ -299,7 +299,7 @@ class Validator:
     def setting(self, value: Any, key: str, f: "dataclasses.Field[Any]") -> Any:
         """One workload value, checked as its field's default is typed (bool, int, float, or a tuple of distinct ints)."""
         low = f.metadata["minimum"]
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[operator]
         if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise self.fail(key, value, "true or false")

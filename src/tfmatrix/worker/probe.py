@@ -7,6 +7,7 @@ collector returns plain JSON data and never raises: a failure becomes
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -46,7 +47,7 @@ def collect_devices() -> dict[str, Any]:
     details = []
     for d in tf.config.list_physical_devices("GPU"):
         details.append({"name": d.name, **{k: str(v) for k, v in
-                                          _safe(lambda d=d: tf.config.experimental.get_device_details(d)).items()}})
+                                          _safe(functools.partial(tf.config.experimental.get_device_details, d)).items()}})
     out["gpu_details"] = details
     return out
 
@@ -129,6 +130,8 @@ def collect_loaded_libraries(paths: list[str] | None = None) -> list[dict[str, A
 
 
 def _windows_modules() -> list[str]:  # pragma: no cover - Windows branch
+    if sys.platform != "win32":
+        return []
     import ctypes
     from ctypes import wintypes
 
@@ -152,7 +155,7 @@ def collect_nvidia_wheels() -> dict[str, str]:
 
     out = {}
     for dist in distributions():
-        name = (dist.metadata.get("Name") or "").lower()
+        name = (dist.metadata["Name"] or "").lower()
         if name.startswith("nvidia-") or name in ("tensorrt", "tensorrt-libs"):
             out[name] = dist.version
     return dict(sorted(out.items()))
@@ -162,9 +165,10 @@ def collect_nvml(nvml: Any = None) -> dict[str, Any]:
     """Driver and GPUs through NVML (nvidia-ml-py), or why NVML is unavailable."""
     if nvml is None:
         try:
-            import pynvml as nvml  # type: ignore[import-not-found]
+            import pynvml
         except ImportError:
             return {"available": False, "reason": "nvidia-ml-py (pynvml) is not installed in this environment"}
+        nvml = pynvml
     try:
         nvml.nvmlInit()
     except Exception as exc:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...
@@ -191,7 +195,8 @@ def collect_nvml(nvml: Any = None) -> dict[str, Any]:
 
 
 def collect_cpu() -> dict[str, Any]:
-    model, flags = platform.processor(), []
+    model = platform.processor()
+    flags: list[str] = []
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:

@@ -64,6 +64,8 @@ def build_params(model: ModelSpec) -> Any:
     from official.core import exp_factory
     from official.vision import registry_imports  # noqa: F401 - registers the experiments
 
+    if model.input_size is None:  # validated in the manager: a Model Garden model always has one
+        raise ValueError(f"{model.id}: a model-garden model needs input_size")
     params = exp_factory.get_exp_config(model.experiment)
     h, w = model.input_size
     params.override({"task": {"model": {"input_size": [h, w, 3]}}}, is_strict=True)
@@ -92,7 +94,7 @@ def export_model(model: ModelSpec, export_dir: str, seed: int) -> float:
     try:
         t0 = time.perf_counter()
         export_saved_model_lib.export_inference_graph(
-            input_type="image_tensor", batch_size=None, input_image_size=list(model.input_size),
+            input_type="image_tensor", batch_size=None, input_image_size=list(model.input_size or ()),
             params=params, checkpoint_path=None, export_dir=tmp, log_model_flops_and_params=False)
         seconds = time.perf_counter() - t0
         saved_model_dir(tmp)  # raises if the export left no SavedModel

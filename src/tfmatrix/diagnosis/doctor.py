@@ -16,9 +16,6 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from ..errors import TfmatrixError
 from ..records.status import PhaseStatus
 from . import compat, compat_text, rules
@@ -257,39 +254,17 @@ def _library_checks(e: Environment, b: Built) -> list[Finding]:
 
 
 def _wheel_check(e: Environment, b: Built) -> list[Finding]:
-    pins = compat.and_cuda_pins(b.version)
-    wheels = dict(e.wheels)
-    if not pins or not compat.cuda_wheels(wheels):
+    check = rules.check_and_cuda_wheels(b.version, dict(e.wheels))
+    if check is None:
         return []
-    wrong, missing = [], []
-    for name, spec in sorted(pins.items()):
-        if name.startswith("tensorrt"):
-            continue  # optional at runtime: TensorFlow only warns "Could not find TensorRT"
-        have = wheels.get(name)
-        if have is None:
-            missing.append(name)
-            continue
-        try:
-            fits = SpecifierSet(spec).contains(Version(have), prereleases=True)
-        except (InvalidSpecifier, InvalidVersion):
-            continue
-        if not fits:
-            wrong.append((name, have, spec))
-    if not wrong and not missing:
-        return []
-    parts = [f"{n} {h} (wants {s})" for n, h, s in wrong] + [f"{n} missing" for n in missing]
-    cudnn_bad = any(n.startswith("nvidia-cudnn-") for n, _, _ in wrong) or any(
-        n.startswith("nvidia-cudnn-") for n in missing)
-    predicts = "cudnn-mismatch" if cudnn_bad else ("cuda-lib-missing" if missing else None)
-    if len(wrong) == 1 and not missing:
-        n, _, spec = wrong[0]
+    if len(check.wrong) == 1 and not check.missing:
+        n, _, spec = check.wrong[0]
         fix = f"pip install '{n}{spec}' (another package changed it), or give that package its own venv"
     else:
-        fix = (f"pip install --force-reinstall 'tensorflow[and-cuda]=={b.version}' to restore its {len(pins)} "
-               f"pins (another package changed {len(wrong) + len(missing)} of them), or give that package its "
-               f"own venv")
-    return [Finding("warning", f"installed nvidia-* wheels disagree with tensorflow[and-cuda]=={b.version}: "
-                               + ", ".join(parts), predicts, fix)]
+        fix = (f"pip install --force-reinstall 'tensorflow[and-cuda]=={b.version}' to restore its {check.pinned} "
+               f"pins (another package changed {len(check.wrong) + len(check.missing)} of them), or give that "
+               f"package its own venv")
+    return [Finding("warning", check.sentence, check.predicts, fix)]
 
 
 def _tf_sees_no_gpu_check(e: Environment, b: Built, explained: bool) -> list[Finding]:

@@ -13,7 +13,7 @@ written in this module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -29,8 +29,8 @@ SAME, NEWER_MINOR, OLDER_MINOR, OTHER_MAJOR, UNKNOWN = "same", "newer-minor", "o
 def avx_missing(flags: Iterable[str] | None, machine: str | None) -> bool:
     """True only when the CPU flags were read, the CPU is x86 (or unknown) and it has no AVX.
 
-    TensorFlow's x86-64 wheels use AVX since TF 1.6; without it ``import tensorflow`` dies of an
-    illegal instruction.  No flags (Windows has no /proc/cpuinfo) means "not read", never "no AVX".
+    TensorFlow's x86-64 wheels use AVX (since the release compat.yaml names); without it ``import tensorflow``
+    dies of an illegal instruction.  No flags (Windows has no /proc/cpuinfo) means "not read", never "no AVX".
     """
     seen = {str(f).lower() for f in flags or ()}
     arch = str(machine or "").lower()
@@ -133,6 +133,50 @@ def check_driver(driver: str, cuda: str, system: str = "Linux") -> DriverCheck |
         return DriverCheck(driver, cuda, floor, compat.compare_dotted(driver, floor) < 0)
     except TfmatrixError:
         return None
+
+
+@dataclass(frozen=True)
+class WheelCheck:
+    """Installed nvidia-* wheels against the ``tensorflow[and-cuda]`` requirements of the release."""
+
+    tensorflow: str
+    pinned: int                                  # how many requirements the extra has
+    wrong: tuple[tuple[str, str, str], ...]      # (wheel, installed version, the specifier it breaks)
+    missing: tuple[str, ...]
+
+    @property
+    def predicts(self) -> str | None:
+        cudnn = any(n.startswith("nvidia-cudnn-") for n in (*(w[0] for w in self.wrong), *self.missing))
+        return "cudnn-mismatch" if cudnn else ("cuda-lib-missing" if self.missing else None)
+
+    @property
+    def sentence(self) -> str:
+        parts = [f"{n} {h} (wants {s})" for n, h, s in self.wrong] + [f"{n} missing" for n in self.missing]
+        return f"installed nvidia-* wheels disagree with tensorflow[and-cuda]=={self.tensorflow}: " + ", ".join(parts)
+
+
+def check_and_cuda_wheels(tensorflow: str, installed: Mapping[str, str]) -> WheelCheck | None:
+    """None when the release has no ``[and-cuda]`` extra, no CUDA wheel is installed, or every one fits."""
+    pins = compat.and_cuda_pins(tensorflow)
+    if not pins or not compat.cuda_wheels(installed):
+        return None
+    wrong, missing = [], []
+    for name, spec in sorted(pins.items()):
+        if name.startswith("tensorrt"):
+            continue  # optional at runtime: TensorFlow only warns "Could not find TensorRT"
+        have = installed.get(name)
+        if have is None:
+            missing.append(name)
+            continue
+        try:
+            fits = SpecifierSet(spec).contains(Version(have), prereleases=True)
+        except (InvalidSpecifier, InvalidVersion):
+            continue
+        if not fits:
+            wrong.append((name, have, spec))
+    if not wrong and not missing:
+        return None
+    return WheelCheck(tensorflow, len(pins), tuple(wrong), tuple(missing))
 
 
 def numpy_abi_mismatch(bc: compat.BuildConfig | None, numpy: str | None) -> bool:

@@ -216,3 +216,15 @@ def test_keras_major_is_read_from_the_declared_requirement() -> None:
     majors = {bc.tf: bc.keras_major for bc in compat.load_compat().tensorflow}
     assert majors["2.15"] == 2 and majors["2.16"] == 3 and None not in majors.values()
     assert compat.lower_bound_major(">=2.15.0,<2.16") == 2 and compat.lower_bound_major("<3") is None
+
+
+def test_library_rules_are_the_compat_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    relations = {rules.OTHER_MAJOR, rules.OLDER_MINOR, rules.NEWER_MINOR}
+    data = yaml.safe_load(compat.COMPAT.read_text(encoding="utf-8"))
+    assert all(set(rels) == relations for rels in data["libraries"].values())
+    assert rules.match_cudnn("9.3", "9.1.0").broken and not rules.match_cuda_runtime("12.5", "12.1").broken
+    data["libraries"]["cuDNN"]["older-minor"] = "accepted"
+    path = tmp_path / "compat.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    monkeypatch.setattr(compat, "COMPAT", path)
+    assert not rules.match_cudnn("9.3", "9.1.0").broken

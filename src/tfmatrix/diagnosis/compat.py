@@ -1,10 +1,8 @@
 """What each TensorFlow release was built and tested against: ``data/compat.yaml``.
 
-The knowledge is data (with its sources in the YAML's comments); this module
-loads it once into frozen dataclasses and answers small questions about it:
-:func:`build_config`, :func:`and_cuda_pins`, :func:`driver_floor`,
-:func:`driver_ok`, and the version helpers the pre-flight verdict and the
-doctor share.  Nothing here touches the network or imports TensorFlow.
+The knowledge is data (with its sources in the YAML's comments); this module loads it once into
+frozen dataclasses and answers small questions about it (:func:`build_config`, :func:`and_cuda_pins`,
+:func:`driver_floor`, ...), with the version helpers the rules share.  No network, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -130,6 +128,7 @@ class Compat:
     driver_floors: tuple[DriverFloor, ...]
     cudnn_wheels: tuple[tuple[str, int], ...]   # (wheel name, CUDA major)
     avx_since: str                              # the TensorFlow release whose x86-64 wheels first need AVX
+    broken: frozenset[tuple[str, str]]          # (library, relation) that fails: ("cuDNN", "older-minor")
 
 
 # --------------------------------------------------------------------------- version helpers
@@ -296,10 +295,12 @@ def parse_compat(data: Mapping[str, Any]) -> Compat:
                        for k, v in data["driver_floors"].items())
         wheels = tuple((str(k), int(v["cuda_major"])) for k, v in data["cudnn_wheels"].items())
         avx_since = str(data["cpu"]["avx_since"])
+        broken = frozenset((str(lib), str(rel)) for lib, rels in data["libraries"].items()
+                           for rel, verdict in rels.items() if verdict == "broken")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TfmatrixError(f"compat data does not parse: {type(exc).__name__}: {exc}") from None
     return Compat(tensorflow=configs, and_cuda=and_cuda, driver_floors=floors, cudnn_wheels=wheels,
-                  avx_since=avx_since)
+                  avx_since=avx_since, broken=broken)
 
 
 def load_compat(path: str | None = None) -> Compat:

@@ -54,9 +54,9 @@ def relation(built: str, have: str) -> str:
 class LibraryMatch:
     """A CUDA library found (pinned, loaded) against the one TensorFlow was built with.
 
-    cuDNN must have TensorFlow's major and at least its minor (TensorFlow checks this when it
-    loads cuDNN); a newer minor is accepted, not the tested configuration.  The CUDA runtime must
-    have TensorFlow's major; an older minor runs without the newer kernels' features.
+    Which relations break which library (cuDNN: another major or an older minor, as TensorFlow
+    checks when it loads it) is compat.yaml's ``libraries`` table; a relation it does not call
+    broken is accepted, not necessarily the tested configuration.
     """
 
     library: str  # "cuDNN" or "CUDA runtime"
@@ -66,7 +66,8 @@ class LibraryMatch:
 
     @property
     def broken(self) -> bool:
-        return self.relation == OTHER_MAJOR or (self.library == "cuDNN" and self.relation == OLDER_MINOR)
+        """What compat.yaml's ``libraries`` says of this library at this relation."""
+        return (self.library, self.relation) in compat.load_compat().broken
 
     @property
     def predicts(self) -> str | None:

@@ -228,3 +228,16 @@ def test_library_rules_are_the_compat_table(tmp_path: Path, monkeypatch: pytest.
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     monkeypatch.setattr(compat, "COMPAT", path)
     assert not rules.match_cudnn("9.3", "9.1.0").broken
+
+
+@pytest.mark.parametrize("error, cls", [
+    ("ImportError: numpy.core.umath failed to import", "numpy-abi"),
+    ("TypeError: Descriptors cannot be created directly.", "protobuf"),
+])
+def test_doctor_gives_the_taxonomys_fix_for_an_import_error(error: str, cls: str) -> None:
+    """One text of the ranges: the doctor's fix for an unimportable TensorFlow is the taxonomy's, filled from compat."""
+    probe, nvml = box.linux_tf218_after_torch()
+    probe["tensorflow"] = probe["devices"] = {"error": error}
+    finding = diagnose(probe, nvml).errors[0]
+    assert finding.predicts == cls and finding.fix.startswith(load_taxonomy().rule(cls).fix)
+    assert compat_text.requirement_table(cls.split("-")[0]) in finding.fix

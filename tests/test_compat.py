@@ -232,3 +232,9 @@ def test_broken_data_is_one_line_error() -> None:
     with pytest.raises(TfmatrixError) as err:
         compat.parse_compat({"tensorflow": {"2.99": {"python": "3.9-3.12"}}, "driver_floors": {}, "cudnn_wheels": {}})
     assert "compat data does not parse" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cuda_wheels_are_the_nvidia_wheels_built_for_a_cuda_major() -> None:
+    installed = {"nvidia-cudnn-cu12": "9.3.0.75", "nvidia-ml-py": "13.615.71", "numpy": "2.0.2",
+                 "nvidia-cuda-runtime-cu11": "11.8.89"}
+    assert compat.cuda_wheels(installed) == {"nvidia-cudnn-cu12": "9.3.0.75", "nvidia-cuda-runtime-cu11": "11.8.89"}

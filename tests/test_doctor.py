@@ -160,7 +160,7 @@ def test_library_versions_from_file_names_when_the_probe_has_none() -> None:
 def test_torch_downgraded_cudnn_in_a_tensorflow_venv() -> None:
     d = diagnose(*box.linux_tf218_after_torch())
     assert classes(d) == ["cudnn-mismatch"]
-    assert "loaded cuDNN 9.1.0" in d.errors[0].what and "an older minor" in d.errors[0].what
+    assert "cuDNN 9.1.0 is an older minor" in d.errors[0].what and "libcudnn.so.9" in d.errors[0].what
     assert d.errors[0].fix == ("install cuDNN 9.3 for CUDA 12 (pip install 'nvidia-cudnn-cu12==9.3.*') or use "
                                "tensorflow[and-cuda]==2.18.0")
     wheels = [f for f in d.warnings if "nvidia-* wheels" in f.what]

@@ -63,12 +63,13 @@ def repin(pins: list[str], **changes: str) -> list[str]:
 def test_cudnn_major_mismatch_sentence() -> None:
     v = predict(combo("2.18.1"), repin(TF218_CUDA_PINS, nvidia_cudnn_cu12="8.9.7.29"), GPU_HOST)
     assert v == Verdict("cudnn-mismatch",
-                        ("TF 2.18 was built against cuDNN 9.3; this venv pins cuDNN 8.9.7 → predicted cudnn-mismatch",))
+                        ("TensorFlow 2.18 was built against cuDNN 9.3; cuDNN 8.9.7 is another major; this venv pins "
+                         "nvidia-cudnn-cu12 8.9.7.29 → predicted cudnn-mismatch",))
 
 
 def test_driver_floor_sentence() -> None:
     v = predict(combo("2.18.1"), TF218_CUDA_PINS, dataclasses.replace(GPU_HOST, driver_version="470.57.02"))
-    assert v == Verdict("no-gpu", ("driver 470.57.02 is older than CUDA 12's floor 525.60.13 → predicted no-gpu",))
+    assert v == Verdict("no-gpu", ("NVIDIA driver 470.57.02 is older than CUDA 12's floor 525.60.13 → predicted no-gpu",))
 
 
 def test_a_correct_cuda_pip_venv_is_ok() -> None:
@@ -87,7 +88,7 @@ def test_cuda_11_release_uses_cuda_11_floor() -> None:
     host_ = dataclasses.replace(GPU_HOST, driver_version="470.57.02")
     assert predict(combo("2.14.1", python="3.10"), pins, host_).ok
     v = predict(combo("2.14.1", python="3.10"), pins, dataclasses.replace(host_, driver_version="440.33"))
-    assert v.reasons == ("driver 440.33 is older than CUDA 11's floor 450.80.02 → predicted no-gpu",)
+    assert v.reasons == ("NVIDIA driver 440.33 is older than CUDA 11's floor 450.80.02 → predicted no-gpu",)
 
 
 # --------------------------------------------------------------------------- GPU rules
@@ -108,7 +109,7 @@ def test_cpu_stack_ignores_gpu_rules() -> None:
 def test_cudnn_older_minor_is_a_mismatch() -> None:
     v = predict(combo("2.18.1"), repin(TF218_CUDA_PINS, nvidia_cudnn_cu12="9.1.0.70"), GPU_HOST)
     assert v.predicted == "cudnn-mismatch"
-    assert v.reasons[0].startswith("TF 2.18 was built against cuDNN 9.3; this venv pins cuDNN 9.1.0, an older minor")
+    assert v.reasons[0].startswith("TensorFlow 2.18 was built against cuDNN 9.3; cuDNN 9.1.0 is an older minor")
 
 
 def test_cudnn_newer_minor_passes_tensorflows_check() -> None:
@@ -225,7 +226,8 @@ def test_numpy_outranks_cudnn() -> None:
     v = predict(combo("2.17.1"), pins, GPU_HOST)
     assert v.predicted == "numpy-abi"
     assert v.reasons == ("TF 2.17 was built against NumPy 1.x; this venv resolves numpy 2.1.3 → predicted numpy-abi",
-                         "TF 2.17 was built against cuDNN 8.9; this venv pins cuDNN 9.1.0 → predicted cudnn-mismatch")
+                         "TensorFlow 2.17 was built against cuDNN 8.9; cuDNN 9.1.0 is another major; this venv pins "
+                         "nvidia-cudnn-cu12 9.1.0.70 → predicted cudnn-mismatch")
 
 
 def test_unknown_release_gets_only_host_rules() -> None:

@@ -133,7 +133,7 @@ def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 
 def _mentioned(cause: str, facts: Facts) -> set[str]:
-    found = {canonicalize_name(m.group(g)) for m in _DEPENDS.finditer(cause) for g in ("pkg", "dep")}
+    found: set[str] = {canonicalize_name(m.group(g)) for m in _DEPENDS.finditer(cause) for g in ("pkg", "dep")}
     found |= {canonicalize_name(m.group("pkg")) for m in _REQUIRE.finditer(cause)}
     return found
 

@@ -2,7 +2,9 @@
 
 :func:`classify_failure` always returns a class (``python-error`` is the last
 resort); :func:`find_degraded` looks for known error text in a run that
-succeeded.  The rules are data; this module only applies them.
+succeeded.  The rules are data; this module only applies them.  Their
+explanations and fixes name version ranges as ``{placeholders}``, filled from
+the compatibility data (:mod:`tfmatrix.diagnosis.compat_text`), never restated.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 
 from ..records.model import Failure
-from . import evidence
+from . import compat, compat_text, evidence
 
 TAXONOMY = Path(__file__).parent / "data" / "taxonomy.yaml"
 LOG_HEAD_BYTES = 1 << 20
@@ -63,11 +65,21 @@ def _compile(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
+def load_taxonomy(path: str | None = None) -> Taxonomy:
+    """The taxonomy (``path``, else :data:`TAXONOMY`), its texts filled from the compat data as it is now."""
+    return _load(str(path or TAXONOMY), str(compat.COMPAT))
+
+
 @functools.lru_cache(maxsize=None)
-def load_taxonomy(path: str = str(TAXONOMY)) -> Taxonomy:
+def _load(path: str, compat_path: str) -> Taxonomy:
     data: dict[str, Any] = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    words = compat_text.words(compat.load_compat(compat_path))
+
+    def text(raw: str) -> str:
+        return compat_text.fill(" ".join(raw.split()), words)
+
     rules = tuple(
-        Rule(cls=r["class"], explanation=" ".join(r["explanation"].split()), fix=" ".join(r["fix"].split()),
+        Rule(cls=r["class"], explanation=text(r["explanation"]), fix=text(r["fix"]),
              statuses=frozenset(r.get("statuses", ())), signals=frozenset(r.get("signals", ())),
              ntstatus=frozenset(r.get("ntstatus", ())), text=_compile(r.get("text", ())),
              gpu_stack_only=bool(r.get("gpu_stack_only", False)), family=r.get("family", ""),

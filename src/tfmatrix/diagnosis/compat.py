@@ -1,10 +1,8 @@
 """What each TensorFlow release was built and tested against: ``data/compat.yaml``.
 
-The knowledge is data (with its sources in the YAML's comments); this module
-loads it once into frozen dataclasses and answers small questions about it:
-:func:`build_config`, :func:`and_cuda_pins`, :func:`driver_floor`,
-:func:`driver_ok`, and the version helpers the pre-flight verdict and the
-doctor share.  Nothing here touches the network or imports TensorFlow.
+The knowledge is data (with its sources in the YAML's comments); this module loads it once into
+frozen dataclasses and answers small questions about it (:func:`build_config`, :func:`and_cuda_pins`,
+:func:`driver_floor`, ...), with the version helpers the rules share.  No network, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..errors import TfmatrixError
@@ -55,6 +54,7 @@ class BuildConfig:
     numpy_abi: int               # the NumPy major its C extensions were compiled against
     numpy_requirement: str       # TensorFlow's own numpy specifier (wheel metadata)
     protobuf_requirement: str    # TensorFlow's own protobuf specifier (wheel metadata)
+    keras_requirement: str       # TensorFlow's own keras specifier (wheel metadata)
     cuda_compute_capabilities: tuple[str, ...] = ()
     windows_gpu: WindowsGpuBuild | None = None
 
@@ -74,6 +74,16 @@ class BuildConfig:
     @property
     def cudnn_major(self) -> int:
         return dotted(self.cudnn)[0]
+
+    @property
+    def keras_major(self) -> int | None:
+        """The Keras major the release is built around: its keras requirement's lower bound's major."""
+        return lower_bound_major(self.keras_requirement)
+
+    def requirement(self, dist: str) -> str:
+        """TensorFlow's own specifier for ``numpy``, ``protobuf`` or ``keras``."""
+        return {"numpy": self.numpy_requirement, "protobuf": self.protobuf_requirement,
+                "keras": self.keras_requirement}[dist]
 
     @property
     def cuda_exact(self) -> str:
@@ -117,6 +127,8 @@ class Compat:
     and_cuda: tuple[AndCuda, ...]
     driver_floors: tuple[DriverFloor, ...]
     cudnn_wheels: tuple[tuple[str, int], ...]   # (wheel name, CUDA major)
+    avx_since: str                              # the TensorFlow release whose x86-64 wheels first need AVX
+    broken: frozenset[tuple[str, str]]          # (library, relation) that fails: ("cuDNN", "older-minor")
 
 
 # --------------------------------------------------------------------------- version helpers
@@ -136,6 +148,16 @@ def compare_dotted(a: str, b: str) -> int:
     n = max(len(x), len(y))
     x, y = x + (0,) * (n - len(x)), y + (0,) * (n - len(y))
     return (x > y) - (x < y)
+
+
+def lower_bound_major(specifier: str) -> int | None:
+    """The major of a specifier's lowest ``>=``/``>``/``==``/``~=`` bound (``">=3.5.0"`` -> 3), or None."""
+    try:
+        bounds = [Version(s.version).major for s in SpecifierSet(specifier)
+                  if s.operator in (">=", ">", "==", "~=") and "*" not in s.version]
+    except (InvalidSpecifier, InvalidVersion):
+        return None
+    return min(bounds) if bounds else None
 
 
 def major_minor(version: str) -> str:
@@ -249,7 +271,7 @@ def _build_config(minor: str, e: Mapping[str, Any]) -> BuildConfig:
         cuda_build=str(e["cuda_build"]) if e.get("cuda_build") else None,
         cudnn_build=str(e["cudnn_build"]) if e.get("cudnn_build") else None,
         numpy_abi=int(e["numpy_abi"]), numpy_requirement=str(e["requires"]["numpy"]),
-        protobuf_requirement=str(e["requires"]["protobuf"]),
+        protobuf_requirement=str(e["requires"]["protobuf"]), keras_requirement=str(e["requires"]["keras"]),
         cuda_compute_capabilities=tuple(str(c) for c in e.get("cuda_compute_capabilities") or ()),
         windows_gpu=WindowsGpuBuild(**{k: str(v) for k, v in win.items()}) if win else None,
     )
@@ -272,14 +294,22 @@ def parse_compat(data: Mapping[str, Any]) -> Compat:
         floors = tuple(DriverFloor(str(k), v.get("linux") and str(v["linux"]), v.get("windows") and str(v["windows"]))
                        for k, v in data["driver_floors"].items())
         wheels = tuple((str(k), int(v["cuda_major"])) for k, v in data["cudnn_wheels"].items())
+        avx_since = str(data["cpu"]["avx_since"])
+        broken = frozenset((str(lib), str(rel)) for lib, rels in data["libraries"].items()
+                           for rel, verdict in rels.items() if verdict == "broken")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TfmatrixError(f"compat data does not parse: {type(exc).__name__}: {exc}") from None
-    return Compat(tensorflow=configs, and_cuda=and_cuda, driver_floors=floors, cudnn_wheels=wheels)
+    return Compat(tensorflow=configs, and_cuda=and_cuda, driver_floors=floors, cudnn_wheels=wheels,
+                  avx_since=avx_since, broken=broken)
+
+
+def load_compat(path: str | None = None) -> Compat:
+    """The compat data (``path``, else :data:`COMPAT` as it is now), parsed once per process and file."""
+    return _load(str(path or COMPAT))
 
 
 @functools.lru_cache(maxsize=None)
-def load_compat(path: str = str(COMPAT)) -> Compat:
-    """The compat data, parsed once per process."""
+def _load(path: str) -> Compat:
     return parse_compat(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
@@ -308,11 +338,9 @@ def and_cuda(tf_version: str, compat: Compat | None = None) -> AndCuda | None:
 
 
 def and_cuda_pins(tf_version: str, compat: Compat | None = None) -> dict[str, str]:
-    """The nvidia-* (and tensorrt) requirements of ``tensorflow[and-cuda]``: name -> specifier.
+    """The nvidia-* (and tensorrt) requirements of ``tensorflow[and-cuda]``: name -> specifier (a pin or a range).
 
-    ``{}`` for a release without the extra (2.13 and older) or one not in the data.
-    Releases up to 2.19 pin (``"==9.3.0.75"``); 2.20 gives ranges (``">=9.3.0.75,<10.0"``).
-    """
+    ``{}`` for a release without the extra or one not in the data."""
     a = and_cuda(tf_version, compat)
     return a.pins(tf_version) if a else {}
 
@@ -365,3 +393,8 @@ def tf_for_compute_capability(cc: str, compat: Compat | None = None) -> tuple[st
 def cudnn_wheel_names(compat: Compat | None = None) -> dict[str, int]:
     """``{"nvidia-cudnn-cu12": 12, ...}``."""
     return dict((compat or load_compat()).cudnn_wheels)
+
+
+def cuda_wheels(installed: Mapping[str, str]) -> dict[str, str]:
+    """The NVIDIA CUDA-library wheels among installed distributions (name -> version): ``nvidia-*-cuNN``."""
+    return {n: v for n, v in installed.items() if n.startswith("nvidia-") and wheel_cuda_major(n)}

@@ -16,12 +16,9 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from ..errors import TfmatrixError
 from ..records.status import PhaseStatus
-from . import compat, rules
+from . import compat, compat_text, rules
 from .classify import classify_failure, load_taxonomy
 from .environment import Built, Environment, Fact, LoadedLib, built_for, facts, read_environment
 
@@ -109,20 +106,16 @@ def _import_check(e: Environment) -> list[Finding]:
     m = re.match(r"^([0-9]+\.[0-9]+)", e.python or "")
     py = m.group(1) if m else None
     tested = compat.tf_for_python(py) if py else ()
-    if cls == "numpy-abi":
-        fix = (f"pip install 'numpy<2' (TensorFlow <= 2.17 was built against NumPy 1.x; this venv has numpy "
-               f"{e.numpy or '2.x'}), or move to TensorFlow >= 2.18")
-    elif cls == "protobuf":
-        fix = ("pin protobuf to the range the TensorFlow release declares (TF 2.15-2.17: protobuf<5; "
-               "TF 2.18-2.19: protobuf<6); see `pip show tensorflow`")
-    elif cls == "python-error":
+    if cls == "python-error":
         fix = "read the traceback of `python -c 'import tensorflow'` in this venv"
         if tested:
             fix += (f"; if TensorFlow is missing or broken, reinstall a release tested on Python {py}: "
                     f"{tested[0]} to {tested[-1]} (e.g. pip install 'tensorflow=={tested[-1]}.*')")
-    else:
+    else:  # the taxonomy's fix, whose ranges come from the compat data
         fix = load_taxonomy().rule(cls).fix
-        if tested:
+        if cls == "numpy-abi":
+            fix += f" This venv has numpy {e.numpy or '?'}."
+        elif tested and cls != "protobuf":
             fix += f" TensorFlow releases tested on Python {py}: {tested[0]} to {tested[-1]}."
     return [Finding("error", f"TensorFlow is not importable: {e.tf_error}", cls, fix)]
 
@@ -131,7 +124,7 @@ def _avx_check(e: Environment) -> list[Finding]:
     if not rules.avx_missing(e.cpu_flags, e.machine):
         return []
     return [Finding("error", f"the CPU ({e.cpu_model or 'unknown model'}) has no AVX; TensorFlow's x86-64 wheels "
-                             f"are compiled with AVX since TF 1.6", "illegal-instruction",
+                             f"are compiled with AVX since TF {compat.load_compat().avx_since}", "illegal-instruction",
                     "run on a CPU with AVX (Intel Sandy Bridge / AMD Bulldozer, 2011, or newer), or build "
                     f"TensorFlow{' ' + e.tf_version if e.tf_version else ''} from source without AVX")]
 
@@ -158,8 +151,8 @@ def _cpu_build_check(e: Environment) -> list[Finding]:
     v = e.tf_version or "?"
     names = ", ".join(g.name for g in e.gpus)
     if e.windows:
-        fix = ("native-Windows GPU builds end with TensorFlow 2.10 (tensorflow==2.10.1 with CUDA 11.2 and "
-               "cuDNN 8.1); for newer TensorFlow use WSL2 and pip install 'tensorflow[and-cuda]'")
+        fix = (f"native-Windows GPU builds end with {compat_text.windows_gpu() or 'an old release'}; for newer "
+               f"TensorFlow use WSL2 and pip install 'tensorflow[and-cuda]'")
     else:
         fix = f"pip install 'tensorflow[and-cuda]=={v}' (the CUDA build, with its nvidia-* wheels)"
     return [Finding("warning", f"TensorFlow {v} is a CPU-only build although {len(e.gpus)} NVIDIA GPU(s) are "
@@ -176,8 +169,8 @@ def _driver_check(e: Environment, b: Built) -> list[Finding]:
         if cfg is not None:
             fix += (f", or use TensorFlow {cfg.tf} (built with CUDA {cfg.cuda}, needs >= "
                     f"{compat.driver_floor(cfg.cuda, e.system)})")
-        return [Finding("error", f"NVIDIA driver {e.driver} is older than CUDA {b.cuda_major}'s floor {check.floor} "
-                                 f"(TensorFlow {b.version} was built with CUDA {b.cuda})", check.predicts, fix)]
+        return [Finding("error", f"{check.sentence} (TensorFlow {b.version} was built with CUDA {b.cuda})",
+                        check.predicts, fix)]
     if e.driver_cuda:
         try:
             behind = compat.compare_dotted(e.driver_cuda, b.cuda_mm) < 0
@@ -247,58 +240,31 @@ def _library_checks(e: Environment, b: Built) -> list[Finding]:
                            "cuda-lib-missing", _fix("cudnn", b, e)))
     for d in dnns:
         m = rules.match_cudnn(b.cudnn, d.version or "")
-        if d.path in folded:
+        said = m.sentence(b.minor)
+        if d.path in folded or said is None:
             continue
+        what = f"{said}; this process loaded it from {d.path}"
         if m.relation == rules.OTHER_MAJOR:
-            out.append(Finding("error", f"TensorFlow {b.version} was built against cuDNN {b.cudnn}; this process "
-                                        f"loaded cuDNN {d.version} ({d.path})", m.predicts,
-                               _fix("cudnn", b, e, (d,))))
+            out.append(Finding("error", what, m.predicts, _fix("cudnn", b, e, (d,))))
         elif m.broken:
-            out.append(Finding("error", f"TensorFlow {b.version} was built against cuDNN {b.cudnn}; this process "
-                                        f"loaded cuDNN {d.version} ({d.path}), an older minor (TensorFlow needs the "
-                                        f"same major and at least its minor)", m.predicts, _fix("cudnn", b, e)))
+            out.append(Finding("error", what, m.predicts, _fix("cudnn", b, e)))
         elif m.relation == rules.NEWER_MINOR:
-            out.append(Finding("info", f"cuDNN {d.version} ({d.file}) is newer than the {b.cudnn} TensorFlow "
-                                       f"{b.version} was built against: accepted (same major), not the tested "
-                                       f"configuration", None, f"nothing required; cuDNN {b.cudnn} is the tested one"))
+            out.append(Finding("info", what, None, f"nothing required; cuDNN {b.cudnn} is the tested one"))
     return out
 
 
 def _wheel_check(e: Environment, b: Built) -> list[Finding]:
-    pins = compat.and_cuda_pins(b.version)
-    wheels = dict(e.wheels)
-    cuda_wheels = {n for n in wheels if n.startswith("nvidia-") and compat.wheel_cuda_major(n)}
-    if not pins or not cuda_wheels:
+    check = rules.check_and_cuda_wheels(b.version, dict(e.wheels))
+    if check is None:
         return []
-    wrong, missing = [], []
-    for name, spec in sorted(pins.items()):
-        if name.startswith("tensorrt"):
-            continue  # optional at runtime: TensorFlow only warns "Could not find TensorRT"
-        have = wheels.get(name)
-        if have is None:
-            missing.append(name)
-            continue
-        try:
-            fits = SpecifierSet(spec).contains(Version(have), prereleases=True)
-        except (InvalidSpecifier, InvalidVersion):
-            continue
-        if not fits:
-            wrong.append((name, have, spec))
-    if not wrong and not missing:
-        return []
-    parts = [f"{n} {h} (wants {s})" for n, h, s in wrong] + [f"{n} missing" for n in missing]
-    cudnn_bad = any(n.startswith("nvidia-cudnn-") for n, _, _ in wrong) or any(
-        n.startswith("nvidia-cudnn-") for n in missing)
-    predicts = "cudnn-mismatch" if cudnn_bad else ("cuda-lib-missing" if missing else None)
-    if len(wrong) == 1 and not missing:
-        n, _, spec = wrong[0]
+    if len(check.wrong) == 1 and not check.missing:
+        n, _, spec = check.wrong[0]
         fix = f"pip install '{n}{spec}' (another package changed it), or give that package its own venv"
     else:
-        fix = (f"pip install --force-reinstall 'tensorflow[and-cuda]=={b.version}' to restore its {len(pins)} "
-               f"pins (another package changed {len(wrong) + len(missing)} of them), or give that package its "
-               f"own venv")
-    return [Finding("warning", f"installed nvidia-* wheels disagree with tensorflow[and-cuda]=={b.version}: "
-                               + ", ".join(parts), predicts, fix)]
+        fix = (f"pip install --force-reinstall 'tensorflow[and-cuda]=={b.version}' to restore its {check.pinned} "
+               f"pins (another package changed {len(check.wrong) + len(check.missing)} of them), or give that "
+               f"package its own venv")
+    return [Finding("warning", check.sentence, check.predicts, fix)]
 
 
 def _tf_sees_no_gpu_check(e: Environment, b: Built, explained: bool) -> list[Finding]:
@@ -378,11 +344,11 @@ def render(d: Diagnosis, width: int = 100) -> str:
     out.append("")
     if d.findings:
         out.append("findings")
-        for f in d.findings:
-            head = f"  {f.severity.upper():<7} " + (f"[{f.predicts}] " if f.predicts else "")
-            out.append(textwrap.fill(head + f.what, width=width, subsequent_indent=" " * 10,
+        for finding in d.findings:
+            head = f"  {finding.severity.upper():<7} " + (f"[{finding.predicts}] " if finding.predicts else "")
+            out.append(textwrap.fill(head + finding.what, width=width, subsequent_indent=" " * 10,
                                      break_on_hyphens=False))
-            out.append(textwrap.fill(f"fix: {f.fix}", width=width, initial_indent=" " * 10,
+            out.append(textwrap.fill(f"fix: {finding.fix}", width=width, initial_indent=" " * 10,
                                      subsequent_indent=" " * 15, break_on_hyphens=False))
         out.append("")
     else:

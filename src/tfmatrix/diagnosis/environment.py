@@ -157,7 +157,8 @@ def read_environment(probe: Mapping[str, Any], nvml: Mapping[str, Any]) -> Envir
     libs = (tuple(x for x in (_loaded(e) for e in libs_raw) if x) if isinstance(libs_raw, list) else None)
     wheels = _dict(probe.get("nvidia_wheels"))
     nvml = nvml if isinstance(nvml, Mapping) else {}
-    env = probe.get("env") if isinstance(probe.get("env"), dict) else {}
+    env_raw = probe.get("env")
+    env: dict[str, Any] = env_raw if isinstance(env_raw, dict) else {}
     flags = cpu.get("flags")
     return Environment(
         system=str(os_.get("system") or "Linux"), machine=str(os_.get("machine") or ""),

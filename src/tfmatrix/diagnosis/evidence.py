@@ -276,7 +276,7 @@ def _build_failure(lines: list[str], at: int) -> str:
 
 def _pip_conflict(lines: list[str]) -> str:
     head = lines[0].strip().removeprefix("ERROR: ")
-    causes = []
+    causes: list[str] = []
     for ln in lines[1:]:
         s = ln.strip()
         if s.startswith("The conflict is caused by"):
@@ -337,7 +337,7 @@ def modules_named(message: str) -> Iterator[str]:
 
 def names(requirements: Iterable[str]) -> set[str]:
     """The canonical names of requirement strings (``keras>=3`` → ``keras``); unparsable ones are dropped."""
-    out = set()
+    out: set[str] = set()
     for r in requirements:
         try:
             out.add(canonicalize_name(Requirement(r).name))

@@ -63,8 +63,8 @@ def _python(python: str, bc: compat.BuildConfig | None) -> list[_Reason]:
 def _avx(host: "HostFacts") -> list[_Reason]:
     if not rules.avx_missing(host.cpu_flags, host.machine):
         return []
-    return [_Reason("illegal-instruction", "the host CPU has no AVX, which TensorFlow's x86-64 wheels use since "
-                                           "TF 1.6 → predicted illegal-instruction")]
+    return [_Reason("illegal-instruction", f"the host CPU has no AVX, which TensorFlow's x86-64 wheels use since "
+                                           f"TF {compat.load_compat().avx_since} → predicted illegal-instruction")]
 
 
 def _gpu(combo: CombinationInfo, bc: compat.BuildConfig | None, host: "HostFacts") -> list[_Reason]:
@@ -74,11 +74,10 @@ def _gpu(combo: CombinationInfo, bc: compat.BuildConfig | None, host: "HostFacts
     if not host.gpus:
         out.append(_Reason("no-gpu", f"no NVIDIA GPU is visible on this host and a {combo.stack_kind} stack needs "
                                      f"one → predicted no-gpu"))
-    check = rules.check_driver(host.driver_version, bc.cuda_exact, host.system) \
-        if host.driver_version and bc is not None else None
-    if check is not None and check.too_old:
-        out.append(_Reason("no-gpu", f"driver {check.driver} is older than CUDA {bc.cuda_major}'s floor "  # type: ignore[union-attr]
-                                     f"{check.floor} → predicted no-gpu"))
+    if host.driver_version and bc is not None:
+        check = rules.check_driver(host.driver_version, bc.cuda_exact, host.system)
+        if check is not None and check.too_old:
+            out.append(_Reason("no-gpu", f"{check.sentence} → predicted no-gpu"))
     return out
 
 
@@ -88,7 +87,7 @@ def _cuda_pip(combo: CombinationInfo, bc: compat.BuildConfig | None, pins: Mappi
     major = bc.cuda_major
     runtime_name, cudnn_name = f"nvidia-cuda-runtime-cu{major}", f"nvidia-cudnn-cu{major}"
     runtime, cudnn = pins.get(runtime_name), pins.get(cudnn_name)
-    cuda_wheels = {n: v for n, v in pins.items() if n.startswith("nvidia-") and compat.wheel_cuda_major(n)}
+    cuda_wheels = compat.cuda_wheels(pins)
     if not cuda_wheels:
         why = (f"TF {bc.tf} has no [and-cuda] extra, so this venv pins no nvidia-* CUDA wheels"
                if compat.and_cuda(combo.tensorflow) is None else "this venv pins no nvidia-* CUDA wheels")
@@ -101,12 +100,12 @@ def _cuda_pip(combo: CombinationInfo, bc: compat.BuildConfig | None, pins: Mappi
         out.append(_Reason("cuda-lib-missing", f"TF {bc.tf} was built against CUDA {bc.cuda_exact}; this venv pins "
                                                f"no {runtime_name} wheel{got} → predicted cuda-lib-missing"))
     if cudnn is None:
-        others = {n: v for n, v in cuda_wheels.items() if n.startswith("nvidia-cudnn-")}
-        if others:
-            n, v = sorted(others.items())[0]
+        foreign = sorted((n, v) for n, v in cuda_wheels.items() if n.startswith("nvidia-cudnn-"))
+        if foreign:
+            name, version = foreign[0]
             out.append(_Reason("cudnn-mismatch", f"TF {bc.tf} was built against cuDNN {bc.cudnn} for CUDA {major}; "
-                                                 f"this venv pins {n} {v}, a cuDNN for CUDA "
-                                                 f"{compat.wheel_cuda_major(n)} → predicted cudnn-mismatch"))
+                                                 f"this venv pins {name} {version}, a cuDNN for CUDA "
+                                                 f"{compat.wheel_cuda_major(name)} → predicted cudnn-mismatch"))
         else:
             out.append(_Reason("cuda-lib-missing", f"TF {bc.tf} was built against cuDNN {bc.cudnn}; this venv pins "
                                                    f"no {cudnn_name} wheel → predicted cuda-lib-missing"))
@@ -115,38 +114,36 @@ def _cuda_pip(combo: CombinationInfo, bc: compat.BuildConfig | None, pins: Mappi
         match = rules.match_cudnn(bc.cudnn, compat.cudnn_of_wheel(cudnn))
     except TfmatrixError:
         return out
-    if match.relation == rules.OTHER_MAJOR:
-        out.append(_Reason("cudnn-mismatch", f"TF {bc.tf} was built against cuDNN {bc.cudnn}; this venv pins "
-                                             f"cuDNN {match.have} → predicted cudnn-mismatch"))
-    elif match.broken:
-        out.append(_Reason("cudnn-mismatch", f"TF {bc.tf} was built against cuDNN {bc.cudnn}; this venv pins "
-                                             f"cuDNN {match.have}, an older minor (TF needs the same major and at "
-                                             f"least its minor) → predicted cudnn-mismatch"))
-    return out  # a newer minor of the same major passes TensorFlow's own check: not a predicted failure
+    if match.broken:  # a newer minor of the same major passes TensorFlow's own check: not a predicted failure
+        out.append(_Reason("cudnn-mismatch", f"{match.sentence(bc.tf)}; this venv pins {cudnn_name} {cudnn} "
+                                             f"→ predicted cudnn-mismatch"))
+    return out
 
 
 def _numpy(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
-    if not rules.numpy_abi_mismatch(bc, pins.get("numpy")):
+    if bc is None or not rules.numpy_abi_mismatch(bc, pins.get("numpy")):
         return []
-    return [_Reason("numpy-abi", f"TF {bc.tf} was built against NumPy 1.x; this venv resolves "  # type: ignore[union-attr]
+    return [_Reason("numpy-abi", f"TF {bc.tf} was built against NumPy {bc.numpy_abi}.x; this venv resolves "
                                  f"numpy {pins['numpy']} → predicted numpy-abi")]
 
 
 def _protobuf(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
+    if bc is None:
+        return []
     below = rules.protobuf_below_gencode(bc, pins.get("protobuf"))
     if below is not None:
-        return [_Reason("protobuf", f"TF {bc.tf}'s generated code needs protobuf{below}; this venv resolves "  # type: ignore[union-attr]
+        return [_Reason("protobuf", f"TF {bc.tf}'s generated code needs protobuf{below}; this venv resolves "
                                     f"protobuf {pins['protobuf']}, an older runtime, which refuses it at import "
                                     f"→ predicted protobuf")]
     broken = rules.protobuf_outside(bc, pins.get("protobuf"))
     if broken is None:
         return []
-    return [_Reason("degraded", f"TF {bc.tf} requires protobuf{broken}; this venv resolves "  # type: ignore[union-attr]
+    return [_Reason("degraded", f"TF {bc.tf} requires protobuf{broken}; this venv resolves "
                                 f"protobuf {pins['protobuf']} → predicted degraded")]
 
 
-def _keras(combo: CombinationInfo, pins: Mapping[str, str]) -> list[_Reason]:
-    needs = rules.keras_major_mismatch(combo.tensorflow, pins.get("keras"))
+def _keras(combo: CombinationInfo, bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
+    needs = rules.keras_major_mismatch(bc, pins.get("keras"))
     if needs is None:
         return []
     return [_Reason("keras-mismatch", f"TF {combo.tensorflow} and its Model Garden are written for {needs}; this venv "
@@ -161,6 +158,6 @@ def predict(combo: CombinationInfo, resolved_pins: Iterable[str], host: "HostFac
     pins = parse_pins(resolved_pins)
     bc = compat.build_config(combo.tensorflow)
     found = (_python(combo.python, bc) + _avx(host) + _gpu(combo, bc, host) + _numpy(bc, pins)
-             + _cuda_pip(combo, bc, pins) + _protobuf(bc, pins) + _keras(combo, pins))
+             + _cuda_pip(combo, bc, pins) + _protobuf(bc, pins) + _keras(combo, bc, pins))
     found.sort(key=lambda r: SEVERITY.index(r.cls))  # stable: equal classes keep rule order
     return Prediction(predicted=found[0].cls if found else "ok", reasons=tuple(r.text for r in found))

@@ -1,17 +1,19 @@
-"""The compatibility rules, in one place: each returns a structured verdict the callers only present.
+"""The compatibility rules, in one place: each returns a structured verdict, and its sentence, the callers only present.
 
 Pre-flight (before a combination runs), the doctor (on a live environment)
 and the report (the CUDA table of a record) ask the same questions with
 different evidence (the venv's pins, the libraries a process loaded, what a
-record kept); the answers, and the failure class each predicts, come from here.
-The facts behind the rules (which CUDA and cuDNN a release was built with, the
-driver floors) are :mod:`tfmatrix.diagnosis.compat`'s data.
+record kept); the answers, the sentence that states them and the failure class
+each predicts come from here.  The facts behind the rules (which CUDA, cuDNN,
+NumPy ABI and Keras major a release was built with, its declared requirements,
+the driver floors) are :mod:`tfmatrix.diagnosis.compat`'s data: no version is
+written in this module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -27,8 +29,8 @@ SAME, NEWER_MINOR, OLDER_MINOR, OTHER_MAJOR, UNKNOWN = "same", "newer-minor", "o
 def avx_missing(flags: Iterable[str] | None, machine: str | None) -> bool:
     """True only when the CPU flags were read, the CPU is x86 (or unknown) and it has no AVX.
 
-    TensorFlow's x86-64 wheels use AVX since TF 1.6; without it ``import tensorflow`` dies of an
-    illegal instruction.  No flags (Windows has no /proc/cpuinfo) means "not read", never "no AVX".
+    TensorFlow's x86-64 wheels use AVX (since the release compat.yaml names); without it ``import tensorflow``
+    dies of an illegal instruction.  No flags (Windows has no /proc/cpuinfo) means "not read", never "no AVX".
     """
     seen = {str(f).lower() for f in flags or ()}
     arch = str(machine or "").lower()
@@ -52,9 +54,9 @@ def relation(built: str, have: str) -> str:
 class LibraryMatch:
     """A CUDA library found (pinned, loaded) against the one TensorFlow was built with.
 
-    cuDNN must have TensorFlow's major and at least its minor (TensorFlow checks this when it
-    loads cuDNN); a newer minor is accepted, not the tested configuration.  The CUDA runtime must
-    have TensorFlow's major; an older minor runs without the newer kernels' features.
+    Which relations break which library (cuDNN: another major or an older minor, as TensorFlow
+    checks when it loads it) is compat.yaml's ``libraries`` table; a relation it does not call
+    broken is accepted, not necessarily the tested configuration.
     """
 
     library: str  # "cuDNN" or "CUDA runtime"
@@ -64,12 +66,26 @@ class LibraryMatch:
 
     @property
     def broken(self) -> bool:
-        return self.relation == OTHER_MAJOR or (self.library == "cuDNN" and self.relation == OLDER_MINOR)
+        """What compat.yaml's ``libraries`` says of this library at this relation."""
+        return (self.library, self.relation) in compat.load_compat().broken
 
     @property
     def predicts(self) -> str | None:
         """A wrong runtime major brings its own cuDNN: both end the way a cuDNN mismatch does."""
         return "cudnn-mismatch" if self.broken else None
+
+    def sentence(self, tensorflow: str) -> str | None:
+        """The verdict in words, the same whether ``have`` was pinned or loaded (the caller adds where it was
+        seen); None when the versions are the same or do not compare."""
+        head = f"TensorFlow {tensorflow} was built against {self.library} {self.built}; {self.library} {self.have} is"
+        if self.relation == OTHER_MAJOR:
+            return f"{head} another major"
+        if self.relation == OLDER_MINOR:
+            needs = " (TensorFlow needs the same major and at least its minor)" if self.library == "cuDNN" else ""
+            return f"{head} an older minor{needs}"
+        if self.relation == NEWER_MINOR:
+            return f"{head} a newer minor: accepted (same major), not the tested configuration"
+        return None
 
 
 def match_cudnn(built: str, have: str) -> LibraryMatch:
@@ -93,6 +109,13 @@ class DriverCheck:
     def predicts(self) -> str | None:
         return "no-gpu" if self.too_old else None
 
+    @property
+    def sentence(self) -> str:
+        """The verdict in words (a driver at or above the floor needs none; this says what it is)."""
+        major = self.cuda.split(".")[0]
+        return (f"NVIDIA driver {self.driver} is {'older than' if self.too_old else 'at or above'} CUDA {major}'s "
+                f"floor {self.floor}")
+
     def newest_usable(self, system: str) -> compat.BuildConfig | None:
         """The newest TensorFlow release whose CUDA this driver does run (a way out besides upgrading)."""
         for cfg in reversed(compat.load_compat().tensorflow):
@@ -113,10 +136,55 @@ def check_driver(driver: str, cuda: str, system: str = "Linux") -> DriverCheck |
         return None
 
 
+@dataclass(frozen=True)
+class WheelCheck:
+    """Installed nvidia-* wheels against the ``tensorflow[and-cuda]`` requirements of the release."""
+
+    tensorflow: str
+    pinned: int                                  # how many requirements the extra has
+    wrong: tuple[tuple[str, str, str], ...]      # (wheel, installed version, the specifier it breaks)
+    missing: tuple[str, ...]
+
+    @property
+    def predicts(self) -> str | None:
+        cudnn = any(n.startswith("nvidia-cudnn-") for n in (*(w[0] for w in self.wrong), *self.missing))
+        return "cudnn-mismatch" if cudnn else ("cuda-lib-missing" if self.missing else None)
+
+    @property
+    def sentence(self) -> str:
+        parts = [f"{n} {h} (wants {s})" for n, h, s in self.wrong] + [f"{n} missing" for n in self.missing]
+        return f"installed nvidia-* wheels disagree with tensorflow[and-cuda]=={self.tensorflow}: " + ", ".join(parts)
+
+
+def check_and_cuda_wheels(tensorflow: str, installed: Mapping[str, str]) -> WheelCheck | None:
+    """None when the release has no ``[and-cuda]`` extra, no CUDA wheel is installed, or every one fits."""
+    pins = compat.and_cuda_pins(tensorflow)
+    if not pins or not compat.cuda_wheels(installed):
+        return None
+    wrong, missing = [], []
+    for name, spec in sorted(pins.items()):
+        if name.startswith("tensorrt"):
+            continue  # optional at runtime: TensorFlow only warns "Could not find TensorRT"
+        have = installed.get(name)
+        if have is None:
+            missing.append(name)
+            continue
+        try:
+            fits = SpecifierSet(spec).contains(Version(have), prereleases=True)
+        except (InvalidSpecifier, InvalidVersion):
+            continue
+        if not fits:
+            wrong.append((name, have, spec))
+    if not wrong and not missing:
+        return None
+    return WheelCheck(tensorflow, len(pins), tuple(wrong), tuple(missing))
+
+
 def numpy_abi_mismatch(bc: compat.BuildConfig | None, numpy: str | None) -> bool:
-    """A release built against NumPy 1.x with NumPy 2 installed: its C extensions do not load."""
+    """A NumPy of a newer major than the one the release's C extensions were compiled against: they do not
+    load (an extension built against a newer NumPy runs on an older one its requirement admits)."""
     v = _version(numpy)
-    return bc is not None and v is not None and bc.numpy_abi == 1 and v.major >= 2
+    return bc is not None and v is not None and v.major > bc.numpy_abi
 
 
 def _protobuf_misses(bc: compat.BuildConfig | None, protobuf: str | None) -> list:
@@ -146,14 +214,14 @@ def protobuf_below_gencode(bc: compat.BuildConfig | None, protobuf: str | None) 
     return ",".join(sorted(str(s) for s in low)) or None
 
 
-def keras_major_mismatch(tensorflow: str | None, keras: str | None) -> str | None:
-    """The Keras major the release's ``tf.keras`` and Model Garden need, when the pinned one is the other:
-    TensorFlow <= 2.15 is built around Keras 2, TensorFlow >= 2.16 around Keras 3 (Keras 2 code then needs
-    tf-keras).  None when they agree or a version is unknown."""
-    tf, k = _version(tensorflow), _version(keras)
-    if tf is None or k is None or tf.major != 2:
+def keras_major_mismatch(bc: compat.BuildConfig | None, keras: str | None) -> str | None:
+    """The Keras major the release's ``tf.keras`` and Model Garden need (``"Keras 3"``), when the pinned one is
+    another: the major of the release's own keras requirement (compat data).  None when they agree, or the
+    release or a version is unknown."""
+    k = _version(keras)
+    needs = bc.keras_major if bc is not None else None
+    if k is None or needs is None:
         return None
-    needs = 2 if tf.minor <= 15 else 3
     return None if k.major == needs else f"Keras {needs}"
 
 

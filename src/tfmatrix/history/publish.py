@@ -44,8 +44,8 @@ from typing import Any, Iterable
 from asv_runner.statistics import compute_stats  # asv's value (the median) and its statistics
 
 from ..errors import TfmatrixError
-from ..records.quantity import RATIO, Quantity
 from ..records.model import CombinationRecord, PhaseRecord, RunRecord
+from ..records.quantity import RATIO, Quantity
 from ..records.status import PhaseStatus, Status
 from ..records.store import Run, load_run, run_folders
 from . import changepoints

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..records.quantity import RATIO, SECONDS, Quantity
 from ..records.model import CombinationRecord, Producer
+from ..records.quantity import RATIO, SECONDS, Quantity
 from ..records.status import PhaseStatus
 from . import drift as drift_mod
 from .details import css_of

@@ -15,8 +15,8 @@ import pandas as pd
 from packaging.version import InvalidVersion, Version
 
 from ..errors import TfmatrixError
-from ..records.quantity import RATIO, Quantity
 from ..records.model import CombinationRecord
+from ..records.quantity import RATIO, Quantity
 from ..records.status import Outcome, Status
 from ..records.store import Run
 from ..stats import paired_ratio

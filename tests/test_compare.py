@@ -288,3 +288,15 @@ def test_cli_within_names_a_missing_combination_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "--within", str(run), "tf2.15-cpu", "nope"],
                           capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no record of nope" in proc.stderr
+
+
+def test_the_cli_reads_compares_defaults_from_compare(capsys):
+    from tfmatrix import cli
+
+    args = cli.build_parser().parse_args(["compare"])
+    assert (args.threshold, args.alpha, args.history) == (
+        compare.DEFAULT_THRESHOLD, compare.DEFAULT_ALPHA, compare.DEFAULT_HISTORY)
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"(default {compare.DEFAULT_THRESHOLD:g})" in shown and f"(default {compare.DEFAULT_HISTORY};" in shown

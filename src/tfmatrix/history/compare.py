@@ -130,13 +130,18 @@ class Comparison:
         return (f"run-to-run noise: unknown for {unknown} of {total} metrics (it needs {MIN_HISTORY} earlier "
                 f"runs holding the metric; {runs} read): their verdicts rest on the samples of the two runs alone")
 
+    def verdicts(self, verdict: str) -> list[Change | StatusChange]:
+        """The status changes, then the metric changes, whose verdict is this."""
+        both: list[Change | StatusChange] = [*self.status_changes, *self.changes]
+        return [c for c in both if c.verdict == verdict]
+
     @property
     def regressions(self) -> list[Change | StatusChange]:
-        return [c for c in [*self.status_changes, *self.changes] if c.verdict == "regression"]
+        return self.verdicts("regression")
 
     @property
     def improvements(self) -> list[Change | StatusChange]:
-        return [c for c in [*self.status_changes, *self.changes] if c.verdict == "improvement"]
+        return self.verdicts("improvement")
 
     @property
     def exit_status(self) -> int:

@@ -179,7 +179,8 @@ def choose(runs: list[Run], dates: dict[str, int], project_root: Path,
         for rec in run.records:
             if rec.status == Status.SKIPPED:
                 continue
-            entry = Entry(run, run.info, rec)  # type: ignore[arg-type] - _unpublishable refused runs without one
+            assert run.info is not None, "_unpublishable refused runs without a run record"
+            entry = Entry(run, run.info, rec)
             key = (entry.info.machine, entry.commit, entry.combination)
             old = best.get(key)
             if old is not None and entry.info.dirty and not old.info.dirty:

@@ -24,6 +24,8 @@ from tfmatrix.records.quantity import Quantity, axis_scale, scale_of
     (0.6667, "ratio", "×0.67", "×0.67"),
     (3.0, "unit", "3 unit", "3unit"),
     (0.0, "seconds", "0.0 ms", "0ms"),
+    (math.inf, "ratio", "×inf", "×inf"),  # a base median of 0
+    (math.inf, "seconds", "inf ms", "infms"),
 ])
 def test_each_unit_is_scaled_and_rounded_for_people(value, unit, text, compact):
     q = Quantity(value, unit)

@@ -67,7 +67,7 @@ def scale_of(unit: str, magnitude: float) -> Scale:
     if scales is None:
         return Scale(unit, 1.0, -1)
     magnitude = abs(magnitude) if math.isfinite(magnitude) else 0.0
-    return [s for start, s in scales if magnitude >= start or start == 0.0][-1]
+    return [s for start, s in scales if magnitude >= start][-1]
 
 
 def axis_scale(unit: str, values: Iterable[float | None]) -> Scale:
@@ -78,8 +78,8 @@ def axis_scale(unit: str, values: Iterable[float | None]) -> Scale:
 
 def _significant(x: float, figures: int = 3) -> str:
     """``x`` with ``figures`` significant figures, the integer part never rounded: 140, 5.21, 0.0123, 1014."""
-    if x == 0:
-        return "0"
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"  # 0, inf
     return f"{x:.{max(0, figures - 1 - math.floor(math.log10(abs(x))))}f}"
 
 

@@ -1,11 +1,12 @@
-"""Scale of the reporting side, in asv's conventions: 10,000 combination records, fixed seed.
+"""Scale of the reporting side, in asv's conventions: 10,000 combination records by default, fixed seed.
 
-* ``ReportScale``: a results folder of 100 runs x 100 combinations; one report
-  (the newest run's page with its plots, the index of every run, change points
-  over the whole history, which reads, migrates and schema-checks all 10,000 records);
-* ``CompareScale``: two runs of 5,000 combinations each, compared metric by metric.
+* ``ReportScale(records, runs)``: a results folder of ``runs`` runs (100) of records/runs
+  combinations each; one report (the newest run's page with its plots, the index of every
+  run, change points over the whole history, which reads, migrates and schema-checks every record);
+* ``CompareScale(records)``: two runs of records/2 combinations each, compared metric by metric.
 
-Run with ``nox -s scale`` (each method in a fresh worker process).  The records
+Run with ``nox -s scale`` (each method in a fresh worker process; ``-- --records N --runs R``
+for another size, the defaults are ``tfmatrix.history.scale``'s).  The records
 are synthetic but made the way tfmatrix makes real ones (the default matrix's
 combinations under numbered ids, typed records and phases as bench builds them, 36 latency
 samples, ~120 resolved pins, a crash in one combination of ten); they pass the
@@ -16,8 +17,11 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tempfile
 from pathlib import Path
+
+from tfmatrix.history.scale import RECORDS, RUNS
 
 SEED = 20261129
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,36 +104,43 @@ def synthetic_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
 
 
 class ReportScale:
-    """The report over 10,000 records: 100 runs x 100 combinations."""
+    """The report over ``records`` records: ``runs`` runs of records/runs combinations each (100 x 100)."""
 
+    params = ([RECORDS], [RUNS])
+    param_names = ["records", "runs"]
     min_queries = 3
     min_seconds = 0.0
     timeout = 900
 
-    def setup(self):
-        self.results = synthetic_tree(100, 100)
+    def setup(self, records: int, runs: int) -> None:
+        self.results = synthetic_tree(runs, max(1, records // runs))
         self.reports = Path(tempfile.mkdtemp(prefix="tfmatrix-scale-reports-"))
 
-    def time_report_10k_records(self):
+    def teardown(self, records: int, runs: int) -> None:
+        shutil.rmtree(self.reports, ignore_errors=True)
+
+    def time_report(self, records: int, runs: int) -> None:
         from tfmatrix.report import plots, render
 
         render.build_report(self.results, self.reports, plots=plots.draw_all, change_points=_change_points())
 
-    def peakmem_report_10k_records(self):
-        self.time_report_10k_records()
+    def peakmem_report(self, records: int, runs: int) -> None:
+        self.time_report(records, runs)
 
 
 class CompareScale:
-    """compare of two runs of 5,000 combinations each."""
+    """compare of two runs of records/2 combinations each (5,000 each)."""
 
+    params = ([RECORDS],)
+    param_names = ["records"]
     min_queries = 3
     min_seconds = 0.0
     timeout = 900
 
-    def setup(self):
-        self.results = synthetic_tree(2, 5000)
+    def setup(self, records: int) -> None:
+        self.results = synthetic_tree(2, max(1, records // 2))
 
-    def time_compare_10k_records(self):
+    def time_compare(self, records: int) -> None:
         from tfmatrix.history import compare
 
         runs = sorted(p for p in self.results.iterdir() if p.is_dir())

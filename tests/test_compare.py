@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +16,7 @@ from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed
 
 from tfmatrix.history import compare
 from tfmatrix.records.model import CombinationRecord
+from tfmatrix.stats import run_to_run_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 #: medians measured for tf2.20-cpu on the 2-core development machine (run 20261129T110243Z-26d0fd)
@@ -48,8 +49,8 @@ def test_a_real_slowdown_is_a_regression_and_names_the_metric():
     export = next(c for c in cmp.changes if c.metric.key == "export")
     assert export.verdict == "too-few-samples" and export.ratio == pytest.approx(1.5)
     md = compare.render_markdown(cmp)
-    assert "regressed" in md and "| latency |" in md and "1.50×" in md
-    assert "| throughput[b4] (higher is better) |" in md and "0.67×" in md
+    assert "regressed" in md and "| latency |" in md and "×1.50" in md  # ratios read ×N.NN everywhere (Quantity)
+    assert "| throughput[b4] (higher is better) |" in md and "×0.67" in md
 
 
 def test_a_speedup_is_an_improvement_in_both_directions():
@@ -193,15 +194,20 @@ def test_unreadable_records_are_left_out_with_a_warning(tmp_path):
 # --------------------------------------------------------------------------- run-to-run noise from the history
 
 
-def test_run_noise_is_the_median_factor_between_successive_runs():
-    assert compare.run_noise([1.0, 1.1]) is None  # too few runs to know
-    assert compare.run_noise([1.0, 1.1, 1.0, 1.05]) == pytest.approx(math.log(1.1))
-    assert compare.run_noise([2.0, 2.0, 2.0]) == 0.0
-
-
 def series_of(*factors: float) -> list:
     """Earlier runs of combination "a" whose every metric moved by these factors, as compare reads them."""
     return [(f"run{i}", compare.series([record("a", factor=f, seed=10 + i)])) for i, f in enumerate(factors)]
+
+
+def test_the_noise_is_known_from_min_history_runs_and_is_stats_run_to_run_noise():
+    base, cand = {"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)}
+    two = compare.compare_runs(base, cand, history=series_of(1.0, 1.1))
+    assert {c.noise for c in two.changes} == {None}  # too few runs to know
+    three = compare.compare_runs(base, cand, history=series_of(1.0, 1.1, 1.0))
+    latency = next(c for c in three.changes if c.metric.key == "latency")
+    medians = [statistics.median(h[(c.combination, c.model, c.metric)]) for _, h in series_of(1.0, 1.1, 1.0)
+               for c in [latency]]
+    assert latency.history == 3 and latency.noise == pytest.approx(run_to_run_noise(medians))
 
 
 def test_a_change_inside_the_historys_run_to_run_noise_is_not_a_regression():
@@ -282,3 +288,15 @@ def test_cli_within_names_a_missing_combination_in_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "--within", str(run), "tf2.15-cpu", "nope"],
                           capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no record of nope" in proc.stderr
+
+
+def test_the_cli_reads_compares_defaults_from_compare(capsys):
+    from tfmatrix import cli
+
+    args = cli.build_parser().parse_args(["compare"])
+    assert (args.threshold, args.alpha, args.history) == (
+        compare.DEFAULT_THRESHOLD, compare.DEFAULT_ALPHA, compare.DEFAULT_HISTORY)
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"(default {compare.DEFAULT_THRESHOLD:g})" in shown and f"(default {compare.DEFAULT_HISTORY};" in shown

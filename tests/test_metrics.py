@@ -8,6 +8,7 @@ from synthetic import phase
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.records import metrics
 from tfmatrix.records.metrics import HIGHER, LOWER
+from tfmatrix.records.quantity import Quantity
 
 
 def keys(found) -> list[str]:
@@ -55,6 +56,6 @@ def test_names_thresholds_and_the_one_formatter():
     assert metrics.threshold_for(t4, {"throughput": 1.5}, 1.1) == 1.5
     assert metrics.threshold_for(t4, {"throughput": 1.5, "throughput[b4]": 1.2}, 1.1) == 1.2
     assert metrics.threshold_for(metrics.LOAD, {"throughput": 1.5}, 1.1) == 1.1
-    assert [metrics.fmt(v, u) for v, u in ((0.1402, "seconds"), (5.21, "seconds"), (1063256064, "bytes"),
-                                           (7.152, "images/s"), (None, "seconds"))] == [
-        "140.2 ms", "5.21 s", "1014 MiB", "7.15 img/s", "–"]
+    assert [Quantity(v, m.unit).text for v, m in ((0.1402, metrics.LATENCY), (5.21, metrics.LOAD),
+                                                  (1063256064, metrics.PEAK_RSS), (7.152, t4), (None, metrics.LOAD))
+            ] == ["140.2 ms", "5.21 s", "1014 MiB", "7.15 img/s", "–"]

@@ -44,8 +44,8 @@ def test_one_grid_per_model_whose_export_crossed_versions():
     (row,) = grid.rows
     assert row.producer == "exported by TF 2.15.1 (tf2.15-cpu)" and row.producer_combination == "tf2.15-cpu"
     older, own, newer = row.cells
-    assert own.drift == "the producer itself" and own.latency_ratio == "1.00x" and not own.flagged
-    assert newer.relation == "newer" and newer.latency_ratio == "2.00x" and newer.drift == "identical"
+    assert own.drift == "the producer itself" and own.latency_ratio == "×1.00" and not own.flagged
+    assert newer.relation == "newer" and newer.latency_ratio == "×2.00" and newer.drift == "identical"
     assert newer.load == "2.10 s" and not newer.flagged
     assert older.relation == "older-than-producer" and older.flagged  # outside TensorFlow's promise
     assert older.drift.startswith("drift: ") and older.drift.endswith("1 unmatched")  # moved off its IoU match

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 from scipy.stats import quantile_test
 
-from tfmatrix.stats import median_ci, relative_spread
+from tfmatrix.stats import NOISE_FACTOR, beyond_noise, median_ci, relative_spread, run_to_run_noise
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 7, 8, 9, 20, 36, 101])
@@ -63,3 +64,19 @@ def test_round_medians_need_one_round_per_sample():
 
     assert round_medians([1.0, 3.0, 2.0, 5.0], [0, 0, 1, 1]) == {0: 2.0, 1: 3.5}
     assert round_medians([1.0, 2.0], [0]) == {}
+
+
+def test_run_to_run_noise_is_the_median_factor_between_successive_runs():
+    assert run_to_run_noise([1.0, 1.1, 1.0, 1.05]) == pytest.approx(math.log(1.1))
+    assert run_to_run_noise([2.0, 2.0, 2.0]) == 0.0
+    assert run_to_run_noise([1.0]) is None and run_to_run_noise() is None and run_to_run_noise([0.0, 1.0]) is None
+    # relative: the same jitter at ten times the level is the same noise
+    assert run_to_run_noise([10.0, 11.0, 10.0]) == pytest.approx(run_to_run_noise([1.0, 1.1, 1.0]))
+    # pairs within each series, never across: the step between two levels is not noise
+    assert run_to_run_noise([1.0, 1.0], [2.0, 2.0]) == 0.0
+
+
+def test_a_change_counts_beyond_noise_factor_times_the_noise():
+    assert NOISE_FACTOR == 3.0
+    assert beyond_noise(1.5, 0.1) and beyond_noise(1 / 1.5, 0.1)  # |log 1.5| = 0.41 > 0.3, either way
+    assert not beyond_noise(1.2, 0.1) and not beyond_noise(math.inf, 0.0) and not beyond_noise(0.0, 0.0)

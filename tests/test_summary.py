@@ -20,7 +20,8 @@ def test_table_rows_show_medians_percentiles_and_reasons():
     lines = text.splitlines()
     assert lines[0] == "tfmatrix run RUN: 1 install-failed, 1 ok"
     row = next(ln for ln in lines if ln.startswith("tf2.20-cpu"))
-    for cell in ("21s", "3.20s", "20.00s*", "5.00s", "0.90s", "100ms", "b1:10.0/s b4:8.0/s", "1200MiB"):
+    # compact quantities: three significant figures, ms below 1 s
+    for cell in ("21.4s", "3.20s", "20.0s*", "5.00s", "900ms", "100ms", "b1:10.0/s b4:8.00/s", "1200MiB"):
         assert cell in row, (cell, row)
     assert "tfbad-cpu: install-failed: resolve: No solution found" in text
 

@@ -157,12 +157,15 @@ def merge_command(args: Any) -> int:
 def scale_command(args: Any) -> int:
     from .history import scale
 
-    for result in scale.run(Path(args.root).resolve()):
+    for result in scale.run(Path(args.root).resolve(), records=args.records, runs=args.runs):
         print(result.line())
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command's options; compare's and scale's defaults are read from their modules, never restated."""
+    from .history import compare, scale
+
     parser = argparse.ArgumentParser(prog="python -m tfmatrix", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="validate a matrix file and list its combinations")
@@ -173,12 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            "with --within, two combination ids of that run")
     c.add_argument("--within", default=None, metavar="RUN",
                    help="compare two combinations of this run (what `nox -s compare -- --rerun-base` measured)")
-    c.add_argument("--threshold", type=float, default=1.10, help="slowdown factor that may count (default 1.10)")
+    c.add_argument("--threshold", type=float, default=compare.DEFAULT_THRESHOLD,
+                   help="slowdown factor that may count (default %(default)g)")
     c.add_argument("--metric-threshold", action="append", default=[], metavar="METRIC=FACTOR",
                    help="per-metric threshold, e.g. load=1.25 (repeatable)")
-    c.add_argument("--alpha", type=float, default=0.01, help="Mann-Whitney U significance level (default 0.01)")
-    c.add_argument("--history", type=int, default=10, metavar="N",
-                   help="earlier runs whose spread is each metric's run-to-run noise (default 10; 0: none)")
+    c.add_argument("--alpha", type=float, default=compare.DEFAULT_ALPHA,
+                   help="Mann-Whitney U significance level (default %(default)g)")
+    c.add_argument("--history", type=int, default=compare.DEFAULT_HISTORY, metavar="N",
+                   help="earlier runs whose spread is each metric's run-to-run noise (default %(default)d; 0: none)")
     c.add_argument("--markdown", help="also write the Markdown summary to this file")
     c.add_argument("--html", help="where to write the HTML page (default: reports/compare/BASE_vs_CANDIDATE.html)")
     r = sub.add_parser("report", help="build the HTML report of a run (default: the latest) and the index of runs")
@@ -196,13 +201,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     b = sub.add_parser("bisect", help="find the first TensorFlow version where an outcome or a metric changed",
                        add_help=False)
     b.add_argument("words", nargs=argparse.REMAINDER, help="the options of `nox -s bisect --` (see docs/bisect.md)")
-    s = sub.add_parser("scale", help="time the report and compare over 10,000 synthetic records")
+    s = sub.add_parser("scale", help=f"time the report and compare over {scale.RECORDS:,} synthetic records")
     s.add_argument("--root", default=".", help="the project folder (holds benchmarks/)")
+    s.add_argument("--records", type=int, default=scale.RECORDS, metavar="N",
+                   help="synthetic records (default %(default)d; a few hundred make a smoke run)")
+    s.add_argument("--runs", type=int, default=scale.RUNS, metavar="R",
+                   help="runs the report's records are spread over (default %(default)d; compare reads two)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["bisect"]:  # its words, in their order, are its own parser's (tfmatrix.bisection.command)
         args = argparse.Namespace(command="bisect", words=words[1:])
     else:
-        args = parser.parse_args(words)
+        args = build_parser().parse_args(words)
     commands = {"compare": compare_command, "report": report_command, "publish": publish_command,
                 "scale": scale_command, "merge": merge_command, "doctor": doctor_command,
                 "validate": validate_command, "bisect": bisect_command}

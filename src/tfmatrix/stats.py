@@ -71,6 +71,30 @@ def relative_spread(samples: Sequence[float]) -> float | None:
     return statistics.stdev(samples) / med if med else None
 
 
+#: A change must exceed this many times the run-to-run noise to count (compare's verdicts and the change points).
+#: For normal noise of sigma on the log scale, the median absolute difference of successive runs is about
+#: 0.95 sigma (sqrt(2) x 0.6745), so 3x it is a step of about 2.9 sigma: rarely one run's noise alone.
+NOISE_FACTOR = 3.0
+
+
+def run_to_run_noise(*series: Sequence[float]) -> float | None:
+    """How much one measurement moves between runs: the median |log| factor between successive values.
+
+    Each series is one measurement's run values (medians) in run order; pairs are taken within each series,
+    never across them (the change points pass the two levels on either side of a step).  On the log scale,
+    because timing noise is relative: a slower level moves more in seconds, not in proportion, and the
+    threshold it is judged with is a factor too.  The median, so one disturbed run does not set it.  None
+    without a pair of successive positive values.
+    """
+    logs = [abs(math.log(b / a)) for xs in series for a, b in zip(xs, xs[1:]) if a > 0 and b > 0]
+    return statistics.median(logs) if logs else None
+
+
+def beyond_noise(ratio: float, noise: float) -> bool:
+    """Is a change by the factor ``ratio`` more than :data:`NOISE_FACTOR` times the run-to-run ``noise``?"""
+    return 0 < ratio < math.inf and abs(math.log(ratio)) > NOISE_FACTOR * noise
+
+
 @dataclass(frozen=True)
 class PairedRatio:
     """A candidate's ratio to its baseline from interleaved rounds: the geometric mean of the per-round ratios of

@@ -20,6 +20,7 @@ from ..history.compare import DEFAULT_ALPHA, compare_metric
 from ..records import metrics as catalogue
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
+from ..records.quantity import RATIO, Quantity
 from ..records.status import Status
 from ..stats import median_ci
 from .search import Probe, Verdict
@@ -126,8 +127,7 @@ class MetricCriterion:
         low, high = ci if ci else (min(xs), max(xs))
         median = statistics.median(xs)
         unit = self.metric.unit
-        shown = (f"{catalogue.fmt(median, unit)} [{'99 % CI' if ci else 'range'} {catalogue.fmt(low, unit)}–"
-                 f"{catalogue.fmt(high, unit)}]")
+        shown = f"{Quantity(median, unit)} [{'99 % CI' if ci else 'range'} {Quantity(low, unit)}–{Quantity(high, unit)}]"
         if reference is None:  # the good end itself: the reference every probe is judged against
             return Probe(version, Verdict.OLD, f"{self.metric.key} {shown} (the reference, {len(xs)} samples)",
                          median, low, high)
@@ -135,8 +135,8 @@ class MetricCriterion:
         assert base is not None, "the reference was judged first"
         ratio, p, verdict = compare_metric(self.metric, base, xs, threshold=self.factor, alpha=self.alpha)
         tested = f", p={p:.3g}" if p is not None else ""
-        line = (f"{self.metric.key} {shown} against {catalogue.fmt(statistics.median(base), self.metric.unit)}: "
-                f"×{ratio:.2f}{tested}, {verdict} ({len(xs)} against {len(base)} samples)")
+        line = (f"{self.metric.key} {shown} against {Quantity(statistics.median(base), unit)}: "
+                f"{Quantity(ratio, RATIO)}{tested}, {verdict} ({len(xs)} against {len(base)} samples)")
         if verdict in ("not-significant", "too-few-samples"):
             return Probe(version, Verdict.UNDECIDED, line, median, low, high)
         moved = verdict == ("improvement" if self.fixed else "regression")

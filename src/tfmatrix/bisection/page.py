@@ -6,15 +6,16 @@ Data (:class:`~.driver.Answer`), then a view model (:class:`PageView`), then a j
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..records import metrics as catalogue
+from ..records.quantity import axis_scale
 from ..records.store import RunDir, now
 from .driver import Answer, term
 from .search import Probe, Verdict
 
-SCALES = {"bytes": ("MiB", 2.0**20)}  # a unit shown in another, and by what it is divided
 COLOURS = {Verdict.OLD: "#1a7f37", Verdict.NEW: "#cf222e", Verdict.SKIP: "#8250df", Verdict.UNDECIDED: "#bf8700"}
 
 
@@ -47,17 +48,18 @@ def figure(answer: Answer, probes: list[Probe]) -> str | None:
     from ..report.plots import _pyplot, _svg_uri
 
     metric = catalogue.by_key(answer.measured)
-    unit, scale = SCALES.get(metric.unit, (metric.unit, 1.0))
+    scale = axis_scale(metric.unit, (p.high if p.high is not None else p.value for p in measured))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 3.2), layout="constrained")
     xs = list(range(len(measured)))
     for x, p in zip(xs, measured):
-        value = p.value / scale
-        lo = value - (p.low if p.low is not None else p.value) / scale
-        hi = (p.high if p.high is not None else p.value) / scale - value
+        median = p.value if p.value is not None else math.nan
+        value = scale.of(median)
+        lo = value - scale.of(p.low if p.low is not None else median)
+        hi = scale.of(p.high if p.high is not None else median) - value
         ax.errorbar([x], [value], yerr=[[lo], [hi]], fmt="o", color=COLOURS[p.verdict], capsize=3)
     ax.set_xticks(xs, [p.version for p in measured], rotation=45, ha="right")
-    ax.set_ylabel(f"{metric.label} ({unit})")
+    ax.set_ylabel(scale.label(metric.label))
     return _svg_uri(fig)
 
 

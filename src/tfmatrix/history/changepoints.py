@@ -11,8 +11,10 @@ weight).  Then, much as asv's ``detect_regressions`` filters those steps,
 neighbouring levels are joined unless they differ
 
 * by more than the threshold (``compare``'s 1.10 by default), and
-* by more than three times the run-to-run noise: the median absolute
-  difference between successive runs within the two levels.  On short
+* by more than :data:`tfmatrix.stats.NOISE_FACTOR` (3) times the run-to-run
+  noise, :func:`tfmatrix.stats.run_to_run_noise` of the runs within the two
+  levels (the median factor between successive runs; compare judges a change
+  against the same noise, read from the history before the candidate).  On short
   histories the Potts fit tends to give every run its own level; this gate
   is what joins them back, and it means two runs alone never show a change;
 
@@ -41,10 +43,8 @@ from asv.step_detect import detect_steps
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
 from ..records.store import load_run, run_folders
+from ..stats import beyond_noise, run_to_run_noise
 from . import compare
-
-#: a change must exceed this many times the run-to-run noise (about 3 sigma for normal noise)
-NOISE_FACTOR = 3.0
 
 #: (combination id, model or None, metric)
 Key = compare.Key
@@ -122,20 +122,19 @@ class _Levels:
         self.values = values
         self.threshold = threshold
 
-    def value(self, seg: list[int]) -> float:
-        return statistics.median(self.values[i] for i in seg)  # type: ignore[type-var]
+    def run_values(self, seg: list[int]) -> list[float]:
+        """The values of a level's runs (a level holds only runs that have one)."""
+        return [v for v in (self.values[i] for i in seg) if v is not None]
 
-    def noise(self, a: list[int], b: list[int]) -> float | None:
-        """Median absolute difference between successive runs within either level (None: no such pair)."""
-        diffs = [abs(self.values[j] - self.values[i])  # type: ignore[operator]
-                 for seg in (a, b) for i, j in zip(seg, seg[1:])]
-        return statistics.median(diffs) if diffs else None
+    def value(self, seg: list[int]) -> float:
+        return statistics.median(self.run_values(seg))
 
     def differ(self, a: list[int], b: list[int]) -> bool:
-        x, y, noise = self.value(a), self.value(b), self.noise(a, b)
+        x, y = self.value(a), self.value(b)
+        noise = run_to_run_noise(self.run_values(a), self.run_values(b))  # within each level, never across
         if x <= 0 or y <= 0 or noise is None:
             return False
-        return max(y / x, x / y) > self.threshold and abs(y - x) > NOISE_FACTOR * noise
+        return max(y / x, x / y) > self.threshold and beyond_noise(y / x, noise)
 
     def outlier(self, segs: list[list[int]], j: int) -> bool:
         """A single run between two levels that agree."""
@@ -154,7 +153,7 @@ class _Levels:
                 j = min(same, key=lambda j: self.gap(segs[j - 1], segs[j]))
                 segs[j - 1:j + 1] = [segs[j - 1] + segs[j]]
                 continue
-            j = next((j for j in range(len(segs)) if self.outlier(segs, j)), None)
-            if j is None:
+            lone = next((j for j in range(len(segs)) if self.outlier(segs, j)), None)
+            if lone is None:
                 return segs
-            segs[j - 1:j + 2] = [segs[j - 1] + segs[j] + segs[j + 1]]
+            segs[lone - 1:lone + 2] = [segs[lone - 1] + segs[lone] + segs[lone + 1]]

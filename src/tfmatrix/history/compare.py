@@ -7,9 +7,9 @@ does), and, where the history has it, the change is larger than the metric's
 run-to-run noise: the samples of one run cannot show how much the same
 measurement moves between runs on a shared machine, the history can (conbench
 judges a change against the history's own spread the same way).  The noise of
-a series is the median factor between successive runs' medians, over up to
+a series is :func:`tfmatrix.stats.run_to_run_noise` of its run medians, over up to
 ``history`` earlier runs of the results folder (the base among them); a change
-must exceed :data:`NOISE_FACTOR` times it.  With fewer than
+must exceed :data:`tfmatrix.stats.NOISE_FACTOR` times it.  With fewer than
 :data:`MIN_HISTORY` runs the noise is unknown, and the comparison says so.
 
 The upgrade gate, ``--rerun-base`` (:func:`compare_combinations`): the base
@@ -36,16 +36,16 @@ from ..errors import ResultsError
 from ..records import metrics as catalogue
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
+from ..records.quantity import RATIO, Quantity
 from ..records.status import NOT_RUN, WORKING, Outcome
 from ..records.store import RUN_ID_RE, load_run, run_folders
-from ..stats import PairedRatio, paired_ratio
+from ..stats import NOISE_FACTOR, PairedRatio, beyond_noise, paired_ratio, run_to_run_noise
 
 DEFAULT_THRESHOLD = 1.10
 DEFAULT_ALPHA = 0.01
 MIN_SAMPLES = 3  # fewer on either side: the change cannot be shown significant
 DEFAULT_HISTORY = 10  # earlier runs read for the run-to-run noise
 MIN_HISTORY = 3  # runs of a series before its run-to-run noise is known
-NOISE_FACTOR = 3.0  # a change must exceed this many times the run-to-run noise (as change points do)
 
 #: (combination id, model or None, metric): one measured series
 Key = tuple[str, "str | None", Metric]
@@ -130,13 +130,18 @@ class Comparison:
         return (f"run-to-run noise: unknown for {unknown} of {total} metrics (it needs {MIN_HISTORY} earlier "
                 f"runs holding the metric; {runs} read): their verdicts rest on the samples of the two runs alone")
 
+    def verdicts(self, verdict: str) -> list[Change | StatusChange]:
+        """The status changes, then the metric changes, whose verdict is this."""
+        both: list[Change | StatusChange] = [*self.status_changes, *self.changes]
+        return [c for c in both if c.verdict == verdict]
+
     @property
     def regressions(self) -> list[Change | StatusChange]:
-        return [c for c in [*self.status_changes, *self.changes] if c.verdict == "regression"]
+        return self.verdicts("regression")
 
     @property
     def improvements(self) -> list[Change | StatusChange]:
-        return [c for c in [*self.status_changes, *self.changes] if c.verdict == "improvement"]
+        return self.verdicts("improvement")
 
     @property
     def exit_status(self) -> int:
@@ -187,15 +192,6 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def run_noise(medians: list[float]) -> float | None:
-    """The run-to-run noise of a series of run medians (oldest first): the median |log| factor between
-    successive runs; None below :data:`MIN_HISTORY` runs."""
-    xs = [m for m in medians if m > 0]
-    if len(xs) < MIN_HISTORY:
-        return None
-    return statistics.median(abs(math.log(b / a)) for a, b in zip(xs, xs[1:]))
-
-
 def compare_metric(metric: Metric, base: list[float], cand: list[float], *, threshold: float,
                    alpha: float, noise: float | None = None) -> tuple[float, float | None, str]:
     """(ratio candidate/base of medians, p-value, verdict), read in the metric's direction."""
@@ -208,7 +204,7 @@ def compare_metric(metric: Metric, base: list[float], cand: list[float], *, thre
     p = mann_whitney_p(base, cand)
     if p >= alpha:
         return ratio, p, "not-significant"
-    if noise is not None and 0 < ratio < float("inf") and abs(math.log(ratio)) <= NOISE_FACTOR * noise:
+    if noise is not None and 0 < ratio < math.inf and not beyond_noise(ratio, noise):
         return ratio, p, "within-noise"
     return ratio, p, "regression" if metric.worse(ratio) else "improvement"
 
@@ -283,8 +279,8 @@ def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, Combi
         for key in sorted(set(bs) & set(cs), key=lambda k: (k[1] or "", k[2].key)):
             metric = key[2]
             t = catalogue.threshold_for(metric, thresholds, threshold)
-            medians = [statistics.median(h[key]) for _, h in history if h.get(key)]
-            noise = run_noise(medians)
+            medians = [m for m in (statistics.median(h[key]) for _, h in history if h.get(key)) if m > 0]
+            noise = run_to_run_noise(medians) if len(medians) >= MIN_HISTORY else None
             ratio, p, verdict = compare_metric(metric, bs[key], cs[key], threshold=t, alpha=alpha, noise=noise)
             cmp.changes.append(Change(cid, key[1], metric, statistics.median(bs[key]), statistics.median(cs[key]),
                                       ratio, p, verdict, noise, len(medians) if noise is not None else 0))
@@ -293,7 +289,6 @@ def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, Combi
 
 def render_markdown(cmp: Comparison) -> str:
     """A summary fit for a CI comment."""
-    fmt = catalogue.fmt
     head = "regressed" if cmp.regressions else "no regression"
     lines = [f"## tfmatrix compare: {head}", "",
              f"base `{cmp.base_run}` → candidate `{cmp.candidate_run}`: {len(cmp.regressions)} regression(s), "
@@ -311,7 +306,8 @@ def render_markdown(cmp: Comparison) -> str:
             p = f"{c.p_value:.3g}" if c.p_value is not None else "–"
             verdict = f"**{c.verdict}**" if c.verdict in ("regression", "improvement") else c.verdict
             lines.append(f"| {c.combination} | {c.model or '–'} | {c.metric.shown} | "
-                         f"{fmt(c.base_median, c.unit)} | {fmt(c.cand_median, c.unit)} | {c.ratio:.2f}× | {p} | "
+                         f"{Quantity(c.base_median, c.unit)} | {Quantity(c.cand_median, c.unit)} | "
+                         f"{Quantity(c.ratio, RATIO)} | {p} | "
                          f"{c.noise_shown} | {verdict} |")
         lines.append("")
     for label, ids in (("only in base", cmp.only_in_base), ("only in candidate", cmp.only_in_candidate)):

@@ -44,8 +44,8 @@ from typing import Any, Iterable
 from asv_runner.statistics import compute_stats  # asv's value (the median) and its statistics
 
 from ..errors import TfmatrixError
-from ..records.metrics import fmt
 from ..records.model import CombinationRecord, PhaseRecord, RunRecord
+from ..records.quantity import RATIO, Quantity
 from ..records.status import PhaseStatus, Status
 from ..records.store import Run, load_run, run_folders
 from . import changepoints
@@ -179,7 +179,8 @@ def choose(runs: list[Run], dates: dict[str, int], project_root: Path,
         for rec in run.records:
             if rec.status == Status.SKIPPED:
                 continue
-            entry = Entry(run, run.info, rec)  # type: ignore[arg-type] - _unpublishable refused runs without one
+            assert run.info is not None, "_unpublishable refused runs without a run record"
+            entry = Entry(run, run.info, rec)
             key = (entry.info.machine, entry.commit, entry.combination)
             old = best.get(key)
             if old is not None and entry.info.dirty and not old.info.dirty:
@@ -389,8 +390,8 @@ def _change_points_table(points: list[changepoints.ChangePoint]) -> list[str]:
         return lines + ["None: no (combination, model, metric) history changed level.", ""]
     lines += ["| combination | model | metric | first run at the new level | before | after | ratio | verdict |",
               "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {c.combination} | {c.model or '–'} | {c.metric.key} | {c.run_id} | {fmt(c.before, c.unit)} | "
-              f"{fmt(c.after, c.unit)} | {c.ratio:.2f}× | {c.verdict} |" for c in points]
+    lines += [f"| {c.combination} | {c.model or '–'} | {c.metric.key} | {c.run_id} | {Quantity(c.before, c.unit)} | "
+              f"{Quantity(c.after, c.unit)} | {Quantity(c.ratio, RATIO)} | {c.verdict} |" for c in points]
     return lines + [""]
 
 

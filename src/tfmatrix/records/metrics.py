@@ -20,6 +20,7 @@ from typing import Iterable
 
 from ..errors import TfmatrixError
 from .model import PhaseRecord
+from .quantity import BYTES, IMAGES_PER_SECOND, SECONDS
 from .status import PhaseStatus
 
 LOWER, HIGHER = "lower", "higher"
@@ -29,7 +30,7 @@ LOWER, HIGHER = "lower", "higher"
 class Metric:
     key: str  # stable id: "load", "throughput[b4]"
     label: str  # display name
-    unit: str  # seconds, images/s, bytes
+    unit: str  # seconds, images/s, bytes: shown through records.quantity.Quantity
     better: str  # lower or higher
     repeated: bool  # measured several times by design (single-shot ones are not judged for spread)
     repeats_key: str = ""  # the matrix.yaml key that raises the sample count
@@ -50,20 +51,20 @@ class Metric:
         return ratio > 1 if self.better == LOWER else ratio < 1
 
 
-IMPORT = Metric("import", "import", "seconds", LOWER, True, "workload.import_repeats")
-EXPORT = Metric("export", "export", "seconds", LOWER, False)
-LOAD = Metric("load", "cold load", "seconds", LOWER, True, "workload.load_repeats")
-FIRST_INFERENCE = Metric("first-inference", "first inference", "seconds", LOWER, False)
-LATENCY = Metric("latency", "latency b1", "seconds", LOWER, True, "workload.latency.min_queries")
-PEAK_RSS = Metric("peak-rss", "peak host RSS", "bytes", LOWER, False)
-GPU_MEMORY = Metric("gpu-memory", "peak GPU memory", "bytes", LOWER, False)
+IMPORT = Metric("import", "import", SECONDS, LOWER, True, "workload.import_repeats")
+EXPORT = Metric("export", "export", SECONDS, LOWER, False)
+LOAD = Metric("load", "cold load", SECONDS, LOWER, True, "workload.load_repeats")
+FIRST_INFERENCE = Metric("first-inference", "first inference", SECONDS, LOWER, False)
+LATENCY = Metric("latency", "latency b1", SECONDS, LOWER, True, "workload.latency.min_queries")
+PEAK_RSS = Metric("peak-rss", "peak host RSS", BYTES, LOWER, False)
+GPU_MEMORY = Metric("gpu-memory", "peak GPU memory", BYTES, LOWER, False)
 SINGLE = (IMPORT, EXPORT, LOAD, FIRST_INFERENCE, LATENCY, PEAK_RSS, GPU_MEMORY)
 FAMILIES = tuple(m.key for m in SINGLE) + ("throughput",)
 _THROUGHPUT_RE = re.compile(r"^throughput\[b([1-9][0-9]*)\]$")
 
 
 def throughput(batch: int) -> Metric:
-    return Metric(f"throughput[b{batch}]", f"throughput b{batch}", "images/s", HIGHER, True,
+    return Metric(f"throughput[b{batch}]", f"throughput b{batch}", IMAGES_PER_SECOND, HIGHER, True,
                   "workload.latency.min_queries" if batch == 1 else "workload.throughput.min_queries",
                   derived=batch == 1)
 
@@ -119,15 +120,3 @@ def threshold_for(metric: Metric, thresholds: dict[str, float], default: float) 
     """A per-metric threshold by key, then by family, else the default."""
     return thresholds.get(metric.key, thresholds.get(metric.family, default))
 
-
-def fmt(value: float | None, unit: str) -> str:
-    """A number in its unit, for people: 140.2 ms, 5.21 s, 1014 MiB, 7.15 img/s."""
-    if value is None or value != value:  # None or NaN
-        return "–"
-    if unit == "seconds":
-        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-    if unit == "bytes":
-        return f"{value / 2**20:.0f} MiB"
-    if unit == "images/s":
-        return f"{value:.2f} img/s"
-    return f"{value:g} {unit}".strip()

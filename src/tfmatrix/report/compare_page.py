@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..records.metrics import fmt
+from ..records.quantity import RATIO, Quantity
 
 VERDICT_CSS = {"regression": "unexpected", "improvement": "ok", "changed": "degraded"}
 
@@ -43,8 +43,8 @@ class ComparePage:
 
 def build_compare_page(cmp: Any, generated_at: str) -> ComparePage:
     """The comparison (:class:`tfmatrix.history.compare.Comparison`) as rows of text."""
-    rows = [CompareRow(c.combination, c.model or "–", c.metric.shown, fmt(c.base_median, c.unit),
-                       fmt(c.cand_median, c.unit), f"×{c.ratio:.2f}",
+    rows = [CompareRow(c.combination, c.model or "–", c.metric.shown, Quantity(c.base_median, c.unit).text,
+                       Quantity(c.cand_median, c.unit).text, Quantity(c.ratio, RATIO).text,
                        f"{c.p_value:.3g}" if c.p_value is not None else "–",
                        c.noise_shown,
                        c.verdict, VERDICT_CSS.get(c.verdict, ""))

@@ -17,7 +17,7 @@ from ..records.status import Outcome, PhaseStatus
 from ..stats import median_ci
 
 #: Outcome -> the CSS class of its colour; one place, like records.status.
-OUTCOME_CSS = {
+OUTCOME_CSS: dict[str, str] = {  # an Outcome is a str: a record's plain string finds its entry too
     Outcome.OK: "ok", Outcome.DEGRADED: "degraded", Outcome.EXPECTED_FAILURE: "expected",
     Outcome.UNEXPECTED_FAILURE: "unexpected", Outcome.FAILED: "unexpected", Outcome.UNEXPECTED_PASS: "unexpected",
     Outcome.SKIPPED: "skipped", Outcome.INSTALL_FAILED: "install-failed", Outcome.INTERRUPTED: "interrupted",
@@ -25,7 +25,7 @@ OUTCOME_CSS = {
 
 
 def css_of(outcome: Outcome | str | None) -> str:
-    return OUTCOME_CSS.get(outcome, "unexpected") if outcome else "unexpected"  # type: ignore[arg-type]
+    return OUTCOME_CSS.get(outcome, "unexpected") if outcome else "unexpected"
 
 
 def anchor(combination: str, model: str | None = None) -> str:

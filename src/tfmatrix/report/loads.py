@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..records.metrics import fmt
 from ..records.model import CombinationRecord, Producer
+from ..records.quantity import RATIO, SECONDS, Quantity
 from ..records.status import PhaseStatus
 from . import drift as drift_mod
 from .details import css_of
@@ -78,12 +78,12 @@ def cell(rec: CombinationRecord, made: Producer, own: CombinationRecord | None) 
     load = _median(rec, "load", made.model)
     p50 = _median(rec, "latency", made.model, "p50")
     base = _median(own, "latency", made.model, "p50") if own is not None else None
-    ratio = f"{p50 / base:.2f}x" if p50 and base else "–"
+    ratio = Quantity(p50 / base if p50 and base else None, RATIO).text
     text, drifted = _drift(own, rec, made.model)
     return LoadCell(consumer=rec.id, tensorflow=rec.combination.tensorflow, outcome=str(rec.outcome),
                     css=css_of(str(rec.outcome)), relation=made.relation,
                     relation_text=RELATION_TEXT.get(made.relation, made.relation),
-                    load=fmt(load, "seconds") if load is not None else "–", latency_ratio=ratio, drift=text,
+                    load=Quantity(load, SECONDS).text, latency_ratio=ratio, drift=text,
                     flagged=drifted or made.relation == "older-than-producer")
 
 

@@ -15,6 +15,7 @@ from typing import Callable
 import pandas as pd
 
 from ..records.model import CombinationRecord
+from ..records.quantity import BYTES, IMAGES_PER_SECOND, SECONDS, Scale, axis_scale
 from .view import Plot
 
 ROW_HEIGHT = 0.32  # inches per bar row
@@ -51,12 +52,12 @@ def _label(row: pd.Series | dict, several_models: bool) -> str:
     return f"{cid} · {row['model']}" if several_models and row.get("model") else cid
 
 
-def _errors(sub: pd.DataFrame, scale: float) -> list[list[float]]:
-    """Asymmetric error bars: the 99 % CI where there is one, else the min-max range."""
+def _errors(sub: pd.DataFrame, scale: Scale) -> list[list[float]]:
+    """Asymmetric error bars, in the axis' scale: the 99 % CI where there is one, else the min-max range."""
     lo = sub["ci_low"].fillna(sub["min"]).astype(float)
     hi = sub["ci_high"].fillna(sub["max"]).astype(float)
     med = sub["median"].astype(float)
-    return [list((med - lo) * scale), list((hi - med) * scale)]
+    return [[scale.of(x) for x in med - lo], [scale.of(x) for x in hi - med]]
 
 
 def plot_phase_times(frame: pd.DataFrame, several_models: bool) -> Plot | None:
@@ -66,14 +67,15 @@ def plot_phase_times(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     labels = list(dict.fromkeys(_label(r, several_models) for r in sub.to_dict("records")))
     fig, ax = _figure(len(labels))
     height = 0.38
+    scale = axis_scale(SECONDS, sub["median"])
     for i, (metric, colour) in enumerate((("load", "#4c72b0"), ("first-inference", "#dd8452"))):
         part = sub[sub.metric == metric]
         ys = [labels.index(_label(r, several_models)) + (i - 0.5) * height for r in part.to_dict("records")]
-        ax.barh(ys, part["median"], height=height, xerr=_errors(part, 1.0), color=colour, capsize=2,
-                label="cold load" if metric == "load" else "first inference")
+        ax.barh(ys, [scale.of(x) for x in part["median"]], height=height, xerr=_errors(part, scale), color=colour,
+                capsize=2, label="cold load" if metric == "load" else "first inference")
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("seconds (median; bars: 99% CI, or min–max below 8 samples)")
+    ax.set_xlabel(scale.label("median time") + "; bars: 99% CI, or min–max below 8 samples")
     fig.legend(loc="outside upper right", ncols=2, frameon=False)
     return Plot("Load and first-inference time", "Bar chart of cold load and first-inference seconds per combination",
                 _svg_uri(fig))
@@ -84,10 +86,11 @@ def plot_latency(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     if sub.empty:
         return None
     fig, ax = _figure(len(sub))
-    ax.boxplot([[s * 1000 for s in xs] for xs in sub["samples"]], orientation="horizontal", widths=0.6,
+    scale = axis_scale(SECONDS, (x for xs in sub["samples"] for x in xs))
+    ax.boxplot([[scale.of(x) for x in xs] for xs in sub["samples"]], orientation="horizontal", widths=0.6,
                tick_labels=[_label(r, several_models) for r in sub.to_dict("records")], showfliers=True)
     ax.invert_yaxis()
-    ax.set_xlabel("latency per call, batch 1 (ms); box: quartiles, whiskers: 1.5 IQR")
+    ax.set_xlabel(scale.label("latency per call, batch 1") + "; box: quartiles, whiskers: 1.5 IQR")
     return Plot("Latency distribution (batch 1)", "Box plot of batch-1 latency samples per combination", _svg_uri(fig))
 
 
@@ -96,12 +99,14 @@ def plot_throughput(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     if sub.empty:
         return None
     fig, ax = _figure(6)
+    scale = axis_scale(IMAGES_PER_SECOND, sub["median"])
     groups = sub.groupby(sub.apply(lambda r: _label(r, several_models), axis=1), sort=False)
     for label, part in groups:
         part = part.sort_values("batch")
-        ax.errorbar(part["batch"], part["median"], yerr=_errors(part, 1.0), marker="o", capsize=2, label=label)
+        ax.errorbar(part["batch"], [scale.of(x) for x in part["median"]], yerr=_errors(part, scale), marker="o",
+                    capsize=2, label=label)
     ax.set_xlabel("batch size")
-    ax.set_ylabel("images/s (median)")
+    ax.set_ylabel(scale.label("throughput, median"))
     ax.set_xticks(sorted(sub["batch"].unique()))
     if groups.ngroups <= MAX_LEGEND:  # beyond that a legend hides the plot; the table has the numbers
         fig.legend(loc="outside right upper", fontsize=7, frameon=False)
@@ -114,11 +119,13 @@ def plot_memory(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     if sub.empty:
         return None
     fig, ax = _figure(len(sub))
-    ax.barh([_label(r, several_models) for r in sub.to_dict("records")], sub["median"] / 2**20, color="#55a868")
+    scale = axis_scale(BYTES, sub["median"])
+    ax.barh([_label(r, several_models) for r in sub.to_dict("records")], [scale.of(x) for x in sub["median"]],
+            color="#55a868")
     ax.invert_yaxis()
     models = sub["model"].notna()  # an --import-only record's peak is its import's
     what = "load + inference" if models.all() else "import" if not models.any() else "load + inference, or import alone"
-    ax.set_xlabel(f"peak host RSS of {what} (MiB)")
+    ax.set_xlabel(scale.label(f"peak host RSS of {what}"))
     return Plot("Peak memory", "Bar chart of peak resident memory per combination", _svg_uri(fig))
 
 
@@ -139,11 +146,12 @@ def plot_gpu_telemetry(records: list[CombinationRecord]) -> Plot | None:
     if not series:
         return None
     fig, (util_ax, mem_ax) = _pyplot().subplots(2, 1, figsize=(WIDTH, 4.2), sharex=True, layout="constrained")
+    scale = axis_scale(BYTES, (m for _, s in series for m in s["memory_used_bytes"]))
     for label, s in series:
         util_ax.plot(s["t"], s["utilization_pct"], label=label)
-        mem_ax.plot(s["t"], [m / 2**30 if m is not None else None for m in s["memory_used_bytes"]], label=label)
+        mem_ax.plot(s["t"], [scale.of(m) if m is not None else None for m in s["memory_used_bytes"]], label=label)
     util_ax.set_ylabel("GPU utilization (%)")
-    mem_ax.set_ylabel("memory used (GiB)")
+    mem_ax.set_ylabel(scale.label("memory used"))
     mem_ax.set_xlabel("seconds into the latency phase (NVML samples)")
     if len(series) <= MAX_LEGEND:
         fig.legend(*util_ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False)

@@ -18,7 +18,7 @@ import jinja2
 
 from .. import atomic
 from ..errors import ResultsError
-from ..records.metrics import fmt
+from ..records.quantity import Quantity
 from ..records.store import RUN_ID_RE, Run, check_run_id, load_run, now, run_folders
 from . import compare_page, view
 
@@ -28,7 +28,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("tfmatrix.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    env.filters["measure"] = fmt  # a number in its unit: 140.2 ms, 5.21 s, 1014 MiB
+    env.filters["measure"] = lambda value, unit: Quantity(value, unit).text  # 140.2 ms, 5.21 s, 1014 MiB, ×1.50
     return env
 
 

@@ -13,12 +13,13 @@ from ..matrix.model import Combination
 from ..records import metrics as catalogue
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord, PhaseRecord
+from ..records.quantity import BYTES, SECONDS, Quantity
 from ..records.status import Outcome, PhaseStatus
 from ..stats import percentile
 
 COLUMNS = ("combination", "outcome", "predicted", "install", "import", "export", "load", "first", "p50", "p90", "p99",
            "throughput", "peak RSS")
-FOOT = ("times are medians; * = export reused from the cache (time of the original export); by X = loads the export "
+FOOT = ("times are medians (ms below 1 s); * = export reused from the cache (time of the original export); by X = loads the export "
         "TensorFlow entry X made (export_with); brought = a SavedModel from the matrix (source: saved_model)")
 
 
@@ -35,11 +36,11 @@ def _missing(record: CombinationRecord, model: str | None, metric: Metric) -> st
     return str(phase.status) if phase else "-"
 
 
-def _seconds(record: CombinationRecord, model: str | None, metric: Metric) -> str:
+def _median(record: CombinationRecord, model: str | None, metric: Metric) -> str:
     phase, xs = _measured(record, model, metric)
     if phase is None:
         return _missing(record, model, metric)
-    return f"{statistics.median(xs):.2f}s" + ("*" if phase.status == PhaseStatus.CACHED else "")
+    return Quantity(statistics.median(xs), metric.unit).compact + ("*" if phase.status == PhaseStatus.CACHED else "")
 
 
 def _export(record: CombinationRecord, model: str) -> str:
@@ -49,12 +50,12 @@ def _export(record: CombinationRecord, model: str) -> str:
         return "brought"
     if made is not None and made.source == "shared":
         return f"by {made.tensorflow_id}"
-    return _seconds(record, model, catalogue.EXPORT)
+    return _median(record, model, catalogue.EXPORT)
 
 
-def _latency_ms(record: CombinationRecord, model: str, q: float) -> str:
+def _latency(record: CombinationRecord, model: str, q: float) -> str:
     phase, xs = _measured(record, model, catalogue.LATENCY)
-    return f"{percentile(xs, q) * 1000:.0f}ms" if phase else _missing(record, model, catalogue.LATENCY)
+    return Quantity(percentile(xs, q), SECONDS).compact if phase else _missing(record, model, catalogue.LATENCY)
 
 
 def label(record: CombinationRecord) -> str:
@@ -71,22 +72,22 @@ def rows(records: Iterable[CombinationRecord], expected: Iterable[Combination] =
         seen.add(r.id)
         predicted = r.preflight.predicted if r.preflight else "-"
         inst = r.install
-        inst_s = "-" if not inst else ("reused" if inst.reused else f"{inst.seconds:.0f}s")
+        inst_s = "-" if not inst else ("reused" if inst.reused else Quantity(inst.seconds, SECONDS).compact)
         if not r.phases:  # skipped, install-failed: nothing was measured
             out.append((r.id, label(r), predicted, inst_s, *["-"] * 9))
             continue
         if not r.combination.models:  # --import-only: the import alone
-            out.append((r.id, label(r), predicted, inst_s, _seconds(r, None, catalogue.IMPORT), *["-"] * 8))
+            out.append((r.id, label(r), predicted, inst_s, _median(r, None, catalogue.IMPORT), *["-"] * 8))
             continue
         for m in r.combination.models:
-            thr = " ".join(f"b{p.batch}:{statistics.median(xs):.1f}/s" for p, metric, xs
+            thr = " ".join(f"b{p.batch}:{Quantity(statistics.median(xs), metric.unit).compact}" for p, metric, xs
                            in catalogue.all_measured(r.phases) if p.model == m and metric.family == "throughput")
             rss = [p.peak_rss_bytes for p in r.phases if p.model == m and p.peak_rss_bytes]
             out.append((r.id if len(r.combination.models) == 1 else f"{r.id} {m}", label(r), predicted, inst_s,
-                        _seconds(r, None, catalogue.IMPORT), _export(r, m),
-                        _seconds(r, m, catalogue.LOAD), _seconds(r, m, catalogue.FIRST_INFERENCE),
-                        _latency_ms(r, m, 50), _latency_ms(r, m, 90), _latency_ms(r, m, 99), thr or "-",
-                        f"{max(rss) / 2**20:.0f}MiB" if rss else "-"))
+                        _median(r, None, catalogue.IMPORT), _export(r, m),
+                        _median(r, m, catalogue.LOAD), _median(r, m, catalogue.FIRST_INFERENCE),
+                        _latency(r, m, 50), _latency(r, m, 90), _latency(r, m, 99), thr or "-",
+                        Quantity(max(rss), BYTES).compact if rss else "-"))
     for c in expected:
         if c.id not in seen:
             out.append((c.id, "not run", *["-"] * 11))

@@ -15,8 +15,8 @@ import pandas as pd
 from packaging.version import InvalidVersion, Version
 
 from ..errors import TfmatrixError
-from ..records.metrics import fmt
 from ..records.model import CombinationRecord
+from ..records.quantity import RATIO, Quantity
 from ..records.status import Outcome, Status
 from ..records.store import Run
 from ..stats import paired_ratio
@@ -203,24 +203,24 @@ def _cell(r: Mapping[str, Any], col: Column, best: float | None, base: Mapping[s
     if tail:
         ci = ""
     elif r["ci_low"] is not None and not (isinstance(r["ci_low"], float) and math.isnan(r["ci_low"])):
-        ci = f"[{fmt(r['ci_low'], r['unit'])} – {fmt(r['ci_high'], r['unit'])}]"
+        ci = f"[{Quantity(r['ci_low'], r['unit'])} – {Quantity(r['ci_high'], r['unit'])}]"
     elif r["n"] == 1:
         ci = "single measurement"
     else:
-        ci = f"n={r['n']}, no 99% CI; range {fmt(r['min'], r['unit'])} – {fmt(r['max'], r['unit'])}"
+        ci = f"n={r['n']}, no 99% CI; range {Quantity(r['min'], r['unit'])} – {Quantity(r['max'], r['unit'])}"
     ratio, paired = "", None
     if base is not None and not is_baseline:
         bv = _value(base, col)
-        ratio = f"×{value / bv:.2f}" if bv else ""
+        ratio = Quantity(value / bv, RATIO).text if bv else ""
         if not tail:  # measured in interleaved rounds with the baseline: the ratio of the paired rounds
             paired = paired_ratio(base["samples"], base.get("rounds"), r["samples"], r.get("rounds"))
             ratio = f"×{paired.ratio:.3f} [×{paired.low:.3f} – ×{paired.high:.3f}]" if paired else ratio
     spread = r["spread"]
     noisy = bool(r["repeated"] and spread is not None and not math.isnan(spread) and spread > SPREAD_LIMIT)
     cached = " (export reused from the cache; time of the original export)" if r["cached"] else ""
-    return TimingCell(fmt(value, r["unit"]) + ("*" if r["cached"] else ""), ci, ratio,
+    return TimingCell(Quantity(value, r["unit"]).text + ("*" if r["cached"] else ""), ci, ratio,
                       fastest=best is not None and value == best, baseline=is_baseline, noisy=noisy,
-                      title=f"n={r['n']}, min {fmt(r['min'], r['unit'])}, max {fmt(r['max'], r['unit'])}{cached}"
+                      title=f"n={r['n']}, min {Quantity(r['min'], r['unit'])}, max {Quantity(r['max'], r['unit'])}{cached}"
                       + (f"; ratio to the baseline over {paired.rounds} interleaved rounds, 99% CI" if paired else ""))
 
 

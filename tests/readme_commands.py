@@ -179,6 +179,9 @@ def smoke(cmd: Command, paths: dict[str, str]) -> Smoke:
     if session == "bisect":
         return Smoke(nox(*posargs(words, "--help")), "its session for real, up to bisect's --help (a bisection "
                      "installs TensorFlow per probe)", env=env, venv=True)
+    if session == "tests" and "--" in words:  # the README's own pytest words, on one small module
+        return Smoke(nox("-r", *posargs(words, "tests/test_atomic.py")), "its session for real (venv reused, -r), "
+                     "its pytest words on tests/test_atomic.py alone", env=env, venv=True)
     if session == "tests":
         return Smoke(nox("-r", *posargs(words, "--collect-only", "-q")), "its session for real (venv reused, -r), "
                      "pytest --collect-only: every test module imports", env=env, venv=True)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -28,7 +28,11 @@ from packaging.requirements import Requirement
 from readme_commands import ROOT, Command, NoRule, blocks, commands, readme_commands, smoke
 from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, copy_run, real_records
 
+from tfmatrix.matrix.expand import combinations
+from tfmatrix.matrix.load import load_matrix
 from tfmatrix.run.cache import LAST_USED
+from tfmatrix.run.dryrun import requested
+from tfmatrix.run.host import visible_gpus
 
 COMMANDS = readme_commands()
 EXAMPLE_RUN = "20261129T094613Z-04d2f6"  # the run id the README's examples name
@@ -87,6 +91,11 @@ def test_the_parser_reads_and_splits_a_line_as_a_shell_would():
     (a, c), (d1, d2) = (commands(line) for line in blocks(text))
     assert a.argv == ("a",) and (c.env, c.argv) == ((("B", "1"),), ("c", "x y"))
     assert d1.argv == ("d", "--", "--o", "--dry-run") and d2.argv == ("d", "--", "--o")
+
+
+def test_the_noxfile_sees_a_dry_run_only_after_the_double_dash():
+    assert requested(["nox", "-s", "bench", "--", "--quick", "--dry-run"])
+    assert not requested(["nox", "-s", "bench", "--", "--quick"]) and not requested(["nox", "--dry-run"])
 
 
 def test_every_readme_command_has_a_smoke_rule(tmp_path, ran):
@@ -148,6 +157,13 @@ def check_effects(cmd: Command, argv: tuple[str, ...], out: str, paths: dict[str
         assert "tfmatrix: dry run of bench(" in out, out[-3000:]
         assert sorted(os.listdir(results)) == before  # no run folder, no record
         assert sorted(p.name for p in (ROOT / ".nox").glob("bench-*")) == nox_venvs  # no venv
+    if cmd.argv == ("nox", "-s", "bench") and not cmd.env:  # every combination of the default profile, said
+        said = re.findall(r"^tfmatrix: dry run of bench\((\S+)\)", out, re.MULTILINE)
+        assert sorted(said) == sorted(c.id for c in combinations(load_matrix(ROOT / "matrix.yaml"), "default"))
+        if not visible_gpus():
+            assert "here:        skipped: no NVIDIA GPU visible" in out, out[-3000:]
+    if "--shard" in cmd.argv:
+        assert "shard:       0/2: in it" in out and "shard:       0/2: not in it" in out, out[-3000:]
     if "--resume" in cmd.argv:
         assert f"resumes run {QUIET_B}: already recorded" in out, out[-3000:]
     if cmd.argv[:3] == ("nox", "-s", "summary"):

@@ -131,6 +131,18 @@ def pip_python() -> str:
     raise NoRule("python3 -m pip: no python3 outside this venv on PATH")
 
 
+def gpus_here(words: tuple[str, ...]) -> str:
+    """Why ``--gpus N,N,..`` is refused on this host ("": it is not): a host with GPUs, not all of them
+    (nox then ends at import with one line and status 2; a host without GPUs runs one at a time)."""
+    if "--gpus" not in words:
+        return ""
+    from tfmatrix.run.host import visible_gpus
+
+    here = {g.index for g in visible_gpus()}
+    named = {int(i) for i in words[words.index("--gpus") + 1].split(",")}
+    return f"; exit 2 here: this host has GPUs {sorted(here)}" if here and not named <= here else ""
+
+
 def smoke(cmd: Command, paths: dict[str, str]) -> Smoke:
     """The smoke form of a README command; ``paths`` replaces the README's example paths (fixture files)."""
     argv = tuple(paths.get(w, w) for w in cmd.argv)
@@ -160,7 +172,8 @@ def smoke(cmd: Command, paths: dict[str, str]) -> Smoke:
     session = words[1].split("(")[0]
     if session == "bench":
         return Smoke(nox(*posargs(words, "--dry-run")), "bench --dry-run: each session says what it would do, "
-                     "installs nothing, writes no record", env=env)
+                     "installs nothing, writes no record" + gpus_here(words), env=env,
+                     status=2 if gpus_here(words) else 0)
     if session == "compare" and "--rerun-base" in words:
         return Smoke(nox(*posargs(words, "--dry-run")), "--dry-run: the two bench sessions' dry runs, then "
                      "compare skips (nothing measured)", env=env)

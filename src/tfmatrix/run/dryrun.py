@@ -31,26 +31,26 @@ def requested(argv: Sequence[str]) -> bool:
     return "--" in words and FLAG in words[words.index("--") + 1:]
 
 
-def bench(session: Any, ctx: Context, combo: Combination, opts: Options) -> None:
-    """The body of ``bench(<combination>)`` with ``--dry-run``: print its plan."""
+def bench(session: Any, ctx: Context, combo: Combination, opts: Options, host: HostFacts | None = None) -> None:
+    """The body of ``bench(<combination>)`` with ``--dry-run``: print its plan (``host``: this one's facts)."""
     from .interleave import ended_bench_sessions, queued_bench_sessions
 
     combo = opts.narrow(combo)  # --models is checked as a real run checks it
     run = ctx.run_to_write(opts)  # --resume: the run must exist, as for a real run
     queued, ended = queued_bench_sessions(session), ended_bench_sessions(session)
     others = None if queued is None or ended is None else len(queued) + len(ended)
-    print("\n".join(plan(ctx, combo, opts, run, skip_reason(session, ctx, combo, opts), others)))
+    print("\n".join(plan(ctx, combo, opts, run, skip_reason(session, ctx, combo, opts, host), others)))
 
 
-def skip_reason(session: Any, ctx: Context, combo: Combination, opts: Options) -> tuple[str, str]:
+def skip_reason(session: Any, ctx: Context, combo: Combination, opts: Options,
+                host: HostFacts | None = None) -> tuple[str, str]:
     """(pre-flight verdict, why this host would skip it or ""), decided by the real pipeline's gate.
 
     The gate runs as the ``--gpus`` pool's install stage runs it, so it takes no GPU lease."""
     from .pipeline import Bench
 
-    host = HostFacts.here()
-    gate = Bench(session, ctx, combo, dataclasses.replace(opts, stage="install"), RunDir(ctx.results_root,
-                                                                                          ctx.run_id), host=host)
+    gate = Bench(session, ctx, combo, dataclasses.replace(opts, stage="install"),
+                 RunDir(ctx.results_root, ctx.run_id), host=host or HostFacts.here())
     with contextlib.ExitStack() as held:
         ending = gate.gate(held)
     pred = gate.record.preflight

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 import pytest
 from packaging.requirements import Requirement
-from readme_commands import ROOT, Command, NoRule, blocks, commands, readme_commands, smoke
+from readme_commands import ROOT, Command, NoRule, blocks, commands, readme_commands, shown, smoke
 from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, copy_run, real_records
 
 from tfmatrix.matrix.expand import combinations
@@ -111,7 +111,7 @@ def test_every_readme_command_has_a_smoke_rule(tmp_path, ran):
         except NoRule as exc:
             missing.append(str(exc))
             continue
-        table.append(f"{cmd}\n    -> {' '.join(form.argv)}  [{form.how}; exit {form.status}]")
+        table.append(f"{cmd}\n    -> {shown(form.env, form.argv)}  [{form.how}; exit {form.status}]")
     print("\n".join(["", *table]))
     assert not missing, "README commands with no smoke rule (add one to tests/readme_commands.py):\n" + "\n".join(
         missing)
@@ -142,7 +142,7 @@ def test_readme_command_runs(cmd: Command, tmp_path, ran):
                           text=True, timeout=1800 if form.venv else 300)
     took = time.monotonic() - start
     out = proc.stdout + proc.stderr
-    ran.append(f"{cmd}\n    ran: {' '.join(form.argv)}\n    exit {proc.returncode} in {took:.1f} s ({form.how})")
+    ran.append(f"{cmd}\n    ran: {shown(form.env, form.argv)}\n    exit {proc.returncode} in {took:.1f} s ({form.how})")
     assert proc.returncode == form.status, out[-6000:]
     assert "Traceback" not in out, out[-6000:]
     if form.status == 2:  # a user error on this host (its rule says which): one line, nothing run

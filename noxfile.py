@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from tfmatrix import sessions  # noqa: E402
+from tfmatrix.run import dryrun  # noqa: E402
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -22,6 +23,7 @@ nox.options.sessions = ["bench"]
 CTX = sessions.nox_context(ROOT)  # a bad matrix file ends here: one line, exit status 2; nox's log is heard from here on
 # --gpus 0,1,.. / --executor ray: the bench sessions only queue (no venv here); `dispatch` runs them
 DISPATCH = sessions.dispatch_mode(sys.argv)
+DRY_RUN = dryrun.requested(sys.argv)  # -- --dry-run: the bench sessions only say what they would do (no venv)
 # compile at install: this machine sets PYTHONDONTWRITEBYTECODE, and pandas/matplotlib would compile on every run
 COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 
@@ -32,7 +34,7 @@ def plan(session: nox.Session) -> None:
     sessions.plan_session(session, CTX, DISPATCH)
 
 
-@nox.session(venv_backend="none" if DISPATCH else "uv|virtualenv", reuse_venv=True, requires=["plan"])
+@nox.session(venv_backend="none" if DISPATCH or DRY_RUN else "uv|virtualenv", reuse_venv=True, requires=["plan"])
 @nox.parametrize(  # ids, not objects: nox writes its parameters into --report and -l --json files
     "python,combo",
     [nox.param(c.python, c.id, id=c.id, tags=list(c.tags)) for c in CTX.combos],

@@ -58,11 +58,14 @@ def dispatch_mode(argv: Sequence[str]) -> str | None:
 
 def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
     from .executors import dispatch
+    from .run import dryrun
     from .run.interrupts import signals_as_interrupt
     from .run.invocation import run_combination
 
     with reported(_fails(session)):
         opts = options.parse(session.posargs)
+        if opts.dry_run:  # says what it would do; no venv, nothing installed or written
+            return dryrun.bench(session, ctx, combo, opts)
         how = dispatch.mode(opts)
         if how is not None:
             where = "the Ray cluster" if how == "ray" else f"the GPU pool {','.join(map(str, opts.gpus))}"
@@ -128,11 +131,13 @@ def compare_args(session: Any, ctx: Context) -> list[str]:
         base, cand = (ctx.combination(c) for c in pair)
         if base.id == cand.id:
             raise TfmatrixError(f"compare --rerun-base: got {base.id} twice; expected two different combinations")
-    bench = [a for a in ("--quick",) if a in rest]
+    bench = [a for a in ("--quick", "--dry-run") if a in rest]
     rest = [a for a in rest if a not in bench]
     session.log(f"tfmatrix: measuring {base.id} and {cand.id} in one interleaved run ({ctx.run_id})")
     session.run(sys.executable, "-m", "nox", "-f", str(ctx.root / "noxfile.py"), "-s", f"bench({base.id})",
                 f"bench({cand.id})", "--", *bench, env=ctx.env(), external=True, success_codes=[0, 1])
+    if "--dry-run" in bench:  # the two plans are said; nothing was measured, so nothing is compared
+        session.skip("tfmatrix: compare --rerun-base --dry-run: nothing measured, nothing compared")
     return ["--within", ctx.run_id, base.id, cand.id, *rest]
 
 
@@ -170,6 +175,8 @@ def plan_session(session: Any, ctx: Context, dispatch: str | None) -> None:
     with reported(_fails(session)):
         opts = options.parse(session.posargs)
         run = ctx.run_to_write(opts)  # with --resume, the run it continues
+    if opts.dry_run:  # a dry run writes no run: nothing to summarise
+        return
     if opts.placed_by == "local" and opts.stage == "all":  # an executor's child leaves the summary to its driver
         session.notify("interleave")
         session.notify("summary", [run.run_id])

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 HELP = ("--models ID[,ID], --import-only, --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
         "--allow-shared-gpu, --gpu N, --gpus N,N,..., --shard I/N, --executor local|ray, "
-        "--address ADDR, --telemetry-period MS, --no-interleave")
+        "--address ADDR, --telemetry-period MS, --no-interleave, --dry-run")
 STAGES = ("all", "install", "measure")
 EXECUTORS = ("local", "ray")
 PLACERS = ("local", "gpus", "ray")
@@ -46,6 +46,7 @@ class Options:
     placed_by: str = "local"  # internal: the executor that started this session ("gpus", "ray")
     no_interleave: bool = False  # several combinations: one after another, not in shared rounds
     import_only: bool = False  # no model: the install, the probe and `import tensorflow`'s cold starts alone
+    dry_run: bool = False  # say what each session would do; nothing installed or written (run/dryrun.py)
 
     def narrow(self, combo: Combination) -> Combination:
         """The combination as these options run it: ``--models`` (unknown ids are a user error), or with
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", default="all")
     p.add_argument("--placed-by", default="local")
     p.add_argument("--no-interleave", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
     return p
 
 
@@ -122,7 +124,7 @@ def parse(posargs: Sequence[str]) -> Options:
                    allow_shared_gpu=ns.allow_shared_gpu, gpu=gpu, telemetry_ms=ns.telemetry_period,
                    shard=parse_shard(ns.shard) if ns.shard is not None else None, gpus=gpus,
                    executor=ns.executor, address=ns.address, stage=ns.stage, placed_by=ns.placed_by,
-                   no_interleave=ns.no_interleave, import_only=ns.import_only)
+                   no_interleave=ns.no_interleave, import_only=ns.import_only, dry_run=ns.dry_run)
 
 
 def parse_lenient(argv: Sequence[str]) -> Options:

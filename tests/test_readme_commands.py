@@ -126,8 +126,6 @@ def marks(cmd: Command) -> list[pytest.MarkDecorator]:
     except NoRule:
         return [pytest.mark.skip(reason="no smoke rule (test_every_readme_command_has_a_smoke_rule fails)")]
     out = [pytest.mark.integration, pytest.mark.network] if form.venv else []
-    if form.xfail:
-        out.append(pytest.mark.xfail(reason=form.xfail, strict=False))
     return out
 
 

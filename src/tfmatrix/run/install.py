@@ -6,9 +6,10 @@ at install -- unless the venv already holds exactly that lock, in which case it
 is reused untouched.  Each resolve starts from no lock: ``uv pip compile`` keeps
 the versions already in its output file, so a reused venv would keep older
 transitive pins than a fresh resolve of the same requirements (lxml 6.1.3
-against 6.2.0), and the same pins would hash to two locks (:func:`resolve`, the
-exporter's key, must give the lock a session's own install gives).  With the ``virtualenv`` backend: pip installs the
-requirements (pip compiles bytecode itself).  Then tfmatrix itself goes in with
+against 6.2.0), and the same requirements would hash to two locks
+(:func:`resolve`, an exporter's key, must give the lock a session's own install
+gives).  With the ``virtualenv`` backend: pip installs the requirements (pip
+compiles bytecode itself).  Then tfmatrix itself goes in with
 ``--no-deps`` (the combination's pins stay exactly as the matrix says), the
 installer's check runs and its verdict is recorded, and ``freeze`` gives the
 resolved pins.  Every command is an argument list; nothing passes a shell.

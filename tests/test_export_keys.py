@@ -138,9 +138,26 @@ def test_producer_ids_are_the_exporters_in_the_run(tmp_path):
     assert exports.producer_ids([c["tf2.20-cpu"], c["tf2.15-cpu"]]) == set()  # each exports its own
 
 
+def a_run(tmp_path: Path, monkeypatch) -> tuple[Context, RunDir]:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    ctx = Context(root=ROOT, matrix=matrix(tmp_path), profile="all", run_id=new_run_id(),
+                  results_root=tmp_path / "results")
+    run = ctx.run_to_write(Options())
+    ctx.ensure_run(run, Options())
+    return ctx, run
+
+
+def play(tmp_path: Path, ctx: Context, run: RunDir, combo: Combination, opts: Options, installer: Installer) -> None:
+    """A combination's session played by a real :class:`Bench` (the installer and the phase runner FAKE), its
+    venv a folder of its own; an exporter's pins resolve to the lock the FAKE installer gives every venv."""
+    venv = tmp_path / "nox" / f"bench-{combo.id}"
+    venv.mkdir(parents=True, exist_ok=True)
+    Bench(FakeSession(venv), ctx, combo, opts, run, host=CPU_HOST, installer=installer, run_phase=Runner(),
+          resolver=lambda who, **kw: ("a" * 64, ""))()
+
+
 class PlayedPool:
-    """FAKE launcher: each combination's install stage played by a real :class:`Bench` in this process (the
-    installer and the phase runner FAKE), its venv a folder of its own; measure stages are not played."""
+    """FAKE launcher: each combination's install stage played in this process; measure stages are not."""
 
     def __init__(self, tmp_path: Path, ctx: Context, run: RunDir) -> None:
         self.tmp_path, self.ctx, self.run = tmp_path, ctx, run
@@ -149,21 +166,14 @@ class PlayedPool:
     def __call__(self, combo: Combination, stage: str, gpu: int | None) -> int:
         if stage == "install":
             self.order.append(combo.id)
-            venv = self.tmp_path / "nox" / f"bench-{combo.id}"
-            venv.mkdir(parents=True, exist_ok=True)
-            Bench(FakeSession(venv), self.ctx, combo, Options(stage="install", placed_by="gpus"), self.run,
-                  host=CPU_HOST, installer=self.installer, run_phase=Runner(),
-                  resolver=lambda who, **kw: ("a" * 64, ""))()  # the producer's own lock (Installer's): resolved
+            play(self.tmp_path, self.ctx, self.run, combo, Options(stage="install", placed_by="gpus"),
+                 self.installer)
         return 0
 
 
 @pytest.mark.parametrize("ids", [["tf2.20-cpu", "tf2.21-cpu"], ["tf2.21-cpu", "tf2.20-cpu"]])
 def test_the_pool_makes_a_shared_export_in_the_producers_own_venv(tmp_path, monkeypatch, ids):
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    ctx = Context(root=ROOT, matrix=matrix(tmp_path), profile="all", run_id=new_run_id(),
-                  results_root=tmp_path / "results")
-    run = ctx.run_to_write(Options())
-    ctx.ensure_run(run, Options())
+    ctx, run = a_run(tmp_path, monkeypatch)
     played = PlayedPool(tmp_path, ctx, run)
     run_pool(run, [ctx.combination(i) for i in ids], Options(gpus=(0,)), [], played, lambda _: None, driver="")
     assert played.order == ["tf2.20-cpu", "tf2.21-cpu"]  # the producer first, whatever the order given
@@ -174,12 +184,22 @@ def test_the_pool_makes_a_shared_export_in_the_producers_own_venv(tmp_path, monk
     assert "made by tf2.20-cpu" in made["shared-export-small"]["note"]
 
 
+def test_a_plain_runs_consumer_loads_the_export_its_producers_install_ahead_made(tmp_path, monkeypatch):
+    """A plain run: every install ahead (and the exports it makes) ends before a session times anything."""
+    ctx, run = a_run(tmp_path, monkeypatch)
+    installer = Installer()
+    play(tmp_path, ctx, run, ctx.combination("tf2.20-cpu"), Options(stage="install"), installer)
+    play(tmp_path, ctx, run, ctx.combination("tf2.21-cpu"), Options(), installer)
+    venvs = [kw["venv"] for _, kw in installer.calls]
+    assert venvs == [tmp_path / "nox" / "bench-tf2.20-cpu", tmp_path / "nox" / "bench-tf2.21-cpu"]  # no exporter's
+    record = run.existing_record("tf2.21-cpu")
+    assert record is not None
+    shared = next(p for p in record.phases if p.name == "shared-export-small")
+    assert shared.status == PhaseStatus.CACHED and "made by tf2.20-cpu" in shared.note
+
+
 def test_without_its_producer_in_the_run_the_exporter_venv_makes_it(tmp_path, monkeypatch):
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    ctx = Context(root=ROOT, matrix=matrix(tmp_path), profile="all", run_id=new_run_id(),
-                  results_root=tmp_path / "results")
-    run = ctx.run_to_write(Options())
-    ctx.ensure_run(run, Options())
+    ctx, run = a_run(tmp_path, monkeypatch)
     played = PlayedPool(tmp_path, ctx, run)
     run_pool(run, [ctx.combination("tf2.21-cpu")], Options(gpus=(0,)), [], played, lambda _: None, driver="")
     venvs = [kw["venv"] for _, kw in played.installer.calls]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -83,3 +84,18 @@ def test_bad_age_is_one_line(text):
 
 def test_ages():
     assert [cache.parse_age(t) for t in ("12h", "30d", "2w")] == [12 * 3600, 30 * DAY, 14 * DAY]
+
+
+def test_a_venvs_hard_links_into_uvs_cache_are_listed_but_not_counted_as_freed(tree, tmp_path):
+    """uv links a venv's files from its cache: removing the venv frees only the files it alone holds (its
+    bytecode), which is what a duplicate venv costs on disk."""
+    nox_dir, cache_root, now, old_venv, *_ = tree
+    wheel = tmp_path / "uv-cache" / "tensorflow.so"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"x" * 7000)
+    os.link(wheel, old_venv / "tensorflow.so")
+    entry = next(e for e in cache.entries(nox_dir, cache_root) if e.path == old_venv)
+    assert (entry.bytes, entry.alone) == (10000, 3000)
+    big = dataclasses.replace(entry, bytes=10 * 2**30, alone=2**30)
+    text = cache.render([(big, "would remove")], now)
+    assert "10.00 GiB, 1.00 GiB of it their own" in text and text.endswith("would free 1.00 GiB")

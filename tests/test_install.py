@@ -95,3 +95,21 @@ def test_index_url_is_one_argument_to_the_resolver(venv, tmp_path):
     assert not out.ok and out.failed_step == "resolve"
     argv = out.steps[0]["argv"]
     assert argv[argv.index("--index-url") + 1] == url
+
+
+@needs_uv
+def test_a_reused_venvs_lock_does_not_steer_its_resolve(venv, tmp_path):
+    """``uv pip compile`` keeps the pins of an existing output file; the installer resolves from no lock, so a
+    reused venv gets the lock a fresh resolve gives (:func:`install.resolve`, the key of an exporter's export)."""
+    log = tmp_path / "install.log"
+    fresh, error = install.resolve(["requests==2.32.3"], lock=tmp_path / "fresh.lock", python=py(venv), timeout=300,
+                                   log=log)
+    assert not error and (tmp_path / "fresh.lock").exists()
+    newest = next(p for p in (tmp_path / "fresh.lock").read_text().splitlines() if p.startswith("idna=="))
+    assert newest != "idna==3.6"
+    lock = venv / "tfmatrix-requirements.lock"
+    lock.write_text((tmp_path / "fresh.lock").read_text().replace(newest, "idna==3.6"))  # an older run's lock
+    out = install.install(["requests==2.32.3"], venv=venv, python=py(venv), backend="uv", project_root=ROOT,
+                          timeout=300, log=log)
+    assert out.ok, out.error
+    assert out.lock_sha256 == fresh and newest in out.resolved

@@ -3,8 +3,9 @@
 1. **Install ahead** (:mod:`tfmatrix.run.ahead`, the stage a plain bench run of
    several combinations shares).  Every combination's session runs with
    ``--stage install``, one at a time (here it also makes the shared exports, a
-   timed phase), before anything is timed: no install competes with a timed
-   phase on another GPU.  A combination that is skipped (no matching GPU in the
+   timed phase; the combinations that export for others go first, so those
+   exports are made in their own venvs), before anything is timed: no install
+   competes with a timed phase on another GPU.  A combination that is skipped (no matching GPU in the
    pool) or fails to install is recorded there and then.
 2. **CPU combinations**, one at a time, with nothing else running.
 3. **GPU combinations**: one worker thread per GPU takes the next combination that
@@ -25,7 +26,7 @@ from ..diagnosis.classify import classify_failure
 from ..matrix.model import Combination
 from ..records.status import PhaseStatus, Status
 from ..records.store import RunDir
-from ..run import placement
+from ..run import exports, placement
 from ..run.ahead import Launcher, install_all
 from ..run.endings import record_by_driver
 from ..run.host import GpuInfo, driver_version
@@ -59,8 +60,11 @@ def _run_pool(run: RunDir, combos: Sequence[Combination], opts: Options, gpus: S
             say(f"tfmatrix: {combo.id}: skipped - {reason}")
             continue
         placed.append((combo, eligible))
-    # one at a time: an install stage here also makes the shared exports, a timed phase
-    codes = install_all([(c, e[0] if e else None) for c, e in placed], launch, say, jobs=1, stopping=stopping)
+    # one at a time: an install stage here also makes the shared exports, a timed phase; producers first, so the
+    # exports others load are made in their own venvs, and no exporter venv duplicates one
+    first = exports.producer_ids(c for c, _ in placed)
+    codes = install_all([(c, e[0] if e else None) for c, e in sorted(placed, key=lambda p: p[0].id not in first)],
+                        launch, say, jobs=1, stopping=stopping)
     for combo, eligible in placed:
         if combo.id not in codes:  # stopped before it started
             continue

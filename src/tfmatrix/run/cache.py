@@ -1,7 +1,10 @@
 """What tfmatrix keeps between runs, listed and pruned: combination venvs, SavedModel exports, exporters' venvs.
 
-Each TensorFlow venv is gigabytes.  ``nox -s clean`` lists every entry with its
-size and when a run last used it; ``-- --older-than 30d`` removes those unused
+Each TensorFlow venv is gigabytes, most of them hard links into uv's cache
+(uv's default on Linux) that a venv shares with the cache and with every other
+venv of the same wheels.  ``nox -s clean`` lists every entry with its size, the
+part of it only that entry holds (what removing it frees while uv's cache stays),
+and when a run last used it; ``-- --older-than 30d`` removes those unused
 for longer (``--dry-run`` only says what it would remove).  A venv another run
 holds (its lock is taken) is never removed.  Only folders inside the nox venv
 folder (``bench-*``) and the export cache are ever touched, and symlinks are
@@ -28,10 +31,11 @@ UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str  # venv or export
+    kind: str  # venv, export or exporter
     path: Path
     bytes: int
     last_used: float  # epoch seconds
+    alone: int = 0  # the bytes of its files with no other link (hard links into uv's cache are shared)
 
 
 def touch(folder: Path) -> None:
@@ -47,15 +51,18 @@ def parse_age(text: str) -> float:
     return int(m.group(1)) * UNITS[m.group(2)]
 
 
-def size_of(folder: Path) -> int:
-    total = 0
+def sizes(folder: Path) -> tuple[int, int]:
+    """(bytes, bytes of the files with no other hard link): its size, and what removing it frees."""
+    total = alone = 0
     for root, _dirs, files in os.walk(folder, followlinks=False):
         for name in files:
             try:
-                total += os.lstat(os.path.join(root, name)).st_size
+                st = os.lstat(os.path.join(root, name))
             except OSError:
-                pass
-    return total
+                continue
+            total += st.st_size
+            alone += st.st_size if st.st_nlink == 1 else 0
+    return total, alone
 
 
 def last_used(folder: Path) -> float:
@@ -69,7 +76,11 @@ def entries(nox_dir: Path, cache_root: Path) -> list[Entry]:
     found += [("export", p) for p in sorted(exports.glob("*/*")) if p.is_dir() and not p.is_symlink()]
     exporters = cache_root / "exporters"  # the venvs shared exports are made in (export_with)
     found += [("exporter", p) for p in sorted(exporters.glob("*")) if p.is_dir() and not p.is_symlink()]
-    return [Entry(kind, p, size_of(p), last_used(p)) for kind, p in found]
+    out = []
+    for kind, p in found:
+        size, alone = sizes(p)
+        out.append(Entry(kind, p, size, last_used(p), alone))
+    return out
 
 
 def lock_of(entry: Entry) -> Path | None:
@@ -113,12 +124,14 @@ def prune(found: list[Entry], older_than: float, dry_run: bool, now: float | Non
 
 def render(done: list[tuple[Entry, str]], now: float | None = None) -> str:
     now = time.time() if now is None else now
-    lines = [f"{'kind':8}  {'size':>9}  {'unused for':>10}  {'action':22}  path"]
+    lines = [f"{'kind':8}  {'size':>9}  {'its own':>9}  {'unused for':>10}  {'action':22}  path"]
     for e, action in done:
         days = (now - e.last_used) / 86400
-        lines.append(f"{e.kind:8}  {e.bytes / 2**20:7.0f} MiB  {days:8.1f} d  {action:22}  {e.path}")
-    freed = sum(e.bytes for e, a in done if a in ("removed", "would remove"))
+        lines.append(f"{e.kind:8}  {e.bytes / 2**20:5.0f} MiB  {e.alone / 2**20:5.0f} MiB  {days:8.1f} d  "
+                     f"{action:22}  {e.path}")
+    freed = sum(e.alone for e, a in done if a in ("removed", "would remove"))
     verb = "would free" if any(a == "would remove" for _, a in done) else "freed"
-    lines.append(f"{len(done)} entries, {sum(e.bytes for e, _ in done) / 2**30:.2f} GiB; "
-                 f"{verb} {freed / 2**30:.2f} GiB")
+    lines.append(f"{len(done)} entries, {sum(e.bytes for e, _ in done) / 2**30:.2f} GiB, "
+                 f"{sum(e.alone for e, _ in done) / 2**30:.2f} GiB of it their own (the rest is hard links "
+                 f"shared with uv's cache); {verb} {freed / 2**30:.2f} GiB")
     return "\n".join(lines)

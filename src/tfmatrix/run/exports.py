@@ -5,20 +5,27 @@ Three ways, one :class:`Source` per model of a combination:
 * ``own``: a Model Garden model this combination exports in its own venv (cached per
   combination, model config, resolved pins and seed, as before);
 * ``shared``: a Model Garden model another TensorFlow entry exports once (``export_with``):
-  the exporter is that entry on the CPU stack, its venv lives in the cache
-  (``exporters/<combination>``), and the export's cache key is the one the exporter's
-  own combination would use, so whichever runs first makes it and the others load it;
+  the exporter is that entry on the CPU stack, and the export's cache key is the one the
+  exporter's own combination uses, so whichever runs first makes it and the others load it.
+  When the exporter's combination is in the run it makes the export in its own venv (a plain
+  run's consumers measure after every install ahead and its exports; the ``--gpus`` pool
+  installs producers first, :func:`producer_ids`); otherwise it is made in a venv of the
+  exporter's pins in the cache (``exporters/<combination>``);
 * ``brought``: a SavedModel folder the matrix names (``source: saved_model``).
+
+The key holds the exporter's pins as one resolve of its requirements gives them
+(:func:`tfmatrix.run.install.resolve`, from no earlier lock), the same whichever side computes
+it: the exporter's session (its install's lock) or a consumer (:func:`resolve_exporter`); the
+exporter's cache venv is then synced to that very lock, not resolved again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..atomic import write_json_atomic
 from ..diagnosis import evidence, rules
@@ -61,18 +68,6 @@ def exporter_venv(cache_root: Path, exporter: Combination) -> Path:
     return cache_root / "exporters" / exporter.id
 
 
-def make_venv(venv: Path, python: str, uv: str | None) -> str:
-    """An empty venv for an exporter (``uv venv``), once; "" or why it could not be made."""
-    if (venv / "pyvenv.cfg").exists():
-        return ""
-    if uv is None:
-        return "an exporter's venv needs uv (nox[uv])"
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([uv, "venv", "--quiet", "--python", python, str(venv)], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, check=False)
-    return "" if proc.returncode == 0 else (proc.stderr or proc.stdout).strip() or f"uv venv: exit {proc.returncode}"
-
-
 def sources(combo: Combination, cache_root: Path, lock_sha256: str, seed: int,
             resolve_exporter: Callable[[Combination], tuple[str, str]]) -> dict[str, Source]:
     """Model id -> its :class:`Source`; ``resolve_exporter`` gives another exporter's (lock hash, error)."""
@@ -88,6 +83,15 @@ def sources(combo: Combination, cache_root: Path, lock_sha256: str, seed: int,
             path = export_dir(cache_root, who, m, lock, seed) if lock else cache_root / "exports" / who.id / m.id
             out[m.id] = Source(m, "shared", path, who, lock, error)
     return out
+
+
+def producer_ids(combos: Iterable[Combination]) -> set[str]:
+    """The combinations among ``combos`` that export a model for another of them (install those first: their
+    own venvs then make the exports the others load, and no exporter venv duplicates theirs)."""
+    combos = list(combos)
+    here = {c.id for c in combos}
+    return {who.id for c in combos for m in c.models
+            if (who := c.exporter(m)) is not None and who.id != c.id and who.id in here}
 
 
 def remember(path: Path, samples: list[float], run_id: str, exporter: Combination) -> None:
@@ -122,23 +126,26 @@ def digest(path: Path) -> str:
 
 
 def exporter_lock(cache_root: Path, exporter: Combination) -> Path:
-    """Held while an exporter's venv is resolved, installed or exporting (beside the venv, not in it)."""
+    """Held while an exporter's pins are resolved, or its venv installed or exporting (beside the venv)."""
     folder = cache_root / "exporters"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{exporter.id}.lock"
 
 
+def resolved_lock(cache_root: Path, exporter: Combination) -> Path:
+    """The exporter's pins as :func:`resolve_exporter` last resolved them (beside its venv, made without it)."""
+    return cache_root / "exporters" / f"{exporter.id}.requirements.lock"
+
+
 def resolve_exporter(exporter: Combination, *, cache_root: Path, timeout: float, log: Path,
                      index_url: str | None, say: Callable[[str], object]) -> tuple[str, str]:
-    """The exporter's resolved pins (lock hash, error): what keys its export, found without installing."""
-    venv = exporter_venv(cache_root, exporter)
+    """The exporter's resolved pins (lock hash, error): what keys its export, found with no venv (a venv is
+    made only when the export must be, :func:`shared_export`, and is then synced to this very lock)."""
     with locks.exclusive(exporter_lock(cache_root, exporter), say):
-        made = make_venv(venv, exporter.python, install.find_uv())
-        if made:
-            return "", made
         args = install.install_args(exporter)
-        return install.resolve(args["requirements"], venv=venv, python=runner.python_in(venv), timeout=timeout,
-                               log=log, force=args["force"], index_url=index_url, as_of=args["as_of"])
+        return install.resolve(args["requirements"], lock=resolved_lock(cache_root, exporter),
+                               python=exporter.python, timeout=timeout, log=log, force=args["force"],
+                               index_url=index_url, as_of=args["as_of"])
 
 
 def shared_export(spec: PhaseSpec, src: Source, *, ctx: Context, workload: Workload, log_dir: Path, run_id: str,
@@ -153,11 +160,15 @@ def shared_export(spec: PhaseSpec, src: Source, *, ctx: Context, workload: Workl
     with locks.exclusive(exporter_lock(ctx.cache_root, who), say):
         if src.exported:  # another run exported it while this one waited
             return cached_export(spec, src.path)
+        lock = resolved_lock(ctx.cache_root, who)  # what keyed the export (none: resolved by an injected resolver)
+        if lock.exists() and install.lock_hash(lock) != src.lock_sha256:
+            return planned(spec, PhaseStatus.ERROR, note=f"the exporter {who.id}'s pins were resolved again, to "
+                                                         "other pins, while this session waited; run it again")
         say(f"tfmatrix: {spec.name}: exporting once with {who.id} (TensorFlow {who.tf.version}) in {venv}")
         log = log_dir / f"{spec.name}-install.log"
         inst = installer(**install.install_args(who), venv=venv, python=runner.python_in(venv), backend="uv",
                          project_root=ctx.root, timeout=ctx.matrix.timeouts.install, log=log,
-                         index_url=ctx.matrix.index_url)
+                         index_url=ctx.matrix.index_url, lock=lock if lock.exists() else None, make_with=who.python)
         if not inst.ok:
             cause = evidence.installer_cause(inst.error) or inst.error.strip()[-300:] or "the installer failed"
             return planned(spec, PhaseStatus.ERROR, log=str(log),
@@ -188,6 +199,7 @@ def producer(src: Source, consumer: Combination, inspected: dict | None) -> Prod
     """The record of who made the SavedModel ``src`` names, and how the consumer's TensorFlow stands to it."""
     made = meta(src.path) if src.kind != "brought" else {}
     seen = inspected or {}
+    version: str | None
     if src.exporter is not None:
         version, tf_id, combo_id = src.exporter.tf.version, src.exporter.tf.id, src.exporter.id
     else:

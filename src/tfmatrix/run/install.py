@@ -3,8 +3,13 @@
 With uv (nox's ``uv`` backend): resolve the requirements into a lock
 (``uv pip compile``), and ``uv pip sync`` the venv to it with bytecode compiled
 at install -- unless the venv already holds exactly that lock, in which case it
-is reused untouched.  With the ``virtualenv`` backend: pip installs the
-requirements (pip compiles bytecode itself).  Then tfmatrix itself goes in with
+is reused untouched.  Each resolve starts from no lock: ``uv pip compile`` keeps
+the versions already in its output file, so a reused venv would keep older
+transitive pins than a fresh resolve of the same requirements (lxml 6.1.3
+against 6.2.0), and the same requirements would hash to two locks
+(:func:`resolve`, an exporter's key, must give the lock a session's own install
+gives).  With the ``virtualenv`` backend: pip installs the requirements (pip
+compiles bytecode itself).  Then tfmatrix itself goes in with
 ``--no-deps`` (the combination's pins stay exactly as the matrix says), the
 installer's check runs and its verdict is recorded, and ``freeze`` gives the
 resolved pins.  Every command is an argument list; nothing passes a shell.
@@ -32,7 +37,7 @@ def find_uv() -> str | None:
     if uv:
         return uv
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        from uv import find_uv_bin
 
         return find_uv_bin()
     except (ImportError, FileNotFoundError):
@@ -74,7 +79,8 @@ def _text(b: Any) -> str:
 
 def install(requirements: Sequence[str], *, venv: Path, python: str, backend: str, project_root: Path,
             timeout: float, log: Path, force: Sequence[str] = (), index_url: str | None = None,
-            as_of: tuple[str, str] | None = None) -> InstallOutcome:
+            as_of: tuple[str, str] | None = None, lock: Path | None = None,
+            make_with: str | None = None) -> InstallOutcome:
     """Make ``venv`` hold exactly ``requirements`` (resolved) plus tfmatrix.
 
     ``force`` (the matrix's ``force:``) is installed over the resolver's choice (``uv --override``; with
@@ -82,12 +88,24 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
     such as TF 2.15 with NumPy 2 is reproduced on purpose.  ``index_url`` (the
     matrix's own key) is passed as one argument, never spliced into a command line.  ``as_of``
     (cutoff, package): resolve every package but ``package`` as it was at ``cutoff`` (uv's
-    ``--exclude-newer``), how a nightly gets the companion nightlies of its own date.
+    ``--exclude-newer``), how a nightly gets the companion nightlies of its own date.  ``lock``: the lock
+    :func:`resolve` already made of these requirements, synced as it is (not resolved a second time: the pins
+    that keyed an exporter's export are the ones it is made with).  ``make_with``: the Python ``venv`` is
+    made with (``uv venv``) where it does not exist yet: an exporter's venv in the cache (nox makes its
+    sessions' own).
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     uv = find_uv() if backend == "uv" else None
     outcome = InstallOutcome(backend="uv" if uv else "pip")
     steps = _Steps(outcome, timeout, log)
+    if make_with and not (venv / "pyvenv.cfg").exists():
+        if not uv:
+            outcome.ok, outcome.failed_step, outcome.error = False, "venv", "an exporter's venv needs uv (nox[uv])"
+            return outcome
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        proc = steps.run("venv", [uv, "venv", "--quiet", "--python", make_with, str(venv)])
+        if proc.returncode != 0:
+            return steps.fail("venv", proc)
     req_in = venv / "tfmatrix-requirements.in"
     req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
     override_txt = venv / "tfmatrix-overrides.txt"
@@ -97,22 +115,26 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
     marker = venv / LOCK_MARKER
     previous = marker.read_text().strip() if marker.exists() else ""
 
-    if as_of and not uv:
+    if (as_of or lock) and not uv:
         outcome.ok, outcome.failed_step = False, "resolve"
         outcome.error = (f"{as_of[1]} needs uv to resolve its companions as of {as_of[0]} (--exclude-newer); "
-                         "install nox[uv]")
+                         "install nox[uv]") if as_of else "installing a resolved lock needs uv (nox[uv])"
         return outcome
     if uv:
-        lock = venv / "tfmatrix-requirements.lock"
-        proc = _resolve(steps, uv, req_in, override_txt if force else None, lock, python, index, as_of)
-        if proc.returncode != 0:
-            return steps.fail("resolve", proc)
-        outcome.lock_sha256 = hashlib.sha256(lock.read_bytes()).hexdigest()
+        locked = venv / "tfmatrix-requirements.lock"
+        if lock is not None:
+            shutil.copyfile(lock, locked)
+        else:
+            proc = _resolve(steps, uv, req_in, override_txt if force else None, locked, python, index, as_of)
+            if proc.returncode != 0:
+                return steps.fail("resolve", proc)
+        outcome.lock_sha256 = lock_hash(locked)
         if outcome.lock_sha256 == previous:
             outcome.reused = True
         else:
             marker.unlink(missing_ok=True)  # a half-synced venv is never taken for a good one
-            proc = steps.run("sync", [uv, "pip", "sync", str(lock), "--python", python, "--compile-bytecode", *index])
+            proc = steps.run("sync", [uv, "pip", "sync", str(locked), "--python", python, "--compile-bytecode",
+                                      *index])
             if proc.returncode != 0:
                 return steps.fail("sync", proc)
         self_cmd = [uv, "pip", "install", "--python", python, "--no-deps", "--reinstall-package", "tfmatrix",
@@ -154,8 +176,15 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
     return outcome
 
 
+def lock_hash(lock: Path) -> str:
+    """What keys a venv's pins (and the exports made with them): the sha256 of its resolved lock."""
+    return hashlib.sha256(lock.read_bytes()).hexdigest()
+
+
 def _resolve(steps: _Steps, uv: str, req_in: Path, overrides: Path | None, lock: Path, python: str,
              index: list[str], as_of: tuple[str, str] | None) -> subprocess.CompletedProcess[str]:
+    """``uv pip compile`` into ``lock``, from no lock (uv prefers the pins of an existing output file)."""
+    lock.unlink(missing_ok=True)
     cutoff = []
     if as_of:  # the pinned package itself may be uploaded after its build day
         cutoff = ["--exclude-newer", as_of[0], "--exclude-newer-package", f"{as_of[1]}=2100-01-01T00:00:00Z"]
@@ -164,10 +193,11 @@ def _resolve(steps: _Steps, uv: str, req_in: Path, overrides: Path | None, lock:
                                  *(["--override", str(overrides)] if overrides else [])])
 
 
-def resolve(requirements: Sequence[str], *, venv: Path, python: str, timeout: float, log: Path,
+def resolve(requirements: Sequence[str], *, lock: Path, python: str, timeout: float, log: Path,
             force: Sequence[str] = (), index_url: str | None = None,
             as_of: tuple[str, str] | None = None) -> tuple[str, str]:
-    """The lock's hash that :func:`install` would give ``venv``, without installing anything: (sha256, error).
+    """The hash of the lock :func:`install` gives any venv of these requirements, without a venv: (sha256,
+    error).  The lock is left at ``lock`` (its inputs beside it), for :func:`install` to sync as it is.
 
     How a combination finds the export another entry made of the same pins before deciding to make it.
     """
@@ -176,15 +206,15 @@ def resolve(requirements: Sequence[str], *, venv: Path, python: str, timeout: fl
         return "", "resolving an exporter's pins needs uv (nox[uv])"
     outcome = InstallOutcome(backend="uv")
     steps = _Steps(outcome, timeout, log)
-    req_in, override_txt, lock = (venv / "tfmatrix-resolve.in", venv / "tfmatrix-resolve-overrides.txt",
-                                  venv / "tfmatrix-resolve.lock")
+    req_in, override_txt = lock.with_suffix(".in"), lock.with_suffix(".overrides.txt")
+    lock.parent.mkdir(parents=True, exist_ok=True)
     req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
     override_txt.write_text("".join(f"{o}\n" for o in force), encoding="utf-8")
     index = ["--index-url", index_url] if index_url else []
     proc = _resolve(steps, uv, req_in, override_txt if force else None, lock, python, index, as_of)
     if proc.returncode != 0:
         return "", (proc.stderr or proc.stdout or f"exit status {proc.returncode}").strip()
-    return hashlib.sha256(lock.read_bytes()).hexdigest(), ""
+    return lock_hash(lock), ""
 
 
 def install_args(combo: "Combination") -> dict[str, Any]:

@@ -16,7 +16,7 @@ from matrices import base
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import new_run_id
-from tfmatrix.run import interleave, pipeline
+from tfmatrix.run import interleave, pipeline, runner
 from tfmatrix.run.context import Context
 from tfmatrix.run.host import HostFacts, meminfo_bytes
 from tfmatrix.run.interleave import GiB, Interleave, room_for
@@ -31,7 +31,7 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TFMATRIX_CACHE", str(tmp_path / "cache"))
 
 
-def benches(tmp_path: Path, ids: list[str], rounds: Interleave, run_phase: Runner) -> list[pipeline.Bench]:
+def benches(tmp_path: Path, ids: list[str], rounds: Interleave, run_phase: Runner) -> list[pipeline.Pipeline]:
     ctx = Context(root=ROOT, matrix=parse_matrix(base(), "m.yaml", sha256="0" * 64), profile="default",
                   run_id=new_run_id(), results_root=tmp_path / "results")
     run = ctx.run_to_write(Options())
@@ -39,7 +39,7 @@ def benches(tmp_path: Path, ids: list[str], rounds: Interleave, run_phase: Runne
     out = []
     for cid in ids:
         (tmp_path / cid).mkdir()
-        b = pipeline.Bench(FakeSession(tmp_path / cid), ctx, ctx.combination(cid), Options(), run, host=CPU_HOST,
+        b = pipeline.Pipeline(FakeSession(tmp_path / cid), ctx, ctx.combination(cid), Options(), run, host=CPU_HOST,
                            installer=Installer(), run_phase=run_phase, interleave=rounds)
         out.append(b)
     return out
@@ -51,9 +51,10 @@ def test_warm_phases_wait_then_run_in_shuffled_rounds_and_every_sample_keeps_its
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, run_phase)
     for x in (a, b):
         assert x() is None and x.waiting  # cold starts done; its warm worker kept
-        provisional = x.run.existing_record(x.combo.id)
-        assert provisional.status == Status.INTERRUPTED and "interleave session" in provisional.reason
-        assert not any(p.phase in ("latency", "throughput", "peakmem") for p in provisional.phases)
+        pending = x.run.existing_record(x.combo.id)
+        assert (pending.status, pending.outcome) == (Status.PENDING, Outcome.PENDING)
+        assert "interleave session" in pending.reason and "--resume" in pending.reason
+        assert not any(p.phase in ("latency", "throughput", "peakmem") for p in pending.phases)
     said: list[str] = []
     records = rounds.measure(said.append)
     assert [r.outcome for r in records] == [Outcome.OK, Outcome.OK]
@@ -69,7 +70,7 @@ def test_warm_phases_wait_then_run_in_shuffled_rounds_and_every_sample_keeps_its
         assert lat.status == PhaseStatus.OK and lat.rounds == [i for i in range(4) for _ in range(3)]
         assert len(lat.samples) == 12 and lat.processes == [lat.processes[0]]
         assert next(p for p in rec.phases if p.phase == "peakmem").rounds is None  # once, after the rounds
-        assert (x.run.path / "attempts" / f"{x.combo.id}.1.json").exists()  # the provisional record, kept
+        assert rec.status == Status.OK and not (x.run.path / "attempts").exists()  # replaced in place
 
 
 @pytest.mark.parametrize("min_queries, rounds, taken", [
@@ -139,6 +140,7 @@ def test_a_stop_while_waiting_rewrites_the_waiting_records_with_what_was_measure
     rec = a.run.existing_record(a.combo.id)
     assert rec.status == Status.INTERRUPTED and "interrupted by SIGINT" in rec.reason
     assert any(p.phase == "load" and p.samples for p in rec.phases) and not rounds.pending
+    assert not (a.run.path / "attempts").exists()  # in place of its pending record
 
 
 @pytest.mark.parametrize("rss, kept, free, why", [
@@ -164,12 +166,45 @@ def test_the_first_session_decides_from_the_sessions_nox_runs_after_it(tmp_path)
     ctx = Context(root=ROOT, matrix=parse_matrix(base(), "m.yaml", sha256="0" * 64), profile="default",
                   run_id=new_run_id(), results_root=tmp_path / "results")
     s = FakeSession(tmp_path)
-    found = interleave.interleave_for(s, ctx, Options(), ["tf2.20-cpu"])
+    found = interleave.decide(s, ctx, Options(), ["tf2.20-cpu"])
     assert found is not None and found.rounds == ctx.matrix.workload.rounds
-    assert interleave.interleave_for(s, ctx, Options(), None) is found  # decided once per invocation
-    for opts, later in [(Options(no_interleave=True), ["tf2.20-cpu"]), (Options(), []),
+    for opts, later in [(Options(no_interleave=True), ["tf2.20-cpu"]), (Options(), []), (Options(), None),
                         (Options(stage="measure", placed_by="gpus"), ["tf2.20-cpu"])]:
-        other = Context(root=ROOT, matrix=ctx.matrix, profile="default", run_id=new_run_id(),
-                        results_root=tmp_path / "results")
-        assert interleave.interleave_for(s, other, opts, later) is None
-    assert interleave.queued_bench_sessions(s) is None  # not a nox session: nox does not say
+        assert interleave.decide(s, ctx, opts, later) is None
+    assert "does not say which bench sessions follow" in s.warnings[-1]
+
+
+def test_the_invocation_is_planned_once_by_its_first_session_and_holds_no_module_state(tmp_path):
+    from tfmatrix.run import invocation
+
+    ctx = Context(root=ROOT, matrix=parse_matrix(base(), "m.yaml", sha256="0" * 64), profile="default",
+                  run_id=new_run_id(), results_root=tmp_path / "results")
+    run = ctx.run_to_write(Options())
+    s = FakeSession(tmp_path)  # not nox's: nox does not say what follows
+    inv = invocation.plan(s, ctx, run, Options(), ctx.combination("tf2.15-cpu"))
+    assert inv is ctx.invocation and inv.planned and inv.selected is None and inv.rounds is None
+    inv.selected = ["changed"]
+    assert invocation.plan(s, ctx, run, Options(), ctx.combination("tf2.20-cpu")).selected == ["changed"]
+    other = Context(root=ROOT, matrix=ctx.matrix, profile="default", run_id=ctx.run_id, results_root=ctx.results_root)
+    assert not other.invocation.planned  # another nox command (another context): its own invocation
+
+
+@pytest.mark.parametrize("part, taken, calls, seconds, warmup", [
+    ((0, 10), (0, 0.0), 3, 0.5, 2),  # 30 calls and 5 s over 10 rounds: a tenth, the warmup first
+    ((1, 10), (3, 0.4), 3, 0.6, 0),  # tops up to two tenths
+    ((1, 10), (5, 1.2), 1, 0.0, 0),  # already past them: one call, for the paired ratio
+    ((2, 3), (20, 3.0), 10, 2.0, 0),  # the last part reaches the whole minimums
+])
+def test_the_manager_decides_each_rounds_quota_from_what_the_earlier_rounds_took(part, taken, calls, seconds,
+                                                                                 warmup):
+    load = base_workload()
+    spec = runner.PhaseSpec("latency", "warm", cls="C", method="time_x", batch=1)
+    q = interleave.quota(load, spec, part, taken)
+    assert (q.min_queries, round(q.min_seconds, 6), q.warmup) == (calls, seconds, warmup)
+    assert q.budget_seconds == max(4 * 5.0, 60.0) / part[1]
+
+
+def base_workload():
+    from tfmatrix.worker.contract import Workload
+
+    return Workload(latency_min_queries=30, latency_min_seconds=5.0, warmup=2)

@@ -23,7 +23,7 @@ from tfmatrix.run.context import Context
 from tfmatrix.run.host import HostFacts
 from tfmatrix.run.invocation import run_combination
 from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Bench
+from tfmatrix.run.pipeline import Pipeline as Bench
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_HOST = HostFacts(gpus=(), driver_version=None, cpu_flags=("avx", "avx2"), machine="x86_64", system="Linux")
@@ -40,13 +40,13 @@ def context(tmp_path: Path, matrix=None) -> Context:
 
 
 def test_run_combination_records_ok_then_resume_runs_nothing_more(tmp_path, monkeypatch):
-    monkeypatch.setattr(invocation, "Bench", lambda *a, **kw: Bench(*a, host=CPU_HOST, installer=Installer(),
+    monkeypatch.setattr(invocation, "Pipeline", lambda *a, **kw: Bench(*a, host=CPU_HOST, installer=Installer(),
                                                                    run_phase=Runner(), **kw))
     ctx = context(tmp_path)
     (tmp_path / "venv").mkdir()
     session = FakeSession(tmp_path / "venv")
     rec = run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options())
-    assert rec.status == Status.OK and ("summary", [ctx.run_id]) in session.notified
+    assert rec.status == Status.OK and session.notified == []  # interleave and summary: queued by the plan session
     again = run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options(resume=ctx.run_id))
     assert again is None and "already recorded in run" in session.lines[-1]
 

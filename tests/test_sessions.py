@@ -137,10 +137,9 @@ def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_
     import synthetic
 
     from tfmatrix.records.model import Failure
-    from tfmatrix.run import interleave
 
     class Measured:
-        benches = ["a bench"]
+        owners = ["a pipeline"]
 
         def __init__(self, records):
             self.records = records
@@ -149,14 +148,14 @@ def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_
             return self.records
 
     degraded = synthetic.record("a", "degraded", failure=Failure("degraded", "GetPrototype", "", ""))
-    interleave.INVOCATIONS[ctx.run_id] = Measured([degraded])
+    ctx.invocation.rounds = Measured([degraded])
     s = FakeSession(tmp_path)
     sessions.interleave_session(s, ctx)
     assert s.warnings == ["a: degraded: GetPrototype"]
-    interleave.INVOCATIONS[ctx.run_id] = Measured([synthetic.record("b", "failed", outcome="failed")])
+    ctx.invocation.rounds = Measured([synthetic.record("b", "failed", outcome="failed")])
     with pytest.raises(Failed, match="1 combinations failed: b: failed"):
         sessions.interleave_session(FakeSession(tmp_path), ctx)
-    interleave.INVOCATIONS.pop(ctx.run_id)
+    ctx.invocation.rounds = None
     quiet = FakeSession(tmp_path)
     sessions.interleave_session(quiet, ctx)
     assert "no warm phases wait" in quiet.lines[0]

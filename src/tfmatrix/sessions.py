@@ -18,6 +18,7 @@ from .errors import TfmatrixError, reported
 from .matrix.expand import matrix_path_from_env
 from .matrix.load import load_matrix
 from .matrix.model import Combination
+from .records.status import Status
 from .records.store import RUN_ID_ENV, RunDir, check_run_id, new_run_id, results_root
 from .run import options
 from .run.context import PROFILE_ENV, Context
@@ -42,10 +43,11 @@ def nox_context(root: Path) -> Context:
         run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
         check_run_id(run_id, RUN_ID_ENV)
         os.environ[RUN_ID_ENV] = run_id  # every session of this nox invocation writes into the same run
-        from .run.unrun import listen
+        from .run.noxside.noxadapter import listen
 
-        listen()  # nox's words on the sessions it ends before they run (a venv it cannot create)
-        return Context(root=root, matrix=matrix, profile=profile, run_id=run_id, results_root=results_root(root))
+        ctx = Context(root=root, matrix=matrix, profile=profile, run_id=run_id, results_root=results_root(root))
+        listen(ctx.invocation.words)  # nox's words on the sessions it ends before they run (a venv it cannot make)
+        return ctx
 
 
 def dispatch_mode(argv: Sequence[str]) -> str | None:
@@ -79,25 +81,22 @@ def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
 def dispatch_session(session: Any, ctx: Context) -> None:
     """Run what the bench sessions queued, on the GPU pool or Ray; fail if any combination failed."""
     from .executors import dispatch
+    from .run.endings import tell_nox
     from .run.interrupts import signals_as_interrupt
 
     with reported(_fails(session)), signals_as_interrupt():
         records = dispatch.run_queued(session, ctx, options.parse(session.posargs))
     session.notify("summary", [ctx.run_id])
-    bad = dispatch.failed(records)
-    if bad:
-        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
+    tell_nox(session, records)
 
 
 def interleave_session(session: Any, ctx: Context) -> None:
-    """The warm phases the bench sessions left waiting, in shared rounds; fail if any combination failed."""
-    from .executors import dispatch
-    from .run.endings import degraded_warning
-    from .run.interleave import INVOCATIONS
+    """The warm phases the bench sessions left pending, in shared rounds; fail if any combination failed."""
+    from .run.endings import tell_nox
     from .run.interrupts import signal_name_of, signals_as_interrupt
 
-    rounds = INVOCATIONS.get(ctx.run_id)
-    if rounds is None or not rounds.benches:
+    rounds = ctx.invocation.rounds
+    if rounds is None or not rounds.owners:
         session.log("tfmatrix: no warm phases wait for interleaved rounds in this invocation")
         return
     try:
@@ -106,11 +105,7 @@ def interleave_session(session: Any, ctx: Context) -> None:
     except KeyboardInterrupt as exc:
         rounds.interrupted(signal_name_of(exc))
         raise
-    for warning in filter(None, map(degraded_warning, records)):  # as its own session would have said it
-        session.warn(warning)
-    bad = dispatch.failed(list(records))
-    if bad:
-        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
+    tell_nox(session, records)  # as their own sessions would have said it
 
 
 def compare_args(session: Any, ctx: Context) -> list[str]:
@@ -170,21 +165,20 @@ def plan_session(session: Any, ctx: Context, dispatch: str | None) -> None:
     with reported(_fails(session)):
         opts = options.parse(session.posargs)
         run = ctx.run_to_write(opts)  # with --resume, the run it continues
-    if opts.placed_by == "local" and opts.stage == "all":  # an executor's child leaves the summary to its driver
+    if opts.top_level:  # the one place they are queued; an executor's child leaves the summary to its driver
         session.notify("interleave")
         session.notify("summary", [run.run_id])
 
 
 def summary_session(session: Any, ctx: Context) -> None:
-    from .run.unrun import failed, record_unrun
+    from .run.endings import tell_nox
+    from .run.unrun import record_unrun
 
     with reported(_fails(session)):
         unrun = record_unrun(session, ctx)
         text = summary_text(ctx, session.posargs[0] if session.posargs else None)
     print(text)
-    bad = failed(unrun)
-    if bad:
-        session.error(f"tfmatrix: {len(bad)} combinations ended before tfmatrix ran: {'; '.join(bad)}")
+    tell_nox(session, unrun, "combinations ended before tfmatrix ran")
 
 
 def summary_text(ctx: Context, run_id: str | None) -> str:
@@ -200,6 +194,10 @@ def summary_text(ctx: Context, run_id: str | None) -> str:
     wanted = combinations(ctx.matrix, read.info.profile if read.info else ctx.profile)
     text = summary.render(run.run_id, read.records, wanted)
     skipped = [w for w in read.warnings if w.startswith("skipped:")]
+    pending = [r.id for r in read.records if r.status == Status.PENDING]
+    if pending:  # the run stopped before the interleave session's rounds
+        skipped.append(f"{len(pending)} pending ({', '.join(pending)}): the run stopped before the interleave "
+                       f"session measured their warm phases; `nox -s bench -- --resume {run.run_id}` finishes them")
     return "\n".join([text, *(f"  warning: {w}" for w in skipped)])
 
 

@@ -12,6 +12,7 @@ driver writes them into the run folder, with the node in ``placement.node``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -44,7 +45,7 @@ def run_on_ray(ctx: Context, run: RunDir, combos: Sequence[Combination], opts: O
     from . import raytask
 
     try:
-        ray.init(address=opts.address, logging_level="WARNING", log_to_driver=False, include_dashboard=False)
+        ray.init(address=opts.address, logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise TfmatrixError(f"--address: got {opts.address!r}; no Ray cluster answered there ({exc}); "
                             "start one with `ray start --head`, or give its address (host:6379)") from None

@@ -188,6 +188,7 @@ def producer(src: Source, consumer: Combination, inspected: dict | None) -> Prod
     """The record of who made the SavedModel ``src`` names, and how the consumer's TensorFlow stands to it."""
     made = meta(src.path) if src.kind != "brought" else {}
     seen = inspected or {}
+    version: str | None
     if src.exporter is not None:
         version, tf_id, combo_id = src.exporter.tf.version, src.exporter.tf.id, src.exporter.id
     else:

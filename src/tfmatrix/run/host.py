@@ -40,7 +40,7 @@ class GpuInfo:
 
 def _import_nvml() -> ModuleType | None:
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     return pynvml

@@ -7,14 +7,15 @@ given):
 
 1. each ``bench(<combination>)`` session installs, exports and runs its cold-start
    chains as before, then keeps its warm workers alive (one per model) instead of
-   measuring them, writes a provisional record (``interrupted``, with how to resume,
-   so a stop between sessions still leaves one) and notifies the ``interleave``
-   session;
+   measuring them, and writes its record as ``pending`` (with how to resume, so a
+   stop between sessions still leaves one);
 2. the ``interleave`` session, after the last bench session, runs
-   ``workload.rounds`` rounds: each round visits every warm worker in a shuffled
-   order (seeded, and the order is logged) and takes its share of the latency and
-   throughput samples (:func:`share`); then the fidelity and peak-memory steps,
-   once each; then every record is concluded and written.
+   ``workload.rounds`` rounds: :meth:`Interleave.schedule` decides each round's
+   order (shuffled, seeded, and logged), and each step's part of the rounds
+   (:func:`share`); the manager sends each visit its quota (:func:`quota`: calls
+   and seconds that top its rounds so far up to their share of the minimums), so a
+   worker keeps nothing between steps; then the fidelity and peak-memory steps,
+   once each; then every pending record is replaced in place by its ending.
 
 Every sample keeps its round (``PhaseRecord.rounds``), so a ratio between two
 combinations comes with the interval of its paired rounds (:func:`tfmatrix.stats.paired_ratio`).
@@ -33,13 +34,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..records.model import CombinationRecord
+from ..worker.contract import Quota, Workload
 from . import runner
 from .host import meminfo_bytes
 
 if TYPE_CHECKING:
     from .context import Context
     from .options import Options
-    from .pipeline import Bench
+    from .pipeline import Pipeline
 
 GiB = 1024 ** 3
 RESERVE_BYTES = 1 * GiB  # left free beside the kept workers, for the manager and the system
@@ -56,6 +58,19 @@ def share(min_queries: int, r: int, rounds: int) -> tuple[int, int] | None:
     k = max(1, min(rounds, min_queries))
     picked = [i * rounds // k for i in range(k)]
     return (picked.index(r), k) if r in picked else None
+
+
+def quota(workload: Workload, spec: runner.PhaseSpec, part: tuple[int, int], taken: tuple[int, float]) -> Quota:
+    """What a timed step takes in its ``part`` ``(i, k)`` of the rounds, having ``taken`` (calls, seconds) in
+    its earlier ones: enough to reach (i+1)/k of its minimum calls and seconds, at least one call, within 1/k
+    of its budget; its warmup calls in its first part only (the process is warm after; a switch's cost hits
+    every combination alike)."""
+    i, k = part
+    min_q, min_s = workload.minimums(spec.batch or 1)
+    calls, seconds = taken
+    return Quota(min_queries=max(1, -(-min_q * (i + 1) // k) - calls),
+                 min_seconds=max(0.0, min_s * (i + 1) / k - seconds),
+                 warmup=workload.warmup if i == 0 else 0, budget_seconds=max(4 * min_s, 60.0) / k)
 
 
 def memory_available() -> int | None:
@@ -83,25 +98,34 @@ def room_for(rss: int | None, kept: list[int], available: int | None) -> str:
 class Pending:
     """A combination's warm worker, kept alive, and the warm steps it has left."""
 
-    bench: "Bench"
+    owner: "Pipeline"
     worker: runner.Worker
     steps: tuple[runner.PhaseSpec, ...]
     rss: int | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.bench.combo.id}/{self.worker.name}"
+        return f"{self.owner.combo.id}/{self.worker.name}"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One step of one pending worker in one round: its part ``(i, k)`` of the rounds it takes part in."""
+
+    pending: Pending
+    spec: runner.PhaseSpec
+    part: tuple[int, int]
 
 
 @dataclass
 class Interleave:
-    """The warm workers of one nox invocation's combinations, and the rounds that measure them."""
+    """The warm workers of one nox invocation's combinations, and the order of the rounds that measure them."""
 
     rounds: int
     seed: int
     pending: list[Pending] = field(default_factory=list)
-    benches: list["Bench"] = field(default_factory=list)  # in the order their sessions ran
-    order: list[list[str]] = field(default_factory=list)  # each round's order, as run
+    owners: list["Pipeline"] = field(default_factory=list)  # in the order their sessions ran
+    order: list[list[str]] = field(default_factory=list)  # each round's order, as decided
     free: Callable[[], int | None] = memory_available
 
     def room(self, rss: int | None) -> str:
@@ -109,106 +133,83 @@ class Interleave:
 
     def keep(self, pending: Pending) -> None:
         self.pending.append(pending)
-        if pending.bench not in self.benches:
-            self.benches.append(pending.bench)
+        if pending.owner not in self.owners:
+            self.owners.append(pending.owner)
+
+    def schedule(self) -> list[list[Visit]]:
+        """Each round's visits: every pending worker, in a shuffled order (seeded), each timed step where
+        :func:`share` puts it."""
+        rounds = self.rounds if len(self.pending) > 1 else 1
+        plan: list[list[Visit]] = []
+        self.order = []
+        for r in range(rounds):
+            order = list(self.pending)
+            random.Random(self.seed * 1000 + r).shuffle(order)
+            self.order.append([p.label for p in order])
+            plan.append([Visit(p, spec, part) for p in order for spec in p.steps if spec.phase in TIMED
+                         and (part := share(p.owner.workload.minimums(spec.batch or 1)[0], r, rounds)) is not None])
+        return plan
 
     def measure(self, say: Callable[[str], object]) -> list[CombinationRecord]:
-        """The rounds, then the once-only warm steps, then every combination's record."""
+        """The rounds, then the once-only warm steps, then every combination's record, in place of its
+        pending one."""
         try:
-            rounds = self.rounds if len(self.pending) > 1 else 1
-            say(f"tfmatrix: interleaving {len(self.pending)} warm workers over {rounds} round(s): "
+            plan = self.schedule()
+            say(f"tfmatrix: interleaving {len(self.pending)} warm workers over {len(plan)} round(s): "
                 f"{', '.join(p.label for p in self.pending)}")
-            for r in range(rounds):
-                order = list(self.pending)
-                random.Random(self.seed * 1000 + r).shuffle(order)
-                self.order.append([p.label for p in order])
-                say(f"tfmatrix: round {r + 1}/{rounds}: {' -> '.join(p.label for p in order)}")
-                for p in order:
-                    for spec in p.steps:
-                        part = (share(p.bench.workload.minimums(spec.batch or 1)[0], r, rounds)
-                                if spec.phase in TIMED else None)
-                        if part is not None:
-                            p.bench.step(dataclasses.replace(spec, round=part) if rounds > 1 else spec, p.worker)
+            taken: dict[tuple[int, str], tuple[int, float]] = {}  # (pending, step) -> calls, seconds so far
+            for r, visits in enumerate(plan):
+                say(f"tfmatrix: round {r + 1}/{len(plan)}: {' -> '.join(self.order[r])}")
+                for v in visits:
+                    spec = v.spec
+                    if len(plan) > 1:
+                        key = (id(v.pending), spec.name)
+                        spec = dataclasses.replace(spec, round=v.part, quota=quota(
+                            v.pending.owner.workload, spec, v.part, taken.get(key, (0, 0.0))))
+                        phase = v.pending.owner.bench.step(spec, v.pending.worker)
+                        calls, seconds = taken.get(key, (0, 0.0))
+                        taken[key] = (calls + len(phase.samples or []), seconds + sum(phase.samples or []))
+                    else:
+                        v.pending.owner.bench.step(spec, v.pending.worker)
             for p in self.pending:
                 for spec in p.steps:
                     if spec.phase not in TIMED:
-                        p.bench.step(spec, p.worker)
+                        p.owner.bench.step(spec, p.worker)
         except BaseException:
             self.close(kill=True)
             raise
         self.close()
-        return [b.conclude() for b in self.benches]
+        return [o.conclude() for o in self.owners]
 
     def close(self, kill: bool = False) -> None:
         for p in self.pending:
             p.worker.close(kill=kill)
 
     def interrupted(self, signal_name: str) -> None:
-        """A stop before or during the rounds: every waiting combination keeps what it measured."""
+        """A stop before or during the rounds: every pending combination ends interrupted, with what it
+        measured, in place of its pending record."""
         self.close(kill=True)
-        for b in self.benches:
+        for o in self.owners:
             with contextlib.suppress(Exception):
-                b.interrupted(signal_name)
+                o.interrupted(signal_name)
         self.pending.clear()
-        self.benches.clear()
+        self.owners.clear()
 
 
-#: this nox process's interleaving, per run id (the bench sessions fill it; the interleave session empties it)
-INVOCATIONS: dict[str, Interleave | None] = {}
-
-
-def interleave_for(session: Any, ctx: "Context", opts: "Options", later: list[str] | None) -> Interleave | None:
-    """This invocation's interleaving, decided by its first bench session from the bench sessions nox runs
-    after it (``later``): None when it measures one combination, with ``--no-interleave``, or under an
+def decide(session: Any, ctx: "Context", opts: "Options", later: list[str] | None) -> Interleave | None:
+    """This invocation's interleaving, decided once by its first bench session from the bench sessions nox
+    runs after it (``later``): None when it measures one combination, with ``--no-interleave``, or under an
     executor (each of its sessions runs one)."""
-    if ctx.run_id in INVOCATIONS:
-        return INVOCATIONS[ctx.run_id]
-    found: Interleave | None = None
-    if not opts.no_interleave and opts.stage == "all" and opts.placed_by == "local":
-        if later is None:
-            session.warn("tfmatrix: this nox does not say which bench sessions follow: combinations are measured "
-                         "one after another, not interleaved")
-        elif later:
-            workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
-            found = Interleave(workload.rounds, workload.seed)
-            session.log(f"tfmatrix: {1 + len(later)} combinations in this invocation: their warm phases run in "
-                        f"{workload.rounds} interleaved rounds after the last bench session (--no-interleave: "
-                        "one after another)")
-    INVOCATIONS[ctx.run_id] = found
-    return found
-
-
-#: the bench sessions nox runs after the first one of this invocation, per run id
-LATER: dict[str, list[str] | None] = {}
-
-
-def later_sessions(session: Any, run_id: str) -> list[str] | None:
-    """:func:`queued_bench_sessions`, as the invocation's first bench session saw them."""
-    if run_id not in LATER:
-        LATER[run_id] = queued_bench_sessions(session)
-    return LATER[run_id]
-
-
-def queued_bench_sessions(session: Any) -> list[str] | None:
-    """The combination ids of the bench sessions nox will run after this one; None where nox does not say.
-
-    This reads nox's manifest (``session._runner.manifest``), which has no public accessor: the one place
-    tfmatrix looks into nox, so selection by ``-s``, ``-t`` and ``-k`` is nox's own."""
-    try:
-        queue = session._runner.manifest._queue
-        return [r.func.call_spec["combo"] for r in queue
-                if r.name == "bench" and "combo" in getattr(r.func, "call_spec", {})]
-    except AttributeError:
+    if opts.no_interleave or not opts.top_level:
         return None
-
-
-def ended_bench_sessions(session: Any) -> list[tuple[str, str, str, list[str]]] | None:
-    """(combination id, nox's status, nox's reason, posargs) of each bench session this nox invocation has
-    ended so far; None where nox does not say (the manifest, as :func:`queued_bench_sessions` reads it)."""
-    try:
-        runners = session._runner.manifest._all_sessions
-        return [(r.func.call_spec["combo"], r.result.status.name.lower(), r.result.reason or "", list(r.posargs))
-                for r in runners if r.name == "bench" and r.result is not None
-                and "combo" in getattr(r.func, "call_spec", {})]
-    except AttributeError:
+    if later is None:
+        session.warn("tfmatrix: this nox does not say which bench sessions follow: combinations are measured "
+                     "one after another, not interleaved")
         return None
+    if not later:
+        return None
+    workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
+    session.log(f"tfmatrix: {1 + len(later)} combinations in this invocation: their warm phases run in "
+                f"{workload.rounds} interleaved rounds after the last bench session (--no-interleave: "
+                "one after another)")
+    return Interleave(workload.rounds, workload.seed)

@@ -53,6 +53,12 @@ class Options:
         return dataclasses.replace(combo, models=(), exporters={}) if self.import_only else combo.only(self.models)
 
     @property
+    def top_level(self) -> bool:
+        """A session the user started, not an executor's child stage: it plans the invocation (installs ahead,
+        interleaved rounds), and its invocation ends with the interleave and summary sessions."""
+        return self.stage == "all" and self.placed_by == "local"
+
+    @property
     def pooled(self) -> bool:
         """``--gpus`` with several GPUs: the local pool (when the host has them)."""
         return len(self.gpus) > 1

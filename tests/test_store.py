@@ -83,6 +83,19 @@ def test_set_aside_keeps_every_attempt(new_run):
     assert not run.record_path("tf2.20-cpu").exists()
 
 
+def test_a_pending_record_is_the_only_one_replaced_and_in_place(new_run):
+    run = new_run()
+    pending = a_record(run, phases=[]).end(Status.PENDING, reason="cold starts measured; its warm phases wait")
+    assert (pending.status, pending.outcome) == (Status.PENDING, "pending")
+    run.write_record(pending)
+    assert run.pending() == ["tf2.20-cpu"]
+    run.write_record(a_record(run))  # its ending, in place
+    assert run.existing_record("tf2.20-cpu").status == Status.OK and run.pending() == []
+    assert not (run.path / "attempts").exists()
+    with pytest.raises(ResultsError, match="records are never overwritten"):
+        run.write_record(a_record(run))  # an ended record is never replaced
+
+
 def test_latest_run_and_empty_results(tmp_path):
     with pytest.raises(ResultsError, match="no runs yet"):
         RunDir.latest(tmp_path)

@@ -44,7 +44,7 @@ def nox_version() -> str:
 
 def _changed(what: str, exc: BaseException) -> NoxChanged:
     return NoxChanged(f"nox {nox_version()}: {what} is not where tfmatrix reads it ({type(exc).__name__}: {exc}); "
-                      "this tfmatrix was tested with nox 2025.2.9 to 2026.10.20 (pin one of those)")
+                      "install the nox tests/test_noxadapter.py passes with, or update tfmatrix/run/noxside/noxadapter.py")
 
 
 def _manifest(session: Any) -> Any:

@@ -16,11 +16,12 @@ from matrices import base
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import new_run_id
-from tfmatrix.run import interleave, pipeline, runner
-from tfmatrix.run.context import Context
-from tfmatrix.run.host import HostFacts, meminfo_bytes
-from tfmatrix.run.interleave import GiB, Interleave, room_for
-from tfmatrix.run.options import Options
+from tfmatrix.run.execution import runner
+from tfmatrix.run.execution.host import HostFacts, meminfo_bytes
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.scheduling import interleave, pipeline
+from tfmatrix.run.scheduling.interleave import GiB, Interleave, room_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_HOST = HostFacts(gpus=(), driver_version=None, cpu_flags=("avx",), machine="x86_64", system="Linux")
@@ -175,7 +176,7 @@ def test_the_first_session_decides_from_the_sessions_nox_runs_after_it(tmp_path)
 
 
 def test_the_invocation_is_planned_once_by_its_first_session_and_holds_no_module_state(tmp_path):
-    from tfmatrix.run import invocation
+    from tfmatrix.run.noxside import invocation
 
     ctx = Context(root=ROOT, matrix=parse_matrix(base(), "m.yaml", sha256="0" * 64), profile="default",
                   run_id=new_run_id(), results_root=tmp_path / "results")

@@ -18,12 +18,12 @@ from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.records.status import Status
 from tfmatrix.records.store import RunDir, new_run_id
-from tfmatrix.run import invocation
-from tfmatrix.run.context import Context
-from tfmatrix.run.host import HostFacts
-from tfmatrix.run.invocation import run_combination
-from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Pipeline as Bench
+from tfmatrix.run.execution.host import HostFacts
+from tfmatrix.run.noxside import invocation
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.invocation import run_combination
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.scheduling.pipeline import Pipeline as Bench
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_HOST = HostFacts(gpus=(), driver_version=None, cpu_flags=("avx", "avx2"), machine="x86_64", system="Linux")
@@ -68,7 +68,7 @@ def test_resume_runs_a_pending_combination_again_and_replaces_its_record_in_plac
     """A run that stopped before its interleave session leaves pending records: the summary says so, and
     --resume runs them again, each ending written over its pending record (nothing set aside)."""
     from tfmatrix import sessions
-    from tfmatrix.run.interleave import GiB, Interleave
+    from tfmatrix.run.scheduling.interleave import GiB, Interleave
 
     monkeypatch.setattr(invocation, "Pipeline", lambda *a, **kw: Bench(*a, host=CPU_HOST, installer=Installer(),
                                                                        run_phase=Runner(), **kw))

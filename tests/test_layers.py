@@ -99,8 +99,8 @@ def test_each_package_imports_only_the_layers_below_it(path):
 
 
 def test_noxs_own_process_never_imports_the_reports_packages():
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import tfmatrix.sessions, tfmatrix.run.pipeline, "
-            "tfmatrix.executors.dispatch, tfmatrix.executors.pool, tfmatrix.report.summary, tfmatrix.run.options; "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import tfmatrix.sessions, tfmatrix.run.scheduling.pipeline, "
+            "tfmatrix.executors.dispatch, tfmatrix.executors.pool, tfmatrix.report.summary, tfmatrix.run.noxside.options; "
             f"bad = [m for m in {REPORT_ONLY!r} if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code, str(SRC)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

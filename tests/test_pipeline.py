@@ -23,12 +23,13 @@ from tfmatrix.records import metrics
 from tfmatrix.records.model import InstallOutcome, PhaseRecord
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import new_run_id
-from tfmatrix.run import phases, pipeline, runner
-from tfmatrix.run.context import Context
-from tfmatrix.run.endings import Ending, install_failed
-from tfmatrix.run.host import GpuInfo, HostFacts
-from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Pipeline as Bench
+from tfmatrix.run.execution import phases, runner
+from tfmatrix.run.execution.host import GpuInfo, HostFacts
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.endings import Ending, install_failed
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.scheduling import pipeline
+from tfmatrix.run.scheduling.pipeline import Pipeline as Bench
 from tfmatrix.worker.contract import BenchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -528,7 +529,7 @@ def test_requirements_of_load_only_nightly_and_cpu_only_packages():
     matrix = load_only_matrix(id="nightly", version="2.21.0.dev20250228", package="tf-nightly",
                               export_with="tf2.20")
     from tfmatrix.matrix.expand import combinations
-    from tfmatrix.run.install import install_args
+    from tfmatrix.run.provisioning.install import install_args
 
     c = {x.id: x for x in combinations(matrix, "all")}
     load_only = c["tf2.21-cpu"].requirements()

@@ -70,7 +70,7 @@ def test_an_install_outcome_keeps_its_shape_and_bounds_its_text():
 
 
 def test_an_expectation_of_a_family_accepts_each_class_of_it():
-    from tfmatrix.run.endings import outcome_of
+    from tfmatrix.run.noxside.endings import outcome_of
 
     assert read_outcome(Status.INSTALL_FAILED, "no-wheel", "install-failed", "install-failed") == \
         Outcome.EXPECTED_FAILURE

@@ -17,7 +17,7 @@ from real_runs import QUIET_A, copy_run
 from tfmatrix import cli, sessions
 from tfmatrix.errors import ResultsError, TfmatrixError, reported
 from tfmatrix.executors import dispatch
-from tfmatrix.run.context import Context
+from tfmatrix.run.noxside.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
 

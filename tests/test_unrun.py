@@ -1,4 +1,4 @@
-"""Combinations nox ends before tfmatrix's code runs still leave a record (tfmatrix.run.unrun).
+"""Combinations nox ends before tfmatrix's code runs still leave a record (tfmatrix.run.noxside.unrun).
 
 The unit tests hand the summary session what the nox adapter reads of the sessions nox ended (its
 :class:`~tfmatrix.run.noxside.noxadapter.Ended`; test_noxadapter reads them from the real nox); the
@@ -20,9 +20,9 @@ from fakes.fake_session import Failed, FakeSession
 
 from tfmatrix import sessions
 from tfmatrix.records.status import Outcome, Status
-from tfmatrix.run import unrun
-from tfmatrix.run.context import Context
-from tfmatrix.run.endings import tell_nox
+from tfmatrix.run.noxside import unrun
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.endings import tell_nox
 from tfmatrix.run.noxside.noxadapter import Ended
 
 ROOT = Path(__file__).resolve().parents[1]

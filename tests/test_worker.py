@@ -128,8 +128,8 @@ def test_a_quota_from_the_manager_replaces_the_benchmarks_minimums_and_warmup():
 def test_the_managers_quotas_add_up_to_the_minimums_of_a_whole_run_and_the_worker_keeps_nothing():
     """Each round tops up to its share of the minimums, from what the manager counted of the earlier rounds
     (each round rounding its own share of 5 calls up took 2 + 2 + 2); the worker is told, and remembers nothing."""
-    from tfmatrix.run.interleave import quota
-    from tfmatrix.run.runner import PhaseSpec
+    from tfmatrix.run.execution.runner import PhaseSpec
+    from tfmatrix.run.scheduling.interleave import quota
 
     whole = worker.run_benchmark(spec("time_sleep", params=(20,)))  # 5 calls of 20 ms, and 0.05 s: 5 calls
     load = Workload(throughput_min_queries=5, throughput_min_seconds=0.05, warmup=1)

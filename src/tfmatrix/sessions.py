@@ -20,8 +20,8 @@ from .matrix.load import load_matrix
 from .matrix.model import Combination
 from .records.status import Status
 from .records.store import RUN_ID_ENV, RunDir, check_run_id, new_run_id, results_root
-from .run import options
-from .run.context import PROFILE_ENV, Context
+from .run.noxside import options
+from .run.noxside.context import PROFILE_ENV, Context
 
 
 def _exit(line: str) -> NoReturn:
@@ -60,8 +60,8 @@ def dispatch_mode(argv: Sequence[str]) -> str | None:
 
 def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
     from .executors import dispatch
-    from .run.interrupts import signals_as_interrupt
-    from .run.invocation import run_combination
+    from .run.noxside.interrupts import signals_as_interrupt
+    from .run.noxside.invocation import run_combination
 
     with reported(_fails(session)):
         opts = options.parse(session.posargs)
@@ -81,8 +81,8 @@ def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
 def dispatch_session(session: Any, ctx: Context) -> None:
     """Run what the bench sessions queued, on the GPU pool or Ray; fail if any combination failed."""
     from .executors import dispatch
-    from .run.endings import tell_nox
-    from .run.interrupts import signals_as_interrupt
+    from .run.noxside.endings import tell_nox
+    from .run.noxside.interrupts import signals_as_interrupt
 
     with reported(_fails(session)), signals_as_interrupt():
         records = dispatch.run_queued(session, ctx, options.parse(session.posargs))
@@ -92,8 +92,8 @@ def dispatch_session(session: Any, ctx: Context) -> None:
 
 def interleave_session(session: Any, ctx: Context) -> None:
     """The warm phases the bench sessions left pending, in shared rounds; fail if any combination failed."""
-    from .run.endings import tell_nox
-    from .run.interrupts import signal_name_of, signals_as_interrupt
+    from .run.noxside.endings import tell_nox
+    from .run.noxside.interrupts import signal_name_of, signals_as_interrupt
 
     rounds = ctx.invocation.rounds
     if rounds is None or not rounds.owners:
@@ -141,7 +141,7 @@ def bisect_args(session: Any, ctx: Context) -> list[str]:
 
 def clean_session(session: Any, ctx: Context) -> None:
     """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
-    from .run import cache
+    from .run.provisioning import cache
 
     p = argparse.ArgumentParser(prog="nox -s clean --", exit_on_error=False)
     p.add_argument("--older-than", default=None, help="remove entries unused for longer: 12h, 30d, 2w")
@@ -171,8 +171,8 @@ def plan_session(session: Any, ctx: Context, dispatch: str | None) -> None:
 
 
 def summary_session(session: Any, ctx: Context) -> None:
-    from .run.endings import tell_nox
-    from .run.unrun import record_unrun
+    from .run.noxside.endings import tell_nox
+    from .run.noxside.unrun import record_unrun
 
     with reported(_fails(session)):
         unrun = record_unrun(session, ctx)
@@ -204,7 +204,7 @@ def summary_text(ctx: Context, run_id: str | None) -> str:
 def doctor_session(session: Any, ctx: Context) -> None:
     """Diagnose ``--python PATH``, or else this session's own venv with the matrix's newest TensorFlow."""
     from .cli import doctor_text
-    from .run.runner import python_in
+    from .run.execution.runner import python_in
 
     p = argparse.ArgumentParser(prog="nox -s doctor --")
     p.add_argument("--python", default=None)

@@ -28,9 +28,9 @@ from ..matrix.model import Combination, Matrix
 from ..records.model import CombinationInfo, CombinationRecord
 from ..records.status import UNFINISHED, Status
 from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir, run_folders
-from ..run.context import PROFILE_ENV
-from ..run.interrupts import Interrupted
-from ..run.options import Options
+from ..run.noxside.context import PROFILE_ENV
+from ..run.noxside.interrupts import Interrupted
+from ..run.noxside.options import Options
 from .candidates import NIGHTLY_PACKAGE
 
 PROFILE = "tfmatrix-bisect"

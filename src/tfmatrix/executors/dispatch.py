@@ -11,10 +11,10 @@ from ..matrix.model import Combination
 from ..records.model import CombinationRecord
 from ..records.status import SESSION_FAILS
 from ..records.store import RunDir
-from ..run.context import Context
-from ..run.endings import NoxSession
-from ..run.host import GpuInfo, visible_gpus
-from ..run.options import Options, child_posargs, parse_lenient
+from ..run.execution.host import GpuInfo, visible_gpus
+from ..run.noxside.context import Context
+from ..run.noxside.endings import NoxSession
+from ..run.noxside.options import Options, child_posargs, parse_lenient
 
 #: combinations queued by this nox process's bench sessions, per run id, in nox's order
 QUEUED: dict[str, list[Combination]] = {}
@@ -70,7 +70,7 @@ def run_queued(session: NoxSession, ctx: Context, opts: Options) -> list[Combina
     root = ctx.root
     rest = child_posargs(session.posargs)
     if how == "gpus":
-        from ..run.ahead import NoxLauncher
+        from ..run.provisioning.ahead import NoxLauncher
         from .pool import run_pool
 
         ctx.ensure_run(run, opts)

@@ -25,11 +25,11 @@ from ..records.model import CombinationRecord, Placement
 from ..records.schema import BadRecord, check
 from ..records.status import PhaseStatus, Status
 from ..records.store import RunDir
-from ..run import placement
-from ..run.context import CACHE_ENV, Context
-from ..run.endings import record_by_driver
-from ..run.host import ASSUME_GPU_ENV
-from ..run.options import Options
+from ..run.execution import placement
+from ..run.execution.host import ASSUME_GPU_ENV
+from ..run.noxside.context import CACHE_ENV, Context
+from ..run.noxside.endings import record_by_driver
+from ..run.noxside.options import Options
 
 PASSED_ENV = ("TFMATRIX_MATRIX", CACHE_ENV, ASSUME_GPU_ENV, "TFMATRIX_PROFILE", "UV_CACHE_DIR", "UV_INDEX_URL")
 

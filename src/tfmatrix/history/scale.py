@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TfmatrixError
-from ..run.runner import run_worker
+from ..run.execution.runner import run_worker
 from ..worker.contract import WorkerSpec
 
 BENCHMARKS = (("ReportScale", "time_report_10k_records"), ("ReportScale", "peakmem_report_10k_records"),

@@ -55,7 +55,7 @@ class Prediction:
 
 @dataclass
 class InstallOutcome:
-    """How the combination's venv was made to hold its pins (``tfmatrix.run.install``)."""
+    """How the combination's venv was made to hold its pins (``tfmatrix.run.provisioning.install``)."""
 
     backend: str
     ok: bool = False

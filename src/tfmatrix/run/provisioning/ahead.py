@@ -10,7 +10,7 @@ One stage for both ways a nox invocation runs several combinations:
 
 Each install is a child ``nox -s "bench(<id>)" -- ... --stage install`` (a :data:`Launcher`): the venv is
 nox's own, made as that session would make it, and each makes its combination's own exports after its install
-(:meth:`tfmatrix.run.pipeline.Pipeline.export_ahead`; its session adopts their records).  Downloads are
+(:meth:`tfmatrix.run.scheduling.pipeline.Pipeline.export_ahead`; its session adopts their records).  Downloads are
 network-bound, so a plain run's installs run ``jobs`` at once, and the first session installs and exports its
 own meanwhile: an export's seconds are then not a quiet machine's, which its note says (an export is one
 sample, never judged by ``compare``).  The pool installs one at a time.
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
-from ..matrix.model import Combination
-from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
-from .context import PROFILE_ENV
+from ...matrix.model import Combination
+from ...records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
+from ..noxside.context import PROFILE_ENV
 
 if TYPE_CHECKING:
-    from .context import Context
-    from .options import Options
+    from ..noxside.context import Context
+    from ..noxside.options import Options
 
 #: installs at once: downloads are network-bound, and a sync's bytecode compilation is the CPU-bound rest
 JOBS = 2
@@ -154,7 +154,7 @@ class Ahead:
 def start(session: Any, ctx: "Context", run: "RunDir", opts: "Options", later: Sequence[str] | None,
           jobs: int = JOBS) -> Ahead | None:
     """The first bench session of a plain run starts the installs of the bench sessions nox runs after it
-    (once: its :class:`~tfmatrix.run.context.Invocation` keeps them)."""
+    (once: its :class:`~tfmatrix.run.noxside.context.Invocation` keeps them)."""
     combos = [opts.narrow(c) for c in (ctx.combination(i) for i in later or ()) if ctx.in_shard(c, opts)]
     if not opts.top_level or not combos:
         return None

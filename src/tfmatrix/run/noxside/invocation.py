@@ -1,7 +1,7 @@
 """What one ``bench(<combination>)`` session does within its nox invocation, around its :class:`Pipeline`.
 
 The shard it belongs to, the run it writes, ``--resume``; and the invocation's plan, made once by its first
-bench session into the :class:`~tfmatrix.run.context.Invocation` the noxfile's context holds
+bench session into the :class:`~tfmatrix.run.noxside.context.Invocation` the noxfile's context holds
 (:func:`plan`): the combinations nox selected (:mod:`.noxside.noxadapter` reads its queue), the installs of
 the ones after it (:mod:`.ahead`), and whether their warm phases wait, ``pending``, for interleaved rounds
 (:mod:`.interleave`).  A later session waits for those installs before it takes its venv's lock, then finds
@@ -10,18 +10,18 @@ its venv installed, or its record already written.
 
 from __future__ import annotations
 
-from ..matrix.model import Combination
-from ..records.model import CombinationRecord
-from ..records.status import UNFINISHED, Status
-from ..records.store import RunDir
-from . import ahead as ahead_
-from . import interleave
+from ...matrix.model import Combination
+from ...records.model import CombinationRecord
+from ...records.status import UNFINISHED, Status
+from ...records.store import RunDir
+from ..provisioning import ahead as ahead_
+from ..scheduling import interleave
+from ..scheduling.pipeline import Pipeline
 from .context import Context, Invocation
 from .endings import NoxSession, tell_nox
 from .interrupts import signal_name_of
-from .noxside.noxadapter import queued_bench_sessions
+from .noxadapter import queued_bench_sessions
 from .options import Options
-from .pipeline import Pipeline
 
 
 def plan(session: NoxSession, ctx: Context, run: RunDir, opts: Options, combo: Combination) -> Invocation:

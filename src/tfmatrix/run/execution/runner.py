@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..matrix.model import Combination
-from ..records.model import PhaseRecord
-from ..records.status import PhaseStatus
-from ..worker.contract import BenchConfig, Quota, Telemetry, WorkerResult, WorkerSpec, Workload
+from ...matrix.model import Combination
+from ...records.model import PhaseRecord
+from ...records.status import PhaseStatus
+from ...worker.contract import BenchConfig, Quota, Telemetry, WorkerResult, WorkerSpec, Workload
 from .exits import describe_exit
 
 STDERR_TAIL_BYTES = 8192

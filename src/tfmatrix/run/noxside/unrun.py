@@ -21,18 +21,18 @@ import re
 import subprocess
 from typing import Any
 
-from ..diagnosis import blame
-from ..diagnosis.classify import classify_failure, family_of
-from ..errors import TfmatrixError
-from ..matrix.model import Combination
-from ..records.model import CombinationInfo, CombinationRecord, Failure
-from ..records.status import Status
-from ..records.store import RunDir
+from ...diagnosis import blame
+from ...diagnosis.classify import classify_failure, family_of
+from ...errors import TfmatrixError
+from ...matrix.model import Combination
+from ...records.model import CombinationInfo, CombinationRecord, Failure
+from ...records.status import Status
+from ...records.store import RunDir
+from ..provisioning.install import find_uv
 from . import options
 from .context import Context
 from .endings import record_by_driver
-from .install import find_uv
-from .noxside.noxadapter import ended_bench_sessions
+from .noxadapter import ended_bench_sessions
 
 _VENV = re.compile(r"\bvenv\b|virtual ?env|Python interpreter")
 

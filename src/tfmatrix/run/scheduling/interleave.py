@@ -33,14 +33,14 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..records.model import CombinationRecord
-from ..worker.contract import Quota, Workload
-from . import runner
-from .host import meminfo_bytes
+from ...records.model import CombinationRecord
+from ...worker.contract import Quota, Workload
+from ..execution import runner
+from ..execution.host import meminfo_bytes
 
 if TYPE_CHECKING:
-    from .context import Context
-    from .options import Options
+    from ..noxside.context import Context
+    from ..noxside.options import Options
     from .pipeline import Pipeline
 
 GiB = 1024 ** 3

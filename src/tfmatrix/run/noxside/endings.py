@@ -10,19 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from ..diagnosis import blame
-from ..diagnosis.classify import classify_failure, family_of
-from ..matrix.model import Combination
-from ..records.model import (
-    CombinationInfo,
-    CombinationRecord,
-    Failure,
-    InstallOutcome,
-    Placement,
-)
-from ..records.status import SESSION_FAILS, Outcome, Status, read_outcome
-from ..records.store import RunDir, now
-from .host import host_fingerprint
+from ...diagnosis import blame
+from ...diagnosis.classify import classify_failure, family_of
+from ...matrix.model import Combination
+from ...records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, Placement
+from ...records.status import SESSION_FAILS, Outcome, Status, read_outcome
+from ...records.store import RunDir, now
+from ..execution.host import host_fingerprint
 from .options import Options
 
 

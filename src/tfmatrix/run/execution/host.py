@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..worker import probe
+from ...worker import probe
 
 ASSUME_GPU_ENV = "TFMATRIX_ASSUME_GPU"
 

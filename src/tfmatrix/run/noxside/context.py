@@ -9,20 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import __version__
-from ..errors import TfmatrixError
-from ..matrix import shard
-from ..matrix.expand import combinations
-from ..matrix.model import Combination, Matrix
-from ..records.model import RunRecord
-from ..records.store import REPORTS_ENV, RESULTS_ENV, RunDir, now, reports_root
-from .host import collect_git, host_fingerprint
-from .noxside.noxadapter import NoxWords
+from ... import __version__
+from ...errors import TfmatrixError
+from ...matrix import shard
+from ...matrix.expand import combinations
+from ...matrix.model import Combination, Matrix
+from ...records.model import RunRecord
+from ...records.store import REPORTS_ENV, RESULTS_ENV, RunDir, now, reports_root
+from ..execution.host import collect_git, host_fingerprint
+from .noxadapter import NoxWords
 from .options import Options
 
 if TYPE_CHECKING:
-    from .ahead import Ahead
-    from .interleave import Interleave
+    from ..provisioning.ahead import Ahead
+    from ..scheduling.interleave import Interleave
 
 CACHE_ENV = "TFMATRIX_CACHE"
 PROFILE_ENV = "TFMATRIX_PROFILE"
@@ -32,7 +32,7 @@ PROFILE_ENV = "TFMATRIX_PROFILE"
 class Invocation:
     """What the sessions of one ``nox`` command share, made once with its :class:`Context`.
 
-    Its first bench session plans it (:func:`tfmatrix.run.invocation.plan`): the combinations nox selected
+    Its first bench session plans it (:func:`tfmatrix.run.noxside.invocation.plan`): the combinations nox selected
     (itself, then the bench sessions queued after it), the installs it starts ahead for the later ones, and
     the interleave that keeps their warm workers pending until the ``interleave`` session's rounds.
     ``words``: what nox's logger said of each session (for the sessions nox ends before they run)."""

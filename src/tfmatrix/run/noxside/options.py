@@ -14,12 +14,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import TfmatrixError
-from ..matrix.shard import Shard, parse_shard
-from ..records.store import check_run_id
+from ...errors import TfmatrixError
+from ...matrix.shard import Shard, parse_shard
+from ...records.store import check_run_id
 
 if TYPE_CHECKING:
-    from ..matrix.model import Combination
+    from ...matrix.model import Combination
 
 HELP = ("--models ID[,ID], --import-only, --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
         "--allow-shared-gpu, --gpu N, --gpus N,N,..., --shard I/N, --executor local|ray, "

@@ -1,7 +1,7 @@
 """One combination's record and the one thing that fills it: a step (a phase) run into the record.
 
 :class:`Bench` holds what its steps share (where each model's SavedModel is, the workers' environment,
-what a failure made pointless) and runs one :class:`~tfmatrix.run.runner.PhaseSpec` at a time into the
+what a failure made pointless) and runs one :class:`~tfmatrix.run.execution.runner.PhaseSpec` at a time into the
 :class:`~tfmatrix.records.model.CombinationRecord`: skipped, cached, or run in a worker.  It never ends the
 record; :mod:`.pipeline` (the stages) and :mod:`.interleave` (the rounds) decide which step runs when.
 """
@@ -12,18 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..atomic import write_json_atomic
-from ..diagnosis import blame
-from ..matrix.model import Combination
-from ..records.model import CombinationRecord, Failure, InstallOutcome, PhaseRecord, Prediction
-from ..records.status import PhaseStatus
-from ..records.store import RunDir
-from ..worker.contract import Telemetry, Workload
-from . import cache, exports, phases, runner
-from .context import Context
-from .endings import NoxSession
+from ...atomic import write_json_atomic
+from ...diagnosis import blame
+from ...matrix.model import Combination
+from ...records.model import CombinationRecord, Failure, InstallOutcome, PhaseRecord, Prediction
+from ...records.status import PhaseStatus
+from ...records.store import RunDir
+from ...worker.contract import Telemetry, Workload
+from ..noxside.context import Context
+from ..noxside.endings import NoxSession
+from ..noxside.options import Options
+from ..provisioning import cache, exports
+from . import phases, runner
 from .host import HostFacts
-from .options import Options
 
 EXPORTS = ("export", "shared-export")
 

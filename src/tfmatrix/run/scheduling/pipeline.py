@@ -4,7 +4,7 @@
    can run here at all (a GPU, the hardware it needs, the GPU to itself);
 2. :meth:`Pipeline.install`: the venv made to hold exactly its pins;
 3. :meth:`Pipeline.phases`: every phase in a fresh worker (:mod:`.runner`), each run into the record by its
-   :class:`~tfmatrix.run.bench.Bench`, a failed one named, what a failure makes pointless skipped;
+   :class:`~tfmatrix.run.execution.bench.Bench`, a failed one named, what a failure makes pointless skipped;
 4. :meth:`Pipeline.verdict`: failed, degraded (known error text in the logs of a
    run that worked) or ok.
 
@@ -22,23 +22,24 @@ import contextlib
 from pathlib import Path
 from typing import Any, Callable
 
-from ..atomic import write_json_atomic
-from ..diagnosis import blame, preflight
-from ..diagnosis.classify import find_degraded, read_log
-from ..errors import TfmatrixError
-from ..matrix.model import Combination
-from ..records.model import CombinationRecord, Failure, InstallOutcome, PhaseRecord
-from ..records.status import PhaseStatus, Status
-from ..records.store import RunDir, read_json
-from . import cache, exports, install, locks, placement, runner
-from .ahead import Ahead
-from .bench import EXPORTS, Bench
-from .context import Context
-from .endings import Ending, NoxSession, install_failed, new_record, tell_nox
-from .host import HostFacts, gpu_skip_reason
+from ...atomic import write_json_atomic
+from ...diagnosis import blame, preflight
+from ...diagnosis.classify import find_degraded, read_log
+from ...errors import TfmatrixError
+from ...matrix.model import Combination
+from ...records.model import CombinationRecord, Failure, InstallOutcome, PhaseRecord
+from ...records.status import PhaseStatus, Status
+from ...records.store import RunDir, read_json
+from ..execution import placement, runner
+from ..execution.bench import EXPORTS, Bench
+from ..execution.host import HostFacts, gpu_skip_reason
+from ..noxside.context import Context
+from ..noxside.endings import Ending, NoxSession, install_failed, new_record, tell_nox
+from ..noxside.interrupts import signal_name_of
+from ..noxside.options import Options
+from ..provisioning import cache, exports, install, locks
+from ..provisioning.ahead import Ahead
 from .interleave import Interleave, Pending
-from .interrupts import signal_name_of
-from .options import Options
 
 BESIDE = ("exported during the installs ahead, while other combinations installed or exported: its seconds are "
           "not a quiet machine's")

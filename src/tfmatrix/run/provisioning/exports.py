@@ -20,17 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..atomic import write_json_atomic
-from ..diagnosis import evidence, rules
-from ..matrix.model import Combination, ModelSpec
-from ..records.model import InstallOutcome, PhaseRecord, Producer
-from ..records.status import PhaseStatus
-from ..records.store import now, read_json
-from ..worker.contract import Workload
-from ..worker.workload import is_exported
-from . import install, locks, runner
-from .context import Context
-from .runner import PhaseSpec, planned
+from ...atomic import write_json_atomic
+from ...diagnosis import evidence, rules
+from ...matrix.model import Combination, ModelSpec
+from ...records.model import InstallOutcome, PhaseRecord, Producer
+from ...records.status import PhaseStatus
+from ...records.store import now, read_json
+from ...worker.contract import Workload
+from ...worker.workload import is_exported
+from ..execution import runner
+from ..execution.runner import PhaseSpec, planned
+from ..noxside.context import Context
+from . import install, locks
 
 EXPORT_META = "tfmatrix-export.json"
 

@@ -57,7 +57,7 @@ def test_warm_phases_wait_then_run_in_shuffled_rounds_and_every_sample_keeps_its
         assert "interleave session" in pending.reason and "--resume" in pending.reason
         assert not any(p.phase in ("latency", "throughput", "peakmem") for p in pending.phases)
     said: list[str] = []
-    records = rounds.measure(said.append)
+    records = pipeline.run_rounds(rounds, said.append)
     assert [r.outcome for r in records] == [Outcome.OK, Outcome.OK]
     timed = [(name, r) for name, r in run_phase.rounds if r is not None]
     assert {r for _, r in timed} == {(i, 4) for i in range(4)}
@@ -92,7 +92,7 @@ def test_throughput_takes_fewer_rounds_than_latency_and_both_sides_take_the_same
     rounds = Interleave(rounds=10, seed=0, free=lambda: 64 * GiB)
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, run_phase)
     a(), b()
-    rounds.measure(lambda s: None)
+    pipeline.run_rounds(rounds, lambda s: None)
     q = a.workload.throughput_min_queries
     assert q < 10
     for x in (a, b):
@@ -116,7 +116,7 @@ def test_a_crash_in_a_round_keeps_the_rounds_before_it_and_the_other_combination
     rounds = Interleave(rounds=3, seed=1, free=lambda: 64 * GiB)
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, CrashesInRound2())
     a(), b()
-    ok, bad = rounds.measure(lambda s: None)
+    ok, bad = pipeline.run_rounds(rounds, lambda s: None)
     assert ok.outcome == Outcome.OK and bad.status == Status.FAILED
     lat = next(p for p in bad.phases if p.phase == "latency")
     assert lat.status == PhaseStatus.CRASHED and lat.samples == [0.1, 0.12, 0.11] * 2  # rounds 0 and 1 kept
@@ -137,7 +137,7 @@ def test_a_stop_while_waiting_rewrites_the_waiting_records_with_what_was_measure
     rounds = Interleave(rounds=3, seed=0, free=lambda: 64 * GiB)
     (a,) = benches(tmp_path, ["tf2.15-cpu"], rounds, Runner())
     a()
-    rounds.interrupted("SIGINT")
+    pipeline.stop_rounds(rounds, "SIGINT")
     rec = a.run.existing_record(a.combo.id)
     assert rec.status == Status.INTERRUPTED and "interrupted by SIGINT" in rec.reason
     assert any(p.phase == "load" and p.samples for p in rec.phases) and not rounds.pending

@@ -133,10 +133,11 @@ def test_compare_rerun_base_bad_input_is_one_line(ctx, tmp_path, posargs, why):
     assert not s.ran
 
 
-def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_one(ctx, tmp_path):
+def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_one(ctx, tmp_path, monkeypatch):
     import synthetic
 
     from tfmatrix.records.model import Failure
+    from tfmatrix.run.scheduling import pipeline
 
     class Measured:
         owners = ["a pipeline"]
@@ -144,8 +145,7 @@ def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_
         def __init__(self, records):
             self.records = records
 
-        def measure(self, say):
-            return self.records
+    monkeypatch.setattr(pipeline, "run_rounds", lambda rounds, say: rounds.records)
 
     degraded = synthetic.record("a", "degraded", failure=Failure("degraded", "GetPrototype", "", ""))
     ctx.invocation.rounds = Measured([degraded])

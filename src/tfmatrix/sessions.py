@@ -94,6 +94,7 @@ def interleave_session(session: Any, ctx: Context) -> None:
     """The warm phases the bench sessions left pending, in shared rounds; fail if any combination failed."""
     from .run.noxside.endings import tell_nox
     from .run.noxside.interrupts import signal_name_of, signals_as_interrupt
+    from .run.scheduling.pipeline import run_rounds, stop_rounds
 
     rounds = ctx.invocation.rounds
     if rounds is None or not rounds.owners:
@@ -101,9 +102,9 @@ def interleave_session(session: Any, ctx: Context) -> None:
         return
     try:
         with reported(_fails(session)), signals_as_interrupt():
-            records = rounds.measure(session.log)
+            records = run_rounds(rounds, session.log)
     except KeyboardInterrupt as exc:
-        rounds.interrupted(signal_name_of(exc))
+        stop_rounds(rounds, signal_name_of(exc))
         raise
     tell_nox(session, records)  # as their own sessions would have said it
 

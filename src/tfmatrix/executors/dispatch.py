@@ -9,7 +9,6 @@ from typing import Sequence
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import CombinationRecord
-from ..records.status import SESSION_FAILS
 from ..records.store import RunDir
 from ..run.execution.host import GpuInfo, visible_gpus
 from ..run.noxside.context import Context
@@ -95,7 +94,3 @@ def _read_back(run: RunDir, combo: Combination, session: NoxSession) -> Combinat
             f" on node {where.node.get('node_id', '')[:8]}" if where.node else "")
     session.log(f"tfmatrix: {combo.id}: {record.outcome}{at}{' - ' + record.reason if record.reason else ''}")
     return record
-
-
-def failed(records: list[CombinationRecord | None]) -> list[str]:
-    return [f"{r.id}: {r.outcome}" for r in records if r is not None and r.outcome in SESSION_FAILS]

@@ -14,7 +14,7 @@ from ...diagnosis import blame
 from ...diagnosis.classify import classify_failure, family_of
 from ...matrix.model import Combination
 from ...records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, Placement
-from ...records.status import SESSION_FAILS, Outcome, Status, read_outcome
+from ...records.status import SESSION_FAILS, Outcome, Status
 from ...records.store import RunDir, now
 from ..execution.host import host_fingerprint
 from .options import Options
@@ -62,12 +62,6 @@ def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: s
     its session ended without a record (killed): the reason, never a silent gap."""
     ending = Ending(status, failure, reason)
     return run.write_record(new_record(run, combo, opts, executor).end(status, failure, reason, family=ending.family))
-
-
-def outcome_of(status: Status, failure: Failure | None, expect: str | None) -> Outcome:
-    """:func:`read_outcome` with the failure's class and its family, from the taxonomy."""
-    cls = failure.cls if failure else None
-    return read_outcome(status, cls, expect, family_of(cls))
 
 
 def install_failed(inst: InstallOutcome, combo: CombinationInfo) -> Ending:

@@ -16,7 +16,7 @@ from ...records.status import UNFINISHED, Status
 from ...records.store import RunDir
 from ..provisioning import ahead as ahead_
 from ..scheduling import interleave
-from ..scheduling.pipeline import Pipeline
+from ..scheduling.pipeline import Pipeline, stop_rounds
 from .context import Context, Invocation
 from .endings import NoxSession, tell_nox
 from .interrupts import signal_name_of
@@ -80,5 +80,5 @@ def run_combination(session: NoxSession, ctx: Context, combo: Combination,
         if ahead is not None:
             ahead.stop()
         if rounds is not None:
-            rounds.interrupted(signal_name_of(exc))
+            stop_rounds(rounds, signal_name_of(exc))
         raise

@@ -27,13 +27,10 @@ once, alone, and its phases say why.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ...records.model import CombinationRecord
 from ...worker.contract import Quota, Workload
 from ..execution import runner
 from ..execution.host import meminfo_bytes
@@ -119,7 +116,8 @@ class Visit:
 
 @dataclass
 class Interleave:
-    """The warm workers of one nox invocation's combinations, and the order of the rounds that measure them."""
+    """The warm workers of one nox invocation's combinations, and the order of the rounds that measure them
+    (what decides; :func:`tfmatrix.run.scheduling.pipeline.run_rounds` runs them)."""
 
     rounds: int
     seed: int
@@ -150,50 +148,9 @@ class Interleave:
                          and (part := share(p.owner.workload.minimums(spec.batch or 1)[0], r, rounds)) is not None])
         return plan
 
-    def measure(self, say: Callable[[str], object]) -> list[CombinationRecord]:
-        """The rounds, then the once-only warm steps, then every combination's record, in place of its
-        pending one."""
-        try:
-            plan = self.schedule()
-            say(f"tfmatrix: interleaving {len(self.pending)} warm workers over {len(plan)} round(s): "
-                f"{', '.join(p.label for p in self.pending)}")
-            taken: dict[tuple[int, str], tuple[int, float]] = {}  # (pending, step) -> calls, seconds so far
-            for r, visits in enumerate(plan):
-                say(f"tfmatrix: round {r + 1}/{len(plan)}: {' -> '.join(self.order[r])}")
-                for v in visits:
-                    spec = v.spec
-                    if len(plan) > 1:
-                        key = (id(v.pending), spec.name)
-                        spec = dataclasses.replace(spec, round=v.part, quota=quota(
-                            v.pending.owner.workload, spec, v.part, taken.get(key, (0, 0.0))))
-                        phase = v.pending.owner.bench.step(spec, v.pending.worker)
-                        calls, seconds = taken.get(key, (0, 0.0))
-                        taken[key] = (calls + len(phase.samples or []), seconds + sum(phase.samples or []))
-                    else:
-                        v.pending.owner.bench.step(spec, v.pending.worker)
-            for p in self.pending:
-                for spec in p.steps:
-                    if spec.phase not in TIMED:
-                        p.owner.bench.step(spec, p.worker)
-        except BaseException:
-            self.close(kill=True)
-            raise
-        self.close()
-        return [o.conclude() for o in self.owners]
-
     def close(self, kill: bool = False) -> None:
         for p in self.pending:
             p.worker.close(kill=kill)
-
-    def interrupted(self, signal_name: str) -> None:
-        """A stop before or during the rounds: every pending combination ends interrupted, with what it
-        measured, in place of its pending record."""
-        self.close(kill=True)
-        for o in self.owners:
-            with contextlib.suppress(Exception):
-                o.interrupted(signal_name)
-        self.pending.clear()
-        self.owners.clear()
 
 
 def decide(session: Any, ctx: "Context", opts: "Options", later: list[str] | None) -> Interleave | None:

@@ -19,6 +19,7 @@ Pipeline of each bench session.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,7 +40,7 @@ from ..noxside.interrupts import signal_name_of
 from ..noxside.options import Options
 from ..provisioning import cache, exports, install, locks
 from ..provisioning.ahead import Ahead
-from .interleave import Interleave, Pending
+from .interleave import TIMED, Interleave, Pending, quota
 
 BESIDE = ("exported during the installs ahead, while other combinations installed or exported: its seconds are "
           "not a quiet machine's")
@@ -309,3 +310,46 @@ class Pipeline:
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through interrupts.signals_as_interrupt
             self.interrupted(signal_name_of(exc))
             raise
+
+
+def run_rounds(rounds: Interleave, say: Callable[[str], object]) -> list[CombinationRecord]:
+    """The interleave session: the rounds in the order :meth:`Interleave.schedule` decided, each visit with
+    the quota the manager counts for it; then the once-only warm steps; then each combination's ending, in
+    place of its pending record."""
+    try:
+        plan = rounds.schedule()
+        say(f"tfmatrix: interleaving {len(rounds.pending)} warm workers over {len(plan)} round(s): "
+            f"{', '.join(p.label for p in rounds.pending)}")
+        taken: dict[tuple[int, str], tuple[int, float]] = {}  # (pending worker, step) -> calls, seconds so far
+        for r, visits in enumerate(plan):
+            say(f"tfmatrix: round {r + 1}/{len(plan)}: {' -> '.join(rounds.order[r])}")
+            for v in visits:
+                bench, key = v.pending.owner.bench, (id(v.pending), v.spec.name)
+                if len(plan) == 1:
+                    bench.step(v.spec, v.pending.worker)
+                    continue
+                calls, seconds = taken.get(key, (0, 0.0))
+                spec = dataclasses.replace(v.spec, round=v.part,
+                                           quota=quota(bench.workload, v.spec, v.part, (calls, seconds)))
+                samples = bench.step(spec, v.pending.worker).samples or []
+                taken[key] = (calls + len(samples), seconds + sum(samples))
+        for p in rounds.pending:
+            for spec in p.steps:
+                if spec.phase not in TIMED:
+                    p.owner.bench.step(spec, p.worker)
+    except BaseException:
+        rounds.close(kill=True)
+        raise
+    rounds.close()
+    return [o.conclude() for o in rounds.owners]
+
+
+def stop_rounds(rounds: Interleave, signal_name: str) -> None:
+    """A stop before or during the rounds: every pending combination ends interrupted, with what it measured,
+    in place of its pending record."""
+    rounds.close(kill=True)
+    for o in rounds.owners:
+        with contextlib.suppress(Exception):
+            o.interrupted(signal_name)
+    rounds.pending.clear()
+    rounds.owners.clear()

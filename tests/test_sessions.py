@@ -54,9 +54,8 @@ def test_the_context_expands_the_profile_once_and_finds_combinations_by_id(ctx):
 def test_in_dispatch_mode_a_bench_session_only_queues(ctx, tmp_path, monkeypatch):
     monkeypatch.setattr(dispatch, "host_gpus", lambda: ())
     session = FakeSession(tmp_path, ["--executor", "ray", "--quick"])
-    dispatch.QUEUED.clear()
     sessions.bench_session(session, ctx, ctx.combination("tf2.20-cpu"))
-    assert [c.id for c in dispatch.QUEUED[ctx.run_id]] == ["tf2.20-cpu"]
+    assert [c.id for c in ctx.invocation.queued] == ["tf2.20-cpu"]
     assert session.notified == [("dispatch", ["--executor", "ray", "--quick"])]
     assert "queued for the Ray cluster" in session.lines[0]
     with pytest.raises(Failed, match=r"^tfmatrix: --models: got x"):

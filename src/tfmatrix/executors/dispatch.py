@@ -15,9 +15,6 @@ from ..run.noxside.context import Context
 from ..run.noxside.endings import NoxSession
 from ..run.noxside.options import Options, child_posargs, parse_lenient
 
-#: combinations queued by this nox process's bench sessions, per run id, in nox's order
-QUEUED: dict[str, list[Combination]] = {}
-
 
 @functools.lru_cache(maxsize=1)
 def host_gpus() -> tuple[GpuInfo, ...]:
@@ -53,7 +50,7 @@ def queue(session: NoxSession, ctx: Context, combo: Combination, opts: Options, 
     combo = opts.narrow(combo)  # --models is checked here, before anything runs
     if not ctx.in_shard(combo, opts):
         session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
-    QUEUED.setdefault(ctx.run_id, []).append(combo)
+    ctx.invocation.queued.append(combo)
     session.log(f"tfmatrix: {combo.id}: queued for {how} (run {ctx.run_id}); the dispatch session runs it")
     session.notify("dispatch", list(session.posargs))
 
@@ -61,7 +58,7 @@ def queue(session: NoxSession, ctx: Context, combo: Combination, opts: Options, 
 def run_queued(session: NoxSession, ctx: Context, opts: Options) -> list[CombinationRecord | None]:
     """The ``dispatch`` session: hand the queue to its executor, then read back every record."""
     how = mode(opts)
-    combos = QUEUED.get(ctx.run_id, [])
+    combos = ctx.invocation.queued
     if how is None or not combos:
         raise TfmatrixError("dispatch: nothing queued; run `nox -s bench -- --gpus 0,1` or "
                             "`nox -s bench -- --executor ray --address ADDR`, which queue and then dispatch")

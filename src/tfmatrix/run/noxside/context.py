@@ -34,7 +34,8 @@ class Invocation:
 
     Its first bench session plans it (:func:`tfmatrix.run.noxside.invocation.plan`): the combinations nox selected
     (itself, then the bench sessions queued after it), the installs it starts ahead for the later ones, and
-    the interleave that keeps their warm workers pending until the ``interleave`` session's rounds.
+    the interleave that keeps their warm workers pending until the ``interleave`` session's rounds; or, under
+    an executor, the combinations its bench sessions queued for the ``dispatch`` session.
     ``words``: what nox's logger said of each session (for the sessions nox ends before they run)."""
 
     words: NoxWords = field(default_factory=NoxWords)
@@ -42,6 +43,7 @@ class Invocation:
     selected: list[str] | None = None  # combination ids in nox's order; None: nox does not say (not nox's session)
     ahead: "Ahead | None" = None
     rounds: "Interleave | None" = None
+    queued: list[Combination] = field(default_factory=list)  # for the dispatch session (--gpus, --executor ray)
 
     @property
     def later(self) -> list[str] | None:

@@ -32,7 +32,7 @@ def find_uv() -> str | None:
     if uv:
         return uv
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]
 
         return find_uv_bin()
     except (ImportError, FileNotFoundError):

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from tfmatrix import sessions  # noqa: E402
-from tfmatrix.run import dryrun  # noqa: E402
+from tfmatrix.run.noxside import dryrun  # noqa: E402
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"

@@ -33,7 +33,7 @@ def _phase(phase: str, model: str, samples: list[float], unit: str = "seconds", 
            **extra: object):
     """A phase record as bench builds it (``runner.planned``), so it has every field."""
     from tfmatrix.records.status import PhaseStatus
-    from tfmatrix.run import runner
+    from tfmatrix.run.execution import runner
 
     batch = {"first-inference": 1, "latency": 1, "throughput": 4, "peakmem": 4}.get(phase)
     spec = runner.PhaseSpec(phase, "inference", "Suite", f"time_{phase}", (), None if phase == "import" else model,

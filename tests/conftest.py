@@ -17,7 +17,7 @@ from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.model import Combination
 from tfmatrix.records.model import RunRecord
 from tfmatrix.records.store import RunDir, new_run_id
-from tfmatrix.run.context import Context
+from tfmatrix.run.noxside.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def ctx(monkeypatch) -> Context:
 @pytest.fixture(scope="session")
 def host_gpus() -> list[Any]:
     """The NVIDIA GPUs this host shows, read through NVML as tfmatrix reads them."""
-    from tfmatrix.run import host
+    from tfmatrix.run.execution import host
 
     return host.visible_gpus()
 

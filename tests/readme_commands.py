@@ -140,7 +140,7 @@ def gpus_here(words: tuple[str, ...]) -> str:
     (nox then ends at import with one line and status 2; a host without GPUs runs one at a time)."""
     if "--gpus" not in words:
         return ""
-    from tfmatrix.run.host import visible_gpus
+    from tfmatrix.run.execution.host import visible_gpus
 
     here = {g.index for g in visible_gpus()}
     named = {int(i) for i in words[words.index("--gpus") + 1].split(",")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tfmatrix.run.ahead import Ahead, install_all
+from tfmatrix.run.provisioning.ahead import Ahead, install_all
 
 
 class Children:

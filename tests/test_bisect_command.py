@@ -18,8 +18,8 @@ from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
 from tfmatrix.records.model import CombinationInfo, Failure
 from tfmatrix.records.store import RUN_ID_ENV, RunDir
-from tfmatrix.run.context import PROFILE_ENV
-from tfmatrix.run.options import Options
+from tfmatrix.run.noxside.context import PROFILE_ENV
+from tfmatrix.run.noxside.options import Options
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASES = ["2.15.1", "2.16.1", "2.16.2", "2.17.0", "2.17.1", "2.18.0", "2.18.1", "2.19.0", "2.19.1", "2.20.0"]

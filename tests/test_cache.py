@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tfmatrix.errors import TfmatrixError
-from tfmatrix.run import cache
+from tfmatrix.run.provisioning import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tfmatrix.diagnosis.classify import classify_failure, family_of, find_degraded, load_taxonomy
-from tfmatrix.run.exits import describe_exit
+from tfmatrix.run.execution.exits import describe_exit
 
 SAMPLES = yaml.safe_load((Path(__file__).parent / "data" / "failure_samples.yaml").read_text(encoding="utf-8"))
 TAX = load_taxonomy()

@@ -23,7 +23,7 @@ from tfmatrix.diagnosis.doctor import diagnose
 from tfmatrix.diagnosis.preflight import predict
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.records.model import CombinationInfo
-from tfmatrix.run.host import GpuInfo, HostFacts
+from tfmatrix.run.execution.host import GpuInfo, HostFacts
 
 DIAGNOSIS = Path(compat.__file__).parent
 

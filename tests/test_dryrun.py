@@ -20,9 +20,9 @@ from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.matrix.shard import Shard, members
 from tfmatrix.records.store import RunDir, new_run_id
 from tfmatrix.run import dryrun
-from tfmatrix.run.context import Context
-from tfmatrix.run.host import GpuInfo, HostFacts
-from tfmatrix.run.options import parse
+from tfmatrix.run.execution.host import GpuInfo, HostFacts
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.options import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_HOST = HostFacts(gpus=(), driver_version=None, cpu_flags=("avx", "avx2"), machine="x86_64", system="Linux")

@@ -22,10 +22,10 @@ from tfmatrix.records.model import PhaseRecord
 from tfmatrix.records.status import PhaseStatus
 from tfmatrix.records.store import RunDir, new_run_id, read_json
 from tfmatrix.run import exports, install, runner
-from tfmatrix.run.context import CACHE_ENV, Context
-from tfmatrix.run.host import HostFacts
-from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Bench
+from tfmatrix.run.execution.host import HostFacts
+from tfmatrix.run.noxside.context import CACHE_ENV, Context
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.scheduling.pipeline import Bench
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWEST = {"lxml": "6.2.0", "absl-py": "2.3.1"}

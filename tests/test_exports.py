@@ -19,8 +19,8 @@ from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.matrix.model import Combination, Matrix
 from tfmatrix.records.model import Producer
 from tfmatrix.records.status import PhaseStatus
-from tfmatrix.run import exports
-from tfmatrix.run.runner import PhaseSpec
+from tfmatrix.run.execution.runner import PhaseSpec
+from tfmatrix.run.provisioning import exports
 
 LOCK = "b" * 64
 SEED = 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fakes.fake_pynvml import FakeNvml, NVMLError_LibraryNotFound
 
-from tfmatrix.run import host as gpu
+from tfmatrix.run.execution import host as gpu
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ FAKES = str(ROOT / "tests" / "fakes" / "inject")
 HOST = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from tfmatrix.run import host
+from tfmatrix.run.execution import host
 from tfmatrix.worker import probe
 try:
     import torch

@@ -10,8 +10,8 @@ from tfmatrix.diagnosis import preflight
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
 from tfmatrix.records.model import CombinationInfo
-from tfmatrix.run import install
-from tfmatrix.run.host import GpuInfo, HostFacts
+from tfmatrix.run.execution.host import GpuInfo, HostFacts
+from tfmatrix.run.provisioning import install
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = install.find_uv()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tfmatrix.run import install
+from tfmatrix.run.provisioning import install
 
 ROOT = Path(__file__).resolve().parents[1]
 UV = install.find_uv()

@@ -72,6 +72,10 @@ def test_bench_records_ok_install_failed_and_gpu_skipped(workdir, host_gpus):
     run_doc = json.loads((run / "run.json").read_text())
     validate(run_doc, "run")
     assert run_doc["ended_at"]  # the summary session closed the run
+    # tf2.20-cpu's warm worker waited for the interleave session: pending, then replaced in place by its ending
+    assert not [r["combination"]["id"] for r in records.values() if r["status"] in ("interrupted", "pending")]
+    assert not (run / "attempts").exists() and run_doc["interruptions"] == []
+    assert "cold starts measured; its warm phases are measured in the interleave session" in out
     assert run_doc["matrix"]["path"].endswith("tiny.yaml")
 
     bad = records["tfbad-cpu"]

@@ -18,7 +18,7 @@ import pytest
 from matrices import TINY_MODEL_AND_WORKLOAD, python_version
 
 from tfmatrix.records.schema import load_schema
-from tfmatrix.run.install import find_uv
+from tfmatrix.run.provisioning.install import find_uv
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.integration, pytest.mark.network]

@@ -16,11 +16,12 @@ from matrices import base
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import new_run_id
-from tfmatrix.run import interleave, pipeline
-from tfmatrix.run.context import Context
-from tfmatrix.run.host import HostFacts, meminfo_bytes
-from tfmatrix.run.interleave import GiB, Interleave, room_for
-from tfmatrix.run.options import Options
+from tfmatrix.run.execution import runner
+from tfmatrix.run.execution.host import HostFacts, meminfo_bytes
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.scheduling import interleave, pipeline
+from tfmatrix.run.scheduling.interleave import GiB, Interleave, room_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_HOST = HostFacts(gpus=(), driver_version=None, cpu_flags=("avx",), machine="x86_64", system="Linux")
@@ -31,7 +32,7 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TFMATRIX_CACHE", str(tmp_path / "cache"))
 
 
-def benches(tmp_path: Path, ids: list[str], rounds: Interleave, run_phase: Runner) -> list[pipeline.Bench]:
+def benches(tmp_path: Path, ids: list[str], rounds: Interleave, run_phase: Runner) -> list[pipeline.Pipeline]:
     ctx = Context(root=ROOT, matrix=parse_matrix(base(), "m.yaml", sha256="0" * 64), profile="default",
                   run_id=new_run_id(), results_root=tmp_path / "results")
     run = ctx.run_to_write(Options())
@@ -39,7 +40,7 @@ def benches(tmp_path: Path, ids: list[str], rounds: Interleave, run_phase: Runne
     out = []
     for cid in ids:
         (tmp_path / cid).mkdir()
-        b = pipeline.Bench(FakeSession(tmp_path / cid), ctx, ctx.combination(cid), Options(), run, host=CPU_HOST,
+        b = pipeline.Pipeline(FakeSession(tmp_path / cid), ctx, ctx.combination(cid), Options(), run, host=CPU_HOST,
                            installer=Installer(), run_phase=run_phase, interleave=rounds)
         out.append(b)
     return out
@@ -51,11 +52,12 @@ def test_warm_phases_wait_then_run_in_shuffled_rounds_and_every_sample_keeps_its
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, run_phase)
     for x in (a, b):
         assert x() is None and x.waiting  # cold starts done; its warm worker kept
-        provisional = x.run.existing_record(x.combo.id)
-        assert provisional.status == Status.INTERRUPTED and "interleave session" in provisional.reason
-        assert not any(p.phase in ("latency", "throughput", "peakmem") for p in provisional.phases)
+        pending = x.run.existing_record(x.combo.id)
+        assert (pending.status, pending.outcome) == (Status.PENDING, Outcome.PENDING)
+        assert "interleave session" in pending.reason and "--resume" in pending.reason
+        assert not any(p.phase in ("latency", "throughput", "peakmem") for p in pending.phases)
     said: list[str] = []
-    records = rounds.measure(said.append)
+    records = pipeline.run_rounds(rounds, said.append)
     assert [r.outcome for r in records] == [Outcome.OK, Outcome.OK]
     timed = [(name, r) for name, r in run_phase.rounds if r is not None]
     assert {r for _, r in timed} == {(i, 4) for i in range(4)}
@@ -69,7 +71,7 @@ def test_warm_phases_wait_then_run_in_shuffled_rounds_and_every_sample_keeps_its
         assert lat.status == PhaseStatus.OK and lat.rounds == [i for i in range(4) for _ in range(3)]
         assert len(lat.samples) == 12 and lat.processes == [lat.processes[0]]
         assert next(p for p in rec.phases if p.phase == "peakmem").rounds is None  # once, after the rounds
-        assert (x.run.path / "attempts" / f"{x.combo.id}.1.json").exists()  # the provisional record, kept
+        assert rec.status == Status.OK and not (x.run.path / "attempts").exists()  # replaced in place
 
 
 @pytest.mark.parametrize("min_queries, rounds, taken", [
@@ -90,7 +92,7 @@ def test_throughput_takes_fewer_rounds_than_latency_and_both_sides_take_the_same
     rounds = Interleave(rounds=10, seed=0, free=lambda: 64 * GiB)
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, run_phase)
     a(), b()
-    rounds.measure(lambda s: None)
+    pipeline.run_rounds(rounds, lambda s: None)
     q = a.workload.throughput_min_queries
     assert q < 10
     for x in (a, b):
@@ -114,7 +116,7 @@ def test_a_crash_in_a_round_keeps_the_rounds_before_it_and_the_other_combination
     rounds = Interleave(rounds=3, seed=1, free=lambda: 64 * GiB)
     a, b = benches(tmp_path, ["tf2.15-cpu", "tf2.20-cpu"], rounds, CrashesInRound2())
     a(), b()
-    ok, bad = rounds.measure(lambda s: None)
+    ok, bad = pipeline.run_rounds(rounds, lambda s: None)
     assert ok.outcome == Outcome.OK and bad.status == Status.FAILED
     lat = next(p for p in bad.phases if p.phase == "latency")
     assert lat.status == PhaseStatus.CRASHED and lat.samples == [0.1, 0.12, 0.11] * 2  # rounds 0 and 1 kept
@@ -135,10 +137,11 @@ def test_a_stop_while_waiting_rewrites_the_waiting_records_with_what_was_measure
     rounds = Interleave(rounds=3, seed=0, free=lambda: 64 * GiB)
     (a,) = benches(tmp_path, ["tf2.15-cpu"], rounds, Runner())
     a()
-    rounds.interrupted("SIGINT")
+    pipeline.stop_rounds(rounds, "SIGINT")
     rec = a.run.existing_record(a.combo.id)
     assert rec.status == Status.INTERRUPTED and "interrupted by SIGINT" in rec.reason
     assert any(p.phase == "load" and p.samples for p in rec.phases) and not rounds.pending
+    assert not (a.run.path / "attempts").exists()  # in place of its pending record
 
 
 @pytest.mark.parametrize("rss, kept, free, why", [
@@ -164,12 +167,45 @@ def test_the_first_session_decides_from_the_sessions_nox_runs_after_it(tmp_path)
     ctx = Context(root=ROOT, matrix=parse_matrix(base(), "m.yaml", sha256="0" * 64), profile="default",
                   run_id=new_run_id(), results_root=tmp_path / "results")
     s = FakeSession(tmp_path)
-    found = interleave.interleave_for(s, ctx, Options(), ["tf2.20-cpu"])
+    found = interleave.decide(s, ctx, Options(), ["tf2.20-cpu"])
     assert found is not None and found.rounds == ctx.matrix.workload.rounds
-    assert interleave.interleave_for(s, ctx, Options(), None) is found  # decided once per invocation
-    for opts, later in [(Options(no_interleave=True), ["tf2.20-cpu"]), (Options(), []),
+    for opts, later in [(Options(no_interleave=True), ["tf2.20-cpu"]), (Options(), []), (Options(), None),
                         (Options(stage="measure", placed_by="gpus"), ["tf2.20-cpu"])]:
-        other = Context(root=ROOT, matrix=ctx.matrix, profile="default", run_id=new_run_id(),
-                        results_root=tmp_path / "results")
-        assert interleave.interleave_for(s, other, opts, later) is None
-    assert interleave.queued_bench_sessions(s) is None  # not a nox session: nox does not say
+        assert interleave.decide(s, ctx, opts, later) is None
+    assert "does not say which bench sessions follow" in s.warnings[-1]
+
+
+def test_the_invocation_is_planned_once_by_its_first_session_and_holds_no_module_state(tmp_path):
+    from tfmatrix.run.noxside import invocation
+
+    ctx = Context(root=ROOT, matrix=parse_matrix(base(), "m.yaml", sha256="0" * 64), profile="default",
+                  run_id=new_run_id(), results_root=tmp_path / "results")
+    run = ctx.run_to_write(Options())
+    s = FakeSession(tmp_path)  # not nox's: nox does not say what follows
+    inv = invocation.plan(s, ctx, run, Options(), ctx.combination("tf2.15-cpu"))
+    assert inv is ctx.invocation and inv.planned and inv.selected is None and inv.rounds is None
+    inv.selected = ["changed"]
+    assert invocation.plan(s, ctx, run, Options(), ctx.combination("tf2.20-cpu")).selected == ["changed"]
+    other = Context(root=ROOT, matrix=ctx.matrix, profile="default", run_id=ctx.run_id, results_root=ctx.results_root)
+    assert not other.invocation.planned  # another nox command (another context): its own invocation
+
+
+@pytest.mark.parametrize("part, taken, calls, seconds, warmup", [
+    ((0, 10), (0, 0.0), 3, 0.5, 2),  # 30 calls and 5 s over 10 rounds: a tenth, the warmup first
+    ((1, 10), (3, 0.4), 3, 0.6, 0),  # tops up to two tenths
+    ((1, 10), (5, 1.2), 1, 0.0, 0),  # already past them: one call, for the paired ratio
+    ((2, 3), (20, 3.0), 10, 2.0, 0),  # the last part reaches the whole minimums
+])
+def test_the_manager_decides_each_rounds_quota_from_what_the_earlier_rounds_took(part, taken, calls, seconds,
+                                                                                 warmup):
+    load = base_workload()
+    spec = runner.PhaseSpec("latency", "warm", cls="C", method="time_x", batch=1)
+    q = interleave.quota(load, spec, part, taken)
+    assert (q.min_queries, round(q.min_seconds, 6), q.warmup) == (calls, seconds, warmup)
+    assert q.budget_seconds == max(4 * 5.0, 60.0) / part[1]
+
+
+def base_workload():
+    from tfmatrix.worker.contract import Workload
+
+    return Workload(latency_min_queries=30, latency_min_seconds=5.0, warmup=2)

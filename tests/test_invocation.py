@@ -18,12 +18,12 @@ from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.records.status import Status
 from tfmatrix.records.store import RunDir, new_run_id
-from tfmatrix.run import invocation
-from tfmatrix.run.context import Context
-from tfmatrix.run.host import HostFacts
-from tfmatrix.run.invocation import run_combination
-from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Bench
+from tfmatrix.run.execution.host import HostFacts
+from tfmatrix.run.noxside import invocation
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.invocation import run_combination
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.scheduling.pipeline import Pipeline as Bench
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_HOST = HostFacts(gpus=(), driver_version=None, cpu_flags=("avx", "avx2"), machine="x86_64", system="Linux")
@@ -40,13 +40,13 @@ def context(tmp_path: Path, matrix=None) -> Context:
 
 
 def test_run_combination_records_ok_then_resume_runs_nothing_more(tmp_path, monkeypatch):
-    monkeypatch.setattr(invocation, "Bench", lambda *a, **kw: Bench(*a, host=CPU_HOST, installer=Installer(),
+    monkeypatch.setattr(invocation, "Pipeline", lambda *a, **kw: Bench(*a, host=CPU_HOST, installer=Installer(),
                                                                    run_phase=Runner(), **kw))
     ctx = context(tmp_path)
     (tmp_path / "venv").mkdir()
     session = FakeSession(tmp_path / "venv")
     rec = run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options())
-    assert rec.status == Status.OK and ("summary", [ctx.run_id]) in session.notified
+    assert rec.status == Status.OK and session.notified == []  # interleave and summary: queued by the plan session
     again = run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options(resume=ctx.run_id))
     assert again is None and "already recorded in run" in session.lines[-1]
 
@@ -62,3 +62,29 @@ def test_run_combination_checks_models_and_shards_before_anything_runs(tmp_path)
     with pytest.raises(Skipped, match="not in shard 0/2"):
         run_combination(session, ctx, elsewhere, Options(shard=Shard(0, 2)))
     assert not RunDir(ctx.results_root, ctx.run_id).path.exists()  # skipped before any run folder
+
+
+def test_resume_runs_a_pending_combination_again_and_replaces_its_record_in_place(tmp_path, monkeypatch):
+    """A run that stopped before its interleave session leaves pending records: the summary says so, and
+    --resume runs them again, each ending written over its pending record (nothing set aside)."""
+    from tfmatrix import sessions
+    from tfmatrix.run.scheduling.interleave import GiB, Interleave
+
+    monkeypatch.setattr(invocation, "Pipeline", lambda *a, **kw: Bench(*a, host=CPU_HOST, installer=Installer(),
+                                                                       run_phase=Runner(), **kw))
+    ctx = context(tmp_path)
+    (tmp_path / "venv").mkdir()
+    session = FakeSession(tmp_path / "venv")
+    ctx.invocation.planned, ctx.invocation.rounds = True, Interleave(rounds=3, seed=0, free=lambda: 64 * GiB)
+    assert run_combination(session, ctx, ctx.combination("tf2.15-cpu"), Options()) is None  # pending
+    for owner in ctx.invocation.rounds.owners:  # the run stops here, without unwinding: no interleave session
+        owner.held.close()
+    ctx.invocation.rounds.close(kill=True)
+    run = RunDir(ctx.results_root, ctx.run_id)
+    assert run.existing_record("tf2.15-cpu").status == Status.PENDING
+    assert "1 pending (tf2.15-cpu)" in sessions.summary_text(ctx, ctx.run_id)
+    later = context(tmp_path)  # the next nox command: its own invocation
+    done = run_combination(FakeSession(tmp_path / "venv"), later, later.combination("tf2.15-cpu"),
+                           Options(resume=ctx.run_id))
+    assert done is not None and done.status == Status.OK
+    assert run.existing_record("tf2.15-cpu").status == Status.OK and not (run.path / "attempts").exists()

@@ -10,13 +10,13 @@ import threading
 import time
 from pathlib import Path
 
-from tfmatrix.run import locks
+from tfmatrix.run.provisioning import locks
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLDER = """
 import sys, time
 from pathlib import Path
-from tfmatrix.run import locks
+from tfmatrix.run.provisioning import locks
 with locks.gpu_lease(Path(sys.argv[1])) as alone:
     print("alone" if alone else "shared", flush=True)
     time.sleep(60)

@@ -170,3 +170,12 @@ def test_logs_are_copied_and_the_record_points_at_the_copies(tmp_path):
     rec = result.run.existing_record("tf2.15-cpu")
     assert rec.phases and all(Path(p.log).read_text() == f"log of {p.name}" for p in rec.phases)
     assert all(p.log.startswith(str(result.run.log_dir("tf2.15-cpu"))) for p in rec.phases)
+
+
+def test_a_pending_record_ranks_below_an_interruption_and_above_a_skip():
+    """pending (cold starts only, its rounds never ran) is not an interruption: merge ranks it explicitly."""
+    from tfmatrix.records.status import Status
+
+    rec = typed_records(QUIET_A)["tf2.20-cpu"]
+    ranks = {s: merge._rank(rec.end(s))[0] for s in (Status.SKIPPED, Status.PENDING, Status.INTERRUPTED, Status.OK)}
+    assert ranks[Status.SKIPPED] < ranks[Status.PENDING] < ranks[Status.INTERRUPTED] < ranks[Status.OK]

@@ -6,7 +6,7 @@ import pytest
 
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.shard import Shard
-from tfmatrix.run.options import Options, parse, parse_lenient
+from tfmatrix.run.noxside.options import Options, parse, parse_lenient
 
 
 def test_bench_options():

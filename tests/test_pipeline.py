@@ -23,12 +23,13 @@ from tfmatrix.records import metrics
 from tfmatrix.records.model import InstallOutcome, PhaseRecord
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import new_run_id
-from tfmatrix.run import phases, pipeline, runner
-from tfmatrix.run.context import Context
-from tfmatrix.run.endings import Ending, install_failed
-from tfmatrix.run.host import GpuInfo, HostFacts
-from tfmatrix.run.options import Options
-from tfmatrix.run.pipeline import Bench
+from tfmatrix.run.execution import phases, runner
+from tfmatrix.run.execution.host import GpuInfo, HostFacts
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.endings import Ending, install_failed
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.scheduling import pipeline
+from tfmatrix.run.scheduling.pipeline import Pipeline as Bench
 from tfmatrix.worker.contract import BenchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,7 +192,7 @@ def test_a_failed_export_made_ahead_still_skips_its_models_phases(tmp_path):
     first = later.phases(later.install())
     export = next(p for p in later.record.phases if p.name == "export-small")
     assert first is not None and first == export.failure
-    assert "export-small" not in later.run_phase.ran and "load-small" not in later.run_phase.ran
+    assert "export-small" not in later.bench.run_phase.ran and "load-small" not in later.bench.run_phase.ran
     assert all(p.status == PhaseStatus.SKIPPED for p in later.record.phases if p.phase in ("load", "latency"))
 
 
@@ -279,7 +280,7 @@ def test_a_cached_export_is_reused_and_keeps_the_original_time(tmp_path):
     export = next(p for p in again.record.phases if p.phase == "export")
     assert export.status == PhaseStatus.CACHED and export.samples == [0.1, 0.12, 0.11]
     assert export.cached_from["run_id"] == b.run.run_id
-    assert "export-small" not in again.run_phase.ran
+    assert "export-small" not in again.bench.run_phase.ran
 
 
 def test_a_gpu_combination_whose_tensorflow_sees_no_gpu_times_nothing(tmp_path):
@@ -528,7 +529,7 @@ def test_requirements_of_load_only_nightly_and_cpu_only_packages():
     matrix = load_only_matrix(id="nightly", version="2.21.0.dev20250228", package="tf-nightly",
                               export_with="tf2.20")
     from tfmatrix.matrix.expand import combinations
-    from tfmatrix.run.install import install_args
+    from tfmatrix.run.provisioning.install import install_args
 
     c = {x.id: x for x in combinations(matrix, "all")}
     load_only = c["tf2.21-cpu"].requirements()

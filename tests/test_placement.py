@@ -19,11 +19,12 @@ from tfmatrix.matrix.model import Hardware
 from tfmatrix.records.model import CombinationInfo
 from tfmatrix.records.status import Status
 from tfmatrix.records.store import RunDir, new_run_id
-from tfmatrix.run import host, locks, placement
-from tfmatrix.run.context import Context
-from tfmatrix.run.host import GpuInfo
-from tfmatrix.run.invocation import run_combination
-from tfmatrix.run.options import parse as parse_options
+from tfmatrix.run.execution import host, placement
+from tfmatrix.run.execution.host import GpuInfo
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.invocation import run_combination
+from tfmatrix.run.noxside.options import parse as parse_options
+from tfmatrix.run.provisioning import locks
 
 H100 = GpuInfo(0, H100_80GB[0], "nvml", H100_80GB[1], "GPU-a")
 A100 = GpuInfo(1, A100_40GB[0], "nvml", A100_40GB[1], "GPU-b")

@@ -26,11 +26,11 @@ from tfmatrix.matrix.model import Combination
 from tfmatrix.records.model import CombinationInfo, Placement
 from tfmatrix.records.status import Outcome, Status
 from tfmatrix.records.store import RunDir
-from tfmatrix.run import options
-from tfmatrix.run.ahead import NoxLauncher
-from tfmatrix.run.host import GpuInfo
-from tfmatrix.run.options import Options
-from tfmatrix.run.options import parse as parse_options
+from tfmatrix.run.execution.host import GpuInfo
+from tfmatrix.run.noxside import options
+from tfmatrix.run.noxside.options import Options
+from tfmatrix.run.noxside.options import parse as parse_options
+from tfmatrix.run.provisioning.ahead import NoxLauncher
 
 GPUS = [GpuInfo(0, H100_80GB[0], "nvml", H100_80GB[1], "GPU-0"), GpuInfo(1, A100_40GB[0], "nvml", A100_40GB[1], "GPU-1"),
         GpuInfo(2, H100_80GB[0], "nvml", H100_80GB[1], "GPU-2")]

@@ -14,9 +14,10 @@ import yaml
 
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
-from tfmatrix.run import interrupts, runner
-from tfmatrix.run.exits import describe_exit
-from tfmatrix.run.phases import stack_env
+from tfmatrix.run.execution import runner
+from tfmatrix.run.execution.exits import describe_exit
+from tfmatrix.run.execution.phases import stack_env
+from tfmatrix.run.noxside import interrupts
 from tfmatrix.worker import probe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +83,7 @@ def test_started_with_sigint_ignored_it_keeps_ignoring_it_and_sigterm_still_inte
     if os.name == "nt":
         pytest.skip("POSIX signal dispositions")
     code = ("import os, signal, sys, time\n"
-            "from tfmatrix.run import interrupts\n"
+            "from tfmatrix.run.noxside import interrupts\n"
             "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)\n"
             "try:\n"
             "    with interrupts.signals_as_interrupt():\n"

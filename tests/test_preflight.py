@@ -12,7 +12,7 @@ from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
 from tfmatrix.records.model import CombinationInfo
 from tfmatrix.records.model import Prediction as Verdict
-from tfmatrix.run.host import GpuInfo, HostFacts
+from tfmatrix.run.execution.host import GpuInfo, HostFacts
 
 ROOT = Path(__file__).resolve().parent.parent
 

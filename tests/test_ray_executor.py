@@ -8,7 +8,7 @@ from real_runs import QUIET_A, real_records
 
 from tfmatrix.executors.ray import keep_returned
 from tfmatrix.records.status import Status
-from tfmatrix.run.options import Options
+from tfmatrix.run.noxside.options import Options
 
 
 def test_a_returned_record_and_its_logs_land_in_the_run_and_no_log_escapes_it(tmp_path, run_with):

@@ -31,9 +31,9 @@ from real_runs import QUIET_A, QUIET_B, WITH_WEIGHTS, copy_run, real_records
 
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
-from tfmatrix.run.cache import LAST_USED
-from tfmatrix.run.dryrun import requested
-from tfmatrix.run.host import visible_gpus
+from tfmatrix.run.execution.host import visible_gpus
+from tfmatrix.run.noxside.dryrun import requested
+from tfmatrix.run.provisioning.cache import LAST_USED
 
 COMMANDS = readme_commands()
 EXAMPLE_RUN = "20261129T094613Z-04d2f6"  # the run id the README's examples name

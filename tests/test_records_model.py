@@ -35,7 +35,7 @@ def test_statuses_are_their_values_in_json_text_and_comparisons():
     assert str(PhaseStatus.NO_RESULT) == "no-result" and json.dumps([Status.INSTALL_FAILED]) == '["install-failed"]'
     assert PhaseStatus.CACHED.measured and not PhaseStatus.SKIPPED.measured
     assert Outcome.UNEXPECTED_PASS in SESSION_FAILS and Outcome.EXPECTED_FAILURE not in SESSION_FAILS
-    assert Outcome.DEGRADED in WORKING and Outcome.SKIPPED in NOT_RUN
+    assert Outcome.DEGRADED in WORKING and Outcome.SKIPPED in NOT_RUN and Outcome.PENDING in NOT_RUN
 
 
 @pytest.mark.parametrize("status, cls, expect, outcome", [
@@ -45,6 +45,7 @@ def test_statuses_are_their_values_in_json_text_and_comparisons():
     (Status.OK, None, "numpy-abi", Outcome.UNEXPECTED_PASS), (Status.DEGRADED, "degraded", "degraded",
                                                               Outcome.EXPECTED_FAILURE),
     (Status.SKIPPED, None, "numpy-abi", Outcome.SKIPPED), (Status.INTERRUPTED, None, "x", Outcome.INTERRUPTED),
+    (Status.PENDING, None, "numpy-abi", Outcome.PENDING),  # not an ending: nothing to read against expect
 ])
 def test_read_outcome(status, cls, expect, outcome):
     assert read_outcome(status, cls, expect) == outcome
@@ -69,13 +70,23 @@ def test_an_install_outcome_keeps_its_shape_and_bounds_its_text():
     assert InstallOutcome.from_json(None) is None
 
 
+def expecting(expect: str) -> CombinationRecord:
+    combo = next(c for c in combinations(matrix_with()) if c.id == "tf2.20-cpu")
+    info = CombinationInfo.of(combo)
+    return CombinationRecord(run_id="20260101T000000Z-aaaaaa", combination=CombinationInfo.from_json(
+        {**info.to_json(), "expect": expect}))
+
+
 def test_an_expectation_of_a_family_accepts_each_class_of_it():
-    from tfmatrix.run.endings import outcome_of
+    from tfmatrix.run.noxside.endings import Ending
 
     assert read_outcome(Status.INSTALL_FAILED, "no-wheel", "install-failed", "install-failed") == \
         Outcome.EXPECTED_FAILURE
     assert read_outcome(Status.INSTALL_FAILED, "no-wheel", "build-failed", "install-failed") == \
         Outcome.UNEXPECTED_FAILURE
     no_wheel = Failure("no-wheel", "", "", "")
-    assert outcome_of(Status.INSTALL_FAILED, no_wheel, "install-failed") == Outcome.EXPECTED_FAILURE  # the taxonomy's
-    assert outcome_of(Status.FAILED, Failure("numpy-abi", "", "", ""), "install-failed") == Outcome.UNEXPECTED_FAILURE
+    assert Ending(Status.INSTALL_FAILED, no_wheel).family == "install-failed"  # the taxonomy's
+    for failure, status, outcome in [(no_wheel, Status.INSTALL_FAILED, Outcome.EXPECTED_FAILURE),
+                                     (Failure("numpy-abi", "", "", ""), Status.FAILED, Outcome.UNEXPECTED_FAILURE)]:
+        rec = expecting("install-failed").end(status, failure, family=Ending(status, failure).family)
+        assert rec.outcome == outcome and rec.reason == f"{failure.cls}: " and rec.ended_at

@@ -51,7 +51,7 @@ def test_the_fast_validator_agrees_with_jsonschema_on_broken_records():
 @pytest.mark.parametrize("content, reason", [
     ('{"kind": "combination", "schema_', "not valid JSON"),
     ("[1, 2]", "expected a JSON object"),
-    ('{"kind": "combination", "schema_version": 99}', "schema_version is 99; this tfmatrix reads 1 to 6"),
+    ('{"kind": "combination", "schema_version": 99}', "schema_version is 99; this tfmatrix reads 1 to 7"),
     ('{"kind": "combination", "schema_version": "2"}', "schema_version is '2'"),
     ('{"kind": "bench", "schema_version": 2}', "kind is 'bench'"),
     ('{"kind": "combination", "schema_version": 2}', "does not match the combination schema"),
@@ -93,3 +93,17 @@ def test_an_empty_run_folder_is_a_warning_not_an_error(tmp_path):
     run = load_run(folder)
     assert run.records == [] and run.info is None
     assert len(run.warnings) == 2 and "run.json: missing" in run.warnings[0] and "empty run" in run.warnings[1]
+
+
+def test_a_v6_record_waiting_for_the_interleaved_rounds_reads_as_pending(tmp_path):
+    doc = json.loads((DATA / "v6" / "combination.json").read_text())
+    waiting = dict(doc, status="interrupted", outcome="interrupted", failure=None,
+                   reason="waiting for the interleave session's rounds (after the last bench session); if this "
+                          "stays, the run stopped before them")
+    stopped = dict(waiting, reason="interrupted by SIGINT during latency-ssd-b1")
+    (tmp_path / "waiting.json").write_text(json.dumps(waiting))
+    (tmp_path / "stopped.json").write_text(json.dumps(stopped))
+    pending, interrupted = load(tmp_path / "waiting.json"), load(tmp_path / "stopped.json")
+    assert isinstance(pending, CombinationRecord) and isinstance(interrupted, CombinationRecord)
+    assert (pending.status, pending.outcome) == ("pending", "pending")
+    assert (interrupted.status, interrupted.outcome) == ("interrupted", "interrupted")  # a real stop stays one

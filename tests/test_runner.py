@@ -14,9 +14,9 @@ from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
 from tfmatrix.records.model import PhaseRecord
 from tfmatrix.records.status import PhaseStatus
-from tfmatrix.run import runner
-from tfmatrix.run.options import Options
-from tfmatrix.run.phases import classify_phase, stack_env
+from tfmatrix.run.execution import runner
+from tfmatrix.run.execution.phases import classify_phase, stack_env
+from tfmatrix.run.noxside.options import Options
 from tfmatrix.worker.contract import Telemetry, WorkerResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,8 +283,8 @@ def test_each_step_reports_its_own_peak_memory(tmp_path):
 
 
 def test_manager_modules_never_import_tensorflow():
-    code = ("import sys; sys.path.insert(0, 'src'); import tfmatrix.cli, tfmatrix.sessions, tfmatrix.run.pipeline, "
-            "tfmatrix.run.runner, tfmatrix.report.summary, tfmatrix.run.install, tfmatrix.executors.dispatch; "
+    code = ("import sys; sys.path.insert(0, 'src'); import tfmatrix.cli, tfmatrix.sessions, tfmatrix.run.scheduling.pipeline, "
+            "tfmatrix.run.execution.runner, tfmatrix.report.summary, tfmatrix.run.provisioning.install, tfmatrix.executors.dispatch; "
             "bad = [m for m in ('tensorflow', 'numpy', 'official') if m in sys.modules]; print(bad); "
             "sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfmatrix.run.options import parse as parse_options
+from tfmatrix.run.noxside.options import parse as parse_options
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM = REPO / "tools" / "slurm"

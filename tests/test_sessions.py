@@ -17,7 +17,7 @@ from real_runs import QUIET_A, copy_run
 from tfmatrix import cli, sessions
 from tfmatrix.errors import ResultsError, TfmatrixError, reported
 from tfmatrix.executors import dispatch
-from tfmatrix.run.context import Context
+from tfmatrix.run.noxside.context import Context
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,9 +54,8 @@ def test_the_context_expands_the_profile_once_and_finds_combinations_by_id(ctx):
 def test_in_dispatch_mode_a_bench_session_only_queues(ctx, tmp_path, monkeypatch):
     monkeypatch.setattr(dispatch, "host_gpus", lambda: ())
     session = FakeSession(tmp_path, ["--executor", "ray", "--quick"])
-    dispatch.QUEUED.clear()
     sessions.bench_session(session, ctx, ctx.combination("tf2.20-cpu"))
-    assert [c.id for c in dispatch.QUEUED[ctx.run_id]] == ["tf2.20-cpu"]
+    assert [c.id for c in ctx.invocation.queued] == ["tf2.20-cpu"]
     assert session.notified == [("dispatch", ["--executor", "ray", "--quick"])]
     assert "queued for the Ray cluster" in session.lines[0]
     with pytest.raises(Failed, match=r"^tfmatrix: --models: got x"):
@@ -133,30 +132,29 @@ def test_compare_rerun_base_bad_input_is_one_line(ctx, tmp_path, posargs, why):
     assert not s.ran
 
 
-def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_one(ctx, tmp_path):
+def test_the_interleave_session_warns_for_a_degraded_run_and_fails_for_a_failed_one(ctx, tmp_path, monkeypatch):
     import synthetic
 
     from tfmatrix.records.model import Failure
-    from tfmatrix.run import interleave
+    from tfmatrix.run.scheduling import pipeline
 
     class Measured:
-        benches = ["a bench"]
+        owners = ["a pipeline"]
 
         def __init__(self, records):
             self.records = records
 
-        def measure(self, say):
-            return self.records
+    monkeypatch.setattr(pipeline, "run_rounds", lambda rounds, say: rounds.records)
 
     degraded = synthetic.record("a", "degraded", failure=Failure("degraded", "GetPrototype", "", ""))
-    interleave.INVOCATIONS[ctx.run_id] = Measured([degraded])
+    ctx.invocation.rounds = Measured([degraded])
     s = FakeSession(tmp_path)
     sessions.interleave_session(s, ctx)
     assert s.warnings == ["a: degraded: GetPrototype"]
-    interleave.INVOCATIONS[ctx.run_id] = Measured([synthetic.record("b", "failed", outcome="failed")])
+    ctx.invocation.rounds = Measured([synthetic.record("b", "failed", outcome="failed")])
     with pytest.raises(Failed, match="1 combinations failed: b: failed"):
         sessions.interleave_session(FakeSession(tmp_path), ctx)
-    interleave.INVOCATIONS.pop(ctx.run_id)
+    ctx.invocation.rounds = None
     quiet = FakeSession(tmp_path)
     sessions.interleave_session(quiet, ctx)
     assert "no warm phases wait" in quiet.lines[0]

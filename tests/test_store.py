@@ -44,7 +44,7 @@ def test_run_record_written_once_and_closed_once(tmp_path, make_run_record):
     run.ensure(info)  # a second session of the same run joins it
     assert len(calls) == 1
     first = run.read_run()
-    assert first.ended_at is None and first.schema_version == RECORD_SCHEMA_VERSION == 6
+    assert first.ended_at is None and first.schema_version == RECORD_SCHEMA_VERSION == 7
     run.finish()
     ended = run.read_run().ended_at
     assert ended
@@ -81,6 +81,19 @@ def test_set_aside_keeps_every_attempt(new_run):
     second = run.set_aside("tf2.20-cpu")
     assert (first.name, second.name) == ("tf2.20-cpu.1.json", "tf2.20-cpu.2.json")
     assert not run.record_path("tf2.20-cpu").exists()
+
+
+def test_a_pending_record_is_the_only_one_replaced_and_in_place(new_run):
+    run = new_run()
+    pending = a_record(run, phases=[]).end(Status.PENDING, reason="cold starts measured; its warm phases wait")
+    assert (pending.status, pending.outcome) == (Status.PENDING, "pending")
+    run.write_record(pending)
+    assert run.pending() == ["tf2.20-cpu"]
+    run.write_record(a_record(run))  # its ending, in place
+    assert run.existing_record("tf2.20-cpu").status == Status.OK and run.pending() == []
+    assert not (run.path / "attempts").exists()
+    with pytest.raises(ResultsError, match="records are never overwritten"):
+        run.write_record(a_record(run))  # an ended record is never replaced
 
 
 def test_latest_run_and_empty_results(tmp_path):

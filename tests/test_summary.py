@@ -39,7 +39,7 @@ def test_cpu_fallback_guard():
 
     from tfmatrix.matrix.expand import combinations
     from tfmatrix.matrix.load import load_matrix
-    from tfmatrix.run.phases import cpu_fallback
+    from tfmatrix.run.execution.phases import cpu_fallback
 
     matrix = load_matrix(Path(__file__).resolve().parents[1] / "matrix.yaml")
     combos = {c.id: c for c in combinations(matrix)}

@@ -1,7 +1,8 @@
-"""Combinations nox ends before tfmatrix's code runs still leave a record (tfmatrix.run.unrun).
+"""Combinations nox ends before tfmatrix's code runs still leave a record (tfmatrix.run.noxside.unrun).
 
-The unit tests hand the summary session a FAKE nox manifest (the runners and results nox keeps); the last
-test runs the real nox on a matrix whose Python does not exist, as a user would.
+The unit tests hand the summary session what the nox adapter reads of the sessions nox ended (its
+:class:`~tfmatrix.run.noxside.noxadapter.Ended`; test_noxadapter reads them from the real nox); the
+integration test runs the real nox on a matrix whose Python does not exist, as a user would.
 """
 
 from __future__ import annotations
@@ -13,29 +14,33 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from fakes.fake_session import Failed, FakeSession
 
 from tfmatrix import sessions
 from tfmatrix.records.status import Outcome, Status
-from tfmatrix.run import unrun
-from tfmatrix.run.context import Context
+from tfmatrix.run.noxside import unrun
+from tfmatrix.run.noxside.context import Context
+from tfmatrix.run.noxside.endings import tell_nox
+from tfmatrix.run.noxside.noxadapter import Ended
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def runner(combo: str, status: str | None, reason: str = "", posargs: tuple[str, ...] = ("--quick",)):
-    """A FAKE nox SessionRunner: its name, call spec, posargs and result, as the manifest keeps them."""
-    result = None if status is None else SimpleNamespace(status=SimpleNamespace(name=status.upper()), reason=reason)
-    return SimpleNamespace(name="bench", func=SimpleNamespace(call_spec={"combo": combo}), posargs=list(posargs),
-                           result=result)
+    """A bench session as the adapter reads it from nox (None: queued, not ended yet)."""
+    return None if status is None else Ended(combo, status, reason, list(posargs))
+
+
+@pytest.fixture(autouse=True)
+def ended_from_the_session(monkeypatch):
+    monkeypatch.setattr(unrun, "ended_bench_sessions", lambda session: getattr(session, "ended", None))
 
 
 def session_with(tmp_path: Path, ctx: Context, *runners) -> FakeSession:
     s = FakeSession(tmp_path, posargs=[ctx.run_id])
-    s._runner = SimpleNamespace(manifest=SimpleNamespace(_all_sessions=list(runners)))  # type: ignore[attr-defined]
+    s.ended = [r for r in runners if r is not None]  # type: ignore[attr-defined]
     return s
 
 
@@ -65,7 +70,8 @@ def test_an_expected_ending_is_recorded_and_does_not_fail(ctx, tmp_path, monkeyp
     monkeypatch.setattr(type(ctx), "combination", lambda self, cid: combo)
     s = session_with(tmp_path, ctx, runner("tf2.20-cpu", "failed", "Python interpreter 3.11 not found"))
     written = unrun.record_unrun(s, ctx)
-    assert [r.outcome for r in written] == [Outcome.EXPECTED_FAILURE] and unrun.failed(written) == []
+    assert [r.outcome for r in written] == [Outcome.EXPECTED_FAILURE]
+    tell_nox(s, written, "combinations ended before tfmatrix ran")  # an expected ending: nothing raised
 
 
 def test_a_combination_with_a_record_an_executor_child_and_another_shard_are_left_alone(ctx, tmp_path, monkeypatch):
@@ -81,8 +87,7 @@ def test_a_combination_with_a_record_an_executor_child_and_another_shard_are_lef
 
 def test_a_venv_nox_could_not_create_is_recorded_with_the_installers_words(ctx, tmp_path, monkeypatch):
     monkeypatch.setattr(unrun, "uv_python_find", lambda python: pytest.fail("not an interpreter problem"))
-    words = unrun.NoxWords()
-    monkeypatch.setattr(unrun, "WORDS", words)
+    words = ctx.invocation.words
     log = logging.getLogger("nox.test-unrun")
     log.addHandler(words)
     log.propagate = False
@@ -150,8 +155,7 @@ def test_uvs_words_are_condensed_to_its_error_its_causes_and_the_childs_first_li
 def test_a_user_error_of_tfmatrix_is_not_recorded_and_an_unexpected_ending_is_a_failed_record(ctx, tmp_path,
                                                                                               monkeypatch):
     monkeypatch.setattr(unrun, "uv_python_find", lambda python: "")
-    monkeypatch.setattr(unrun, "WORDS", unrun.NoxWords())
-    unrun.WORDS.said["bench(tf2.15-cpu)"] = ["Session bench(tf2.15-cpu) raised exception RuntimeError('boom')"]
+    ctx.invocation.words.said["bench(tf2.15-cpu)"] = ["Session bench(tf2.15-cpu) raised exception RuntimeError('boom')"]
     s = session_with(tmp_path, ctx, runner("tf2.20-cpu", "aborted", "tfmatrix: --models: got nope; expected ..."),
                      runner("tf2.15-cpu", "failed"))
     rec, = unrun.record_unrun(s, ctx)

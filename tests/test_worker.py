@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tfmatrix.worker import main as worker
-from tfmatrix.worker.contract import BenchConfig, ModelSpec, Telemetry, WorkerResult, WorkerSpec, Workload
+from tfmatrix.worker.contract import BenchConfig, ModelSpec, Quota, Telemetry, WorkerResult, WorkerSpec, Workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(Path(__file__).parent / "data" / "tiny_bench.py")
@@ -115,20 +115,32 @@ def test_the_worker_ends_without_the_interpreters_teardown_but_keeps_its_output(
     assert not marker.exists()  # no teardown: the next cold start does not wait for it
 
 
-def test_a_round_takes_its_share_of_the_minimums_and_only_the_first_warms_up():
+def test_a_quota_from_the_manager_replaces_the_benchmarks_minimums_and_warmup():
     whole = worker.run_benchmark(spec("time_sleep"))
-    first = worker.run_benchmark(spec("time_sleep", round=(0, 5)))
-    later = worker.run_benchmark(spec("time_sleep", round=(3, 5)))
+    first = worker.run_benchmark(spec("time_sleep", quota=Quota(2, 0.0, 1, 10.0)))
+    later = worker.run_benchmark(spec("time_sleep", quota=Quota(1, 0.0, 0, 10.0)))
     assert first.warmup == 1 and later.warmup == 0
-    assert 1 <= len(later.samples) < len(whole.samples) / 2  # 1/5 of the calls and seconds a whole run needs
-    again = WorkerSpec.from_json(json.loads(json.dumps(spec("time_sleep", round=(3, 5)).to_json())))
-    assert again.round == (3, 5)
+    assert len(first.samples) == 2 and len(later.samples) == 1 < len(whole.samples)
+    again = WorkerSpec.from_json(json.loads(json.dumps(spec("time_sleep", quota=Quota(1, 0.5, 0, 3.0)).to_json())))
+    assert again.quota == Quota(1, 0.5, 0, 3.0)
 
 
-def test_rounds_in_one_process_add_up_to_the_minimums_of_a_whole_run():
-    """Each round tops up to its share of the minimums, so 3 rounds take the calls of one whole run (each
-    round rounding its own share of 5 calls up took 2 + 2 + 2)."""
+def test_the_managers_quotas_add_up_to_the_minimums_of_a_whole_run_and_the_worker_keeps_nothing():
+    """Each round tops up to its share of the minimums, from what the manager counted of the earlier rounds
+    (each round rounding its own share of 5 calls up took 2 + 2 + 2); the worker is told, and remembers nothing."""
+    from tfmatrix.run.execution.runner import PhaseSpec
+    from tfmatrix.run.scheduling.interleave import quota
+
     whole = worker.run_benchmark(spec("time_sleep", params=(20,)))  # 5 calls of 20 ms, and 0.05 s: 5 calls
-    rounds = [worker.run_benchmark(spec("time_sleep", params=(20,), round=(i, 3))) for i in range(3)]
+    load = Workload(throughput_min_queries=5, throughput_min_seconds=0.05, warmup=1)
+    step = PhaseSpec("throughput", "warm", cls="Tiny", method="time_sleep", params=(20,), batch=4)
+    taken, rounds = (0, 0.0), []
+    for i in range(3):
+        q = quota(load, step, (i, 3), taken)
+        rounds.append(worker.run_benchmark(spec("time_sleep", params=(20,), quota=q)))
+        taken = (taken[0] + len(rounds[-1].samples), taken[1] + sum(rounds[-1].samples))
     assert all(len(r.samples) >= 1 for r in rounds)  # every round has its sample, for the paired ratio
     assert sum(len(r.samples) for r in rounds) <= len(whole.samples) == 5
+    assert [r.warmup for r in rounds] == [1, 0, 0]
+    assert not [n for n, v in vars(worker).items()  # no module-level tally
+                if not n.startswith("__") and isinstance(v, (dict, list, set))]

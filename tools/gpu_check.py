@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
-from tfmatrix.run import host  # noqa: E402
+from tfmatrix.run.execution import host  # noqa: E402
 from tfmatrix.worker import probe, telemetry  # noqa: E402
 
 RESULTS: list[tuple[str, str]] = []

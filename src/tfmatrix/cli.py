@@ -41,7 +41,7 @@ def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
         except FileNotFoundError:
             raise TfmatrixError(f"--python: got {python!r}; expected the path of a Python interpreter") from None
         if not out.exists():
-            from .run.exits import describe_exit
+            from .run.execution.exits import describe_exit
 
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
             return {"crashed": describe_exit(proc.returncode).text, "stderr_tail": tail}
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def bisect_command(args: Any) -> int:
     from .bisection import command
-    from .run.interrupts import signal_name_of, signals_as_interrupt
+    from .run.noxside.interrupts import signal_name_of, signals_as_interrupt
 
     words = args.words[1:] if args.words[:1] == ["--"] else args.words
     try:

@@ -18,9 +18,10 @@ from .errors import TfmatrixError, reported
 from .matrix.expand import matrix_path_from_env
 from .matrix.load import load_matrix
 from .matrix.model import Combination
+from .records.status import Status
 from .records.store import RUN_ID_ENV, RunDir, check_run_id, new_run_id, results_root
-from .run import options
-from .run.context import PROFILE_ENV, Context
+from .run.noxside import options
+from .run.noxside.context import PROFILE_ENV, Context
 
 
 def _exit(line: str) -> NoReturn:
@@ -42,10 +43,11 @@ def nox_context(root: Path) -> Context:
         run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
         check_run_id(run_id, RUN_ID_ENV)
         os.environ[RUN_ID_ENV] = run_id  # every session of this nox invocation writes into the same run
-        from .run.unrun import listen
+        from .run.noxside.noxadapter import listen
 
-        listen()  # nox's words on the sessions it ends before they run (a venv it cannot create)
-        return Context(root=root, matrix=matrix, profile=profile, run_id=run_id, results_root=results_root(root))
+        ctx = Context(root=root, matrix=matrix, profile=profile, run_id=run_id, results_root=results_root(root))
+        listen(ctx.invocation.words)  # nox's words on the sessions it ends before they run (a venv it cannot make)
+        return ctx
 
 
 def dispatch_mode(argv: Sequence[str]) -> str | None:
@@ -58,9 +60,9 @@ def dispatch_mode(argv: Sequence[str]) -> str | None:
 
 def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
     from .executors import dispatch
-    from .run import dryrun
-    from .run.interrupts import signals_as_interrupt
-    from .run.invocation import run_combination
+    from .run.noxside import dryrun
+    from .run.noxside.interrupts import signals_as_interrupt
+    from .run.noxside.invocation import run_combination
 
     with reported(_fails(session)):
         opts = options.parse(session.posargs)
@@ -82,38 +84,32 @@ def bench_session(session: Any, ctx: Context, combo: Combination) -> None:
 def dispatch_session(session: Any, ctx: Context) -> None:
     """Run what the bench sessions queued, on the GPU pool or Ray; fail if any combination failed."""
     from .executors import dispatch
-    from .run.interrupts import signals_as_interrupt
+    from .run.noxside.endings import tell_nox
+    from .run.noxside.interrupts import signals_as_interrupt
 
     with reported(_fails(session)), signals_as_interrupt():
         records = dispatch.run_queued(session, ctx, options.parse(session.posargs))
     session.notify("summary", [ctx.run_id])
-    bad = dispatch.failed(records)
-    if bad:
-        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
+    tell_nox(session, records)
 
 
 def interleave_session(session: Any, ctx: Context) -> None:
-    """The warm phases the bench sessions left waiting, in shared rounds; fail if any combination failed."""
-    from .executors import dispatch
-    from .run.endings import degraded_warning
-    from .run.interleave import INVOCATIONS
-    from .run.interrupts import signal_name_of, signals_as_interrupt
+    """The warm phases the bench sessions left pending, in shared rounds; fail if any combination failed."""
+    from .run.noxside.endings import tell_nox
+    from .run.noxside.interrupts import signal_name_of, signals_as_interrupt
+    from .run.scheduling.pipeline import run_rounds, stop_rounds
 
-    rounds = INVOCATIONS.get(ctx.run_id)
-    if rounds is None or not rounds.benches:
+    rounds = ctx.invocation.rounds
+    if rounds is None or not rounds.owners:
         session.log("tfmatrix: no warm phases wait for interleaved rounds in this invocation")
         return
     try:
         with reported(_fails(session)), signals_as_interrupt():
-            records = rounds.measure(session.log)
+            records = run_rounds(rounds, session.log)
     except KeyboardInterrupt as exc:
-        rounds.interrupted(signal_name_of(exc))
+        stop_rounds(rounds, signal_name_of(exc))
         raise
-    for warning in filter(None, map(degraded_warning, records)):  # as its own session would have said it
-        session.warn(warning)
-    bad = dispatch.failed(list(records))
-    if bad:
-        session.error(f"tfmatrix: {len(bad)} combinations failed: {'; '.join(bad)}")
+    tell_nox(session, records)  # as their own sessions would have said it
 
 
 def compare_args(session: Any, ctx: Context) -> list[str]:
@@ -151,7 +147,7 @@ def bisect_args(session: Any, ctx: Context) -> list[str]:
 
 def clean_session(session: Any, ctx: Context) -> None:
     """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
-    from .run import cache
+    from .run.provisioning import cache
 
     p = argparse.ArgumentParser(prog="nox -s clean --", exit_on_error=False)
     p.add_argument("--older-than", default=None, help="remove entries unused for longer: 12h, 30d, 2w")
@@ -177,21 +173,20 @@ def plan_session(session: Any, ctx: Context, dispatch: str | None) -> None:
         run = ctx.run_to_write(opts)  # with --resume, the run it continues
     if opts.dry_run:  # a dry run writes no run: nothing to summarise
         return
-    if opts.placed_by == "local" and opts.stage == "all":  # an executor's child leaves the summary to its driver
+    if opts.top_level:  # the one place they are queued; an executor's child leaves the summary to its driver
         session.notify("interleave")
         session.notify("summary", [run.run_id])
 
 
 def summary_session(session: Any, ctx: Context) -> None:
-    from .run.unrun import failed, record_unrun
+    from .run.noxside.endings import tell_nox
+    from .run.noxside.unrun import record_unrun
 
     with reported(_fails(session)):
         unrun = record_unrun(session, ctx)
         text = summary_text(ctx, session.posargs[0] if session.posargs else None)
     print(text)
-    bad = failed(unrun)
-    if bad:
-        session.error(f"tfmatrix: {len(bad)} combinations ended before tfmatrix ran: {'; '.join(bad)}")
+    tell_nox(session, unrun, "combinations ended before tfmatrix ran")
 
 
 def summary_text(ctx: Context, run_id: str | None) -> str:
@@ -207,13 +202,17 @@ def summary_text(ctx: Context, run_id: str | None) -> str:
     wanted = combinations(ctx.matrix, read.info.profile if read.info else ctx.profile)
     text = summary.render(run.run_id, read.records, wanted)
     skipped = [w for w in read.warnings if w.startswith("skipped:")]
+    pending = [r.id for r in read.records if r.status == Status.PENDING]
+    if pending:  # the run stopped before the interleave session's rounds
+        skipped.append(f"{len(pending)} pending ({', '.join(pending)}): the run stopped before the interleave "
+                       f"session measured their warm phases; `nox -s bench -- --resume {run.run_id}` finishes them")
     return "\n".join([text, *(f"  warning: {w}" for w in skipped)])
 
 
 def doctor_session(session: Any, ctx: Context) -> None:
     """Diagnose ``--python PATH``, or else this session's own venv with the matrix's newest TensorFlow."""
     from .cli import doctor_text
-    from .run.runner import python_in
+    from .run.execution.runner import python_in
 
     p = argparse.ArgumentParser(prog="nox -s doctor --")
     p.add_argument("--python", default=None)

@@ -1,6 +1,6 @@
 """FAKE installer and FAKE phase runner: what uv and a worker process would have done, for the pipeline's tests.
 
-Passed to :class:`tfmatrix.run.pipeline.Bench` through its ``installer`` and ``run_phase`` seams; the real
+Passed to :class:`tfmatrix.run.scheduling.pipeline.Bench` through its ``installer`` and ``run_phase`` seams; the real
 ones are tested in test_install, test_runner and the integration tests.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from tfmatrix.records.model import InstallOutcome
 from tfmatrix.records.status import PhaseStatus
-from tfmatrix.run import runner
+from tfmatrix.run.execution import runner
 from tfmatrix.worker.contract import BenchConfig, WorkerResult
 
 CPU_ONLY_DEVICES = {"devices": {"physical": [{"name": "/physical_device:CPU:0", "type": "CPU"}]}}

@@ -19,7 +19,7 @@ from ..matrix.expand import combinations
 from ..matrix.load import load_matrix
 from ..matrix.model import Combination, Matrix
 from ..records.store import RunDir, check_run_id
-from ..run.options import parse_words
+from ..run.noxside.options import parse_words
 from . import candidates as cands
 from .criteria import Criterion, MetricCriterion, OutcomeCriterion
 from .driver import Answer, Question, check_resumable, latest_bisection, run_bisection, save_to, table

@@ -80,7 +80,7 @@ class OutcomeCriterion:
 
     def judge(self, version: str, rec: CombinationRecord, reference: CombinationRecord | None) -> Probe:
         why = _why(rec)
-        if rec.status in (Status.SKIPPED, Status.INTERRUPTED) or (
+        if rec.status in (Status.SKIPPED, Status.INTERRUPTED, Status.PENDING) or (
                 rec.status == Status.INSTALL_FAILED and not self.holds(rec)):
             return Probe(version, Verdict.SKIP, f"not probed: {why}")
         new = self.holds(rec) != self.fixed

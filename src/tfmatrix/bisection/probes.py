@@ -26,15 +26,15 @@ from ..matrix.expand import combinations
 from ..matrix.load import parse_matrix
 from ..matrix.model import Combination, Matrix
 from ..records.model import CombinationInfo, CombinationRecord
-from ..records.status import Status
+from ..records.status import UNFINISHED, Status
 from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir, run_folders
-from ..run.context import PROFILE_ENV
-from ..run.interrupts import Interrupted
-from ..run.options import Options
+from ..run.noxside.context import PROFILE_ENV
+from ..run.noxside.interrupts import Interrupted
+from ..run.noxside.options import Options
 from .candidates import NIGHTLY_PACKAGE
 
 PROFILE = "tfmatrix-bisect"
-AGAIN = (Status.INTERRUPTED, Status.INSTALL_FAILED, Status.SKIPPED)  # endings an earlier bisection's probe is rerun for
+AGAIN = (Status.INTERRUPTED, Status.PENDING, Status.INSTALL_FAILED, Status.SKIPPED)  # endings an earlier bisection's probe is rerun for
 MATRIX_ENV = "TFMATRIX_MATRIX"
 MORE = "-more"  # the entry id's suffix of a probe re-measured with more samples
 
@@ -195,7 +195,7 @@ class Prober:
             before = [d or self.recorded_before(c) for c, d in zip(combos, done) if c is not None]
             if all(b is not None for b in before):
                 done = before
-        todo = [c for c, d in zip(combos, done) if c is not None and (d is None or d.status == Status.INTERRUPTED)]
+        todo = [c for c, d in zip(combos, done) if c is not None and (d is None or d.status in UNFINISHED)]
         if not todo:
             where = ", ".join(dict.fromkeys(d.run_id for d in done if d is not None))
             self.reused.append(f"{slots[-1].version} (run {where})")
@@ -217,5 +217,9 @@ class Prober:
         if stopped:  # the probe recorded it ("interrupted by SIGTERM during import"); so does the bisection
             raise Interrupted("SIGTERM" if "SIGTERM" in stopped[0] else "SIGINT")
         missing = [c.id for c, d in zip(combos, done) if c is not None and d is None]
+        pending = [d.id for d in done if d is not None and d.status == Status.PENDING]  # not a stop: no rounds ran
+        if pending:
+            return list(done), (f"nox exited {status} with {', '.join(pending)} still pending (the interleave "
+                                f"session did not measure its warm phases; see {log})")
         return list(done), (f"nox exited {status} without a record of {', '.join(missing)} (see {log})"
                             if missing else "")

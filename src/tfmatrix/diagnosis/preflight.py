@@ -2,7 +2,7 @@
 
 :func:`predict` reads the combination as its record keeps it
 (:class:`~tfmatrix.records.model.CombinationInfo`), its resolved pins (``pip
-freeze`` lines) and the host (:class:`~tfmatrix.run.host.HostFacts`: GPUs,
+freeze`` lines) and the host (:class:`~tfmatrix.run.execution.host.HostFacts`: GPUs,
 driver, CPU flags).  It asks the compatibility rules
 (:mod:`tfmatrix.diagnosis.rules`) and returns a
 :class:`~tfmatrix.records.model.Prediction`: ``"ok"`` or a failure class, with
@@ -21,7 +21,7 @@ from ..records.model import CombinationInfo, Prediction
 from . import compat, rules
 
 if TYPE_CHECKING:
-    from ..run.host import HostFacts
+    from ..run.execution.host import HostFacts
 
 #: The classes a verdict can predict, most severe first: the first present decides.
 SEVERITY = ("no-wheel", "illegal-instruction", "no-gpu", "numpy-abi", "protobuf", "keras-mismatch",

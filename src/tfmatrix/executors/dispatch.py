@@ -9,15 +9,11 @@ from typing import Sequence
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import CombinationRecord
-from ..records.status import SESSION_FAILS
 from ..records.store import RunDir
-from ..run.context import Context
-from ..run.endings import NoxSession
-from ..run.host import GpuInfo, visible_gpus
-from ..run.options import Options, child_posargs, parse_lenient
-
-#: combinations queued by this nox process's bench sessions, per run id, in nox's order
-QUEUED: dict[str, list[Combination]] = {}
+from ..run.execution.host import GpuInfo, visible_gpus
+from ..run.noxside.context import Context
+from ..run.noxside.endings import NoxSession
+from ..run.noxside.options import Options, child_posargs, parse_lenient
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,7 +50,7 @@ def queue(session: NoxSession, ctx: Context, combo: Combination, opts: Options, 
     combo = opts.narrow(combo)  # --models is checked here, before anything runs
     if not ctx.in_shard(combo, opts):
         session.skip(f"{combo.id}: not in shard {opts.shard} (another shard runs it)")
-    QUEUED.setdefault(ctx.run_id, []).append(combo)
+    ctx.invocation.queued.append(combo)
     session.log(f"tfmatrix: {combo.id}: queued for {how} (run {ctx.run_id}); the dispatch session runs it")
     session.notify("dispatch", list(session.posargs))
 
@@ -62,7 +58,7 @@ def queue(session: NoxSession, ctx: Context, combo: Combination, opts: Options, 
 def run_queued(session: NoxSession, ctx: Context, opts: Options) -> list[CombinationRecord | None]:
     """The ``dispatch`` session: hand the queue to its executor, then read back every record."""
     how = mode(opts)
-    combos = QUEUED.get(ctx.run_id, [])
+    combos = ctx.invocation.queued
     if how is None or not combos:
         raise TfmatrixError("dispatch: nothing queued; run `nox -s bench -- --gpus 0,1` or "
                             "`nox -s bench -- --executor ray --address ADDR`, which queue and then dispatch")
@@ -70,7 +66,7 @@ def run_queued(session: NoxSession, ctx: Context, opts: Options) -> list[Combina
     root = ctx.root
     rest = child_posargs(session.posargs)
     if how == "gpus":
-        from ..run.ahead import NoxLauncher
+        from ..run.provisioning.ahead import NoxLauncher
         from .pool import run_pool
 
         ctx.ensure_run(run, opts)
@@ -95,7 +91,3 @@ def _read_back(run: RunDir, combo: Combination, session: NoxSession) -> Combinat
             f" on node {where.node.get('node_id', '')[:8]}" if where.node else "")
     session.log(f"tfmatrix: {combo.id}: {record.outcome}{at}{' - ' + record.reason if record.reason else ''}")
     return record
-
-
-def failed(records: list[CombinationRecord | None]) -> list[str]:
-    return [f"{r.id}: {r.outcome}" for r in records if r is not None and r.outcome in SESSION_FAILS]

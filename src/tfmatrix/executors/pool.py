@@ -1,6 +1,6 @@
 """``--gpus 0,1,2,3``: one combination per GPU at a time, on this machine.
 
-1. **Install ahead** (:mod:`tfmatrix.run.ahead`, the stage a plain bench run of
+1. **Install ahead** (:mod:`tfmatrix.run.provisioning.ahead`, the stage a plain bench run of
    several combinations shares).  Every combination's session runs with
    ``--stage install``, one at a time (here it also makes the shared exports, a
    timed phase; the combinations that export for others go first, so those
@@ -26,11 +26,12 @@ from ..diagnosis.classify import classify_failure
 from ..matrix.model import Combination
 from ..records.status import PhaseStatus, Status
 from ..records.store import RunDir
-from ..run import exports, placement
-from ..run.ahead import Launcher, install_all
-from ..run.endings import record_by_driver
-from ..run.host import GpuInfo, driver_version
-from ..run.options import Options
+from ..run.execution import placement
+from ..run.execution.host import GpuInfo, driver_version
+from ..run.noxside.endings import record_by_driver
+from ..run.noxside.options import Options
+from ..run.provisioning import exports
+from ..run.provisioning.ahead import Launcher, install_all
 
 
 def run_pool(run: RunDir, combos: Sequence[Combination], opts: Options, gpus: Sequence[GpuInfo],

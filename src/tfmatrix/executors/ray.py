@@ -12,6 +12,7 @@ driver writes them into the run folder, with the node in ``placement.node``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,11 +25,11 @@ from ..records.model import CombinationRecord, Placement
 from ..records.schema import BadRecord, check
 from ..records.status import PhaseStatus, Status
 from ..records.store import RunDir
-from ..run import placement
-from ..run.context import CACHE_ENV, Context
-from ..run.endings import record_by_driver
-from ..run.host import ASSUME_GPU_ENV
-from ..run.options import Options
+from ..run.execution import placement
+from ..run.execution.host import ASSUME_GPU_ENV
+from ..run.noxside.context import CACHE_ENV, Context
+from ..run.noxside.endings import record_by_driver
+from ..run.noxside.options import Options
 
 PASSED_ENV = ("TFMATRIX_MATRIX", CACHE_ENV, ASSUME_GPU_ENV, "TFMATRIX_PROFILE", "UV_CACHE_DIR", "UV_INDEX_URL")
 
@@ -44,7 +45,7 @@ def run_on_ray(ctx: Context, run: RunDir, combos: Sequence[Combination], opts: O
     from . import raytask
 
     try:
-        ray.init(address=opts.address, logging_level="WARNING", log_to_driver=False, include_dashboard=False)
+        ray.init(address=opts.address, logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise TfmatrixError(f"--address: got {opts.address!r}; no Ray cluster answered there ({exc}); "
                             "start one with `ray start --head`, or give its address (host:6379)") from None

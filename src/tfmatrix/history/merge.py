@@ -67,9 +67,13 @@ def source_runs(dirs: Sequence[Path]) -> list[Path]:
     return found
 
 
+#: how far a record ran, for which of two records of one combination a merge keeps: a run beats an
+#: interruption, which beats a pending record (its rounds never came: cold starts only), which beats a skip
+RANK = {Status.SKIPPED: 0, Status.PENDING: 1, Status.INTERRUPTED: 2}
+
+
 def _rank(record: CombinationRecord) -> tuple[int, str]:
-    ran = 0 if record.status == Status.SKIPPED else 1 if record.status == Status.INTERRUPTED else 2
-    return ran, record.ended_at or ""
+    return RANK.get(record.status, 3) if record.status else 3, record.ended_at or ""
 
 
 def merge(dirs: Sequence[Path], results_root: Path, run_id: str | None = None) -> MergeResult:
@@ -117,7 +121,7 @@ def merge(dirs: Sequence[Path], results_root: Path, run_id: str | None = None) -
                 result.conflicts.append(
                     f"{combo_id}: {kept.outcome} in {kept_src.run_id} but "
                     + ", ".join(f"{a['outcome']} in {a['run_id']}" for a in aside)
-                    + f"; kept {kept_src.run_id}'s (a run beats an interruption beats a skip, then the latest)")
+                    + f"; kept {kept_src.run_id}'s (a run beats an interruption, a pending record, a skip; then the latest)")
     for src in loaded:  # unreadable files are kept beside the run, and named
         for p in record_paths(src.path):
             if any(w.startswith(f"skipped: {p}:") for w in src.warnings):

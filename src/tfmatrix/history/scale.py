@@ -1,6 +1,6 @@
 """``python -m tfmatrix scale``: the reporting benchmarks of ``benchmarks/bench_reporting.py``.
 
-Each method runs in a fresh worker process (:class:`tfmatrix.run.runner.Worker`,
+Each method runs in a fresh worker process (:class:`tfmatrix.run.execution.runner.Worker`,
 ``python -m tfmatrix.worker``), as the detection benchmarks do; the manager owns
 the timeout and reads the result.  ``records`` synthetic records (10,000) are
 spread over ``runs`` runs (100) for the report, and over two runs for compare;
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import TfmatrixError
 from ..records.quantity import Quantity
-from ..run.runner import Worker
+from ..run.execution.runner import Worker
 from ..worker.contract import WorkerSpec
 
 RECORDS = 10_000  # synthetic records, by default

@@ -9,52 +9,29 @@ written in one place: this module.
 
 ``environment`` (what the probe collected inside the venv) and ``host`` (the
 fingerprint of the machine) stay plain JSON mappings: they are facts from
-``collect_*`` functions, read by the doctor and shown by the report as they are.
+``collect_*`` functions, read by the doctor and shown by the report as they are.  A phase's record and a
+failure's live in :mod:`.phase`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import RECORD_SCHEMA_VERSION, __version__
-from ..stats import summarize
-from .status import Outcome, PhaseStatus, Status
+from .phase import Failure, Json, PhaseRecord, drop_none
+from .status import Outcome, Status, read_outcome
 
 if TYPE_CHECKING:
     from ..matrix.model import Combination
 
-Json = dict[str, Any]
 
-
-def _drop_none(doc: Json, *keys: str) -> Json:
-    """Leave out the optional ``keys`` whose value is None (the schema does not list them as required)."""
-    return {k: v for k, v in doc.items() if v is not None or k not in keys}
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A failure's class (``data/taxonomy.yaml``), the line that shows it, why it happens and how to fix it."""
-
-    cls: str
-    evidence: str
-    explanation: str
-    fix: str
-    culprit: str = ""  # the package most likely at fault ("keras 3.15.1"), "cannot tell", or "" (not judged: before v6)
-    blame: str = ""  # why that package, or why the evidence cannot single one out
-
-    def to_json(self) -> Json:
-        doc = {"class": self.cls, "evidence": self.evidence, "explanation": self.explanation, "fix": self.fix}
-        return doc | ({"culprit": self.culprit, "blame": self.blame} if self.culprit else {})
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any] | None) -> "Failure | None":
-        if not doc:
-            return None
-        return cls(doc["class"], doc.get("evidence", ""), doc.get("explanation", ""), doc.get("fix", ""),
-                   doc.get("culprit", ""), doc.get("blame", ""))
+def now() -> str:
+    """The time a record states (UTC, to the second)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -78,7 +55,7 @@ class Prediction:
 
 @dataclass
 class InstallOutcome:
-    """How the combination's venv was made to hold its pins (``tfmatrix.run.install``)."""
+    """How the combination's venv was made to hold its pins (``tfmatrix.run.provisioning.install``)."""
 
     backend: str
     ok: bool = False
@@ -109,94 +86,6 @@ class InstallOutcome:
                    resolved=list(resolved or doc.get("resolved") or []), check_ok=check.get("ok"),
                    check_output=check.get("output", ""), error=doc["error"], failed_step=doc["failed_step"],
                    steps=list(doc.get("steps") or []))
-
-
-_PHASE_OPTIONAL = ("extra", "exception", "gpu_peak_memory_bytes", "truncated", "warmup", "cached_from", "telemetry",
-                   "failure", "throughput_ips", "processes", "rounds")
-
-
-@dataclass
-class PhaseRecord:
-    """One phase of a combination: how it ended and what it measured, in the worker processes named in
-    ``processes`` (a cold-start phase is sampled once in each chain; a warm phase shares its process)."""
-
-    phase: str  # probe, import, export, shared-export, inspect, load, first-inference, latency, fidelity, throughput,
-    # peakmem
-    name: str  # the phase, its model and batch: "latency-retinanet-mnv2-256-b1"
-    benchmark: str  # the asv-style method it ran: "InferenceSuite.time_inference", or "probe"
-    model: str | None
-    batch: int | None
-    status: PhaseStatus
-    exit_code: int | None = None
-    signal: str | None = None
-    ntstatus: str | None = None
-    wall_seconds: float = 0.0
-    unit: str | None = None
-    samples: list[float] = field(default_factory=list)
-    peak_rss_bytes: int | None = None
-    setup_seconds: float | None = None
-    log: str = ""
-    stderr_tail: str = ""
-    note: str = ""
-    extra: Json | None = None
-    exception: Json | None = None
-    gpu_peak_memory_bytes: dict[str, int] | None = None
-    truncated: str | None = None
-    warmup: int | None = None
-    cached_from: Json | None = None
-    telemetry: Json | None = None
-    failure: Failure | None = None
-    processes: list[str] | None = None  # the worker processes (their log names) it ran in; None before schema 4
-    rounds: list[int] | None = None  # interleaved: the round of each sample, beside ``samples``; None: not interleaved
-    # derived from the samples when the phase is recorded, and kept as read (a record is never rewritten):
-    summary: dict[str, Any] | None = None
-    throughput_ips: float | None = None  # latency and throughput phases: the batch over the median call
-
-    def __post_init__(self) -> None:
-        if self.summary is None and self.samples:
-            self.summary = summarize(self.samples)
-        if self.throughput_ips is None and self.timed_batches and self.summary and self.summary["median"]:
-            self.throughput_ips = self.batch / self.summary["median"]  # type: ignore[operator]
-
-    def joined(self, later: "PhaseRecord") -> "PhaseRecord":
-        """This phase with a later process's samples added (a cold start's import, load or first inference).
-
-        A later failure wins the status and brings its exit, log and exception; the samples measured
-        before it are kept."""
-        base = self if later.status == PhaseStatus.OK else later
-        peaks = [p for p in (self.peak_rss_bytes, later.peak_rss_bytes) if p is not None]
-        rounds = None  # kept only while every sample has its round
-        if (self.rounds is not None or not self.samples) and (later.rounds is not None or not later.samples):
-            rounds = (self.rounds or []) + (later.rounds or []) or None
-        return dataclasses.replace(base, samples=self.samples + later.samples, summary=None, throughput_ips=None,
-                                   wall_seconds=self.wall_seconds + later.wall_seconds, rounds=rounds,
-                                   processes=list(dict.fromkeys((self.processes or []) + (later.processes or []))),
-                                   extra=self.extra or later.extra,
-                                   peak_rss_bytes=max(peaks) if peaks else None)
-
-    @property
-    def timed_batches(self) -> bool:
-        """A latency or throughput phase: calls of a batch timed one by one."""
-        return self.phase in ("latency", "throughput") and bool(self.batch)
-
-    def to_json(self) -> Json:
-        doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        doc.update(status=self.status.value, wall_seconds=round(self.wall_seconds, 6),
-                   failure=self.failure.to_json() if self.failure else None)
-        optional = _PHASE_OPTIONAL
-        if self.timed_batches:  # there the key is always present, None when nothing was measured
-            optional = tuple(k for k in optional if k != "throughput_ips")
-        return _drop_none(doc, *optional)
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> "PhaseRecord":
-        known = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in doc.items() if k in known}
-        kw.update(status=PhaseStatus(doc["status"]), failure=Failure.from_json(doc.get("failure")),
-                  samples=list(doc.get("samples") or []))
-        phase = cls(**kw)
-        phase.summary, phase.throughput_ips = doc.get("summary"), doc.get("throughput_ips")  # as recorded
-        return phase
 
 
 @dataclass(frozen=True)
@@ -284,12 +173,13 @@ class CombinationInfo:
     def to_json(self) -> Json:
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         doc.update({k: list(v) for k, v in doc.items() if isinstance(v, tuple)})
-        return _drop_none(doc, "hardware", "package")
+        return drop_none(doc, "hardware", "package")
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "CombinationInfo":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in doc.items() if k in known})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.items() if k in known}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -345,6 +235,16 @@ class CombinationRecord:
     def id(self) -> str:
         return self.combination.id
 
+    def end(self, status: Status, failure: Failure | None = None, reason: str = "", *,
+            family: str | None = None) -> "CombinationRecord":
+        """The one way a record ends: its status, the failure that ended it, the reason in one line (the
+        failure's class and evidence when none is given), the time, and the outcome against the matrix's
+        ``expect`` (``family``: the failure class's family in the taxonomy, which an ``expect`` may name)."""
+        self.status, self.failure, self.ended_at = status, failure, now()
+        self.reason = reason or (f"{failure.cls}: {failure.evidence}" if failure else "")
+        self.outcome = read_outcome(status, failure.cls if failure else None, self.combination.expect, family)
+        return self
+
     def producer(self, model: str) -> Producer | None:
         return next((p for p in self.producers if p.model == model), None)
 
@@ -379,7 +279,7 @@ class CombinationRecord:
             doc["shared_gpu"] = True
         if self.producers:
             doc["producers"] = [p.to_json() for p in self.producers]
-        return _drop_none(doc, "host", "placement", "gpu_index", "merged_from")
+        return drop_none(doc, "host", "placement", "gpu_index", "merged_from")
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "CombinationRecord":
@@ -444,7 +344,7 @@ class RunRecord:
                "host": self.host, "matrix": self.matrix, "profile": self.profile, "suite": self.suite,
                "options": self.options, "interruptions": self.interruptions, "resumptions": self.resumptions,
                "merge": self.merge}
-        return _drop_none(doc, "merge")
+        return drop_none(doc, "merge")
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "RunRecord":

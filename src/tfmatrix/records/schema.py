@@ -16,6 +16,9 @@ until it reaches :data:`~tfmatrix.RECORD_SCHEMA_VERSION`, then checked against
 * v5 -> v6: a failure's optional ``culprit`` and ``blame``; failure classes gained the install family
   (``no-interpreter``, ``no-wheel``, ``build-failed``, ``resolver-conflict``), ``keras-mismatch`` and
   ``python-version`` (classes are strings: an older record reads as it was).
+* v6 -> v7: combinations gained the ``pending`` status: cold starts measured, warm phases waiting for the
+  interleave session's rounds.  A v6 record written in that state said ``interrupted``, with a reason that
+  begins :data:`WAITING_V6`; it becomes ``pending`` (``--resume`` runs it again, as before).
 """
 
 from __future__ import annotations
@@ -47,6 +50,16 @@ def _unchanged(doc: Doc) -> Doc:
     return doc
 
 
+#: how a v6 record waiting for the interleaved rounds began its reason (it was written as ``interrupted``)
+WAITING_V6 = "waiting for the interleave session's rounds"
+
+
+def _combination_v6_to_v7(doc: Doc) -> Doc:
+    if doc.get("status") == "interrupted" and str(doc.get("reason") or "").startswith(WAITING_V6):
+        doc["status"] = doc["outcome"] = "pending"
+    return doc
+
+
 MIGRATIONS: dict[tuple[str, int], Callable[[Doc], Doc]] = {
     ("run", 1): _run_v1_to_v2,
     ("combination", 1): _unchanged,
@@ -58,6 +71,8 @@ MIGRATIONS: dict[tuple[str, int], Callable[[Doc], Doc]] = {
     ("combination", 4): _unchanged,  # v5 adds a phase's ``rounds``; before, no run was interleaved
     ("run", 5): _unchanged,
     ("combination", 5): _unchanged,  # v6 adds a failure's ``culprit`` and ``blame``; before, none was judged
+    ("run", 6): _unchanged,
+    ("combination", 6): _combination_v6_to_v7,  # v7 adds ``pending``; v6 wrote it as ``interrupted``
 }
 
 
@@ -97,5 +112,5 @@ def check(doc: Doc, origin: str) -> Doc:
     try:
         _validator(doc["kind"])(doc)
     except fastjsonschema.JsonSchemaException as exc:
-        raise BadRecord(f"{origin}: does not match the {doc['kind']} schema: {exc.message}") from None
+        raise BadRecord(f"{origin}: does not match the {doc['kind']} schema: {getattr(exc, 'message', exc)}") from None
     return doc

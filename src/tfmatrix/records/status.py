@@ -1,7 +1,8 @@
 """Every way a combination or a phase can end, as enums, mapped in one place (nox's ``Status`` style).
 
 A combination's :class:`Status` is what happened; its :class:`Outcome` is how
-that reads against the matrix's ``expect:``.  Only :data:`SESSION_FAILS`
+that reads against the matrix's ``expect:``.  ``pending`` is not an ending: a record written when the
+cold starts are measured and the warm phases wait for the interleave session, replaced in place when it ends.  Only :data:`SESSION_FAILS`
 outcomes make the nox session fail.  A phase ends in a :class:`PhaseStatus`.
 
 The members are strings (``Status.OK == "ok"``), so records stay plain JSON
@@ -32,6 +33,7 @@ class Status(_Value):
     INSTALL_FAILED = "install-failed"
     SKIPPED = "skipped"
     INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM; `nox -s bench -- --resume` runs it again
+    PENDING = "pending"  # cold starts measured, warm phases waiting for the interleave session's rounds
 
 
 class Outcome(_Value):
@@ -43,6 +45,7 @@ class Outcome(_Value):
     INSTALL_FAILED = "install-failed"
     SKIPPED = "skipped"
     INTERRUPTED = "interrupted"
+    PENDING = "pending"
     EXPECTED_FAILURE = "expected-failure"
     UNEXPECTED_PASS = "unexpected-pass"
     UNEXPECTED_FAILURE = "unexpected-failure"
@@ -72,13 +75,15 @@ SESSION_FAILS = frozenset({Outcome.FAILED, Outcome.INSTALL_FAILED, Outcome.UNEXP
 #: Outcomes that count as working when two runs are compared.
 WORKING = frozenset({Outcome.OK, Outcome.DEGRADED, Outcome.EXPECTED_FAILURE})
 #: Outcomes of a combination that did not (fully) run: nothing to judge.
-NOT_RUN = frozenset({Outcome.SKIPPED, Outcome.INTERRUPTED})
+NOT_RUN = frozenset({Outcome.SKIPPED, Outcome.INTERRUPTED, Outcome.PENDING})
+#: Statuses ``--resume`` runs again: a real interruption, and a combination whose interleaved rounds never came.
+UNFINISHED = frozenset({Status.INTERRUPTED, Status.PENDING})
 
 
 def read_outcome(status: Status, failure_class: str | None, expect: str | None, family: str | None = None) -> Outcome:
     """How a combination's result reads against what the matrix expected of it; ``expect`` names the class
     observed, or its ``family`` (``install-failed`` accepts each install class: the taxonomy says which)."""
-    if status in (Status.SKIPPED, Status.INTERRUPTED) or expect is None:
+    if status in (Status.SKIPPED, Status.INTERRUPTED, Status.PENDING) or expect is None:
         return Outcome(status.value)
     observed = None if status == Status.OK else failure_class
     if observed is None:

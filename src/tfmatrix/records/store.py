@@ -4,9 +4,10 @@
   suite commit, profile, options), written when the run's first session starts,
   replaced atomically under the run's lock, only ever gaining fields;
 * ``<combination-id>.json``: a :class:`~tfmatrix.records.model.CombinationRecord`
-  each, create-only (nothing already recorded is overwritten);
+  each, create-only (nothing already recorded is overwritten), but for a ``pending`` one (cold starts
+  measured, warm phases waiting for the interleave session), which its ending replaces in place;
 * ``logs/<combination-id>/``: the install log and one log per phase;
-* ``attempts/``: interrupted attempts set aside by ``--resume``, a merge's duplicates.
+* ``attempts/``: interrupted attempts set aside by ``--resume``, a merge's duplicates (never a pending record).
 
 Reading goes through :func:`load_run`, the one reader: a record that is
 truncated, of an unknown ``schema_version``, or that fails the JSON Schema once
@@ -28,17 +29,14 @@ from typing import Any, Callable
 
 from ..atomic import write_json_atomic, write_json_new
 from ..errors import ResultsError
-from .model import CombinationRecord, RunRecord
+from .model import CombinationRecord, RunRecord, now
 from .schema import BadRecord, check
+from .status import Status
 
 RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
 RUN_ID_ENV = "TFMATRIX_RUN_ID"
 RESULTS_ENV = "TFMATRIX_RESULTS"
 REPORTS_ENV = "TFMATRIX_REPORTS"
-
-
-def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def new_run_id() -> str:
@@ -72,7 +70,7 @@ def read_json(path: Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError:  # a ValueError too, without .msg
         raise ResultsError(f"{path}: not UTF-8 text") from None
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict):
         raise ResultsError(f"{path}: expected a JSON object")
@@ -209,7 +207,11 @@ class RunDir:
 
     def mark_interrupted(self, combo_id: str, signal_name: str) -> None:
         entry = {"at": now(), "signal": signal_name, "combination": combo_id}
-        self._update_run(lambda run: run.interruptions.append(entry) or True)
+
+        def change(run: RunRecord) -> bool:
+            run.interruptions.append(entry)
+            return True
+        self._update_run(change)
 
     def mark_resumed(self, invocation: str) -> None:
         """Once per resuming nox invocation (each of its bench sessions calls this)."""
@@ -246,17 +248,35 @@ class RunDir:
             return target
 
     def write_record(self, record: CombinationRecord, path: Path | None = None) -> Path:
-        """Write a combination record (create-only), at its place in the run unless ``path`` says otherwise."""
+        """Write a combination record, at its place in the run unless ``path`` says otherwise: create-only,
+        except over a ``pending`` record, which its combination's ending replaces in place (atomically)."""
         path = path or self.record_path(record.id)
         try:
             write_json_new(str(path), record.to_json())
         except FileExistsError:
-            raise ResultsError(
-                f"{path}: a record for {record.id} already exists in run {self.run_id}; "
-                "records are never overwritten (start a new run)") from None
+            if not self._pending(path):
+                raise ResultsError(
+                    f"{path}: a record for {record.id} already exists in run {self.run_id}; "
+                    "records are never overwritten (start a new run)") from None
+            try:
+                write_json_atomic(str(path), record.to_json())
+            except OSError as exc:
+                raise self.write_error(path, exc) from None
         except OSError as exc:
             raise self.write_error(path, exc) from None
         return path
+
+    @staticmethod
+    def _pending(path: Path) -> bool:
+        try:
+            record = load(path)
+        except BadRecord:
+            return False
+        return isinstance(record, CombinationRecord) and record.status == Status.PENDING
+
+    def pending(self) -> list[str]:
+        """The combinations whose records still wait for interleaved rounds (the run stopped before them)."""
+        return [r.id for r in self.load().records if r.status == Status.PENDING] if self.path.is_dir() else []
 
     def write_error(self, path: Path, exc: OSError) -> ResultsError:
         """One line for a failed write; the records already written are untouched (writes are atomic)."""

@@ -21,6 +21,7 @@ OUTCOME_CSS: dict[str, str] = {  # an Outcome is a str: a record's plain string 
     Outcome.OK: "ok", Outcome.DEGRADED: "degraded", Outcome.EXPECTED_FAILURE: "expected",
     Outcome.UNEXPECTED_FAILURE: "unexpected", Outcome.FAILED: "unexpected", Outcome.UNEXPECTED_PASS: "unexpected",
     Outcome.SKIPPED: "skipped", Outcome.INSTALL_FAILED: "install-failed", Outcome.INTERRUPTED: "interrupted",
+    Outcome.PENDING: "interrupted",  # its rounds never ran: not measured, as an interruption
 }
 
 

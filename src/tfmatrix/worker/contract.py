@@ -89,7 +89,8 @@ class Workload:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Workload":
         known = {f.name: f for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        return cls(**values)
 
 
 #: Where a model comes from (``source:`` in matrix.yaml)
@@ -209,15 +210,33 @@ class Telemetry:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """What a ``time_*`` step takes in one of several interleaved rounds, decided by the manager (which counts
+    what the step's earlier rounds took): calls and seconds at least, untimed calls first, and the budget."""
+
+    min_queries: int
+    min_seconds: float
+    warmup: int
+    budget_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Quota":
+        return cls(int(data["min_queries"]), float(data["min_seconds"]), int(data["warmup"]),
+                   float(data["budget_seconds"]))
+
+
+@dataclass(frozen=True)
 class WorkerSpec:
     """One step a worker runs: the probe, or one asv-style benchmark method with its params.
 
     A worker process runs one step (``--spec``) or a sequence sent one at a time (``--serve``).
     ``inline``: a ``timeraw_*`` step runs its code in this very process, once (a cold-start chain's import
-    or load), instead of in ``repeat`` fresh interpreters.  ``round`` ``(i, n)``: a ``time_*`` step is one
-    of n interleaved rounds: it takes calls until its rounds in this process reach (i+1)/n of its minimum
-    calls and seconds, at least one (1/n of them when the earlier rounds ran elsewhere); the warmup calls in
-    round 0 only.
+    or load), instead of in ``repeat`` fresh interpreters.  ``quota``: a ``time_*`` step is one of several
+    interleaved rounds, and takes what the manager decided instead of its benchmark's own minimums; the
+    worker keeps nothing between steps.
     """
 
     probe: bool = False
@@ -229,14 +248,14 @@ class WorkerSpec:
     telemetry: Telemetry | None = None
     budget_seconds: float | None = None  # time_*: stop after this long (with 3 samples at least)
     inline: bool = False
-    round: tuple[int, int] | None = None  # time_*: round i of n (interleaved): 1/n of the minimums
+    quota: Quota | None = None  # time_*: one interleaved round's calls, seconds, warmup and budget
 
     def to_json(self) -> dict[str, Any]:
         return {"probe": self.probe, "benchmark_file": self.benchmark_file, "class": self.cls,
                 "method": self.method, "params": list(self.params), "timeout": self.timeout,
                 "telemetry": self.telemetry.to_json() if self.telemetry else None,
                 "budget_seconds": self.budget_seconds, "inline": self.inline,
-                "round": list(self.round) if self.round else None}
+                "quota": self.quota.to_json() if self.quota else None}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "WorkerSpec":
@@ -246,7 +265,7 @@ class WorkerSpec:
                    timeout=float(data.get("timeout", 600.0)),
                    telemetry=Telemetry.from_json(telemetry) if telemetry else None,
                    budget_seconds=data.get("budget_seconds"), inline=bool(data.get("inline")),
-                   round=(int(data["round"][0]), int(data["round"][1])) if data.get("round") else None)
+                   quota=Quota.from_json(data["quota"]) if data.get("quota") else None)
 
 
 #: WorkerResult fields left out of its JSON when unset

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import faulthandler
+import functools
 import importlib.util
 import json
 import os
@@ -96,8 +97,9 @@ def _peak_rss_windows() -> int | None:  # pragma: no cover - exercised on Window
                         ("PagefileUsage", ctypes.c_size_t), ("PeakPagefileUsage", ctypes.c_size_t)]
         pmc = PMC()
         pmc.cb = ctypes.sizeof(PMC)
-        handle = ctypes.windll.kernel32.GetCurrentProcess()
-        if ctypes.windll.psapi.GetProcessMemoryInfo(handle, ctypes.byref(pmc), pmc.cb):
+        windll = getattr(ctypes, "windll")  # noqa: B009 - Windows only: not in the type stubs elsewhere
+        handle = windll.kernel32.GetCurrentProcess()
+        if windll.psapi.GetProcessMemoryInfo(handle, ctypes.byref(pmc), pmc.cb):
             return int(pmc.PeakWorkingSetSize)
     except Exception:
         return None
@@ -190,15 +192,10 @@ def run_inline(code_and_setup: Any) -> list[float]:
     return [time.perf_counter() - t0]
 
 
-_CLASSES: dict[tuple[str, str], type] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def benchmark_class(path: str, class_name: str) -> type:
-    """The suite class, its file imported once per process."""
-    key = (path, class_name)
-    if key not in _CLASSES:
-        _CLASSES[key] = load_benchmark_class(path, class_name)
-    return _CLASSES[key]
+    """The suite class, its file imported once per process (code, like any import: no measurement state)."""
+    return load_benchmark_class(path, class_name)
 
 
 def run_benchmark(spec: WorkerSpec) -> WorkerResult:
@@ -226,11 +223,6 @@ def run_benchmark(spec: WorkerSpec) -> WorkerResult:
     return result
 
 
-#: a ``time_*`` step's rounds so far in this process: (its last round, calls, seconds), so each round tops the
-#: calls and seconds up to its share of the minimums, instead of each round rounding its own share up
-_ROUNDS: dict[tuple[Any, ...], tuple[int, int, float]] = {}
-
-
 def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result: WorkerResult) -> None:
     """The timed part, by asv's method prefix; samples and unit go into ``result``."""
     name = spec.method
@@ -245,15 +237,9 @@ def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result:
         min_q = int(_attr(obj, method, "min_queries", 10))
         min_s = float(_attr(obj, method, "min_seconds", 1.0))
         budget = spec.budget_seconds if spec.budget_seconds is not None else max(4 * min_s, 60.0)
-        key = (spec.benchmark_file, spec.cls, spec.method, tuple(map(str, params)))
-        if spec.round is not None:  # one of n interleaved rounds: its share of the minimums
-            i, n = spec.round
-            last, calls, seconds = _ROUNDS.get(key, (-1, 0, 0.0))
-            if last != i - 1:  # the earlier rounds ran in another process: count them as having taken their shares
-                calls, seconds = -(-min_q * i // n), min_s * i / n
-            # this round tops its rounds up to their share of the minimums, with at least one call
-            min_q, min_s, budget = max(1, -(-min_q * (i + 1) // n) - calls), min_s * (i + 1) / n - seconds, budget / n
-            warmup = warmup if i == 0 else 0  # the process is warm; a switch's cost hits every combination alike
+        if spec.quota is not None:  # one of several interleaved rounds: what the manager decided it takes
+            q = spec.quota
+            warmup, min_q, min_s, budget = q.warmup, q.min_queries, q.min_seconds, q.budget_seconds
         for _ in range(warmup):
             method(*params)
         samples: list[float] = []
@@ -268,8 +254,6 @@ def _measure(obj: Any, method: Any, params: list[Any], spec: WorkerSpec, result:
             if elapsed >= budget and len(samples) >= 3:
                 result.truncated = f"stopped after {len(samples)} queries: budget of {budget:g} s reached"
                 break
-        if spec.round is not None:
-            _ROUNDS[key] = (spec.round[0], calls + len(samples), seconds + elapsed)
         result.samples, result.unit, result.warmup = samples, "seconds", warmup
     elif name.startswith("track_"):
         result.samples = [float(method(*params))]

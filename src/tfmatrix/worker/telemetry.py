@@ -77,7 +77,7 @@ class Sampler:
     def __enter__(self) -> "Sampler":
         if self.nvml is None:
             try:
-                import pynvml as nvml  # type: ignore[import-not-found]
+                import pynvml as nvml
             except ImportError:
                 self.reason = "nvidia-ml-py (pynvml) is not installed in this environment"
                 return self

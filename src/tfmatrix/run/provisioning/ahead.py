@@ -10,7 +10,7 @@ One stage for both ways a nox invocation runs several combinations:
 
 Each install is a child ``nox -s "bench(<id>)" -- ... --stage install`` (a :data:`Launcher`): the venv is
 nox's own, made as that session would make it, and each makes its combination's own exports after its install
-(:meth:`tfmatrix.run.pipeline.Bench.export_ahead`; its session adopts their records).  Downloads are
+(:meth:`tfmatrix.run.scheduling.pipeline.Pipeline.export_ahead`; its session adopts their records).  Downloads are
 network-bound, so a plain run's installs run ``jobs`` at once, and the first session installs and exports its
 own meanwhile: an export's seconds are then not a quiet machine's, which its note says (an export is one
 sample, never judged by ``compare``).  The pool installs one at a time.
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
-from ..matrix.model import Combination
-from ..records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
-from .context import PROFILE_ENV
+from ...matrix.model import Combination
+from ...records.store import RESULTS_ENV, RUN_ID_ENV, RunDir
+from ..noxside.context import PROFILE_ENV
 
 if TYPE_CHECKING:
-    from .context import Context
-    from .options import Options
+    from ..noxside.context import Context
+    from ..noxside.options import Options
 
 #: installs at once: downloads are network-bound, and a sync's bytecode compilation is the CPU-bound rest
 JOBS = 2
@@ -151,22 +151,14 @@ class Ahead:
             stop()
 
 
-#: this nox process's installs ahead, per run id (started by the first bench session; None: none)
-AHEAD: dict[str, Ahead | None] = {}
-
-
-def for_invocation(session: Any, ctx: "Context", run: "RunDir", opts: "Options", later: Sequence[str] | None,
-                   jobs: int = JOBS) -> Ahead | None:
-    """The first bench session of a plain run starts the installs of the bench sessions nox runs after it."""
-    if ctx.run_id in AHEAD:
-        return AHEAD[ctx.run_id]
-    found: Ahead | None = None
+def start(session: Any, ctx: "Context", run: "RunDir", opts: "Options", later: Sequence[str] | None,
+          jobs: int = JOBS) -> Ahead | None:
+    """The first bench session of a plain run starts the installs of the bench sessions nox runs after it
+    (once: its :class:`~tfmatrix.run.noxside.context.Invocation` keeps them)."""
     combos = [opts.narrow(c) for c in (ctx.combination(i) for i in later or ()) if ctx.in_shard(c, opts)]
-    if opts.stage == "all" and opts.placed_by == "local" and combos:
-        # the session's own options: its children run one combination each, in this shard, as it would
-        launcher = NoxLauncher(root=ctx.root, run=run, profile=ctx.profile, posargs=list(session.posargs),
-                               python=sys.executable, placed_by="local")
-        found = Ahead(combos, launcher, lambda cid: run.log_dir(cid) / "install-outcome.json", jobs)
-        found.start(session.log)
-    AHEAD[ctx.run_id] = found
-    return found
+    if not opts.top_level or not combos:
+        return None
+    # the session's own options: its children run one combination each, in this shard, as it would
+    launcher = NoxLauncher(root=ctx.root, run=run, profile=ctx.profile, posargs=list(session.posargs),
+                           python=sys.executable, placed_by="local")
+    return Ahead(combos, launcher, lambda cid: run.log_dir(cid) / "install-outcome.json", jobs).start(session.log)

@@ -14,7 +14,7 @@ Three ways, one :class:`Source` per model of a combination:
 * ``brought``: a SavedModel folder the matrix names (``source: saved_model``).
 
 The key holds the exporter's pins as one resolve of its requirements gives them
-(:func:`tfmatrix.run.install.resolve`, from no earlier lock), the same whichever side computes
+(:func:`tfmatrix.run.provisioning.install.resolve`, from no earlier lock), the same whichever side computes
 it: the exporter's session (its install's lock) or a consumer (:func:`resolve_exporter`); the
 exporter's cache venv is then synced to that very lock, not resolved again.
 """
@@ -27,17 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..atomic import write_json_atomic
-from ..diagnosis import evidence, rules
-from ..matrix.model import Combination, ModelSpec
-from ..records.model import InstallOutcome, PhaseRecord, Producer
-from ..records.status import PhaseStatus
-from ..records.store import now, read_json
-from ..worker.contract import Workload
-from ..worker.workload import is_exported
-from . import install, locks, runner
-from .context import Context
-from .runner import PhaseSpec, planned
+from ...atomic import write_json_atomic
+from ...diagnosis import evidence, rules
+from ...matrix.model import Combination, ModelSpec
+from ...records.model import InstallOutcome, PhaseRecord, Producer
+from ...records.status import PhaseStatus
+from ...records.store import now, read_json
+from ...worker.contract import Workload
+from ...worker.workload import is_exported
+from ..execution import runner
+from ..execution.runner import PhaseSpec, planned
+from ..noxside.context import Context
+from . import install, locks
 
 EXPORT_META = "tfmatrix-export.json"
 

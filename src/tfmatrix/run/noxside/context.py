@@ -1,35 +1,67 @@
-"""What the noxfile knows once, at import: the project, the matrix, its combinations, the run."""
+"""What the noxfile knows once, at import: the project, the matrix, its combinations, the run, and this nox
+command's :class:`Invocation` (what its sessions share)."""
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .. import __version__
-from ..errors import TfmatrixError
-from ..matrix import shard
-from ..matrix.expand import combinations
-from ..matrix.model import Combination, Matrix
-from ..records.model import RunRecord
-from ..records.store import REPORTS_ENV, RESULTS_ENV, RunDir, now, reports_root
-from .host import collect_git, host_fingerprint
+from ... import __version__
+from ...errors import TfmatrixError
+from ...matrix import shard
+from ...matrix.expand import combinations
+from ...matrix.model import Combination, Matrix
+from ...records.model import RunRecord
+from ...records.store import REPORTS_ENV, RESULTS_ENV, RunDir, now, reports_root
+from ..execution.host import collect_git, host_fingerprint
+from .noxadapter import NoxWords
 from .options import Options
+
+if TYPE_CHECKING:
+    from ..provisioning.ahead import Ahead
+    from ..scheduling.interleave import Interleave
 
 CACHE_ENV = "TFMATRIX_CACHE"
 PROFILE_ENV = "TFMATRIX_PROFILE"
 
 
+@dataclass
+class Invocation:
+    """What the sessions of one ``nox`` command share, made once with its :class:`Context`.
+
+    Its first bench session plans it (:func:`tfmatrix.run.noxside.invocation.plan`): the combinations nox selected
+    (itself, then the bench sessions queued after it), the installs it starts ahead for the later ones, and
+    the interleave that keeps their warm workers pending until the ``interleave`` session's rounds; or, under
+    an executor, the combinations its bench sessions queued for the ``dispatch`` session.
+    ``words``: what nox's logger said of each session (for the sessions nox ends before they run)."""
+
+    words: NoxWords = field(default_factory=NoxWords)
+    planned: bool = False
+    selected: list[str] | None = None  # combination ids in nox's order; None: nox does not say (not nox's session)
+    ahead: "Ahead | None" = None
+    rounds: "Interleave | None" = None
+    queued: list[Combination] = field(default_factory=list)  # for the dispatch session (--gpus, --executor ray)
+
+    @property
+    def later(self) -> list[str] | None:
+        """The bench sessions after the first (None: nox does not say)."""
+        return None if self.selected is None else self.selected[1:]
+
+
 @dataclass(frozen=True)
 class Context:
-    """The project, the validated matrix, the profile's combinations (expanded once) and this invocation's run."""
+    """The project, the validated matrix, the profile's combinations (expanded once), this invocation's run
+    and what its sessions share."""
 
     root: Path
     matrix: Matrix
     profile: str
     run_id: str
     results_root: Path
+    invocation: Invocation = field(default_factory=Invocation, compare=False, repr=False)
 
     @functools.cached_property
     def combos(self) -> tuple[Combination, ...]:

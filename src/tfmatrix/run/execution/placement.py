@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from packaging.version import InvalidVersion, Version
 
-from ..matrix.model import Combination, Hardware
+from ...matrix.model import Combination, Hardware
 from .host import GpuInfo
 
 NO_MATCH = "no matching hardware"

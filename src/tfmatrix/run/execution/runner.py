@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..matrix.model import Combination
-from ..records.model import PhaseRecord
-from ..records.status import PhaseStatus
-from ..worker.contract import BenchConfig, Telemetry, WorkerResult, WorkerSpec, Workload
+from ...matrix.model import Combination
+from ...records.model import PhaseRecord
+from ...records.status import PhaseStatus
+from ...worker.contract import BenchConfig, Quota, Telemetry, WorkerResult, WorkerSpec, Workload
 from .exits import describe_exit
 
 STDERR_TAIL_BYTES = 8192
@@ -60,6 +60,7 @@ class PhaseSpec:
     batch: int | None = None
     inline: bool = False  # timeraw: once, in the chain's own process (its import is the chain's first step)
     round: tuple[int, int] | None = None  # latency/throughput: round i of n, interleaved with other combinations
+    quota: Quota | None = None  # and what it takes in that round (the manager's arithmetic, sent to the worker)
 
     @property
     def name(self) -> str:
@@ -319,7 +320,7 @@ def run_phase(spec: PhaseSpec, *, python: str, benchmark_file: Path, log_dir: Pa
     else:
         step = WorkerSpec(benchmark_file=str(benchmark_file), cls=spec.cls, method=spec.method,
                           params=spec.params, timeout=timeout, telemetry=telemetry, inline=spec.inline,
-                          round=spec.round)
+                          quota=spec.quota)
     own = worker is None
     w = worker or Worker(python, env, log_dir / f"{spec.name}.log")
     try:

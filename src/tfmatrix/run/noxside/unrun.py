@@ -9,67 +9,32 @@ session; the summary (:func:`record_unrun`) then writes a record for each bench 
 invocation that ended without one, classified from nox's and uv's words, and the summary session fails
 unless the matrix expected that ending.
 
-nox's words come from its logger (:class:`NoxWords`, attached at noxfile import) and from its
-session results; uv's from ``uv python find`` for a missing interpreter.
+nox's words come from its logger and from its session results, both read through
+:mod:`.noxside.noxadapter` (the invocation's ``words``, attached at noxfile import); uv's from
+``uv python find`` for a missing interpreter.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import subprocess
 from typing import Any
 
-from ..diagnosis import blame
-from ..diagnosis.classify import classify_failure, family_of
-from ..errors import TfmatrixError
-from ..matrix.model import Combination
-from ..records.model import CombinationInfo, CombinationRecord, Failure
-from ..records.status import SESSION_FAILS, Status
-from ..records.store import RunDir
+from ...diagnosis import blame
+from ...diagnosis.classify import classify_failure, family_of
+from ...errors import TfmatrixError
+from ...matrix.model import Combination
+from ...records.model import CombinationInfo, CombinationRecord, Failure
+from ...records.status import Status
+from ...records.store import RunDir
+from ..provisioning.install import find_uv
 from . import options
 from .context import Context
 from .endings import record_by_driver
-from .install import find_uv
-from .interleave import ended_bench_sessions
+from .noxadapter import ended_bench_sessions
 
-_RUNNING = re.compile(r"^Running session (?P<name>\S.*)$")
-_VERDICT = re.compile(r"^Session \S+ (was successful|failed|aborted|skipped)")  # nox's own verdict line: not evidence
 _VENV = re.compile(r"\bvenv\b|virtual ?env|Python interpreter")
-
-
-class NoxWords(logging.Handler):
-    """What nox's logger said in error during each session (a command that failed, with its output; the last
-    40 lines), less nox's own verdict line."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.current: str | None = None
-        self.said: dict[str, list[str]] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a log call with bad arguments is nox's business
-            return
-        m = _RUNNING.match(message)
-        if m:
-            self.current = m.group("name")
-        elif self.current is not None and record.levelno >= logging.ERROR and not _VERDICT.match(message):
-            lines = self.said.setdefault(self.current, [])
-            lines.extend(message.splitlines())
-            del lines[:-40]
-
-
-WORDS = NoxWords()
-
-
-def listen() -> None:
-    """Attach :data:`WORDS` to nox's logger (at noxfile import; once)."""
-    logger = logging.getLogger("nox")
-    if WORDS not in logger.handlers:
-        logger.addHandler(WORDS)
 
 
 def uv_python_find(python: str) -> str:
@@ -105,7 +70,8 @@ def condensed(said: str) -> str:
 def record_unrun(session: Any, ctx: Context) -> list[CombinationRecord]:
     """A record for each bench session of this invocation that nox ended before tfmatrix's code ran."""
     written: list[CombinationRecord] = []
-    for combo_id, status, reason, posargs in ended_bench_sessions(session) or []:
+    for ended in ended_bench_sessions(session) or []:
+        combo_id, status, reason, posargs = ended.combo, ended.status, ended.reason, ended.posargs
         if reason.startswith("tfmatrix:"):
             continue  # tfmatrix's own code ran and ended it with a user error (one line, already said)
         try:
@@ -114,13 +80,13 @@ def record_unrun(session: Any, ctx: Context) -> list[CombinationRecord]:
             run = ctx.run_to_write(opts)
         except TfmatrixError:  # its own session said so in one line, and wrote nothing to record it in
             continue
-        if opts.placed_by != "local" or opts.stage != "all" or not ctx.in_shard(combo, opts):
+        if not opts.top_level or not ctx.in_shard(combo, opts):
             continue  # an executor's driver, or the shard that owns it, records it
         if run.record_path(combo.id).exists():
             continue
         ctx.ensure_run(run, opts)
         said = [f"nox: session {status}" + (f": {reason}" if reason else "")]
-        said += WORDS.said.get(f"bench({combo.id})", [])
+        said += ctx.invocation.words.said.get(f"bench({combo.id})", [])
         uv_said = uv_python_find(combo.python) if "interpreter" in reason.lower() else ""
         text = "\n".join(said + ([f"uv: {uv_said}"] if uv_said else []))
         failure = classify_failure(status="error", text=text, gpu_stack=combo.needs_gpu)
@@ -142,10 +108,3 @@ def _record(run: RunDir, combo: Combination, opts: options.Options, failure: Fai
     done = run.existing_record(combo.id)
     assert done is not None
     return done
-
-
-def failed(records: list[CombinationRecord]) -> list[str]:
-    """The unrun combinations that fail the invocation (those the matrix did not expect to end so), named with
-    their outcome and class (their evidence is in the summary above)."""
-    return [f"{r.id}: {r.outcome} ({r.failure.cls if r.failure else 'no class'})" for r in records
-            if r.outcome in SESSION_FAILS]

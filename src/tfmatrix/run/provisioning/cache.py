@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ..errors import TfmatrixError
+from ...errors import TfmatrixError
 
 LAST_USED = ".tfmatrix-last-used"
 DURATION_RE = re.compile(r"^([0-9]+)([hdw])$")

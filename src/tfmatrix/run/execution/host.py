@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..worker import probe
+from ...worker import probe
 
 ASSUME_GPU_ENV = "TFMATRIX_ASSUME_GPU"
 
@@ -40,7 +40,7 @@ class GpuInfo:
 
 def _import_nvml() -> ModuleType | None:
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     return pynvml

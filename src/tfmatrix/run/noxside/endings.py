@@ -1,25 +1,22 @@
 """How a combination ends, for nox and in its record, wherever it ends: in its own bench session, in the
-interleave session, at its install ahead, or in an executor's driver that never saw it run."""
+interleave session, at its install ahead, or in an executor's driver that never saw it run.
+
+A record ends one way, :meth:`~tfmatrix.records.model.CombinationRecord.end`, from an :class:`Ending`;
+nox is told one way, :func:`tell_nox`, from the records a session ended."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
-from ..diagnosis import blame
-from ..diagnosis.classify import classify_failure, family_of
-from ..matrix.model import Combination
-from ..records.model import (
-    CombinationInfo,
-    CombinationRecord,
-    Failure,
-    InstallOutcome,
-    Placement,
-)
-from ..records.status import SESSION_FAILS, Outcome, Status, read_outcome
-from ..records.store import RunDir, now
-from .host import host_fingerprint
+from ...diagnosis import blame
+from ...diagnosis.classify import classify_failure, family_of
+from ...matrix.model import Combination
+from ...records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, Placement
+from ...records.status import SESSION_FAILS, Outcome, Status
+from ...records.store import RunDir, now
+from ..execution.host import host_fingerprint
 from .options import Options
 
 
@@ -45,8 +42,9 @@ class Ending:
     reason: str = ""
 
     @property
-    def why(self) -> str:
-        return self.reason or (f"{self.failure.cls}: {self.failure.evidence}" if self.failure else "")
+    def family(self) -> str | None:
+        """The failure class's family in the taxonomy (an ``expect:`` may name the family)."""
+        return family_of(self.failure.cls if self.failure else None)
 
 
 def new_record(run: RunDir, combo: Combination, opts: Options, executor: str) -> CombinationRecord:
@@ -62,16 +60,8 @@ def record_by_driver(run: RunDir, combo: Combination, opts: Options, executor: s
                      reason: str, failure: Failure | None = None) -> Path:
     """What an executor's driver records when a combination never ran (no matching hardware) or
     its session ended without a record (killed): the reason, never a silent gap."""
-    record = new_record(run, combo, opts, executor)
-    record.status, record.reason, record.ended_at, record.failure = status, reason, now(), failure
-    record.outcome = outcome_of(status, failure, combo.expect)
-    return run.write_record(record)
-
-
-def outcome_of(status: Status, failure: Failure | None, expect: str | None) -> Outcome:
-    """:func:`read_outcome` with the failure's class and its family, from the taxonomy."""
-    cls = failure.cls if failure else None
-    return read_outcome(status, cls, expect, family_of(cls))
+    ending = Ending(status, failure, reason)
+    return run.write_record(new_record(run, combo, opts, executor).end(status, failure, reason, family=ending.family))
 
 
 def install_failed(inst: InstallOutcome, combo: CombinationInfo) -> Ending:
@@ -81,16 +71,24 @@ def install_failed(inst: InstallOutcome, combo: CombinationInfo) -> Ending:
     return Ending(Status.INSTALL_FAILED, failure, f"{inst.failed_step}: {failure.cls}: {failure.evidence}")
 
 
-def tell_nox(session: NoxSession, combo: Combination, rec: CombinationRecord) -> None:
-    """How the session ends for nox: skipped, failed, or a warning for an unexpected degraded run."""
-    expected = f" (expected {combo.expect})" if combo.expect else ""
-    if rec.outcome == Outcome.SKIPPED:
-        session.skip(f"{combo.id}: {rec.reason}")
-    if rec.outcome in SESSION_FAILS:
-        session.error(f"{combo.id}: {rec.outcome}{expected}: {rec.reason}")
-    warning = degraded_warning(rec)
-    if warning:
+def tell_nox(session: NoxSession, ended: CombinationRecord | Sequence[CombinationRecord | None],
+             what: str = "combinations failed") -> None:
+    """How a session ends for nox, from the records it ended: a warning for each unexpected degraded run,
+    then failed if any failed (``what``: how many, and what happened to them), or skipped when its one
+    combination was skipped."""
+    records = [ended] if isinstance(ended, CombinationRecord) else [r for r in ended if r is not None]
+    for warning in filter(None, map(degraded_warning, records)):
         session.warn(warning)
+    bad = [r for r in records if r.outcome in SESSION_FAILS]
+    if isinstance(ended, CombinationRecord):
+        rec, expect = ended, ended.combination.expect
+        if bad:
+            session.error(f"{rec.id}: {rec.outcome}{f' (expected {expect})' if expect else ''}: {rec.reason}")
+        if rec.outcome == Outcome.SKIPPED:
+            session.skip(f"{rec.id}: {rec.reason}")
+    elif bad:
+        session.error(f"tfmatrix: {len(bad)} {what}: "
+                      + "; ".join(f"{r.id}: {r.outcome}" + (f" ({r.failure.cls})" if r.failure else "") for r in bad))
 
 
 def degraded_warning(rec: CombinationRecord) -> str:

@@ -16,11 +16,11 @@ import dataclasses
 import os
 from typing import Any
 
-from ..diagnosis import blame
-from ..diagnosis.classify import classify_failure, read_log, tensorflow_gpu_lines
-from ..matrix.model import Combination
-from ..records.model import Failure, PhaseRecord
-from ..records.status import PhaseStatus
+from ...diagnosis import blame
+from ...diagnosis.classify import classify_failure, read_log, tensorflow_gpu_lines
+from ...matrix.model import Combination
+from ...records.model import Failure, PhaseRecord
+from ...records.status import PhaseStatus
 from . import runner
 
 

@@ -14,12 +14,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from ..errors import TfmatrixError
-from ..matrix.shard import Shard, parse_shard
-from ..records.store import check_run_id
+from ...errors import TfmatrixError
+from ...matrix.shard import Shard, parse_shard
+from ...records.store import check_run_id
 
 if TYPE_CHECKING:
-    from ..matrix.model import Combination
+    from ...matrix.model import Combination
 
 HELP = ("--models ID[,ID], --import-only, --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
         "--allow-shared-gpu, --gpu N, --gpus N,N,..., --shard I/N, --executor local|ray, "
@@ -52,6 +52,12 @@ class Options:
         """The combination as these options run it: ``--models`` (unknown ids are a user error), or with
         ``--import-only`` none of its models."""
         return dataclasses.replace(combo, models=(), exporters={}) if self.import_only else combo.only(self.models)
+
+    @property
+    def top_level(self) -> bool:
+        """A session the user started, not an executor's child stage: it plans the invocation (installs ahead,
+        interleaved rounds), and its invocation ends with the interleave and summary sessions."""
+        return self.stage == "all" and self.placed_by == "local"
 
     @property
     def pooled(self) -> bool:

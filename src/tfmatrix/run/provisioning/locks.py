@@ -48,7 +48,7 @@ def exclusive(path: Path, waiting: Callable[[str], object]) -> Iterator[None]:
 
 
 def lease_paths(gpu: int | None, gpus: Sequence[object], root: Path = GPU_LOCK.parent) -> list[Path]:
-    """The lock files of the GPUs a session may use (``gpus``: :class:`tfmatrix.run.host.GpuInfo`)."""
+    """The lock files of the GPUs a session may use (``gpus``: :class:`tfmatrix.run.execution.host.GpuInfo`)."""
     chosen = [g for g in gpus if getattr(g, "index") == gpu] if gpu is not None else _visible(list(gpus))
     if not chosen:  # no GPU listed (--assume-gpu on a machine without one): the host-wide lock
         return [root / GPU_LOCK.name]

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..records.model import InstallOutcome
+from ...records.model import InstallOutcome
 
 if TYPE_CHECKING:
-    from ..matrix.model import Combination
+    from ...matrix.model import Combination
 
 LOCK_MARKER = ".tfmatrix-lock.sha256"
 

@@ -15,11 +15,11 @@ import contextlib
 import dataclasses
 from typing import Any, Sequence
 
+from ..execution.host import HostFacts
 from ..matrix.model import Combination
 from ..records.status import Status
 from ..records.store import RunDir
 from .context import Context
-from .host import HostFacts
 from .options import Options
 
 FLAG = "--dry-run"
@@ -33,7 +33,7 @@ def requested(argv: Sequence[str]) -> bool:
 
 def bench(session: Any, ctx: Context, combo: Combination, opts: Options, host: HostFacts | None = None) -> None:
     """The body of ``bench(<combination>)`` with ``--dry-run``: print its plan (``host``: this one's facts)."""
-    from .interleave import ended_bench_sessions, queued_bench_sessions
+    from .noxadapter import ended_bench_sessions, queued_bench_sessions
 
     combo = opts.narrow(combo)  # --models is checked as a real run checks it
     run = ctx.run_to_write(opts)  # --resume: the run must exist, as for a real run
@@ -47,9 +47,9 @@ def skip_reason(session: Any, ctx: Context, combo: Combination, opts: Options,
     """(pre-flight verdict, why this host would skip it or ""), decided by the real pipeline's gate.
 
     The gate runs as the ``--gpus`` pool's install stage runs it, so it takes no GPU lease."""
-    from .pipeline import Bench
+    from ..scheduling.pipeline import Pipeline
 
-    gate = Bench(session, ctx, combo, dataclasses.replace(opts, stage="install"),
+    gate = Pipeline(session, ctx, combo, dataclasses.replace(opts, stage="install"),
                  RunDir(ctx.results_root, ctx.run_id), host=host or HostFacts.here())
     with contextlib.ExitStack() as held:
         ending = gate.gate(held)
@@ -62,7 +62,7 @@ def plan(ctx: Context, combo: Combination, opts: Options, run: RunDir, gate: tup
          others: int | None) -> list[str]:
     """The lines a dry run prints for one combination; ``others``: the other bench sessions of this
     invocation (None: nox does not say)."""
-    from .runner import plan as jobs_of
+    from ..execution.runner import plan as jobs_of
 
     verdict, skip = gate
     workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
@@ -116,6 +116,8 @@ def _run(ctx: Context, run: RunDir, combo: Combination, opts: Options) -> str:
     done = run.existing_record(combo.id)
     if done is None:
         return f"resumes run {run.run_id}: not recorded there yet, would run"
+    if done.status == Status.PENDING:
+        return f"resumes run {run.run_id}: pending (its interleaved rounds never came), would run again in place"
     if done.status == Status.INTERRUPTED:
         return f"resumes run {run.run_id}: its interrupted attempt would be set aside, and it would run again"
     return f"resumes run {run.run_id}: already recorded ({done.outcome}), not run again"

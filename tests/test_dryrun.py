@@ -19,8 +19,8 @@ from tfmatrix.errors import TfmatrixError
 from tfmatrix.matrix.load import parse_matrix
 from tfmatrix.matrix.shard import Shard, members
 from tfmatrix.records.store import RunDir, new_run_id
-from tfmatrix.run import dryrun
 from tfmatrix.run.execution.host import GpuInfo, HostFacts
+from tfmatrix.run.noxside import dryrun
 from tfmatrix.run.noxside.context import Context
 from tfmatrix.run.noxside.options import parse
 

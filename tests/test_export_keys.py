@@ -21,11 +21,12 @@ from tfmatrix.matrix.model import Combination
 from tfmatrix.records.model import PhaseRecord
 from tfmatrix.records.status import PhaseStatus
 from tfmatrix.records.store import RunDir, new_run_id, read_json
-from tfmatrix.run import exports, install, runner
+from tfmatrix.run.execution import runner
 from tfmatrix.run.execution.host import HostFacts
 from tfmatrix.run.noxside.context import CACHE_ENV, Context
 from tfmatrix.run.noxside.options import Options
-from tfmatrix.run.scheduling.pipeline import Bench
+from tfmatrix.run.provisioning import exports, install
+from tfmatrix.run.scheduling.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWEST = {"lxml": "6.2.0", "absl-py": "2.3.1"}
@@ -148,12 +149,12 @@ def a_run(tmp_path: Path, monkeypatch) -> tuple[Context, RunDir]:
 
 
 def play(tmp_path: Path, ctx: Context, run: RunDir, combo: Combination, opts: Options, installer: Installer) -> None:
-    """A combination's session played by a real :class:`Bench` (the installer and the phase runner FAKE), its
+    """A combination's session played by a real :class:`Pipeline` (the installer and the phase runner FAKE), its
     venv a folder of its own; an exporter's pins resolve to the lock the FAKE installer gives every venv."""
     venv = tmp_path / "nox" / f"bench-{combo.id}"
     venv.mkdir(parents=True, exist_ok=True)
-    Bench(FakeSession(venv), ctx, combo, opts, run, host=CPU_HOST, installer=installer, run_phase=Runner(),
-          resolver=lambda who, **kw: ("a" * 64, ""))()
+    Pipeline(FakeSession(venv), ctx, combo, opts, run, host=CPU_HOST, installer=installer, run_phase=Runner(),
+             resolver=lambda who, **kw: ("a" * 64, ""))()
 
 
 class PlayedPool:

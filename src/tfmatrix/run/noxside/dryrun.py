@@ -15,10 +15,10 @@ import contextlib
 import dataclasses
 from typing import Any, Sequence
 
+from ...matrix.model import Combination
+from ...records.status import Status
+from ...records.store import RunDir
 from ..execution.host import HostFacts
-from ..matrix.model import Combination
-from ..records.status import Status
-from ..records.store import RunDir
 from .context import Context
 from .options import Options
 

@@ -198,6 +198,8 @@ def smoke(cmd: Command, paths: dict[str, str]) -> Smoke:
     if session == "bisect":
         return Smoke(nox(*posargs(words, "--help")), "its session for real, up to bisect's --help (a bisection "
                      "installs TensorFlow per probe)", env=env, venv=True)
+    if session == "lint":
+        return Smoke(nox(*words), "run as written: ruff and mypy over the project", env=env, venv=True)
     if session == "tests" and "--" in words:  # the README's own pytest words, on one small module
         return Smoke(nox("-r", *posargs(words, "tests/test_atomic.py")), "its session for real (venv reused, -r), "
                      "its pytest words on tests/test_atomic.py alone", env=env, venv=True)

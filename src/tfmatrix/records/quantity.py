@@ -98,13 +98,17 @@ class Quantity:
     def scale(self) -> Scale:
         return scale_of(self.unit, 0.0 if self.missing else float(self.value or 0.0))
 
+    def _scaled(self) -> tuple[Scale, float]:
+        """The scale of this value, and the value in it."""
+        s = self.scale
+        return s, s.of(float(self.value or 0.0))
+
     @property
     def text(self) -> str:
         """For pages and reports: 140.2 ms, 5.21 s, 1014 MiB, 7.15 img/s, ×1.50 (``–`` when there is no value)."""
         if self.missing:
             return MISSING
-        s = self.scale
-        x = s.of(float(self.value or 0.0))
+        s, x = self._scaled()
         if s.decimals < 0:  # a unit without scales
             return f"{x:g} {self.unit}".strip()
         return s.join(f"{x:.{s.decimals}f}", compact=False)
@@ -114,8 +118,7 @@ class Quantity:
         """For terminal tables: no space, three significant figures: 140ms, 5.21s, 1014MiB, 7.15/s, ×1.50."""
         if self.missing:
             return MISSING
-        s = self.scale
-        x = s.of(float(self.value or 0.0))
+        s, x = self._scaled()
         if s.decimals < 0:
             return f"{x:.3g}{self.unit}"
         return s.join(f"{x:.2f}" if s.before else _significant(x), compact=True)

@@ -91,6 +91,15 @@ def room_for(rss: int | None, kept: list[int], available: int | None) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Visit:
+    """One step of one pending worker in one round: its part ``(i, k)`` of the rounds it takes part in."""
+
+    pending: "Pending"
+    spec: runner.PhaseSpec
+    part: tuple[int, int]
+
+
 @dataclass
 class Pending:
     """A combination's warm worker, kept alive, and the warm steps it has left."""
@@ -102,16 +111,8 @@ class Pending:
 
     @property
     def label(self) -> str:
+        """``<combination>/<worker>``, as the round's log line names it."""
         return f"{self.owner.combo.id}/{self.worker.name}"
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One step of one pending worker in one round: its part ``(i, k)`` of the rounds it takes part in."""
-
-    pending: Pending
-    spec: runner.PhaseSpec
-    part: tuple[int, int]
 
 
 @dataclass

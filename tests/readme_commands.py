@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,15 +125,17 @@ def posargs(argv: tuple[str, ...], *extra: str) -> tuple[str, ...]:
 
 
 def pip_python() -> str:
-    """An interpreter with pip: this one, or else the ``python3`` on PATH (the test venv is made by uv)."""
+    """An interpreter with pip: this one, a ``python3`` on PATH, or the one this venv was made from (nox's and
+    uv's venvs have no pip of their own)."""
     if importlib.util.find_spec("pip") is not None:
         return sys.executable
-    here = Path(sys.prefix).resolve()
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        found = shutil.which("python3", path=folder)
-        if found and here not in Path(folder).resolve().parents and Path(folder).resolve() != here:
+    on_path = [shutil.which("python3", path=folder) for folder in os.environ.get("PATH", "").split(os.pathsep)]
+    base = [str(Path(sys.base_prefix) / "bin" / name) for name in ("python3", "python")]
+    for found in dict.fromkeys(filter(None, [*on_path, *base])):
+        probe = subprocess.run([found, "-m", "pip", "--version"], capture_output=True, timeout=60, check=False)
+        if probe.returncode == 0:
             return found
-    raise NoRule("python3 -m pip: no python3 outside this venv on PATH")
+    raise NoRule("python3 -m pip: no interpreter with pip on PATH or under this venv's base Python")
 
 
 def gpus_here(words: tuple[str, ...]) -> str:

@@ -195,7 +195,7 @@ def test_the_report_shows_the_cross_version_grid_in_chromium(workdir):
         relations = [cells.nth(i).get_attribute("data-relation") for i in range(3)]
         assert relations == ["same", "newer", "newer"]
         text = grid.inner_text()
-        assert "the producer itself" in text and "p50 1.00x" in text
+        assert "the producer itself" in text and "p50 ×1.00" in text
         assert "identical" in text or "differs within tolerance" in text or "drift:" in text
         assert v.page.locator('table.loads[data-model="plain-saved-model"]').count() == 0  # brought: no export shared
         assert "plain-saved-model: brought SavedModel (TF 2.15.1)" in v.page.content()  # in each detail

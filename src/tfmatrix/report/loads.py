@@ -34,7 +34,7 @@ class LoadCell:
     relation: str
     relation_text: str
     load: str  # cold-load median, formatted
-    latency_ratio: str  # p50 against the producer's own ("1.00x"), or "–"
+    latency_ratio: str  # p50 against the producer's own ("×1.00"), or "–"
     drift: str  # identical, differs (within tolerance), drift, or "not comparable: why"
     flagged: bool  # drift beyond tolerance, or an older-than-producer load
 

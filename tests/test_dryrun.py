@@ -57,7 +57,7 @@ def test_a_dry_run_says_the_plan_and_writes_nothing(ctx, capsys):
     assert plan["requires"].startswith("tensorflow==2.20.0, tf-models-official==2.20.0")
     assert plan["stack"] == "cpu (cpu)" and plan["here"] == "would run" and plan["predicted"] == "ok"
     assert plan["run"].startswith(f"a new run {ctx.run_id}") and plan["workload"].startswith("quick: ")
-    assert plan["interleaved"] == "no: this nox does not say which bench sessions it runs"
+    assert plan["interleaved"] == "no: this nox does not say which bench sessions follow"
     assert not ctx.results_root.exists()  # no run folder, no record
 
 

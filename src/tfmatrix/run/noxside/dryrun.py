@@ -133,16 +133,16 @@ def _placer(opts: Options) -> str:
 
 
 def _interleaved(combo: Combination, opts: Options, others: int | None, rounds: int, skipped: bool) -> str:
+    from ..scheduling.interleave import not_interleaved
+
     if skipped:
         return "no: it would not run here"
-    if opts.no_interleave:
-        return "no: --no-interleave (each combination to its end, one after another)"
-    if opts.executor == "ray" or opts.pooled:
-        return "no: an executor runs each combination alone"
-    if others is None:
-        return "no: this nox does not say which bench sessions it runs"
-    if not others:
-        return "no: the only bench session of this invocation"
+    if opts.executor == "ray":
+        return "no: the Ray cluster runs each combination alone"
+    pool = "no where the GPU pool runs them (each alone); on a host without those GPUs: " if opts.pooled else ""
+    why = not_interleaved(opts, others)
+    if why:
+        return f"{pool or 'no: '}{why}"
     if combo.needs_gpu:
         return "no: a GPU combination is measured alone"
-    return f"yes: with the {others} other bench session(s) of this invocation, in {rounds} rounds"
+    return f"{pool}yes: with the {others} other bench session(s) of this invocation, in {rounds} rounds"

@@ -154,17 +154,29 @@ class Interleave:
             p.worker.close(kill=kill)
 
 
+NOT_SAID = "this nox does not say which bench sessions follow"
+
+
+def not_interleaved(opts: "Options", later: int | None) -> str:
+    """Why an invocation whose first bench session has ``later`` bench sessions after it (None: nox does not
+    say) measures its combinations one after another ("": it interleaves them); the dry run says the same."""
+    if opts.no_interleave:
+        return "--no-interleave (each combination to its end, one after another)"
+    if not opts.top_level:
+        return "an executor runs each combination alone"
+    if later is None:
+        return NOT_SAID
+    return "" if later else "the only bench session of this invocation"
+
+
 def decide(session: Any, ctx: "Context", opts: "Options", later: list[str] | None) -> Interleave | None:
     """This invocation's interleaving, decided once by its first bench session from the bench sessions nox
     runs after it (``later``): None when it measures one combination, with ``--no-interleave``, or under an
     executor (each of its sessions runs one)."""
-    if opts.no_interleave or not opts.top_level:
-        return None
-    if later is None:
-        session.warn("tfmatrix: this nox does not say which bench sessions follow: combinations are measured "
-                     "one after another, not interleaved")
-        return None
-    if not later:
+    why = not_interleaved(opts, None if later is None else len(later))
+    if why == NOT_SAID:
+        session.warn(f"tfmatrix: {NOT_SAID}: combinations are measured one after another, not interleaved")
+    if why or not later:
         return None
     workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
     session.log(f"tfmatrix: {1 + len(later)} combinations in this invocation: their warm phases run in "

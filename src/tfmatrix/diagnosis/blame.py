@@ -21,7 +21,7 @@ from ..records.model import Failure
 from . import evidence as ev
 
 if TYPE_CHECKING:
-    from ..records.model import CombinationInfo, InstallOutcome
+    from ..records.model import CombinationInfo, InstallOutcome, Prediction
 
 CANNOT_TELL = "cannot tell"
 
@@ -42,26 +42,33 @@ class Facts:
     forced: frozenset[str] = frozenset()  # canonical names the matrix forces over the resolver
     required: frozenset[str] = frozenset()  # canonical names the matrix requires
     conflicts: tuple[ev.Conflict, ...] = ()
+    combination: "CombinationInfo | None" = None  # the record's combination (its id, force and requires as written)
+    predicted: str | None = None  # the pre-flight's class ("ok", "keras-mismatch"); None: no pre-flight ran
 
     @classmethod
     def of(cls, combo: "CombinationInfo", install: "InstallOutcome | None" = None,
-           resolved: Iterable[str] = ()) -> "Facts":
-        """From a record's combination, its install and its resolved pins (a venv not made: none)."""
+           resolved: Iterable[str] = (), prediction: "Prediction | None" = None) -> "Facts":
+        """From a record's combination, its install, its resolved pins (a venv not made: none) and its
+        pre-flight."""
         from .preflight import parse_pins
 
         pins = parse_pins(list(resolved) or (install.resolved if install else []))
         return cls(python=combo.python, tensorflow=combo.tensorflow, pins=pins, forced=frozenset(ev.names(combo.force)),
                    required=frozenset(ev.names(combo.requirements)),
-                   conflicts=tuple(ev.check_conflicts(install.check_output if install else "")))
+                   conflicts=tuple(ev.check_conflicts(install.check_output if install else "")),
+                   combination=combo, predicted=prediction.predicted if prediction else None)
 
     def named(self, name: str) -> str:
         return f"{name} {self.pins[name]}" if name in self.pins else name
 
 
 def assign(failure: Failure, text: str, facts: Facts, *, installer: bool = False) -> Failure:
-    """``failure`` with its culprit and the reason, from the text it was classified from and the facts."""
-    from .classify import classify_failure, load_taxonomy
+    """``failure`` with its culprit and the reason, from the text it was classified from and the facts, and its
+    fix computed from them (:mod:`.remedies`; the class's sentence only where nothing computed applies)."""
+    from .classify import agree_with_prediction, classify_failure, load_taxonomy
+    from .remedies import with_fix
 
+    failure = agree_with_prediction(failure, text, facts.predicted)
     cls = failure.cls
     if cls == "degraded":  # a run that worked but printed a known error: blame as that error's class
         cls = classify_failure(status="error", text=failure.evidence).cls
@@ -75,7 +82,7 @@ def assign(failure: Failure, text: str, facts: Facts, *, installer: bool = False
         culprit, why = _installer(cls, text, facts)
     else:
         culprit, why = _runtime(cls, text, facts, suspects)
-    return dataclasses.replace(failure, culprit=culprit, blame=why)
+    return with_fix(dataclasses.replace(failure, culprit=culprit, blame=why), facts)
 
 
 # --------------------------------------------------------------------------- the installer's failures

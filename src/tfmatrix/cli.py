@@ -1,4 +1,4 @@
-"""``python -m tfmatrix``: validate, compare, report, publish, merge, scale, doctor, bisect.
+"""``python -m tfmatrix``: validate, compare, report, publish, merge, scale, doctor, bisect, fix.
 
 User errors (:class:`~tfmatrix.errors.TfmatrixError`) are caught in one place,
 :func:`tfmatrix.errors.reported`: one line on stderr, exit status 2, no
@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bisect", help="find the first TensorFlow version where an outcome or a metric changed",
                        add_help=False)
     b.add_argument("words", nargs=argparse.REMAINDER, help="the options of `nox -s bisect --` (see docs/bisect.md)")
+    f = sub.add_parser("fix", help="find and prove the smallest pin change that makes a failed combination pass",
+                       add_help=False)
+    f.add_argument("words", nargs=argparse.REMAINDER, help="the options of `nox -s fix --` (see docs/fix.md)")
     s = sub.add_parser("scale", help=f"time the report and compare over {scale.RECORDS:,} synthetic records")
     s.add_argument("--root", default=".", help="the project folder (holds benchmarks/)")
     s.add_argument("--records", type=int, default=scale.RECORDS, metavar="N",
@@ -212,27 +215,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["bisect"]:  # its words, in their order, are its own parser's (tfmatrix.bisection.command)
-        args = argparse.Namespace(command="bisect", words=words[1:])
+    if words[:1] in (["bisect"], ["fix"]):  # their words, in their order, are their own parser's
+        args = argparse.Namespace(command=words[0], words=words[1:])
     else:
         args = build_parser().parse_args(words)
     commands = {"compare": compare_command, "report": report_command, "publish": publish_command,
                 "scale": scale_command, "merge": merge_command, "doctor": doctor_command,
-                "validate": validate_command, "bisect": bisect_command}
+                "validate": validate_command, "bisect": bisect_command, "fix": fix_command}
     with reported(fail):
         return commands[args.command](args)
 
 
 def bisect_command(args: Any) -> int:
     from .bisection import command
+
+    return _probing("bisect", command.main, args.words)
+
+
+def fix_command(args: Any) -> int:
+    from .fixing import command
+
+    return _probing("fix", command.main, args.words)
+
+
+def _probing(name: str, main: Any, words: list[str]) -> int:
+    """A command that runs probes (bisect, fix): Ctrl-C or SIGTERM stops the running probe, which records it."""
     from .run.noxside.interrupts import signal_name_of, signals_as_interrupt
 
-    words = args.words[1:] if args.words[:1] == ["--"] else args.words
+    words = words[1:] if words[:1] == ["--"] else words
     try:
-        with signals_as_interrupt():  # SIGTERM too: the running probe is stopped and records it
-            _, status = command.main(words)
+        with signals_as_interrupt():
+            _, status = main(words)
     except KeyboardInterrupt as exc:
-        sys.stderr.write(f"tfmatrix: bisect: interrupted by {signal_name_of(exc)}; the probes recorded so far are "
+        sys.stderr.write(f"tfmatrix: {name}: interrupted by {signal_name_of(exc)}; the probes recorded so far are "
                          "kept: the same command with --resume continues\n")
         return 130
     return status

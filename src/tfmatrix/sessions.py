@@ -145,6 +145,13 @@ def bisect_args(session: Any, ctx: Context) -> list[str]:
             "--nox-python", sys.executable]
 
 
+def fix_args(session: Any, ctx: Context) -> list[str]:
+    """The arguments of ``python -m tfmatrix fix``: the user's, and where this invocation's matrix, results and
+    run are; each probe is a ``bench`` session of the nox running this one (its interpreter)."""
+    return ["--", *session.posargs, "--matrix", ctx.matrix.path, "--profile", ctx.profile, "--root", str(ctx.root),
+            "--results", str(ctx.results_root), "--run-id", ctx.run_id, "--nox-python", sys.executable]
+
+
 def clean_session(session: Any, ctx: Context) -> None:
     """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
     from .run.provisioning import cache

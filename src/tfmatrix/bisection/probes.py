@@ -16,7 +16,7 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import yaml
 from packaging.version import Version
@@ -118,7 +118,29 @@ class Plan:
         return doc
 
 
-def probe_combination(matrix: Matrix, slot: Slot) -> Combination | None:
+class ProbeSlot(Protocol):
+    """What the prober needs of an entry it probes: its id in the matrix, its label, its more-samples flag."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def more(self) -> bool: ...
+
+
+class ProbePlan(Protocol):
+    """What the prober needs of a plan: the template, the bench options, the matrix written for some slots
+    (a bisection's :class:`Plan`, or a fix search's)."""
+
+    @property
+    def template(self) -> Combination: ...
+    @property
+    def bench_args(self) -> tuple[str, ...]: ...
+    def matrix(self, slots: Sequence[Any]) -> dict[str, Any]: ...
+
+
+def probe_combination(matrix: Matrix, slot: ProbeSlot) -> Combination | None:
     """The probe's combination in the matrix written for it (None: the matrix's rules exclude it)."""
     return next((c for c in combinations(matrix, PROFILE) if c.tf.id == slot.id), None)
 
@@ -150,7 +172,7 @@ def run_nox(argv: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -
 class Prober:
     """Runs probes into one run folder, and reads their records (a probe already recorded is not run again)."""
 
-    plan: Plan
+    plan: ProbePlan
     run: RunDir
     root: Path  # the project: its noxfile
     nox_python: str  # the interpreter nox runs under
@@ -158,6 +180,7 @@ class Prober:
     runner: NoxRunner = run_nox
     earlier: bool = False  # reuse the records of earlier bisections' identical probes (an outcome, not a metric)
     reused: list[str] = field(default_factory=list)  # "2.18.0 (run …)"
+    name: str = "bisect"  # who probes, in its lines: bisect, fix
 
     @property
     def folder(self) -> Path:
@@ -177,7 +200,7 @@ class Prober:
                 return rec
         return None
 
-    def records(self, slots: Sequence[Slot]) -> tuple[list[CombinationRecord | None], str]:
+    def records(self, slots: Sequence[ProbeSlot]) -> tuple[list[CombinationRecord | None], str]:
         """The records of these entries, run in one nox invocation in this order unless recorded (None: nox
         ended without one; then why)."""
         name = "+".join(slot.id for slot in slots)
@@ -188,8 +211,7 @@ class Prober:
         matrix = parse_matrix(doc, str(path))
         combos = [probe_combination(matrix, slot) for slot in slots]
         if any(c is None for c in combos):
-            return [None] * len(slots), (f"the matrix's rules exclude {slots[-1].version} with Python "
-                                         f"{self.plan.template.python}")
+            return [None] * len(slots), f"the matrix's rules exclude {slots[-1].version}"
         done = [self.run.existing_record(c.id) for c in combos if c is not None]
         if self.earlier and any(d is None for d in done):
             before = [d or self.recorded_before(c) for c, d in zip(combos, done) if c is not None]
@@ -199,7 +221,7 @@ class Prober:
         if not todo:
             where = ", ".join(dict.fromkeys(d.run_id for d in done if d is not None))
             self.reused.append(f"{slots[-1].version} (run {where})")
-            self.say(f"tfmatrix: bisect: {slots[-1].version}: already probed in run {where}")
+            self.say(f"tfmatrix: {self.name}: {slots[-1].version}: already probed in run {where}")
             return list(done), ""
         again = ("--resume", self.run.run_id) if any(d is not None and d.run_id == self.run.run_id for d in done) \
             else ()  # attempts set aside
@@ -209,8 +231,8 @@ class Prober:
                RESULTS_ENV: str(self.run.path.parent)}
         log = self.run.log_dir(todo[-1].id) / "nox.log"
         what = " and ".join(c.id for c in todo)
-        self.say(f"tfmatrix: bisect: probing {slots[-1].version}{' again, with more samples' if slots[-1].more else ''}"
-                 f" ({what}; nox's output: {log})")
+        self.say(f"tfmatrix: {self.name}: probing {slots[-1].version}"
+                 f"{' again, with more samples' if slots[-1].more else ''} ({what}; nox's output: {log})")
         status = self.runner(argv, env, self.root, log)
         done = [self.run.existing_record(c.id) for c in combos if c is not None]
         stopped = [d.reason for d in done if d is not None and d.status == Status.INTERRUPTED]

@@ -1,0 +1,191 @@
+"""The five kinds of cure (:mod:`.remedies` holds their types and the facts they are read from).
+
+Each function reads one kind of candidate out of a failed record's facts; :func:`candidates` joins them,
+smallest first, none twice.  The kinds and their order are in docs/fix.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from . import compat
+from .remedies import (
+    COMPANIONS,
+    INSTALL_CLASSES,
+    PY,
+    TF,
+    Candidate,
+    Index,
+    PinChange,
+    Sibling,
+    culprit_name,
+    declared,
+    distance,
+    joined,
+    nearest_bound,
+    pointed,
+    range_text,
+    requirement_of,
+    version_of,
+    why_of,
+)
+
+if TYPE_CHECKING:
+    from ..records.model import Failure
+    from .blame import Facts
+
+
+# --------------------------------------------------------------------------- the five kinds
+
+
+def _into_range(cls: str, culprit: str | None, facts: "Facts", words: str, tried: str = "") -> list[Candidate]:
+    """Kind 1: each forced pin the failure points at dropped, the culprit inside the ranges declared for it."""
+    combo = facts.combination
+    out: list[Candidate] = []
+    forced: dict[str, str] = {str(canonicalize_name(r.name)): spec for spec in (combo.force if combo else ())
+                              if (r := requirement_of(spec))}
+    required = {str(canonicalize_name(r.name)) for spec in (combo.requirements if combo else ()) if (r := requirement_of(spec))}
+    targets = [culprit] if culprit and culprit != PY else sorted({c.target for c in facts.conflicts} & set(forced))
+    for pkg in targets:
+        if pkg is None:
+            continue
+        ranges = declared(pkg, facts, words)
+        spec = joined(ranges)
+        installed = facts.pins.get(pkg) or (tried if pkg == culprit else "")  # an install that failed: its attempt
+        if ranges and installed and spec.contains(installed, prereleases=True) and pkg not in forced:
+            continue  # inside every range already: moving it cannot help
+        if ranges and not range_text(spec):
+            continue
+        after = range_text(spec) if ranges else ""
+        if not after and pkg not in forced:
+            continue
+        if pkg in required and not after:
+            continue
+        why = why_of(ranges) if ranges else f"no installed package asks for {forced.get(pkg, pkg)}"
+        out.append(Candidate("into-range", (PinChange(pkg, installed, after, forced.get(pkg, "")),), why,
+                             nearest_bound(installed, spec) if ranges else 0.0))
+    return out
+
+
+def _newest_in_range(cls: str, culprit: str | None, facts: "Facts", words: str, index: Index | None) -> list[Candidate]:
+    """Kind 2: the newest release of the culprit inside every declared range that has a wheel for the Python."""
+    if index is None or culprit is None or culprit == PY:
+        return []
+    ranges = declared(culprit, facts, words)
+    spec = joined(ranges)
+    installed = facts.pins.get(culprit) or _installerversion_of(culprit, words)
+    fits = [v for v in index(culprit, facts.python) if spec.contains(v, prereleases=False) and str(v) != installed]
+    if not fits:
+        return []
+    best = max(fits)
+    why = (f"the newest {culprit} with a wheel for Python {facts.python} inside {range_text(spec)} ({why_of(ranges)})"
+           if ranges else f"the newest {culprit} with a wheel for Python {facts.python}")
+    return [Candidate("newest-in-range", (PinChange(culprit, installed or "", f"=={best}"),), why,
+                      distance(installed, str(best)))]
+
+
+def _installerversion_of(package: str, words: str) -> str:
+    m = re.search(rf"{re.escape(package)}(?:==| \(?v?)(\d[\w.]*)", words.replace("`", ""), re.IGNORECASE)
+    return m.group(1) if m else ""
+
+
+def _python(cls: str, facts: "Facts", index: Index | None, culprit: str | None,
+            available: Callable[[str], bool]) -> list[Candidate]:
+    """Kind 3: another Python the pinned TensorFlow (and the culprit release) ship wheels for."""
+    if cls not in INSTALL_CLASSES:
+        return []
+    bc = compat.build_config(facts.tensorflow)
+    if bc is None:
+        return []
+    out: list[Candidate] = []
+    low, high = compat.dotted(bc.python_min)[:2], compat.dotted(bc.python_max)[:2]
+    pythons = [f"{low[0]}.{m}" for m in range(low[1], high[1] + 1)]
+    for py in sorted(pythons, key=lambda p: distance(facts.python, p)):
+        if py == facts.python or not available(py):
+            continue
+        if index is not None:
+            if Version(facts.tensorflow) not in index(TF, py):
+                continue
+            culprit_version = facts.pins.get(culprit or "", "")
+            if culprit and culprit != PY and culprit_version and Version(culprit_version) not in index(culprit, py):
+                continue
+        out.append(Candidate("python", (PinChange(PY, facts.python, py),),
+                             f"TF {facts.tensorflow} is tested on Python {bc.python_range}",
+                             distance(facts.python, py)))
+    return out
+
+
+def _companions(facts: "Facts", index: Index | None) -> list[Candidate]:
+    """Kind 4: the Model Garden, tf-keras and tensorflow-text on TensorFlow's own minor."""
+    tf = version_of(facts.tensorflow)
+    combo = facts.combination
+    if tf is None:
+        return []
+    minor = f"{tf.major}.{tf.minor}"
+    out: list[PinChange] = []
+    for pkg in COMPANIONS:
+        have = facts.pins.get(pkg) or (combo.models_official if combo and pkg == "tf-models-official" else None)
+        v = version_of(have)
+        if v is None or (v.major, v.minor) == (tf.major, tf.minor):
+            continue
+        after = f"=={minor}.*"
+        if index is not None:
+            same = [x for x in index(pkg, facts.python) if (x.major, x.minor) == (tf.major, tf.minor) and not x.is_prerelease]
+            if not same:
+                continue
+            after = f"=={max(same)}"
+        out.append(PinChange(pkg, str(have), after))
+    if not out:
+        return []
+    return [Candidate("companions", tuple(out), f"TensorFlow {facts.tensorflow}'s companions are released per minor",
+                      sum(distance(c.before, c.after.lstrip("=").rstrip(".*")) for c in out))]
+
+
+def _siblings(failure: "Failure", facts: "Facts", siblings: Sequence[Sibling]) -> list[Candidate]:
+    """Kind 4, from a passing combination of the same release: each package the failure points at, at the
+    version that combination resolved."""
+    out: list[Candidate] = []
+    for pkg in pointed(failure, facts):
+        for sib in siblings:
+            theirs = sib.pins.get(pkg)
+            if theirs and theirs != facts.pins.get(pkg) and pkg != TF:
+                out.append(Candidate("companions", (PinChange(pkg, facts.pins.get(pkg, ""), f"=={theirs}"),),
+                                     f"as {sib.label} resolved it", distance(facts.pins.get(pkg), theirs)))
+                break
+    return out
+
+
+def _gpu(cls: str, facts: "Facts") -> list[Candidate]:
+    """The GPU side: the cuDNN TensorFlow was built for (a pin), where the record's stack pins nvidia wheels."""
+    bc = compat.build_config(facts.tensorflow)
+    if bc is None or cls not in ("cudnn-mismatch", "dnn-not-found", "cuda-lib-missing"):
+        return []
+    name = f"nvidia-cudnn-cu{bc.cuda_major}"
+    have = facts.pins.get(name)
+    if have is None or have.startswith(f"{bc.cudnn}."):
+        return []
+    return [Candidate("into-range", (PinChange(name, have, f"=={bc.cudnn}.*"),),
+                      f"TF {facts.tensorflow} was built against cuDNN {bc.cudnn}", distance(have, bc.cudnn), gpu=True)]
+
+
+def candidates(failure: "Failure", facts: "Facts", *, index: Index | None = None, installer_words: str = "",
+               allow: Iterable[str] = (), python_available: Callable[[str], bool] = lambda py: True,
+               siblings: Sequence[Sibling] = ()) -> list[Candidate]:
+    """Every candidate the facts give, smallest first, none twice (``allow``: "python" adds kind 3; the
+    ``tensorflow`` kind is the fix session's own search)."""
+    cls = failure.cls
+    culprit = culprit_name(failure.culprit)
+    tried = failure.culprit.split()[1] if culprit and len(failure.culprit.split()) > 1 else ""
+    found = (_into_range(cls, culprit, facts, installer_words, tried) + _gpu(cls, facts)
+             + _newest_in_range(cls, culprit, facts, installer_words, index) + _companions(facts, index)
+             + _siblings(failure, facts, siblings))
+    if PY in set(allow):
+        found += _python(cls, facts, index, culprit, python_available)
+    unique: dict[frozenset[tuple[str, str]], Candidate] = {}
+    for c in sorted(found, key=lambda c: c.order):
+        unique.setdefault(c.key, c)
+    return list(unique.values())

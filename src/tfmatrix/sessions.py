@@ -207,7 +207,10 @@ def summary_text(ctx: Context, run_id: str | None) -> str:
     read = run.load()
     run.finish()
     wanted = combinations(ctx.matrix, read.info.profile if read.info else ctx.profile)
-    text = summary.render(run.run_id, read.records, wanted)
+    from .fixing.state import verified, verified_line
+
+    fixes = {cid: f"{verified_line(s)}; {run.path / 'fixes' / (cid + '.json')}" for cid, s in verified(run.path).items()}
+    text = summary.render(run.run_id, read.records, wanted, fixes)
     skipped = [w for w in read.warnings if w.startswith("skipped:")]
     pending = [r.id for r in read.records if r.status == Status.PENDING]
     if pending:  # the run stopped before the interleave session's rounds

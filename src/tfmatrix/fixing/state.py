@@ -109,6 +109,26 @@ def save(run: RunDir, search: FixSearch) -> Path:
     return path
 
 
+def verified(run_path: Path) -> dict[str, FixSearch]:
+    """The verified fixes of a run's combinations (``fixes/*.json`` that ended ``fixed``; a bad file is left out:
+    the fix command names it when it reads it again)."""
+    out: dict[str, FixSearch] = {}
+    for path in sorted((run_path / "fixes").glob("*.json")):
+        try:
+            search = FixSearch.from_json(read_json(path), str(path))
+        except (TfmatrixError, KeyError, TypeError, ValueError):
+            continue
+        if search.ending == "fixed" and search.fix is not None:
+            out[search.combination] = search
+    return out
+
+
+def verified_line(search: FixSearch) -> str:
+    """``"numpy 2.4.6 → >=1.23.5,<2.0.0 (…), proven by run 2026…"``."""
+    assert search.fix is not None
+    return f"{search.fix.line}, proven by run {search.probe_run} ({len(search.proof)} probe(s))"
+
+
 def read(run: RunDir, combo_id: str) -> FixSearch | None:
     """The fix search of a combination of this run, when one was made (a bad file is a one-line error)."""
     path = state_path(run, combo_id)

@@ -256,7 +256,8 @@ def status_change(cid: str, base: CombinationRecord, cand: CombinationRecord) ->
                "improvement" if bo not in WORKING and co in WORKING else "changed")
     failed = base if verdict == "improvement" else cand
     f = failed.failure
-    why = (f"{f.cls}: {f.evidence}" + (f"; culprit: {f.culprit}" if f.culprit else "")) if f else failed.reason
+    why = (f"{f.cls}: {f.evidence}" + (f"; culprit: {f.culprit}" if f.culprit else "")
+           + (f"; fix: {f.fix}" if f.fix and verdict != "improvement" else "")) if f else failed.reason
     return StatusChange(cid, bo, co, verdict, why)
 
 

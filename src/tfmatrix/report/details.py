@@ -92,6 +92,8 @@ class Detail:
     producers: list[str] = field(default_factory=list)  # per model: who made the SavedModel it loaded
     fidelity: list[str] = field(default_factory=list)  # per model: what the timed region adds to a bare call
     force: list[str] = field(default_factory=list)  # pins forced over the resolver's choice (``force:``)
+    verified_fix: str = ""  # the fix `nox -s fix` verified for it, with its proof run
+    verified_fix_href: str = ""  # the fix search's file (results/<run>/fixes/<combo>.json), relative to the page
 
 
 def ran_on(record: CombinationRecord) -> str:
@@ -185,7 +187,9 @@ def _install(record: CombinationRecord) -> list[tuple[str, str]]:
     return shown + [("pip check", "ok" if inst.check_ok else inst.check_output)]
 
 
-def build_detail(record: CombinationRecord, base: CombinationRecord | None, is_baseline: bool) -> Detail:
+def build_detail(record: CombinationRecord, base: CombinationRecord | None, is_baseline: bool,
+                 fix: tuple[str, str] = ("", "")) -> Detail:
+    """The detail of one combination (``fix``: its verified fix and the link to the search, where there is one)."""
     c = record.combination
     env = dict(record.environment or {})
     libs = [f"{lib.get('name', '?')} {lib.get('version') or ''} ({lib.get('path', '')})".replace("  ", " ")
@@ -199,7 +203,7 @@ def build_detail(record: CombinationRecord, base: CombinationRecord | None, is_b
         pre.predicted if pre else "", list(pre.reasons) if pre else [], _install(record), flatten(env), libs,
         list(record.resolved_pins), pin_changes(record, base if not is_baseline else None), phases, is_baseline,
         cuda_rows(record), ran_on(record), [producer_line(p) for p in record.producers],
-        [line for p in record.phases if (line := fidelity_line(p))], list(c.force))
+        [line for p in record.phases if (line := fidelity_line(p))], list(c.force), fix[0], fix[1])
 
 
 def fidelity_line(phase: PhaseRecord) -> str:

@@ -10,6 +10,7 @@ half a page.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -105,8 +106,14 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     runs = [load_run(f) for f in folders]
     by_id = {r.run_id: r for r in runs}
     cps = change_points(runs) if change_points else []
-    page = view.build_run_page(by_id[run_id], generated_at=generated_at, baseline=baseline, plots=plots,
-                               change_points=[c for c in cps if c.run_id == run_id])
+    from ..fixing.state import verified, verified_line
+
+    run = by_id[run_id]
+    here = report_dir(reports_root, run_id)  # the latest copy sits as deep: the same links work there
+    fixes = {cid: (verified_line(s), os.path.relpath(run.path / "fixes" / f"{cid}.json", here))
+             for cid, s in verified(run.path).items()}
+    page = view.build_run_page(run, generated_at=generated_at, baseline=baseline, plots=plots,
+                               change_points=[c for c in cps if c.run_id == run_id], fixes=fixes)
     html = render("run.html.j2", page=page, generated_at=generated_at)
     out = report_dir(reports_root, run_id) / "index.html"
     write_text_atomic(out, html)

@@ -7,7 +7,7 @@ Plain text for a terminal, from the typed records and the metric catalogue
 from __future__ import annotations
 
 import statistics
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from ..matrix.model import Combination
 from ..records import metrics as catalogue
@@ -102,7 +102,9 @@ def format_table(table: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def render(run_id: str, records: list[CombinationRecord], expected: Iterable[Combination] = ()) -> str:
+def render(run_id: str, records: list[CombinationRecord], expected: Iterable[Combination] = (),
+           fixes: Mapping[str, str] | None = None) -> str:
+    """The run's table and a line per failure (``fixes``: combination -> its verified fix, where one was found)."""
     counts: dict[str, int] = {}
     for r in records:
         key = str(r.outcome or r.status)
@@ -118,4 +120,6 @@ def render(run_id: str, records: list[CombinationRecord], expected: Iterable[Com
             reasons.append(f"      culprit: {r.failure.culprit} ({r.failure.blame})")
         if r.failure and r.failure.fix and r.outcome != Outcome.EXPECTED_FAILURE:
             reasons.append(f"      fix: {r.failure.fix}")
+        if (fixes or {}).get(r.id):
+            reasons.append(f"      verified fix: {(fixes or {})[r.id]}")
     return "\n".join([head, format_table(rows(records, expected)), FOOT, *reasons])

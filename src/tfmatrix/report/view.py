@@ -363,8 +363,10 @@ def outcome_counts(records: Iterable[CombinationRecord]) -> list[tuple[str, str,
 
 
 def build_run_page(run: Run, *, generated_at: str, baseline: str | None = None,
-                   plots: Any = None, change_points: list[Any] | None = None) -> RunPage:
-    """Everything the run page shows; ``plots`` draws the figures from the metrics frame (None: no plots)."""
+                   plots: Any = None, change_points: list[Any] | None = None,
+                   fixes: Mapping[str, tuple[str, str]] | None = None) -> RunPage:
+    """Everything the run page shows; ``plots`` draws the figures from the metrics frame (None: no plots);
+    ``fixes``: combination -> (its verified fix, the link to its search)."""
     records = run.by_id()
     base_id = choose_baseline(records.values(), baseline)
     metrics = metrics_frame(records.values())
@@ -375,5 +377,5 @@ def build_run_page(run: Run, *, generated_at: str, baseline: str | None = None,
         timing=build_timing(metrics, base_id), plots=plots(metrics, list(records.values())) if plots else [],
         drift=build_drift(records, base_id),
         stability=stability_notes(metrics) + throttling_notes(records.values()),
-        details=[build_detail(r, base, cid == base_id) for cid, r in records.items()],
+        details=[build_detail(r, base, cid == base_id, (fixes or {}).get(cid, ("", ""))) for cid, r in records.items()],
         warnings=list(run.warnings), change_points=list(change_points or []), loads=build_loads(records))

@@ -89,13 +89,14 @@ tensorflow:
   - id: tf2.15-numpy2
     version: "2.15.1"
     models_official: "2.15.0"
+    requires: ["tensorflow-metadata<1.18"]
     force: ["numpy>=2"]
     expect: numpy-abi
     stacks: [cpu]
   - id: tf2.15-protobuf7
     version: "2.15.1"
     models_official: "2.15.0"
-    requires: ["numpy<2"]
+    requires: ["numpy<2", "tensorflow-metadata<1.18"]
     force: ["protobuf>=7"]
     expect: degraded
     stacks: [cpu]

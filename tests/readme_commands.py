@@ -5,7 +5,7 @@ command the test runs, or fails for having no smoke rule).  A line is split with
 trailing ``# comment`` dropped), at ``&&`` into commands, a leading ``NAME=value`` into the command's
 environment, and an optional ``[--word]`` into two commands, with and without it.  :func:`smoke` gives
 each command the argv list the test runs: the command itself where it is quick and harmless, or else the
-form named by its rule (``--dry-run`` for bench, ``--help`` for bisect, ``--collect-only`` for the tests).
+form named by its rule (``--dry-run`` for bench, ``--help`` for bisect and fix, ``--collect-only`` for the tests).
 """
 
 from __future__ import annotations
@@ -198,9 +198,9 @@ def smoke(cmd: Command, paths: dict[str, str]) -> Smoke:
     if session == "scale":
         return Smoke(nox(*posargs(words, "--records", "200")), "its session for real, with 200 synthetic "
                      "records", env=env, venv=True)
-    if session == "bisect":
-        return Smoke(nox(*posargs(words, "--help")), "its session for real, up to bisect's --help (a bisection "
-                     "installs TensorFlow per probe)", env=env, venv=True)
+    if session in ("bisect", "fix"):
+        return Smoke(nox(*posargs(words, "--help")), f"its session for real, up to {session}'s --help (each of "
+                     "its probes installs TensorFlow)", env=env, venv=True)
     if session == "lint":
         return Smoke(nox(*words), "run as written: ruff and mypy over the project", env=env, venv=True)
     if session == "tests" and "--" in words:  # the README's own pytest words, on one small module

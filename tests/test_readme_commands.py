@@ -6,7 +6,7 @@ subprocess, on a tiny fixture: the real recorded runs of ``tests/data/runs`` (on
 example run id), a copy of ``matrix.yaml`` as ``my-matrix.yaml``, two machines' results for ``merge``, and
 a project copy with a venv and an export unused for 60 days for ``clean``.  Each must end with its rule's
 exit status and print no traceback.  Commands whose session makes a venv and installs from PyPI (report,
-compare, publish, merge, scale, bisect, tests) are ``integration`` and ``network``; the others (nox -l,
+compare, publish, merge, scale, bisect, fix, tests) are ``integration`` and ``network``; the others (nox -l,
 bench --dry-run, summary, clean, validate) take seconds and run in the offline subset.  The list of what
 ran is printed and written to ``readme-commands.txt`` in pytest's base temporary folder.
 """

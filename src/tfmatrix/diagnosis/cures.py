@@ -65,7 +65,8 @@ def _into_range(cls: str, culprit: str | None, facts: "Facts", words: str, tried
             continue
         if pkg in required and not after:
             continue
-        why = why_of(ranges) if ranges else f"no installed package asks for {forced.get(pkg, pkg)}"
+        why = why_of(ranges) if ranges else f"{forced.get(pkg, pkg)} is forced over the resolver's choice, and no " \
+            f"range an installed package declares asks for it"
         out.append(Candidate("into-range", (PinChange(pkg, installed, after, forced.get(pkg, "")),), why,
                              nearest_bound(installed, spec) if ranges else 0.0))
     return out

@@ -196,3 +196,31 @@ def test_a_candidate_then_another_keeps_both_changes_and_the_later_wins_a_shared
                                            ("cannot tell", None), ("", None), ("PyYAML 5.4.1", "pyyaml")])
 def test_culprit_names(culprit, name):
     assert remedies.culprit_name(culprit) == name
+
+
+def test_the_gpu_side_a_cuda_system_failure_offers_the_cuda_pip_stack():
+    combo = dataclasses.replace(info("tf2.18-cuda-system", "2.18.1", garden="2.18.0"), stack="cuda-system",
+                                stack_kind="cuda-system")
+    f = facts(combo, {"tensorflow": "2.18.1"})
+    got = candidates(failure("cuda-lib-missing", "cannot tell"), f, cuda_pip_stacks=["cuda-pip"])
+    assert [(c.kind, c.changes[0].package, c.changes[0].after, c.gpu) for c in got] == [
+        ("stack", "stack", "cuda-pip", True)]
+
+
+def test_the_gpu_side_a_driver_too_old_for_the_release_offers_the_nearest_release_it_runs_when_allowed():
+    from tfmatrix.diagnosis import compat
+
+    configs = compat.load_compat().tensorflow
+    newest = configs[-1]
+    floor = compat.driver_floor(newest.cuda_exact)
+    older = [c for c in configs if compat.driver_floor(c.cuda_exact) != floor]
+    assert older, "the compat data has one CUDA floor for every release: nothing to test"
+    driver = compat.driver_floor(older[-1].cuda_exact)  # runs the older release's CUDA, not the newest's
+    combo = dataclasses.replace(info("t-cuda-pip", f"{newest.tf}.0"), stack="cuda-pip", stack_kind="cuda-pip")
+    f = facts(combo, {"tensorflow": f"{newest.tf}.0"})
+    fl = failure("no-gpu", "cannot tell")
+    assert candidates(fl, f, driver=driver) == []  # another release must be allowed
+    (got,) = candidates(fl, f, driver=driver, allow=["tensorflow"],
+                        index=lambda p, py: [Version(f"{older[-1].tf}.0"), Version(f"{older[-1].tf}.1")])
+    assert got.gpu and got.kind == "tensorflow" and got.changes[0].after == f"{older[-1].tf}.1"
+    assert f"driver {driver} runs" in got.why

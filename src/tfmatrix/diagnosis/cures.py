@@ -173,19 +173,55 @@ def _gpu(cls: str, facts: "Facts") -> list[Candidate]:
                       f"TF {facts.tensorflow} was built against cuDNN {bc.cudnn}", distance(have, bc.cudnn), gpu=True)]
 
 
+_GPU_CLASSES = ("no-gpu", "cudnn-mismatch", "dnn-not-found", "cuda-lib-missing")
+
+
+def _gpu_stack(cls: str, facts: "Facts", stacks: Sequence[str]) -> list[Candidate]:
+    """The GPU side: a cuda-system combination whose CUDA libraries TensorFlow cannot use, on the matrix's
+    cuda-pip stack (the nvidia-* wheels TensorFlow's metadata asks for)."""
+    combo = facts.combination
+    if combo is None or combo.stack_kind != "cuda-system" or cls not in _GPU_CLASSES[1:] or not stacks:
+        return []
+    return [Candidate("stack", (PinChange("stack", combo.stack, stacks[0]),),
+                      f"tensorflow[and-cuda] {facts.tensorflow} installs the CUDA and cuDNN wheels it was built for",
+                      0.0, gpu=True)]
+
+
+def _driver_release(cls: str, facts: "Facts", driver: str | None, index: Index | None) -> list[Candidate]:
+    """The GPU side, with --allow tensorflow: the nearest TensorFlow release whose tested CUDA build (compat data)
+    this host's driver runs, where the record's does not."""
+    bc = compat.build_config(facts.tensorflow)
+    if driver is None or bc is None or cls not in _GPU_CLASSES or compat.driver_ok(driver, bc.cuda_exact):
+        return []
+    fits = [c for c in compat.load_compat().tensorflow if compat.driver_ok(driver, c.cuda_exact) and c.tf != bc.tf]
+    if not fits:
+        return []
+    best = min(fits, key=lambda c: distance(facts.tensorflow, c.tf))
+    minor = Version(best.tf).release[:2]
+    releases = [v for v in (index(TF, facts.python) if index else ()) if v.release[:2] == minor and not v.is_prerelease]
+    return [Candidate("tensorflow", (PinChange(TF, facts.tensorflow, str(max(releases)) if releases else f"{best.tf}.*"),),
+                      f"TF {best.tf} was tested with CUDA {best.cuda_exact}, which driver {driver} runs; TF "
+                      f"{bc.tf}'s CUDA {bc.cuda_exact} needs a newer driver", distance(facts.tensorflow, best.tf),
+                      gpu=True)]
+
+
 def candidates(failure: "Failure", facts: "Facts", *, index: Index | None = None, installer_words: str = "",
                allow: Iterable[str] = (), python_available: Callable[[str], bool] = lambda py: True,
-               siblings: Sequence[Sibling] = ()) -> list[Candidate]:
-    """Every candidate the facts give, smallest first, none twice (``allow``: "python" adds kind 3; the
-    ``tensorflow`` kind is the fix session's own search)."""
+               siblings: Sequence[Sibling] = (), driver: str | None = None,
+               cuda_pip_stacks: Sequence[str] = ()) -> list[Candidate]:
+    """Every candidate the facts give, smallest first, none twice (``allow``: "python" adds kind 3, "tensorflow"
+    the GPU side's release for this host's ``driver``; the fix session searches releases itself)."""
     cls = failure.cls
     culprit = culprit_name(failure.culprit)
     tried = failure.culprit.split()[1] if culprit and len(failure.culprit.split()) > 1 else ""
     found = (_into_range(cls, culprit, facts, installer_words, tried) + _gpu(cls, facts)
              + _newest_in_range(cls, culprit, facts, installer_words, index) + _companions(facts, index)
              + _siblings(failure, facts, siblings))
+    found += _gpu_stack(cls, facts, cuda_pip_stacks)
     if PY in set(allow):
         found += _python(cls, facts, index, culprit, python_available)
+    if TF in set(allow):
+        found += _driver_release(cls, facts, driver, index)
     unique: dict[frozenset[tuple[str, str]], Candidate] = {}
     for c in sorted(found, key=lambda c: c.order):
         unique.setdefault(c.key, c)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 #: (package, python) -> the versions the index has wheels of for that Python, oldest first
 Index = Callable[[str, str], Sequence[Version]]
-KINDS = ("into-range", "newest-in-range", "python", "companions", "tensorflow")
+KINDS = ("into-range", "newest-in-range", "python", "companions", "stack", "tensorflow")
 #: the kinds a fix session tries without being allowed more (--allow python, tensorflow)
 PIN_KINDS = frozenset({"into-range", "newest-in-range", "companions"})
 ALLOWABLE = {"python": "python", "tensorflow": "tensorflow"}

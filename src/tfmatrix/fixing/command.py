@@ -10,7 +10,7 @@ import argparse
 import functools
 import shutil
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import yaml
 from packaging.version import Version
@@ -29,6 +29,9 @@ from . import state as fixstate
 from .output import render
 from .plan import FixPlan
 from .search import Searcher, installer_words, siblings
+
+if TYPE_CHECKING:
+    from ..run.execution.host import HostFacts
 
 USAGE = "COMBO [--run RUN] [--max-probes N] [--allow python,tensorflow] [--resume]"
 FIXABLE = (Status.FAILED, Status.DEGRADED, Status.INSTALL_FAILED)
@@ -132,10 +135,12 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
                         python_available=lambda py: shutil.which(f"python{py}") is not None,
                         siblings=siblings(results, record), words=installer_words(run, record),
                         tensorflow_releases=lambda: index(combo.tf.package, record.combination.python),
-                        garden_of=garden, say=say)
+                        garden_of=garden, say=say, cuda_pip_stacks=[s.id for s in matrix.stacks if s.kind == "cuda-pip"])
     if search.ending != "fixed":
+        host = None if gpu_visible else _host()
+        gpu_here = gpu_visible() if gpu_visible else bool(host and host.gpus)
+        searcher.driver = host.driver_version if host else None
         first = searcher.first()
-        gpu_here = gpu_visible() if gpu_visible else _gpu_visible()
         if combo.needs_gpu and not gpu_here:
             search.unverified, search.ending = first, "unverified"
             search.notes.append(f"{combo.id} runs on a GPU stack and no GPU is visible here: the candidates are "
@@ -155,7 +160,7 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
     return search, 0 if search.ending == "fixed" else 1
 
 
-def _gpu_visible() -> bool:
+def _host() -> "HostFacts":
     from ..run.execution.host import HostFacts
 
-    return bool(HostFacts.here().gpus)
+    return HostFacts.here()

@@ -55,7 +55,7 @@ def changed_entry(entry: Mapping[str, Any], changes: Sequence[PinChange], packag
     """The ``tensorflow:`` entry with the changes made (``package``: the entry's TensorFlow package)."""
     out = copy.deepcopy(dict(entry))
     for ch in changes:
-        if ch.package == "python":
+        if ch.package in ("python", "stack"):
             continue
         if ch.package == canonicalize_name(package):
             out["version"] = ch.after
@@ -78,6 +78,10 @@ def python_of(candidate: Candidate, default: str) -> str:
     return next((c.after for c in candidate.changes if c.package == "python"), default)
 
 
+def stack_of(candidate: Candidate, default: str) -> str:
+    return next((c.after for c in candidate.changes if c.package == "stack"), default)
+
+
 @dataclass(frozen=True)
 class FixPlan:
     """The probes of one fix search: the failed combination (the template) and the user's matrix."""
@@ -96,7 +100,7 @@ class FixPlan:
             raise TfmatrixError(f"fix: the matrix has no tensorflow entry with id {tf.id!r} any more")
         entry = changed_entry(written, slot.candidate.changes, tf.package)
         entry.pop("expect", None)
-        entry.update(id=slot.id, stacks=[self.template.stack.id])
+        entry.update(id=slot.id, stacks=[stack_of(slot.candidate, self.template.stack.id)])
         return entry
 
     def matrix(self, slots: Sequence[Any]) -> dict[str, Any]:
@@ -109,7 +113,8 @@ class FixPlan:
             if isinstance(model, dict) and isinstance(model.get("path"), str):
                 model["path"] = str((self.matrix_dir / model["path"]).resolve())
         probes = {"description": f"probes of a fix for {self.template.id}",
-                  "tensorflow": [e["id"] for e in entries], "stacks": [self.template.stack.id],
+                  "tensorflow": [e["id"] for e in entries],
+                  "stacks": sorted({stack_of(s.candidate, self.template.stack.id) for s in slots}),
                   "models": [m.id for m in self.template.models]}
         doc["profiles"] = {"default": probes, PROFILE: probes}
         return doc

@@ -95,6 +95,8 @@ class Searcher:
     tensorflow_releases: Callable[[], Sequence[Version]] = lambda: ()
     garden_of: Callable[[str], str | None] = lambda version: None
     say: Callable[[str], None] = print
+    driver: str | None = None  # this host's NVIDIA driver (the GPU side's release candidate)
+    cuda_pip_stacks: Sequence[str] = ()  # the matrix's cuda-pip stacks (the GPU side's stack candidate)
     queue: list[Candidate] = field(default_factory=list)
     effective: set[frozenset[tuple[str, str]]] = field(default_factory=set)  # the exact pins probes installed
 
@@ -112,7 +114,8 @@ class Searcher:
         """The record's own candidates, smallest first (the allowed kinds)."""
         assert self.record.failure is not None
         return candidates(self.record.failure, facts_of(self.record), index=self.index, installer_words=self.words,
-                          allow=self.search.allow, python_available=self.python_available, siblings=self.siblings)
+                          allow=self.search.allow, python_available=self.python_available, siblings=self.siblings,
+                          driver=self.driver, cuda_pip_stacks=self.cuda_pip_stacks)
 
     def _add(self, found: Sequence[Candidate]) -> None:
         seen = {c.key for c in self.queue} | {t.candidate.key for t in self.search.tried}
@@ -158,7 +161,8 @@ class Searcher:
             return
         run = RunDir(Path(tried.record).parent.parent, rec.run_id)
         more = candidates(rec.failure, facts_of(rec), index=self.index, installer_words=installer_words(run, rec),
-                          allow=self.search.allow, python_available=self.python_available, siblings=self.siblings)
+                          allow=self.search.allow, python_available=self.python_available, siblings=self.siblings,
+                          driver=self.driver, cuda_pip_stacks=self.cuda_pip_stacks)
         self._add([cand.then(m) for m in more])
 
     def run(self) -> FixSearch:

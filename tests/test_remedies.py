@@ -224,3 +224,32 @@ def test_the_gpu_side_a_driver_too_old_for_the_release_offers_the_nearest_releas
                         index=lambda p, py: [Version(f"{older[-1].tf}.0"), Version(f"{older[-1].tf}.1")])
     assert got.gpu and got.kind == "tensorflow" and got.changes[0].after == f"{older[-1].tf}.1"
     assert f"driver {driver} runs" in got.why
+
+
+# ---------------------------------------------------------------- the real failed records of tests/data/fix-cases
+
+FIX_CASES = DATA / "fix-cases"
+EXPECTED_FIX_LINES = {
+    "tf2.15-numpy2-cpu": "numpy 2.4.6 → >=1.23.5,<2.0.0 (tensorflow 2.15.1 requires",
+    "tf2.15-protobuf7-cpu": "protobuf 7.36.2 → >=3.20.3,<5.0.0.dev0 (tensorflow 2.15.1 requires it)",
+    "tf2.18-mldtypes032-cpu": "ml-dtypes 0.3.2 → >=0.4.0,<1.0.0 (tensorflow 2.18.1 requires it)",
+    "tf2.16-keras215-cpu": "keras 2.15.0 → >=3.0.0 (tensorflow 2.16.2 requires it)",
+    "tf2.15-keras3-cpu": "keras 3.15.1 → >=2.15.0,<2.16 (tensorflow 2.15.1 requires it)",
+    "tf2.15-pyyaml54-cpu": "pyyaml 5.4.1 → the resolver's choice (forced pyyaml==5.4.1 dropped)",
+}
+
+
+@pytest.mark.parametrize("cid", sorted(EXPECTED_FIX_LINES))
+def test_each_real_failed_record_gets_its_computed_fix_line(cid):
+    rec = load(FIX_CASES / f"{cid}.json")
+    f = blame.Facts.of(rec.combination, rec.install, rec.resolved_pins, rec.preflight)
+    line = remedies.with_fix(rec.failure, f).fix
+    assert line.startswith(EXPECTED_FIX_LINES[cid]), line
+    assert line.endswith(f"not yet verified: `nox -s fix -- {cid}`")
+
+
+def test_a_real_record_no_pin_change_can_cure_keeps_its_class_sentence_until_another_release_is_allowed():
+    rec = load(FIX_CASES / "tf2.12-cpu.json")
+    f = blame.Facts.of(rec.combination, rec.install, rec.resolved_pins, rec.preflight)
+    assert remedies.with_fix(rec.failure, f).fix == rec.failure.fix and "`nox -s fix" not in rec.failure.fix
+    assert candidates(rec.failure, f, index=index_of({"pyyaml": ["6.0.1", "6.0.2"]})) == []

@@ -73,23 +73,25 @@ def _into_range(cls: str, culprit: str | None, facts: "Facts", words: str, tried
 
 
 def _newest_in_range(cls: str, culprit: str | None, facts: "Facts", words: str, index: Index | None) -> list[Candidate]:
-    """Kind 2: the newest release of the culprit inside every declared range that has a wheel for the Python."""
+    """Kind 2: the newest release of the culprit inside every declared range that has a wheel for the Python (no
+    range known: no candidate; a release outside one would only trade this failure for a resolver conflict)."""
     if index is None or culprit is None or culprit == PY:
         return []
     ranges = declared(culprit, facts, words)
+    if not ranges:
+        return []
     spec = joined(ranges)
-    installed = facts.pins.get(culprit) or _installerversion_of(culprit, words)
+    installed = facts.pins.get(culprit) or _attempted_version(culprit, words)
     fits = [v for v in index(culprit, facts.python) if spec.contains(v, prereleases=False) and str(v) != installed]
     if not fits:
         return []
     best = max(fits)
-    why = (f"the newest {culprit} with a wheel for Python {facts.python} inside {range_text(spec)} ({why_of(ranges)})"
-           if ranges else f"the newest {culprit} with a wheel for Python {facts.python}")
+    why = f"the newest {culprit} with a wheel for Python {facts.python} inside {range_text(spec)} ({why_of(ranges)})"
     return [Candidate("newest-in-range", (PinChange(culprit, installed or "", f"=={best}"),), why,
                       distance(installed, str(best)))]
 
 
-def _installerversion_of(package: str, words: str) -> str:
+def _attempted_version(package: str, words: str) -> str:
     m = re.search(rf"{re.escape(package)}(?:==| \(?v?)(\d[\w.]*)", words.replace("`", ""), re.IGNORECASE)
     return m.group(1) if m else ""
 

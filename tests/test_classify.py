@@ -122,3 +122,79 @@ def test_tensorflow_gpu_lines_keep_tensorflows_own_words():
         "failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
         "Could not load dynamic library 'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open shared object file"]
     assert tensorflow_gpu_lines("nothing about GPUs here") == []
+
+
+# --------------------------------------------------------------------------- Keras of either major, NumPy 2's removals
+
+#: (source, text): real messages of a Keras of one major where the other is needed, in both directions
+KERAS_EITHER_WAY = [
+    # Keras 2 installed where Keras 3 code runs (Keras 2 under a Keras-3 TensorFlow)
+    ("https://github.com/microsoft/tensorflow-directml-plugin/issues/380 (keras 2.10, keras_hub needs Keras 3)",
+     "ImportError: cannot import name 'ops' from 'keras' (C:\\Python\\Python39\\lib\\site-packages\\keras\\__init__.py)"),
+    ("https://github.com/philipperemy/keras-tcn/issues/280 (TF 2.12's Keras 2, code for a newer Keras)",
+     "ModuleNotFoundError: No module named 'keras.src'"),
+    ("https://github.com/tensorflow/tensorflow/issues/48799 (a Keras newer than its TensorFlow)",
+     "AttributeError: module 'tensorflow.compat.v2.__internal__' has no attribute 'tf2'"),
+    ("https://github.com/tensorflow/tensorflow/issues/49823 (Keras for TF 2 under TF 1.15)",
+     "AttributeError: module 'tensorflow._api.v1.compat.v2' has no attribute '__internal__'"),
+    # Keras 3 installed where Keras 2 code runs (Keras 3 under a Keras-2 TensorFlow)
+    ("https://github.com/tensorflow/tensorflow/issues/65463",
+     "AttributeError: module 'keras._tf_keras.keras.layers' has no attribute 'experimental'"),
+    ("https://github.com/keras-team/keras/issues/19875 (keras-nightly beside TF 2.16.1)",
+     "ImportError: cannot import name '_tf_keras' from 'keras.api' (~/.local/lib/python3.12/site-packages/keras/api/"
+     "__init__.py)"),
+    ("https://github.com/tensorflow/tensorflow/issues/50372 (a TF nightly beside another keras)",
+     "ImportError: cannot import name '__version__' from 'keras' (/usr/local/lib/python3.7/dist-packages/keras/"
+     "__init__.py)"),
+]
+
+
+@pytest.mark.parametrize("source, text", KERAS_EITHER_WAY, ids=[f"keras-{i}" for i in range(len(KERAS_EITHER_WAY))])
+def test_keras_of_either_major_under_the_other_is_a_keras_mismatch(source, text):
+    assert classify_failure(status="error", text=text).cls == "keras-mismatch", source
+
+
+def test_the_new_keras_rules_do_not_claim_other_modules():
+    for text in ("ImportError: cannot import name 'layers' from 'keras_cv'",
+                 "AttributeError: module 'tensorflow' has no attribute 'contrib'",
+                 "ImportError: cannot import name 'builder' from 'google.protobuf.internal'"):
+        assert classify_failure(status="error", text=text).cls != "keras-mismatch", text
+
+
+def test_an_attribute_numpy2_removed_is_numpy_abi():
+    text = "AttributeError: `np.complex_` was removed in the NumPy 2.0 release. Use `np.complex128` instead."
+    assert classify_failure(status="error", text=text).cls == "numpy-abi"
+
+
+def test_generic_classes_are_how_a_process_ended_and_suspects_name_a_class():
+    assert {r.cls for r in TAX.rules if r.generic} == {"python-error", "segfault", "abort", "native-crash",
+                                                        "access-violation"}
+    from tfmatrix.diagnosis.classify import suspected_class
+
+    assert suspected_class("ml-dtypes") == suspected_class("numpy") == "numpy-abi"
+    assert (suspected_class("keras"), suspected_class("tf-keras")) == ("keras-mismatch", "keras-mismatch")
+    assert suspected_class("protobuf") == "protobuf" and suspected_class("pillow") is None
+
+
+@pytest.mark.parametrize("cls, signal, said", [("segfault", "SIGSEGV", "Segmentation fault"),
+                                               ("abort", "SIGABRT", "Aborted")])
+def test_a_crash_class_gives_way_to_the_predicted_class_its_frames_name(cls, signal, said):
+    from tfmatrix.diagnosis.classify import agree_with_prediction
+
+    text = (f"Fatal Python error: {said}\n\nCurrent thread 0x1 (most recent call first):\n"
+            '  File "/v/lib/python3.11/site-packages/ml_dtypes/_finfo.py", line 19 in <module>\n'
+            '  File "/v/lib/python3.11/site-packages/tensorflow/python/framework/dtypes.py", line 21 in <module>\n')
+    failure = classify_failure(status="crashed", text=text, signal=signal)
+    assert failure.cls == cls
+    assert agree_with_prediction(failure, text, "numpy-abi").cls == "numpy-abi"  # ml_dtypes: a numpy-abi suspect
+    assert agree_with_prediction(failure, text, "protobuf").cls == cls  # nothing of protobuf's shows
+
+
+def test_a_specific_class_never_gives_way():
+    from tfmatrix.diagnosis.classify import agree_with_prediction
+
+    text = "ImportError: cannot import name 'runtime_version' from 'google.protobuf'\nNo module named 'tf_keras'"
+    failure = classify_failure(status="error", text=text)
+    assert failure.cls == "protobuf"
+    assert agree_with_prediction(failure, text, "keras-mismatch") == failure
+    assert agree_with_prediction(failure, text, "no-such-class") == failure

@@ -174,3 +174,83 @@ def test_pip_check_conflicts_of_uv_and_pip():
     assert ev.check_conflicts(pip) == [ev.Conflict("tensorflow", "keras<2.16,>=2.15.0", "3.15.1")]
     assert ev.check_conflicts(uv)[0].target == "keras"
     assert ev.check_conflicts("All installed packages are compatible") == []
+
+
+# --------------------------------------------------------------------------- what ended the process
+
+NUMPY2_LOG = Path(__file__).parent / "data" / "logs" / "tf2.15-numpy2-cpu-export.log"
+
+
+def test_numpys_banner_traceback_carries_its_first_frame_on_the_header_line():
+    """numpy prints ``Traceback (most recent call last):  File "<frozen runpy>", …`` on one line: still a traceback,
+    and not the one that ended the process (the real log of tf2.15-numpy2-cpu)."""
+    lines = NUMPY2_LOG.read_text(encoding="utf-8").splitlines()
+    banner = "\n".join(lines[:27])  # the banner and its first (non-fatal) traceback only
+    got = ev.python_failure(banner)
+    assert got is not None and got.exception == "AttributeError: _ARRAY_API not found"
+    assert got.frames[0].path == "<frozen runpy>" and got.frames[-1].short == "tensorflow/python/pywrap_tfe.py:25"
+    end = ev.fatal("\n".join(lines))
+    assert end is not None and end.python is not None
+    assert end.python.exception == "ImportError: numpy.core.umath failed to import"
+    assert lines[end.first] == "Traceback (most recent call last):" and end.last == len(lines) - 1
+
+
+CHILD = """Traceback (most recent call last):
+  File "<timed>", line 1, in <module>
+  File "/v/lib/python3.11/site-packages/ml_dtypes/_finfo.py", line 19, in <module>
+    from ml_dtypes._ml_dtypes_ext import bfloat16
+ImportError: numpy.core.umath failed to import
+"""
+WORKER = """Traceback (most recent call last):
+  File "/v/lib/python3.11/site-packages/tfmatrix/worker/main.py", line 179, in run_timeraw
+    raise RuntimeError(f"timeraw child {i} ended with exit status {proc.returncode} without a result")
+RuntimeError: timeraw child 0 ended with exit status 1 without a result
+"""
+
+
+def test_a_timeraw_childs_end_is_what_the_child_printed_not_the_workers_note():
+    end = ev.fatal(CHILD + WORKER)
+    assert end is not None and end.line == ("ImportError: numpy.core.umath failed to import (raised in "
+                                            "ml_dtypes/_finfo.py:19)")
+    alone = ev.fatal(WORKER)  # nothing before it: the worker's own words are all there is
+    assert alone is not None and alone.line == "RuntimeError: timeraw child 0 ended with exit status 1 without a result"
+
+
+def test_a_crash_after_a_traceback_ended_the_process_and_a_rule_line_before_it_is_context():
+    text = ("2026-12-07 04:40:43.1: E tensorflow/compiler/xla/stream_executor/cuda/cuda_dnn.cc:427] Loaded runtime "
+            "CuDNN library: 8.1.0 but source was compiled with: 8.6.0.\n"
+            + 'Traceback (most recent call last):\n  File "/x/a.py", line 1, in f\nKeyError: \'warmup\'\n'
+            + "\nFatal Python error: Segmentation fault\n\nCurrent thread 0x7f (most recent call first):\n"
+            '  File "/x/benchmarks/bench_detection.py", line 80 in time_load\n\n')
+    failure = classify_failure(status="crashed", text=text, signal="SIGSEGV", gpu_stack=True)
+    assert failure.cls == "cudnn-mismatch"
+    assert failure.evidence == ("Fatal Python error: Segmentation fault (in bench_detection.py:80 (tfmatrix)); printed "
+                                "before it: 2026-12-07 04:40:43.1: E tensorflow/compiler/xla/stream_executor/cuda/"
+                                "cuda_dnn.cc:427] Loaded runtime CuDNN library: 8.1.0 but source was compiled with: "
+                                "8.6.0.")
+
+
+def test_a_rule_line_printed_after_the_last_traceback_is_the_evidence_the_process_went_on():
+    text = CHILD + "retrying without ml_dtypes\nkilled by tfmatrix at the phase timeout\n"
+    failure = classify_failure(status="timeout", text=text, signal="SIGKILL")
+    assert (failure.cls, failure.evidence) == ("timeout", "killed by tfmatrix at the phase timeout")
+
+
+def test_a_multi_line_exception_message_is_part_of_the_exception():
+    text = """Traceback (most recent call last):
+  File "/v/lib/python3.11/site-packages/tensorflow_hub/keras_layer.py", line 234, in call
+    result = f()
+ValueError: Exception encountered when calling layer 'keras_layer' (type KerasLayer).
+           A KerasTensor is symbolic: it's a placeholder for a shape an a dtype.
+"""
+    failure = classify_failure(status="error", text=text)
+    assert failure.cls == "keras-mismatch"  # matched on the message's second line
+    assert failure.evidence == ("ValueError: Exception encountered when calling layer 'keras_layer' (type KerasLayer). "
+                                "(raised in tensorflow_hub/keras_layer.py:234)")
+
+
+def test_a_frame_names_its_module_where_its_venv_is_gone():
+    assert ev.frame("/gone/lib/python3.11/site-packages/keras/src/engine/base_layer.py", 1, "f").module == "keras"
+    assert ev.frame("/gone/lib/python3.11/site-packages/google/protobuf/message.py", 1, "f").module == "google.protobuf"
+    assert ev.frame("/gone/lib/python3.11/site-packages/six.py", 1, "f").module == "six"
+    assert ev.frame("/usr/lib/python3.11/dataclasses.py", 1, "f").module == ""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tfmatrix.diagnosis import evidence as ev
 from tfmatrix.diagnosis.preflight import SEVERITY, parse_pins, predict
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
@@ -44,10 +45,10 @@ RECORDED_PINS = {
 }
 
 
-def combo(tf: str, kind: str = "cuda-pip", python: str = "3.11") -> CombinationInfo:
+def combo(tf: str, kind: str = "cuda-pip", python: str = "3.11", force: tuple[str, ...] = ()) -> CombinationInfo:
     return CombinationInfo(id=f"tf{tf}-{kind}", tensorflow=tf, tensorflow_id=f"tf{tf}", models_official=tf,
                            stack=kind, stack_kind=kind, python=python, models=(), tags=(), requirements=(),
-                           force=(), expect=None, library_path=())
+                           force=force, expect=None, library_path=())
 
 
 def repin(pins: list[str], **changes: str) -> list[str]:
@@ -309,8 +310,10 @@ def _known_bad() -> list:
 @pytest.mark.parametrize("rec", _known_bad())
 def test_every_recorded_known_bad_outcome_is_what_the_pre_flight_predicts_from_its_pins(rec) -> None:
     """Real records (tests/data/known-bad: issue 15's cases; tests/data/runs: the default matrix's): the verdict
-    the rules give today, from the pins the run resolved, is the class the run ended in."""
-    verdict = predict(rec.combination, rec.resolved_pins, CPU_HOST)
+    the rules give today, from the pins the run resolved and its installer's pip check, is the class the run
+    ended in."""
+    conflicts = ev.check_conflicts(rec.install.check_output if rec.install else "")
+    verdict = predict(rec.combination, rec.resolved_pins, CPU_HOST, conflicts)
     if rec.failure.cls in NOT_FROM_PINS:
         assert verdict.ok, verdict.reasons
     else:
@@ -320,3 +323,40 @@ def test_every_recorded_known_bad_outcome_is_what_the_pre_flight_predicts_from_i
 def test_the_known_bad_records_cover_every_class_the_pins_predict_on_the_cpu() -> None:
     seen = {p.values[0].failure.cls for p in _known_bad()}
     assert {"numpy-abi", "protobuf", "keras-mismatch", "degraded", "build-failed", "no-interpreter"} <= seen
+
+
+# --------------------------------------------------------------------------- pins forced outside a declared range
+
+#: ``uv pip check`` of TF 2.18.1 + tf-models-official 2.18.0 with ``ml-dtypes==0.3.2`` forced (issue 28)
+ML_DTYPES_CHECK = ("Checked 112 packages in 4ms\nFound 1 incompatibility\nThe package `tensorflow` requires "
+                   "`ml-dtypes>=0.4.0,<1.0.0`, but `0.3.2` is installed")
+TF218_CPU_PINS = ["ml-dtypes==0.3.2", "numpy==2.0.2", "protobuf==5.29.6", "tensorflow==2.18.1",
+                  "tf-models-official==2.18.0"]
+
+
+def test_a_forced_pin_outside_a_declared_range_predicts_the_class_of_its_suspects() -> None:
+    forced = combo("2.18.1", "cpu", force=("ml-dtypes==0.3.2",))
+    assert predict(forced, TF218_CPU_PINS, CPU_HOST).ok  # the pins alone: what it was before issue 28
+    v = predict(forced, TF218_CPU_PINS, CPU_HOST, ev.check_conflicts(ML_DTYPES_CHECK))
+    assert v == Verdict("numpy-abi", ("ml-dtypes 0.3.2 is forced outside the range tensorflow declares "
+                                      "(ml-dtypes>=0.4.0,<1.0.0) → predicted numpy-abi",))
+
+
+def test_a_conflict_of_a_pin_not_forced_or_of_a_package_no_class_suspects() -> None:
+    conflicts = ev.check_conflicts(ML_DTYPES_CHECK)
+    assert predict(combo("2.18.1", "cpu"), TF218_CPU_PINS, CPU_HOST, conflicts).ok  # the resolver's own choice
+    pillow = [ev.Conflict("tf-models-official", "pillow>=10", "9.5.0")]
+    v = predict(combo("2.18.1", "cpu", force=("pillow<10",)), TF218_CPU_PINS, CPU_HOST, pillow)
+    assert v == Verdict("degraded", ("pillow 9.5.0 is forced outside the range tf-models-official declares "
+                                     "(pillow>=10) → predicted degraded",))
+
+
+def test_a_rule_that_judges_the_forced_pin_says_it_instead() -> None:
+    """keras==2.15.0 forced under TF 2.16.2 (issue 28) and protobuf 7 under TF 2.15: their own rules speak, once."""
+    keras = [ev.Conflict("tensorflow", "keras>=3.0.0", "2.15.0")]
+    v = predict(combo("2.16.2", "cpu", force=("keras==2.15.0",)), ["keras==2.15.0"], CPU_HOST, keras)
+    assert v == Verdict("keras-mismatch", ("TF 2.16.2 and its Model Garden are written for Keras 3; this venv "
+                                           "resolves keras 2.15.0 → predicted keras-mismatch",))
+    protobuf = [ev.Conflict("tensorflow", "protobuf<5.0.0dev,>=3.20.3", "7.36.2")]
+    v = predict(combo("2.15.1", "cpu", force=("protobuf>=7",)), ["protobuf==7.36.2"], CPU_HOST, protobuf)
+    assert v.predicted == "degraded" and len(v.reasons) == 1  # a newer runtime only prints errors

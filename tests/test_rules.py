@@ -47,3 +47,15 @@ def test_numpy_protobuf_and_python():
     assert not rules.numpy_abi_mismatch(tf215, None) and not rules.numpy_abi_mismatch(None, "2.0")
     assert rules.protobuf_outside(tf215, "7.36.2") == "<5.0.0dev" and rules.protobuf_outside(tf215, "4.25.9") is None
     assert rules.python_untested(tf215, "3.12") and not rules.python_untested(tf218, "3.12")
+
+
+@pytest.mark.parametrize("tf, keras, needs", [
+    ("2.16.2", "2.15.0", "Keras 3"),   # Keras 2 pinned under a Keras-3 TensorFlow
+    ("2.20.0", "2.15.1", "Keras 3"),
+    ("2.15.1", "3.15.1", "Keras 2"),   # Keras 3 under a Keras-2 TensorFlow
+    ("2.12.1", "3.0.0", "Keras 2"),
+    ("2.16.2", "3.0.5", None), ("2.15.1", "2.15.0", None),
+    ("2.15.1", None, None), ("9.99.0", "2.15.0", None),  # nothing pinned, or a release compat.yaml does not know
+])
+def test_keras_major_mismatch_in_both_directions(tf, keras, needs):
+    assert rules.keras_major_mismatch(compat.build_config(tf), keras) == needs

@@ -5,10 +5,13 @@ resort); :func:`find_degraded` looks for known error text in a run that
 succeeded.  The rules are data; this module only applies them.  Their
 explanations and fixes name version ranges as ``{placeholders}``, filled from
 the compatibility data (:mod:`tfmatrix.diagnosis.compat_text`), never restated.
+The evidence is what ended the process (:func:`why_line`); where the pre-flight predicted a class whose
+signature the text shows, a generic class gives way to it (:func:`agree_with_prediction`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import yaml
+from packaging.utils import canonicalize_name
 
 from ..records.model import Failure
 from . import compat, compat_text, evidence
@@ -39,6 +43,7 @@ class Rule:
     gpu_stack_only: bool = False
     family: str = ""  # the class an ``expect:`` of the family matches too ("install-failed"); "" = its own
     suspects: tuple[str, ...] = ()  # the distributions a failure of this class is about (for blame)
+    generic: bool = False  # says how the process ended, not why: a prediction with its signature names it better
 
     @property
     def kin(self) -> str:
@@ -83,7 +88,7 @@ def _load(path: str, compat_path: str) -> Taxonomy:
              statuses=frozenset(r.get("statuses", ())), signals=frozenset(r.get("signals", ())),
              ntstatus=frozenset(r.get("ntstatus", ())), text=_compile(r.get("text", ())),
              gpu_stack_only=bool(r.get("gpu_stack_only", False)), family=r.get("family", ""),
-             suspects=tuple(r.get("suspects", ())))
+             suspects=tuple(r.get("suspects", ())), generic=bool(r.get("generic", False)))
         for r in data["rules"])
     return Taxonomy(rules=rules, noise=_compile(data.get("noise", ())))
 
@@ -91,6 +96,11 @@ def _load(path: str, compat_path: str) -> Taxonomy:
 def failure_classes() -> list[str]:
     """Every class a combination can be expected to end in (for ``expect:``)."""
     return load_taxonomy().classes + ["degraded"]
+
+
+def suspected_class(package: str) -> str | None:
+    """The first class whose ``suspects`` name ``package`` (a canonical distribution name), None without one."""
+    return next((r.cls for r in load_taxonomy().rules if package in r.suspects), None)
 
 
 def family_of(cls: str | None) -> str | None:
@@ -138,25 +148,51 @@ def classify_failure(*, status: str, text: str = "", signal: str | None = None, 
 def agree_with_prediction(failure: Failure, text: str, predicted: str | None) -> Failure:
     """Where the pre-flight predicted a specific class and the failure shows that class's signature, that class
     (a generic class such as ``python-error`` gives way to it); otherwise ``failure`` as it is."""
-    return failure
+    if predicted in (None, "ok", "degraded") or failure.cls == predicted:
+        return failure
+    tax = load_taxonomy()
+    try:
+        own, want = tax.rule(failure.cls), tax.rule(str(predicted))
+    except KeyError:
+        return failure
+    if not own.generic or not shows_signature(want, text, tax):
+        return failure
+    return dataclasses.replace(failure, cls=want.cls, explanation=want.explanation, fix=want.fix)
+
+
+def shows_signature(rule: Rule, text: str, taxonomy: Taxonomy | None = None) -> bool:
+    """``text`` shows what a failure of ``rule``'s class looks like: a line its text rules match, or the exception
+    (or crash) that ended the process naming one of its suspects, in its message or its frames' distributions."""
+    if _text_match(rule, list(evidence_lines(text, taxonomy))):
+        return True
+    from .blame import _dist_of_module  # module -> distribution, as blame names the culprit
+
+    end = evidence.fatal(text)
+    message = end.python.message if end and end.python else (evidence.last_exception_line(text) or "")
+    named = {_dist_of_module(m) for m in evidence.modules_named(message)}
+    named |= {f.distribution or _dist_of_module(f.module) for f in (end.frames if end else ()) if f.distribution
+              or f.module}
+    return bool(named & {canonicalize_name(s) for s in rule.suspects})
 
 
 def why_line(status: str, text: str, matched: str | None, signal: str | None = None,
              ntstatus: str | None = None) -> str:
-    """The evidence: the installer's cause, the exception and its frames, the crash and its frames, the line a
-    rule matched; a status word only where the text says nothing at all."""
+    """The evidence: the installer's cause; else what ended the process (the last traceback's exception, the
+    crash), with a line a rule matched before it kept as context; the line a rule matched; a status word only
+    where the text says nothing at all."""
     if status == "install-failed":
         cause = evidence.installer_cause(text)
         if cause:
             return cause[:1000]
-    py = evidence.python_failure(text)
-    if py is not None and (matched is None or py.exception in matched or matched in py.exception):
-        return py.line()[:1000]
-    crash = evidence.crash_line(text)
-    if crash and (matched is None or matched.startswith(("Fatal Python error", "Windows fatal exception"))):
-        return crash[:1000]
+    end = evidence.fatal(text)
+    at = _index(text, matched)
+    if end is not None:
+        if at is None or end.first <= at <= end.last or _repeats(end, matched):  # its exception, its source lines
+            return end.line[:1000]
+        if at < end.first:
+            return f"{end.line[:700]}; printed before it: {paragraph(text, at)}"
     if matched:
-        return matched
+        return matched  # printed after the last traceback: the process went on, that traceback did not end it
     last = evidence.last_exception_line(text)
     if last:
         return last[:1000]
@@ -165,6 +201,33 @@ def why_line(status: str, text: str, matched: str | None, signal: str | None = N
     if ntstatus:
         return f"exited with {ntstatus}"
     return f"phase status {status}"
+
+
+def _index(text: str, matched: str | None) -> int | None:
+    """Where in ``text`` the line a rule matched is (the first line it was found in)."""
+    if matched is None:
+        return None
+    return next((i for i, ln in enumerate(text.splitlines()) if ln.strip()[:500] == matched), None)
+
+
+def _repeats(end: evidence.Fatal, line: str | None) -> bool:
+    """``line`` repeats the exception (its message, appended after the log by the caller)."""
+    message = end.python.message if end.python else ""
+    return line is not None and (line in end.line or bool(message) and line.endswith(message))
+
+
+def paragraph(text: str, index: int, limit: int = 300) -> str:
+    """The sentence a printed message starts at line ``index`` (numpy's banner wraps it over the next lines)."""
+    lines = text.splitlines()
+    said = lines[index].strip()
+    for nxt in lines[index + 1:index + 4]:
+        s = nxt.strip()
+        if re.search(r"[.!?](\s|$)", said) or not s or s.startswith(("Traceback", "File ")) \
+                or re.match(r"^(\d{4}-\d\d-\d\d|[IWEF]\d{4} |[\w.]+(Error|Exception): )", s):
+            break
+        said += " " + s
+    said = re.split(r"(?<=[.!?])\s", said, maxsplit=1)[0]
+    return said if len(said) <= limit else said[:limit - 1] + "…"
 
 
 def find_degraded(text: str, *, gpu_stack: bool = False, taxonomy: Taxonomy | None = None) -> Failure | None:

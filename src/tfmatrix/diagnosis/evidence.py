@@ -3,6 +3,7 @@
 * A Python failure: the last traceback's final exception (type and message) and the frame that raised
   it, each frame mapped to the distribution (and version) whose file it is (:func:`python_failure`).
 * A native crash: the faulthandler's top frames, mapped the same way (:func:`native_crash`).
+* What ended the process: the last traceback's exception or the crash after it (:func:`fatal`).
 * An installer failure: uv's or pip's cause chain, condensed to the packages and constraints involved,
   never a banner line such as ``Using Python 3.11.7 environment at: …`` (:func:`installer_cause`).
 * ``pip check``: its conflicts, as (package, requirement, installed) triples (:func:`check_conflicts`).
@@ -14,6 +15,7 @@ there (:func:`distribution_of`); a record read elsewhere keeps the module path i
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from importlib import metadata
@@ -49,6 +51,13 @@ class Frame:
         rel = m.group("rel").replace("\\", "/") if m else PurePath(self.path).name
         return f"{rel}:{self.line}"
 
+    @property
+    def module(self) -> str:
+        """The top-level module of a file in a site-packages (``google.protobuf`` keeps two parts), else ""."""
+        m = _SITE.match(self.path)
+        parts = m.group("rel").replace("\\", "/").removesuffix(".py").split("/") if m else [""]
+        return ".".join(parts[:2]) if parts[0] == "google" else parts[0]
+
     def describe(self) -> str:
         return f"{self.short} ({self.owner})" if self.owner else self.short
 
@@ -75,7 +84,10 @@ class PythonFailure:
         return next((f for f in reversed(self.frames) if f.distribution), None)
 
     def line(self) -> str:
-        """The evidence line: the exception, where it was raised, and the library whose code called it."""
+        """The evidence line: the exception, where it was raised, and the library whose code called it; tfmatrix's
+        own errors (a matrix that asks for what a model cannot do) say all in their message."""
+        if self.raised_in is not None and self.raised_in.owner == "tfmatrix":
+            return self.exception
         where = []
         raised, lib = self.raised_in, self.third_party
         if raised is not None:
@@ -156,52 +168,94 @@ def frame(path: str, line: int, function: str) -> Frame:
 
 # --------------------------------------------------------------------------- Python and native failures
 
+_TB_HEAD = "Traceback (most recent call last):"
+#: tfmatrix's worker on a ``timeraw`` child that ended without a result (worker/main.py): the child's words came before
+_CHILD_ENDED = re.compile(r"\bchild \d+ ended with exit status -?\d+")
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """What ended a process, and the lines it spans in the text (indices of its first and last line)."""
+
+    line: str
+    first: int
+    last: int
+    frames: tuple[Frame, ...] = ()
+    python: PythonFailure | None = None
+
+
+def _tracebacks(lines: list[str]) -> Iterator[tuple[int, int, PythonFailure]]:
+    """Every traceback, as (its first line, its exception's last line, the failure); numpy's banners print the
+    first frame on the header's line, a message may go on over indented lines."""
+    for start, head in enumerate(lines):
+        if not head.strip().startswith(_TB_HEAD):
+            continue
+        frames: list[Frame] = []
+        for i, ln in itertools.chain([(start, head.strip()[len(_TB_HEAD):])], enumerate(lines[start + 1:], start + 1)):
+            m = _TB_FRAME.match(ln)
+            if m:
+                frames.append(frame(m.group("path"), int(m.group("line")), m.group("func").strip()))
+                continue
+            if ln.startswith((" ", "\t")) or not ln.strip():
+                continue  # the source line of a frame, carets
+            e = _EXC_LINE.match(ln.strip())
+            if e:
+                end = i
+                while end + 1 < len(lines) and lines[end + 1].startswith((" ", "\t")) and lines[end + 1].strip():
+                    end += 1
+                yield start, end, PythonFailure(e.group("type"), (e.group("msg") or "").strip(), tuple(frames))
+            break
+
 
 def python_failure(text: str) -> PythonFailure | None:
     """The last traceback in ``text``: its frames and its final exception line; None without one."""
-    lines = text.splitlines()
-    starts = [i for i, ln in enumerate(lines) if ln.strip() == "Traceback (most recent call last):"]
-    if not starts:
-        return None
+    found = [failure for *_, failure in _tracebacks(text.splitlines())]
+    return found[-1] if found else None
+
+
+def _crash(lines: list[str], top: int) -> tuple[int, int, str, tuple[Frame, ...]] | None:
+    """faulthandler's ``Fatal Python error: …`` (its first and last line) and the top frames of the crashing thread."""
+    i = next((i for i, ln in enumerate(lines) if ln.startswith(("Fatal Python error:", "Windows fatal exception:"))), len(lines))
     frames: list[Frame] = []
-    for ln in lines[starts[-1] + 1:]:
-        m = _TB_FRAME.match(ln)
+    end = i
+    for end, nxt in enumerate(lines[i + 1:], i + 1):
+        m = _FH_FRAME.match(nxt)
         if m:
             frames.append(frame(m.group("path"), int(m.group("line")), m.group("func").strip()))
-            continue
-        if ln.startswith((" ", "\t")) or not ln.strip():
-            continue  # the source line of a frame, carets
-        e = _EXC_LINE.match(ln.strip())
-        if e:
-            return PythonFailure(e.group("type"), (e.group("msg") or "").strip(), tuple(frames))
-        break
-    return None
+            if len(frames) == top:
+                break
+        elif frames and not nxt.strip():
+            end -= 1
+            break
+    return (i, end, lines[i].strip(), tuple(frames)) if i < len(lines) else None
 
 
 def native_crash(text: str, top: int = 3) -> tuple[str, tuple[Frame, ...]] | None:
     """faulthandler's ``Fatal Python error: …`` and the top frames of the crashing thread."""
-    lines = text.splitlines()
-    for i, ln in enumerate(lines):
-        if ln.startswith("Fatal Python error:") or re.match(r"^Windows fatal exception:", ln):
-            frames: list[Frame] = []
-            for nxt in lines[i + 1:]:
-                m = _FH_FRAME.match(nxt)
-                if m:
-                    frames.append(frame(m.group("path"), int(m.group("line")), m.group("func").strip()))
-                    if len(frames) == top:
-                        break
-                elif frames and not nxt.strip():
-                    break
-            return ln.strip(), tuple(frames)
-    return None
+    return (found[2], found[3]) if (found := _crash(text.splitlines(), top)) else None
+
+
+def _described(head: str, frames: tuple[Frame, ...]) -> str:
+    return f"{head} (in {', '.join(f.describe() for f in frames)})" if frames else head
 
 
 def crash_line(text: str) -> str | None:
     found = native_crash(text)
-    if not found:
-        return None
-    head, frames = found
-    return f"{head} (in {', '.join(f.describe() for f in frames)})" if frames else head
+    return _described(*found) if found else None
+
+
+def fatal(text: str) -> Fatal | None:
+    """The last exception of the last traceback, or the crash after it (never a banner's traceback printed before);
+    tfmatrix's note that a ``timeraw`` child ended without a result gives way to what the child printed."""
+    lines = text.splitlines()
+    events = [Fatal(py.line(), first, last, py.frames, py) for first, last, py in _tracebacks(lines)]
+    crash = _crash(lines, 3)
+    if crash is not None:
+        events.append(Fatal(_described(crash[2], crash[3]), crash[0], crash[1], crash[3]))
+    events.sort(key=lambda e: e.first)
+    while len(events) > 1 and events[-1].python is not None and _CHILD_ENDED.search(events[-1].python.message):
+        events.pop()
+    return events[-1] if events else None
 
 
 # --------------------------------------------------------------------------- installers

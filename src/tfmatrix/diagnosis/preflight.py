@@ -2,8 +2,8 @@
 
 :func:`predict` reads the combination as its record keeps it
 (:class:`~tfmatrix.records.model.CombinationInfo`), its resolved pins (``pip
-freeze`` lines) and the host (:class:`~tfmatrix.run.execution.host.HostFacts`: GPUs,
-driver, CPU flags).  It asks the compatibility rules
+freeze`` lines), the installer's ``pip check`` conflicts and the host
+(:class:`~tfmatrix.run.execution.host.HostFacts`: GPUs, driver, CPU flags).  It asks the compatibility rules
 (:mod:`tfmatrix.diagnosis.rules`) and returns a
 :class:`~tfmatrix.records.model.Prediction`: ``"ok"`` or a failure class, with
 one concrete sentence per reason.  It never imports TensorFlow.
@@ -12,13 +12,13 @@ one concrete sentence per reason.  It never imports TensorFlow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
 from ..errors import TfmatrixError
 from ..records.model import CombinationInfo, Prediction
-from . import compat, rules
+from . import classify, compat, evidence, rules
 
 if TYPE_CHECKING:
     from ..run.execution.host import HostFacts
@@ -32,6 +32,7 @@ SEVERITY = ("no-wheel", "illegal-instruction", "no-gpu", "numpy-abi", "protobuf"
 class _Reason:
     cls: str
     text: str
+    about: str = ""  # the package whose pin it judges ("" for the host, the Python, the CUDA stack)
 
 
 def parse_pins(lines: Iterable[str]) -> dict[str, str]:
@@ -124,7 +125,7 @@ def _numpy(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reas
     if bc is None or not rules.numpy_abi_mismatch(bc, pins.get("numpy")):
         return []
     return [_Reason("numpy-abi", f"TF {bc.tf} was built against NumPy {bc.numpy_abi}.x; this venv resolves "
-                                 f"numpy {pins['numpy']} → predicted numpy-abi")]
+                                 f"numpy {pins['numpy']} → predicted numpy-abi", "numpy")]
 
 
 def _protobuf(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
@@ -134,12 +135,12 @@ def _protobuf(bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_R
     if below is not None:
         return [_Reason("protobuf", f"TF {bc.tf}'s generated code needs protobuf{below}; this venv resolves "
                                     f"protobuf {pins['protobuf']}, an older runtime, which refuses it at import "
-                                    f"→ predicted protobuf")]
+                                    f"→ predicted protobuf", "protobuf")]
     broken = rules.protobuf_outside(bc, pins.get("protobuf"))
     if broken is None:
         return []
     return [_Reason("degraded", f"TF {bc.tf} requires protobuf{broken}; this venv resolves "
-                                f"protobuf {pins['protobuf']} → predicted degraded")]
+                                f"protobuf {pins['protobuf']} → predicted degraded", "protobuf")]
 
 
 def _keras(combo: CombinationInfo, bc: compat.BuildConfig | None, pins: Mapping[str, str]) -> list[_Reason]:
@@ -147,17 +148,38 @@ def _keras(combo: CombinationInfo, bc: compat.BuildConfig | None, pins: Mapping[
     if needs is None:
         return []
     return [_Reason("keras-mismatch", f"TF {combo.tensorflow} and its Model Garden are written for {needs}; this venv "
-                                      f"resolves keras {pins['keras']} → predicted keras-mismatch")]
+                                      f"resolves keras {pins['keras']} → predicted keras-mismatch", "keras")]
+
+
+def _forced(combo: CombinationInfo, conflicts: Sequence[evidence.Conflict], judged: set[str]) -> list[_Reason]:
+    """A pin forced over the resolver outside the range another installed package declares (``pip check``): the
+    class whose suspects name the package, else degraded.  A rule above that judged the same pin says it better."""
+    forced = evidence.names(combo.force)
+    out: list[_Reason] = []
+    for c in conflicts:
+        if c.target in forced and c.target not in judged and c.installed:
+            cls = classify.suspected_class(c.target) or "degraded"
+            out.append(_Reason(cls, f"{c.target} {c.installed} is forced outside the range {c.package} declares "
+                                    f"({c.requirement}) → predicted {cls}", c.target))
+    return out
 
 
 # --------------------------------------------------------------------------- verdict
 
 
-def predict(combo: CombinationInfo, resolved_pins: Iterable[str], host: "HostFacts") -> Prediction:
-    """The predicted outcome of one combination on one host, with its reasons."""
+def _severity(reason: _Reason) -> float:
+    """Its class's place in :data:`SEVERITY`; a class not listed there ranks just above degraded."""
+    return SEVERITY.index(reason.cls) if reason.cls in SEVERITY else SEVERITY.index("degraded") - 0.5
+
+
+def predict(combo: CombinationInfo, resolved_pins: Iterable[str], host: "HostFacts",
+            conflicts: Sequence[evidence.Conflict] = ()) -> Prediction:
+    """The predicted outcome of one combination on one host, with its reasons (``conflicts``: what the installer's
+    ``pip check`` reported, :func:`~tfmatrix.diagnosis.evidence.check_conflicts`)."""
     pins = parse_pins(resolved_pins)
     bc = compat.build_config(combo.tensorflow)
     found = (_python(combo.python, bc) + _avx(host) + _gpu(combo, bc, host) + _numpy(bc, pins)
              + _cuda_pip(combo, bc, pins) + _protobuf(bc, pins) + _keras(combo, bc, pins))
-    found.sort(key=lambda r: SEVERITY.index(r.cls))  # stable: equal classes keep rule order
+    found += _forced(combo, conflicts, {r.about for r in found})
+    found.sort(key=_severity)  # stable: equal classes keep rule order
     return Prediction(predicted=found[0].cls if found else "ok", reasons=tuple(r.text for r in found))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...atomic import write_json_atomic
-from ...diagnosis import blame, preflight
+from ...diagnosis import blame, evidence, preflight
 from ...diagnosis.classify import find_degraded, read_log
 from ...errors import TfmatrixError
 from ...matrix.model import Combination
@@ -134,7 +134,8 @@ class Pipeline:
                 index_url=self.ctx.matrix.index_url)
         self.record.install, self.record.resolved_pins = inst, list(inst.resolved)
         if inst.ok:  # predict again, now from what was really resolved
-            self.record.preflight = preflight.predict(self.record.combination, inst.resolved, self.host)
+            self.record.preflight = preflight.predict(self.record.combination, inst.resolved, self.host,
+                                                      evidence.check_conflicts(inst.check_output))
             if inst.check_ok is False:
                 last = inst.check_output.splitlines()[-1] if inst.check_output else ""
                 self.session.warn(f"{self.combo.id}: the installer's check reports conflicts (recorded): {last}")

@@ -148,7 +148,7 @@ def _mentioned(cause: str, facts: Facts) -> set[str]:
 # --------------------------------------------------------------------------- failures of a running process
 
 
-def _dist_of_module(module: str) -> str:
+def dist_of_module(module: str) -> str:
     return _MODULE_DIST.get(module) or canonicalize_name(module)
 
 
@@ -159,7 +159,7 @@ def _runtime(cls: str, text: str, facts: Facts, suspects: Iterable[str]) -> tupl
     lib = next((f for f in reversed(frames) if f.distribution), None)
     where = f"the failure is in {lib.owner} code ({lib.short})" if lib else ""
     message = py.message if py else (ev.last_exception_line(text) or "")
-    named = {_dist_of_module(m) for m in ev.modules_named(message)}
+    named = {dist_of_module(m) for m in ev.modules_named(message)}
     suspects = {canonicalize_name(s) for s in suspects}
     framed = {f.distribution for f in frames if f.distribution}
     by_target: dict[str, list[ev.Conflict]] = {}

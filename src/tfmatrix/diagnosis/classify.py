@@ -165,12 +165,12 @@ def shows_signature(rule: Rule, text: str, taxonomy: Taxonomy | None = None) -> 
     (or crash) that ended the process naming one of its suspects, in its message or its frames' distributions."""
     if _text_match(rule, list(evidence_lines(text, taxonomy))):
         return True
-    from .blame import _dist_of_module  # module -> distribution, as blame names the culprit
+    from .blame import dist_of_module  # module -> distribution, as blame names the culprit
 
     end = evidence.fatal(text)
     message = end.python.message if end and end.python else (evidence.last_exception_line(text) or "")
-    named = {_dist_of_module(m) for m in evidence.modules_named(message)}
-    named |= {f.distribution or _dist_of_module(f.module) for f in (end.frames if end else ()) if f.distribution
+    named = {dist_of_module(m) for m in evidence.modules_named(message)}
+    named |= {f.distribution or dist_of_module(f.module) for f in (end.frames if end else ()) if f.distribution
               or f.module}
     return bool(named & {canonicalize_name(s) for s in rule.suspects})
 

@@ -260,3 +260,43 @@ def test_bad_words_are_one_line_errors(tmp_path, words, said):
     with pytest.raises(TfmatrixError) as got:
         command.main(argv(tmp_path, *words), lister=lister, runner=FakeNox(numpy_fixed_when_unforced), say=quiet)
     assert said in str(got.value) and "\n" not in str(got.value)
+
+
+MLDTYPES = Failure("numpy-abi", "ImportError: numpy.core.umath failed to import", "x", "y", "ml-dtypes 0.3.2", "forced")
+GENCODE = Failure("degraded", "ERROR:absl:Detected incompatible Protobuf Gencode/Runtime versions when loading "
+                  "tensorflow_metadata/proto/v0/anomalies.proto: gencode 6.31.1 runtime 5.29.6.", "x", "y",
+                  "protobuf 5.29.6", "a protobuf failure is about protobuf")
+TFMD = ["1.14.0", "1.15.0", "1.16.1", "1.17.1", "1.18.0", "1.19.0", "1.20.0", "1.21.0"]
+
+
+def test_a_probe_failing_in_a_named_library_searches_that_librarys_older_releases(tmp_path, monkeypatch):
+    INDEX_MORE = {**INDEX, "tensorflow-metadata": TFMD, "ml-dtypes": ["0.3.2", "0.4.1", "0.5.1"],
+                  "protobuf": ["5.29.6"]}
+    monkeypatch.setitem(globals(), "INDEX", INDEX_MORE)
+    combo = next(c for c in combinations(load_matrix(CASES), "all") if c.id == "tf2.18-mldtypes032-cpu")
+    rec = synthetic.record(combo.id, "failed", failure=MLDTYPES, models=())
+    rec.run_id, rec.combination = FAILED_RUN, CombinationInfo.of(combo)
+    rec.started_at = rec.ended_at = "2026-12-07T04:00:00+00:00"
+    rec.install = InstallOutcome("uv", ok=True, check_ok=False, check_output="The package `tensorflow` requires "
+                                 "`ml-dtypes>=0.4.0,<1.0.0`, but `0.3.2` is installed")
+    rec.resolved_pins = ["ml-dtypes==0.3.2", "tensorflow-metadata==1.21.0", "protobuf==5.29.6"]
+    rec.phases = [synthetic.phase("import", None, status="error", samples=(), failure=MLDTYPES)]
+    RunDir(tmp_path / "results", FAILED_RUN).path.mkdir(parents=True)
+    RunDir(tmp_path / "results", FAILED_RUN).write_record(rec)
+
+    def script(tf, import_only):
+        if any(r.startswith("ml-dtypes==0.3") for r in tf.force):
+            return "failed", MLDTYPES, {"ml-dtypes": "0.3.2"}
+        pin = next((r.split("==")[1] for r in tf.requires if r.startswith("tensorflow-metadata==")), "1.21.0")
+        pins = {"ml-dtypes": "0.5.1", "tensorflow-metadata": pin, "protobuf": "5.29.6"}
+        return ("ok", None, pins) if Version(pin) <= Version("1.17.1") else ("degraded", GENCODE, pins)
+
+    search, status = command.main(argv(tmp_path, combo.id, matrix=CASES), lister=lister, runner=FakeNox(script),
+                                  say=quiet)
+    assert status == 0, search.notes
+    assert {(c.package, c.after) for c in search.fix.changes} == {("ml-dtypes", ">=0.4.0,<1.0.0"),
+                                                                  ("tensorflow-metadata", "==1.17.1")}
+    older = [t for t in search.tried if t.candidate.kind == "older-release"]
+    assert older and all(t.stage == "quick" for t in older)  # the degraded probe failed after import
+    assert older[0].candidate.changes[-1].after == "==1.20.0"  # the nearest older release first
+    assert search.probes <= 8

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 #: (package, python) -> the versions the index has wheels of for that Python, oldest first
 Index = Callable[[str, str], Sequence[Version]]
-KINDS = ("into-range", "newest-in-range", "python", "companions", "stack", "tensorflow")
+KINDS = ("into-range", "newest-in-range", "python", "companions", "stack", "older-release", "tensorflow")
 #: the kinds a fix session tries without being allowed more (--allow python, tensorflow)
 PIN_KINDS = frozenset({"into-range", "newest-in-range", "companions"})
 ALLOWABLE = {"python": "python", "tensorflow": "tensorflow"}
@@ -241,13 +241,19 @@ class Sibling:
     pins: Mapping[str, str]
 
 
+_SOURCE_PATH = re.compile(r"(?<![\w.])([A-Za-z_][\w]*)/[\w/.-]+\.(?:py|proto)\b")
+
+
 def pointed(failure: "Failure", facts: "Facts") -> list[str]:
-    """The installed packages the failure's evidence and blame name with their version ("tensorflow-metadata
-    1.21.0"), the culprit first."""
+    """The installed packages the failure's evidence and blame name: with their version ("tensorflow-metadata
+    1.21.0"), or by a source file of theirs ("tensorflow_metadata/proto/v0/anomalies.proto"); the culprit first."""
+    from .blame import dist_of_module
+
     said = f"{failure.evidence} {failure.blame}"
     culprit = culprit_name(failure.culprit)
-    found = [p for p, v in facts.pins.items() if re.search(rf"(?<![\w.-]){re.escape(p)} {re.escape(v)}\b", said)]
-    return sorted(set(found) | ({culprit} & set(facts.pins) if culprit else set()), key=lambda p: (p != culprit, p))
+    found = {p for p, v in facts.pins.items() if re.search(rf"(?<![\w.-]){re.escape(p)} {re.escape(v)}\b", said)}
+    found |= {d for m in _SOURCE_PATH.finditer(said) if (d := dist_of_module(m.group(1))) in facts.pins}
+    return sorted(found | ({culprit} & set(facts.pins) if culprit else set()), key=lambda p: (p != culprit, p))
 
 
 # --------------------------------------------------------------------------- the record's fix line

@@ -22,7 +22,7 @@ from ..bisection.search import Probe, Verdict, bisect
 from ..diagnosis import blame
 from ..diagnosis.classify import read_log
 from ..diagnosis.cures import candidates
-from ..diagnosis.remedies import Candidate, Index, PinChange, Sibling
+from ..diagnosis.remedies import Candidate, Index, PinChange, Sibling, distance, pointed
 from ..matrix.model import Combination
 from ..records.model import CombinationRecord
 from ..records.status import Status
@@ -99,6 +99,8 @@ class Searcher:
     cuda_pip_stacks: Sequence[str] = ()  # the matrix's cuda-pip stacks (the GPU side's stack candidate)
     queue: list[Candidate] = field(default_factory=list)
     effective: set[frozenset[tuple[str, str]]] = field(default_factory=set)  # the exact pins probes installed
+    older: list[tuple[Candidate, CombinationRecord]] = field(default_factory=list)  # failed probes, in order
+    import_first: dict[frozenset[tuple[str, str]], bool] = field(default_factory=dict)  # per follow-up candidate
 
     def _installed(self, cand: Candidate, record: CombinationRecord | None) -> None:
         """What a probe really installed for the packages its candidate changed: a later candidate that asks
@@ -159,11 +161,15 @@ class Searcher:
         self._installed(cand, rec)
         if rec.failure is None:
             return
+        self.older.append((cand, rec))
+        at = at_import(rec)  # a later failure than the record's: no import-only probe for what cures it
         run = RunDir(Path(tried.record).parent.parent, rec.run_id)
         more = candidates(rec.failure, facts_of(rec), index=self.index, installer_words=installer_words(run, rec),
                           allow=self.search.allow, python_available=self.python_available, siblings=self.siblings,
                           driver=self.driver, cuda_pip_stacks=self.cuda_pip_stacks)
-        self._add([cand.then(m) for m in more])
+        follow = [cand.then(m) for m in more]
+        self.import_first.update({c.key: at for c in follow})
+        self._add(follow)
 
     def run(self) -> FixSearch:
         s = self.search
@@ -184,11 +190,14 @@ class Searcher:
                 else:
                     number = max(numbers, default=0) + 1
                     numbers.add(number)
-                    tried = self._probe(number, cand, import_first)
+                    tried = self._probe(number, cand, self.import_first.get(cand.key, import_first))
                 if tried.passed and tried.stage == "quick":
                     self._found(cand, tried)
                     break
                 self._follow(cand, tried)
+            for base, failed in reversed(self.older):  # the latest probe's failure first
+                if s.ending == "searching":
+                    self._older_release(base, failed)
             if s.ending == "searching" and "tensorflow" in s.allow:
                 self._tensorflow(import_first)
         except OutOfProbes:
@@ -215,17 +224,11 @@ class Searcher:
         """Kind 5: the nearest newer TensorFlow release that passes, found with the bisection's --fixed search."""
         info = self.record.combination
         here = Version(info.tensorflow)
-        newest_per_minor: dict[tuple[int, int], Version] = {}
-        for v in self.tensorflow_releases():
-            if v > here and not v.is_prerelease and (v.major, v.minor) != (here.major, here.minor):
-                key = (v.major, v.minor)
-                newest_per_minor[key] = max(v, newest_per_minor.get(key, v))
-        versions = [str(here)] + [str(v) for v in sorted(newest_per_minor.values())]
+        versions = [str(here)] + [str(v) for v in per_minor(self.tensorflow_releases(), here, newer=True)]
         if len(versions) < 2:
             self.search.notes.append(f"--allow tensorflow: the index has no TensorFlow release newer than {here} "
                                      f"for Python {info.python}")
             return
-        numbers = {t.number for t in self.search.tried}
 
         def candidate(version: str) -> Candidate:
             changes = [PinChange("tensorflow", info.tensorflow, version)]
@@ -235,31 +238,68 @@ class Searcher:
             return Candidate("tensorflow", tuple(changes), "the nearest newer TensorFlow release that passes",
                              float(len(changes)))
 
-        seen: dict[str, Probe] = {}
+        found = self._nearest_passing("--allow tensorflow", versions, candidate, import_first,
+                                      f"the record: {self.record.reason}")
+        if not found:
+            self.search.notes.append(f"--allow tensorflow: no newer release up to {versions[-1]} passes")
+
+    def _older_release(self, base: Candidate, record: CombinationRecord) -> None:
+        """A probe failed in a package the failure names (not the one it changed): the newest older release of
+        that package that passes (its releases, one per minor, from the index), on top of the probe's change."""
+        assert record.failure is not None
+        facts = facts_of(record)
+        changed = {c.package for c in base.changes} | {"tensorflow", "tf-models-official"}
+        named = [p for p in pointed(record.failure, facts) if p not in changed]
+        if not named or self.index is None:
+            return
+        package = named[-1] if len(named) > 1 else named[0]  # the library, over the culprit runtime it needs
+        here = Version(facts.pins[package])
+        versions = [str(here)] + [str(v) for v in per_minor(self.index(package, facts.python), here, newer=False)][:8]
+        if len(versions) < 2:
+            return
+
+        def candidate(version: str) -> Candidate:
+            older = Candidate("older-release", (PinChange(package, str(here), f"=={version}"),),
+                              f"the newest {package} before {here} that passes", distance(str(here), version))
+            return base.then(older)
+
+        if not self._nearest_passing(f"older {package}", versions, candidate, at_import(record),
+                                     f"probe: {record.reason}"):
+            self.search.notes.append(f"no {package} from {versions[1]} down to {versions[-1]} passes")
+
+    def _nearest_passing(self, label: str, versions: Sequence[str], candidate: Callable[[str], Candidate],
+                         import_first: bool, known: str) -> bool:
+        """The version nearest ``versions[0]`` (known to fail) that passes: the next one first, then the
+        bisection's --fixed search from there to the far end.  True when found (and recorded as the fix)."""
+        numbers = {t.number for t in self.search.tried}
+        seen: dict[str, Probe] = {versions[0]: Probe(versions[0], Verdict.OLD, known)}
 
         def probe(version: str) -> Probe:
-            if version == str(here):
-                return Probe(version, Verdict.OLD, f"the record: {self.record.reason}")
-            if version in seen:
-                return seen[version]
-            number = max(numbers, default=0) + 1
-            numbers.add(number)
-            tried = self._probe(number, candidate(version), import_first)
-            verdict = Verdict.NEW if tried.passed and tried.stage == "quick" else Verdict.OLD
-            seen[version] = Probe(version, verdict, f"{tried.status}: {tried.evidence}"[:200], record=tried.record)
+            if version not in seen:
+                number = max(numbers, default=0) + 1
+                numbers.add(number)
+                tried = self._probe(number, candidate(version), import_first)
+                verdict = Verdict.NEW if tried.passed and tried.stage == "quick" else Verdict.OLD
+                seen[version] = Probe(version, verdict, f"{tried.status}: {tried.evidence}"[:200], record=tried.record)
             return seen[version]
 
-        self.say(f"tfmatrix: fix: --allow tensorflow: the nearest of {len(versions) - 1} newer releases that passes "
-                 f"({', '.join(versions[1:])}): the next one first, then a --fixed bisection up to the newest")
-        nearest = probe(versions[1])
-        if nearest.verdict is Verdict.NEW:
-            first: Probe | None = nearest
-            ending = "found"
-        else:
-            found = bisect(versions[1:], probe, log=lambda line: self.say(f"tfmatrix: fix: {line}"))
-            first, ending = found.first_new, found.ending.value
-        if first is not None and first.verdict is Verdict.NEW:
-            tried = next(t for t in reversed(self.search.tried) if t.record == first.record)
-            self._found(tried.candidate, tried)
-        else:
-            self.search.notes.append(f"--allow tensorflow: no newer release up to {versions[-1]} passes ({ending})")
+        self.say(f"tfmatrix: fix: {label}: the nearest of {len(versions) - 1} releases that passes "
+                 f"({', '.join(versions[1:])}): the next one first, then a --fixed bisection to the far end")
+        first: Probe | None = probe(versions[1])
+        if first is not None and first.verdict is not Verdict.NEW and len(versions) > 2:
+            first = bisect(versions[1:], probe, log=lambda line: self.say(f"tfmatrix: fix: {line}")).first_new
+        if first is None or first.verdict is not Verdict.NEW:
+            return False
+        tried = next(t for t in reversed(self.search.tried) if t.record == first.record)
+        self._found(tried.candidate, tried)
+        return True
+
+
+def per_minor(releases: Sequence[Version], here: Version, *, newer: bool) -> list[Version]:
+    """The newest release of each other minor, newer (oldest first) or older (newest first) than ``here``."""
+    best: dict[tuple[int, int], Version] = {}
+    for v in releases:
+        if v.is_prerelease or (v.major, v.minor) == (here.major, here.minor) or (v > here) != newer:
+            continue
+        best[(v.major, v.minor)] = max(v, best.get((v.major, v.minor), v))
+    return sorted(best.values(), reverse=not newer)

@@ -98,19 +98,24 @@ class Searcher:
     driver: str | None = None  # this host's NVIDIA driver (the GPU side's release candidate)
     cuda_pip_stacks: Sequence[str] = ()  # the matrix's cuda-pip stacks (the GPU side's stack candidate)
     queue: list[Candidate] = field(default_factory=list)
-    effective: set[frozenset[tuple[str, str]]] = field(default_factory=set)  # the exact pins probes installed
+    installed: list[dict[str, str]] = field(default_factory=list)  # the pins each probe installed
     older: list[tuple[Candidate, CombinationRecord]] = field(default_factory=list)  # failed probes, in order
     import_first: dict[frozenset[tuple[str, str]], bool] = field(default_factory=dict)  # per follow-up candidate
 
     def _installed(self, cand: Candidate, record: CombinationRecord | None) -> None:
-        """What a probe really installed for the packages its candidate changed: a later candidate that asks
-        for exactly that (the newest in a range the resolver already picked from) would probe the same thing."""
+        """What a probe really installed: a later candidate those pins already satisfy (the newest in a range the
+        resolver already picked from) would probe the same environment again."""
         from ..diagnosis.preflight import parse_pins
 
-        pins = parse_pins(record.resolved_pins) if record is not None else {}
-        changed = [c for c in cand.changes if c.package not in ("python", "tensorflow")]
-        if changed and all(c.package in pins for c in changed):
-            self.effective.add(frozenset((c.package, f"=={pins[c.package]}") for c in changed))
+        if record is not None and record.resolved_pins:
+            self.installed.append(parse_pins(record.resolved_pins))
+
+    def _covered(self, cand: Candidate) -> bool:
+        changes = [c for c in cand.changes if c.package not in ("python", "tensorflow", "stack")]
+        if not changes or len(changes) != len(cand.changes):
+            return False
+        return any(all(c.package in pins and (not c.after or _satisfies(pins[c.package], c.after)) for c in changes)
+                   for pins in self.installed)
 
     def first(self) -> list[Candidate]:
         """The record's own candidates, smallest first (the allowed kinds)."""
@@ -182,8 +187,8 @@ class Searcher:
         try:
             while self.queue and s.ending == "searching":
                 cand = self.queue.pop(0)
-                if cand.key in self.effective:
-                    continue  # a probe already installed exactly this
+                if self._covered(cand):
+                    continue  # a probe already installed pins that satisfy it
                 done = [t for t in s.tried if t.candidate.key == cand.key]
                 if done and (not done[-1].passed or done[-1].stage == "quick"):
                     tried = done[-1]
@@ -293,6 +298,15 @@ class Searcher:
         tried = next(t for t in reversed(self.search.tried) if t.record == first.record)
         self._found(tried.candidate, tried)
         return True
+
+
+def _satisfies(version: str, spec: str) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(spec).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return False
 
 
 def per_minor(releases: Sequence[Version], here: Version, *, newer: bool) -> list[Version]:

@@ -163,3 +163,28 @@ def test_gpu_telemetry_plot_from_the_sampled_series(tmp_path):
     svg = base64.b64decode(drawn[-1].data_uri.split(",", 1)[1])
     assert ET.fromstring(svg).tag.endswith("svg") and b"GPU utilization" in svg
     assert len(plots.draw_all(frame, [])) == 4  # no samples, no telemetry plot
+
+
+def test_a_verified_fix_is_shown_and_linked_from_both_report_pages(tmp_path):
+    from tfmatrix.diagnosis.remedies import Candidate, PinChange
+    from tfmatrix.fixing import state
+    from tfmatrix.records.model import Failure
+    from tfmatrix.records.store import RunDir
+
+    results = tmp_path / "results"
+    run = copy_run(QUIET_A, results)
+    cid = "tf2.15-numpy2-cpu"  # failed in this real run
+    fix = Candidate("into-range", (PinChange("numpy", "2.4.6", ">=1.23.5,<2.0.0", "numpy>=2"),),
+                    "tensorflow 2.15.1 requires it")
+    search = state.FixSearch(cid, run.name, "20261207T050000Z-000002", Failure("numpy-abi", "e", "x", "y"), "failed",
+                             ending="fixed", fix=fix, proof=["p1", "p2"])
+    saved = state.save(RunDir(results, run.name), search)
+    state.save(RunDir(results, run.name), state.FixSearch("other-cpu", run.name, "20261207T050000Z-000002",
+                                                          Failure("x", "e", "x", "y"), "failed", ending="not-found"))
+    built = render.build_report(results, tmp_path / "reports", run.name, generated_at=GENERATED_AT)
+    for page in (built.run_page, built.latest):
+        html = page.read_text(encoding="utf-8")
+        assert html.count('class="verified-fix"') == 1  # the search that found nothing adds nothing
+        assert "numpy 2.4.6 → &gt;=1.23.5,&lt;2.0.0 (tensorflow 2.15.1 requires it), proven by run " in html
+        href = re.search(r'class="verified-fix">[^<]*\(<a href="([^"]+)"', html).group(1)
+        assert (page.parent / href).resolve() == saved.resolve()

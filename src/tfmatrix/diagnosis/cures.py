@@ -16,6 +16,7 @@ from . import compat
 from .remedies import (
     COMPANIONS,
     INSTALL_CLASSES,
+    INSTALL_FAMILY,
     PY,
     TF,
     Candidate,
@@ -65,8 +66,10 @@ def _into_range(cls: str, culprit: str | None, facts: "Facts", words: str, tried
             continue
         if pkg in required and not after:
             continue
-        why = why_of(ranges) if ranges else f"{forced.get(pkg, pkg)} is forced over the resolver's choice, and no " \
-            f"range an installed package declares asks for it"
+        pin = forced.get(pkg, pkg)
+        why = why_of(ranges) if ranges else (
+            f"{pin} is forced over the resolver's choice, and it could not be installed" if cls in INSTALL_FAMILY
+            else f"{pin} is forced over the resolver's choice; no installed package's declared range asks for it")
         out.append(Candidate("into-range", (PinChange(pkg, installed, after, forced.get(pkg, "")),), why,
                              nearest_bound(installed, spec) if ranges else 0.0))
     return out

@@ -43,6 +43,8 @@ ALLOWABLE = {"python": "python", "tensorflow": "tensorflow"}
 COMPANIONS = ("tf-models-official", "tf-keras", "tensorflow-text")
 #: the classes a Python change can cure: nothing installed for this interpreter
 INSTALL_CLASSES = ("no-wheel", "build-failed", "no-interpreter")
+#: the classes of an install that failed (nothing installed: no pip check to read)
+INSTALL_FAMILY = INSTALL_CLASSES + ("resolver-conflict", "install-failed")
 TF = "tensorflow"
 PY = "python"
 

@@ -300,3 +300,23 @@ def test_a_probe_failing_in_a_named_library_searches_that_librarys_older_release
     assert older and all(t.stage == "quick" for t in older)  # the degraded probe failed after import
     assert older[0].candidate.changes[-1].after == "==1.20.0"  # the nearest older release first
     assert search.probes <= 8
+
+
+NO_WHEEL = Failure("no-wheel", "tensorflow-text==2.13.0 has no wheels with a matching Python ABI tag (e.g., `cp311`)",
+                   "x", "y", "tensorflow-text 2.13.0", "no wheel")
+
+
+def test_when_the_next_release_fails_too_the_bisection_finds_the_nearest_that_passes(tmp_path, monkeypatch):
+    monkeypatch.setitem(globals(), "INDEX", {**INDEX, "tensorflow": INDEX["tensorflow"] + ["2.21.0"]})
+    failed_212(tmp_path / "results")
+    nox = FakeNox(lambda tf, import_only: ("install-failed", BUILD, {}) if tf.version.startswith("2.12") else
+                  ("install-failed", NO_WHEEL, {}) if tf.version.startswith("2.13") else
+                  ("ok", None, {"tensorflow": tf.version}))
+    search, status = command.main(argv(tmp_path, "tf2.12-cpu", "--allow", "tensorflow", matrix=CASES), lister=lister,
+                                  runner=nox, say=quiet)
+    assert status == 0 and dict((c.package, c.after) for c in search.fix.changes)["tensorflow"] == "2.14.1"
+    versions = [tf.version for tf, _, _ in nox.calls]
+    assert "2.21.0" not in versions  # no tf-models-official of its minor: not a candidate for a Model Garden entry
+    assert versions[0] == "2.13.1" and versions[1] == "2.20.0"  # the next release, then the far end
+    assert [i for _, i, _ in nox.calls].count(False) == 1  # import-only verdicts; the answer alone runs its phases
+    assert search.probes <= 8

@@ -129,10 +129,10 @@ class Searcher:
         self.queue += [c for c in found if c.key not in seen]
         self.queue.sort(key=lambda c: c.order)
 
-    def _probe(self, number: int, cand: Candidate, import_first: bool) -> Tried:
-        """The candidate's probes, in order; the last one says how it ended."""
+    def _probe(self, number: int, cand: Candidate, import_first: bool, quick: bool = True) -> Tried:
+        """The candidate's probes, in order (``quick``: up to its own phases); the last one says how it ended."""
         last: Tried | None = None
-        for import_only in ([True] if import_first else []) + [False]:
+        for import_only in ([True] if import_first else []) + ([False] if quick else []):
             if self.search.probes >= self.search.max_probes:
                 raise OutOfProbes()
             prober = self.probers(import_only)
@@ -229,10 +229,14 @@ class Searcher:
         """Kind 5: the nearest newer TensorFlow release that passes, found with the bisection's --fixed search."""
         info = self.record.combination
         here = Version(info.tensorflow)
-        versions = [str(here)] + [str(v) for v in per_minor(self.tensorflow_releases(), here, newer=True)]
+        newer = per_minor(self.tensorflow_releases(), here, newer=True)
+        if info.models_official:  # a Model Garden entry: only releases the Model Garden has a release of
+            newer = [v for v in newer if self.garden_of(str(v))]
+        versions = [str(here)] + [str(v) for v in newer]
         if len(versions) < 2:
             self.search.notes.append(f"--allow tensorflow: the index has no TensorFlow release newer than {here} "
-                                     f"for Python {info.python}")
+                                     f"for Python {info.python}" + (" with a tf-models-official of its minor"
+                                                                    if info.models_official else ""))
             return
 
         def candidate(version: str) -> Candidate:
@@ -275,16 +279,19 @@ class Searcher:
     def _nearest_passing(self, label: str, versions: Sequence[str], candidate: Callable[[str], Candidate],
                          import_first: bool, known: str) -> bool:
         """The version nearest ``versions[0]`` (known to fail) that passes: the next one first, then the
-        bisection's --fixed search from there to the far end.  True when found (and recorded as the fix)."""
+        bisection's --fixed search from there to the far end.  Where the failure came at install or import, an
+        import-only probe is each version's verdict, and the answer alone is then proven with --quick.  True
+        when found (and recorded as the fix)."""
         numbers = {t.number for t in self.search.tried}
         seen: dict[str, Probe] = {versions[0]: Probe(versions[0], Verdict.OLD, known)}
+        number_of: dict[str, int] = {}
 
         def probe(version: str) -> Probe:
             if version not in seen:
-                number = max(numbers, default=0) + 1
+                number_of[version] = number = max(numbers, default=0) + 1
                 numbers.add(number)
-                tried = self._probe(number, candidate(version), import_first)
-                verdict = Verdict.NEW if tried.passed and tried.stage == "quick" else Verdict.OLD
+                tried = self._probe(number, candidate(version), import_first, quick=not import_first)
+                verdict = Verdict.NEW if tried.passed else Verdict.OLD
                 seen[version] = Probe(version, verdict, f"{tried.status}: {tried.evidence}"[:200], record=tried.record)
             return seen[version]
 
@@ -296,6 +303,12 @@ class Searcher:
         if first is None or first.verdict is not Verdict.NEW:
             return False
         tried = next(t for t in reversed(self.search.tried) if t.record == first.record)
+        if tried.stage != "quick":  # installs and imports: now its own phases, as every fix is proven
+            tried = self._probe(number_of[first.version], tried.candidate, False)
+            if not tried.passed:
+                self.search.notes.append(f"{label}: {first.version} installs and imports, but its phases end "
+                                         f"{tried.status}: {tried.evidence[:200]}")
+                return False
         self._found(tried.candidate, tried)
         return True
 

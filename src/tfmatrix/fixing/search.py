@@ -22,7 +22,7 @@ from ..bisection.search import Probe, Verdict, bisect
 from ..diagnosis import blame
 from ..diagnosis.classify import read_log
 from ..diagnosis.cures import candidates
-from ..diagnosis.remedies import Candidate, Index, PinChange, Sibling, distance, pointed
+from ..diagnosis.remedies import Candidate, Index, PinChange, Sibling, culprit_name, distance, pointed
 from ..matrix.model import Combination
 from ..records.model import CombinationRecord
 from ..records.status import Status
@@ -200,7 +200,7 @@ class Searcher:
                     self._found(cand, tried)
                     break
                 self._follow(cand, tried)
-            for base, failed in reversed(self.older):  # the latest probe's failure first
+            for base, failed in sorted(self.older, key=lambda o: o[0].order):  # the smallest change first
                 if s.ending == "searching":
                     self._older_release(base, failed)
             if s.ending == "searching" and "tensorflow" in s.allow:
@@ -261,7 +261,8 @@ class Searcher:
         named = [p for p in pointed(record.failure, facts) if p not in changed]
         if not named or self.index is None:
             return
-        package = named[-1] if len(named) > 1 else named[0]  # the library, over the culprit runtime it needs
+        culprit = culprit_name(record.failure.culprit)
+        package = ([p for p in named if p != culprit] or named)[0]  # the library, over the runtime it needs
         here = Version(facts.pins[package])
         versions = [str(here)] + [str(v) for v in per_minor(self.index(package, facts.python), here, newer=False)][:8]
         if len(versions) < 2:

@@ -300,7 +300,8 @@ class Searcher:
                  f"({', '.join(versions[1:])}): the next one first, then a --fixed bisection to the far end")
         first: Probe | None = probe(versions[1])
         if first is not None and first.verdict is not Verdict.NEW and len(versions) > 2:
-            first = bisect(versions[1:], probe, log=lambda line: self.say(f"tfmatrix: fix: {line}")).first_new
+            first = bisect(versions[1:], probe, log=lambda line: self.say(f"tfmatrix: fix: {label}: " + line.replace(
+                ": old (", ": still failing (", 1).replace(": new (", ": passes (", 1))).first_new
         if first is None or first.verdict is not Verdict.NEW:
             return False
         tried = next(t for t in reversed(self.search.tried) if t.record == first.record)

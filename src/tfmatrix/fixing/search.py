@@ -5,8 +5,9 @@ first when the failure came at install or import (cheap, and it is where such a 
 the combination's own phases and ``--quick``.  A candidate passes when its last probe ends ``ok``.  A probe
 that fails another way is read like any failed record, and its own candidates, on top of the change it
 tried, join the queue (a forced protobuf dropped, then the tensorflow-metadata a passing sibling resolved).
-With ``--allow tensorflow``, when no pin change passes, the bisection's ``--fixed`` search finds the nearest
-newer TensorFlow release that passes.  The state is saved after every probe.
+When the queue is empty, a library a failed probe named is searched for its newest older release that
+passes; with ``--allow tensorflow``, the nearest newer TensorFlow release that passes.  Both go to the next
+release first, then to the bisection's ``--fixed`` search.  The state is saved after every probe.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ..bisection.search import Probe, Verdict, bisect
 from ..diagnosis import blame
 from ..diagnosis.classify import read_log
 from ..diagnosis.cures import candidates
+from ..diagnosis.preflight import parse_pins
 from ..diagnosis.remedies import Candidate, Index, PinChange, Sibling, culprit_name, distance, pointed
+from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import CombinationRecord
 from ..records.status import Status
@@ -67,14 +70,12 @@ def siblings(results: Path, record: CombinationRecord, limit: int = 30) -> list[
                 continue
             try:
                 rec = RunDir(results, folder.name).existing_record(path.stem)
-            except Exception:  # a record this search cannot read is no sibling; the report says what is wrong
+            except TfmatrixError:  # a record this search cannot read is no sibling; the report says what is wrong
                 continue
             c = rec.combination if rec is not None else None
             if rec is None or c is None or rec.status != Status.OK or (c.tensorflow, c.python, c.stack_kind) != (
                     info.tensorflow, info.python, info.stack_kind):
                 continue
-            from ..diagnosis.preflight import parse_pins
-
             out.append(Sibling(f"{rec.id} (ok in run {rec.run_id})", parse_pins(rec.resolved_pins)))
     return out
 
@@ -105,8 +106,6 @@ class Searcher:
     def _installed(self, cand: Candidate, record: CombinationRecord | None) -> None:
         """What a probe really installed: a later candidate those pins already satisfy (the newest in a range the
         resolver already picked from) would probe the same environment again."""
-        from ..diagnosis.preflight import parse_pins
-
         if record is not None and record.resolved_pins:
             self.installed.append(parse_pins(record.resolved_pins))
 

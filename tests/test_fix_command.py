@@ -216,7 +216,7 @@ def test_a_case_only_another_tensorflow_fixes_is_found_with_allow_tensorflow_and
     assert status == 0 and search.fix.kind == "tensorflow"
     assert {(c.package, c.after) for c in search.fix.changes} == {("tensorflow", "2.13.1"),
                                                                   ("tf-models-official", "==2.13.2")}
-    assert search.probes == 2  # the nearest newer release passed at once: import-only, then quick
+    assert search.probes == 1  # the nearest newer release passed at once (its --quick probe is its verdict)
 
 
 CASES = ROOT / "examples" / "fix-cases.yaml"
@@ -318,5 +318,17 @@ def test_when_the_next_release_fails_too_the_bisection_finds_the_nearest_that_pa
     versions = [tf.version for tf, _, _ in nox.calls]
     assert "2.21.0" not in versions  # no tf-models-official of its minor: not a candidate for a Model Garden entry
     assert versions[0] == "2.13.1" and versions[1] == "2.20.0"  # the next release, then the far end
-    assert [i for _, i, _ in nox.calls].count(False) == 1  # import-only verdicts; the answer alone runs its phases
+    assert not any(i for _, i, _ in nox.calls)  # each verdict is a --quick probe: a release must pass as a whole
     assert search.probes <= 8
+
+
+def test_a_release_that_installs_but_degrades_is_no_fix_the_nearest_clean_one_is(tmp_path):
+    failed_212(tmp_path / "results")
+    degraded = Failure("degraded", "ERROR:absl:cannot import name 'runtime_version' from 'google.protobuf'", "x", "y")
+    nox = FakeNox(lambda tf, import_only: ("install-failed", BUILD, {}) if tf.version.startswith("2.12") else
+                  ("install-failed", NO_WHEEL, {}) if tf.version.startswith("2.13") else
+                  ("ok", None, {}) if tf.version.startswith("2.20") else ("degraded", degraded, {}))
+    search, status = command.main(argv(tmp_path, "tf2.12-cpu", "--allow", "tensorflow", matrix=CASES), lister=lister,
+                                  runner=nox, say=quiet)
+    assert status == 0 and dict((c.package, c.after) for c in search.fix.changes)["tensorflow"] == "2.20.0"
+    assert {t.status for t in search.tried} == {"install-failed", "ok", "degraded"} and search.probes <= 6

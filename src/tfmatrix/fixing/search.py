@@ -7,7 +7,8 @@ that fails another way is read like any failed record, and its own candidates, o
 tried, join the queue (a forced protobuf dropped, then the tensorflow-metadata a passing sibling resolved).
 When the queue is empty, a library a failed probe named is searched for its newest older release that
 passes; with ``--allow tensorflow``, the nearest newer TensorFlow release that passes.  Both go to the next
-release first, then to the bisection's ``--fixed`` search.  The state is saved after every probe.
+release first, then to the bisection's ``--fixed`` search, each verdict a --quick probe (a release that
+installs and imports may still fail later).  The state is saved after every probe.
 """
 
 from __future__ import annotations
@@ -128,10 +129,10 @@ class Searcher:
         self.queue += [c for c in found if c.key not in seen]
         self.queue.sort(key=lambda c: c.order)
 
-    def _probe(self, number: int, cand: Candidate, import_first: bool, quick: bool = True) -> Tried:
-        """The candidate's probes, in order (``quick``: up to its own phases); the last one says how it ended."""
+    def _probe(self, number: int, cand: Candidate, import_first: bool) -> Tried:
+        """The candidate's probes, in order; the last one says how it ended."""
         last: Tried | None = None
-        for import_only in ([True] if import_first else []) + ([False] if quick else []):
+        for import_only in ([True] if import_first else []) + [False]:
             if self.search.probes >= self.search.max_probes:
                 raise OutOfProbes()
             prober = self.probers(import_only)
@@ -203,7 +204,7 @@ class Searcher:
                 if s.ending == "searching":
                     self._older_release(base, failed)
             if s.ending == "searching" and "tensorflow" in s.allow:
-                self._tensorflow(import_first)
+                self._tensorflow()
         except OutOfProbes:
             s.notes.append(f"stopped after {s.probes} probes (--max-probes {s.max_probes})")
         except Interrupted:
@@ -224,7 +225,7 @@ class Searcher:
         s.proof = [t.record for t in s.tried if t.number == tried.number and t.record]
         self.save(s)
 
-    def _tensorflow(self, import_first: bool) -> None:
+    def _tensorflow(self) -> None:
         """Kind 5: the nearest newer TensorFlow release that passes, found with the bisection's --fixed search."""
         info = self.record.combination
         here = Version(info.tensorflow)
@@ -246,8 +247,7 @@ class Searcher:
             return Candidate("tensorflow", tuple(changes), "the nearest newer TensorFlow release that passes",
                              float(len(changes)))
 
-        found = self._nearest_passing("--allow tensorflow", versions, candidate, import_first,
-                                      f"the record: {self.record.reason}")
+        found = self._nearest_passing("--allow tensorflow", versions, candidate, f"the record: {self.record.reason}")
         if not found:
             self.search.notes.append(f"--allow tensorflow: no newer release up to {versions[-1]} passes")
 
@@ -272,25 +272,23 @@ class Searcher:
                               f"the newest {package} before {here} that passes", distance(str(here), version))
             return base.then(older)
 
-        if not self._nearest_passing(f"older {package}", versions, candidate, at_import(record),
-                                     f"probe: {record.reason}"):
+        if not self._nearest_passing(f"older {package}", versions, candidate, f"probe: {record.reason}"):
             self.search.notes.append(f"no {package} from {versions[1]} down to {versions[-1]} passes")
 
     def _nearest_passing(self, label: str, versions: Sequence[str], candidate: Callable[[str], Candidate],
-                         import_first: bool, known: str) -> bool:
+                         known: str) -> bool:
         """The version nearest ``versions[0]`` (known to fail) that passes: the next one first, then the
-        bisection's --fixed search from there to the far end.  Where the failure came at install or import, an
-        import-only probe is each version's verdict, and the answer alone is then proven with --quick.  True
-        when found (and recorded as the fix)."""
+        bisection's --fixed search from there to the far end.  Each verdict is a --quick probe: the release
+        must pass as a whole (one that installs and imports may still fail later).  True when found (and
+        recorded as the fix)."""
         numbers = {t.number for t in self.search.tried}
         seen: dict[str, Probe] = {versions[0]: Probe(versions[0], Verdict.OLD, known)}
-        number_of: dict[str, int] = {}
 
         def probe(version: str) -> Probe:
             if version not in seen:
-                number_of[version] = number = max(numbers, default=0) + 1
+                number = max(numbers, default=0) + 1
                 numbers.add(number)
-                tried = self._probe(number, candidate(version), import_first, quick=not import_first)
+                tried = self._probe(number, candidate(version), False)
                 verdict = Verdict.NEW if tried.passed else Verdict.OLD
                 seen[version] = Probe(version, verdict, f"{tried.status}: {tried.evidence}"[:200], record=tried.record)
             return seen[version]
@@ -304,12 +302,6 @@ class Searcher:
         if first is None or first.verdict is not Verdict.NEW:
             return False
         tried = next(t for t in reversed(self.search.tried) if t.record == first.record)
-        if tried.stage != "quick":  # installs and imports: now its own phases, as every fix is proven
-            tried = self._probe(number_of[first.version], tried.candidate, False)
-            if not tried.passed:
-                self.search.notes.append(f"{label}: {first.version} installs and imports, but its phases end "
-                                         f"{tried.status}: {tried.evidence[:200]}")
-                return False
         self._found(tried.candidate, tried)
         return True
 

@@ -332,3 +332,10 @@ def test_a_release_that_installs_but_degrades_is_no_fix_the_nearest_clean_one_is
                                   runner=nox, say=quiet)
     assert status == 0 and dict((c.package, c.after) for c in search.fix.changes)["tensorflow"] == "2.20.0"
     assert {t.status for t in search.tried} == {"install-failed", "ok", "degraded"} and search.probes <= 6
+
+
+def test_a_combination_the_matrix_no_longer_has_is_a_one_line_error_naming_the_fix(tmp_path):
+    failed(tmp_path / "results", "tf2.15-numpy2-cpu", "2.15.1", pins={"numpy": "2.4.6"}, failure=NUMPY)
+    with pytest.raises(TfmatrixError, match=r"^fix COMBO: got 'tf2.15-numpy2-cpu'; expected a combination of .*cases"):
+        command.main(argv(tmp_path, "tf2.15-numpy2-cpu", matrix=CASES), lister=lister,
+                     runner=FakeNox(numpy_fixed_when_unforced), say=quiet)

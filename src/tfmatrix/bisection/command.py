@@ -71,12 +71,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return ns
 
 
-def template(matrix: Matrix, like: str, profile: str) -> Combination:
-    """The combination ``--like`` names: as the profile has it (its models), else as any profile could."""
+def template(matrix: Matrix, like: str, profile: str, what: str = "bisect --like") -> Combination:
+    """The combination ``--like`` names: as the profile has it (its models), else as any profile could
+    (``what``: the option that named it, for the error)."""
     known = {c.id: c for c in combinations(matrix, "all")}
     known.update({c.id: c for c in combinations(matrix, profile)})
     if like not in known:
-        raise TfmatrixError(f"bisect --like: got {like!r}; expected a combination of {matrix.path} "
+        raise TfmatrixError(f"{what}: got {like!r}; expected a combination of {matrix.path} "
                             f"({', '.join(known)})")
     return known[like]
 

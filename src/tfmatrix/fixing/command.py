@@ -97,7 +97,7 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
     results = Path(ns.results)
     run, record = failed_record(results, ns.combo, ns.run)
     matrix = load_matrix(ns.matrix)
-    combo = template(matrix, ns.combo, ns.profile)
+    combo = template(matrix, ns.combo, ns.profile, "fix COMBO")
     earlier = fixstate.read(run, ns.combo)
     assert record.failure is not None and record.status is not None
     fresh = fixstate.FixSearch(ns.combo, run.run_id, ns.run_id, record.failure, str(record.status), ns.allow,

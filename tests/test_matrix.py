@@ -148,7 +148,7 @@ def test_default_requirements(default: Matrix) -> None:
         "tensorflow[and-cuda]==2.20.0", "tf-models-official==2.20.0", "nvidia-ml-py"]
     # cuda-system: plain tensorflow against the host's CUDA, plus the NVML reader
     assert combos["tf2.18-cuda-system"].requirements() == [
-        "tensorflow==2.18.1", "tf-models-official==2.18.0", "nvidia-ml-py"]
+        "tensorflow==2.18.1", "tf-models-official==2.18.0", "tensorflow-metadata<1.18", "nvidia-ml-py"]
     assert combos["tf2.18-cuda-system"].stack.library_path == ("/usr/local/cuda/lib64",)
     assert CombinationInfo.of(combos["tf2.19-cpu"]).models_official == "2.19.1"
 

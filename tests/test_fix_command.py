@@ -216,6 +216,11 @@ def test_a_case_only_another_tensorflow_fixes_is_found_with_allow_tensorflow_and
     assert status == 0 and search.fix.kind == "tensorflow"
     assert {(c.package, c.after) for c in search.fix.changes} == {("tensorflow", "2.13.1"),
                                                                   ("tf-models-official", "==2.13.2")}
+    lines: list[str] = []
+    command.main(argv(tmp_path, "tf2.12-cpu", "--allow", "tensorflow", matrix=CASES), lister=lister, runner=nox,
+                 say=lines.append)
+    fragment = lines[-1].split("matrix.yaml (replaces the entry):")[1].split("requirements.txt")[0]
+    assert "- id: tf2.12\n    version: 2.13.1\n    models_official: 2.13.2" in fragment  # its id kept
     assert search.probes == 1  # the nearest newer release passed at once (its --quick probe is its verdict)
 
 

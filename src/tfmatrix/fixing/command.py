@@ -156,7 +156,7 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
     entries = [e for e in raw.get("tensorflow") or [] if isinstance(e, dict)]
     entry = next((e for e in entries if e.get("id") == combo.tf.id), None) or next(
         (e for e in entries if str(e.get("version")) == combo.tf.version and not e.get("id")), None)
-    say(render(search, entry, combo.tf.package, path))
+    say(render(search, entry, combo.tf.package, combo.tf.id, path))
     return search, 0 if search.ending == "fixed" else 1
 
 

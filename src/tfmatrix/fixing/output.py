@@ -42,10 +42,11 @@ def diff_lines(search: FixSearch) -> list[str]:
     return out
 
 
-def matrix_fragment(search: FixSearch, entry: Mapping[str, Any], package: str) -> str:
-    """The user's entry with the fix made, as YAML (the same id: it replaces the failing entry)."""
+def matrix_fragment(search: FixSearch, entry: Mapping[str, Any], package: str, tf_id: str) -> str:
+    """The user's entry with the fix made, as YAML, under its id (written out where the entry left it to its
+    version, which the fix may change): it replaces the failing entry."""
     assert search.fix is not None
-    fixed = changed_entry(entry, search.fix.changes, package)
+    fixed = {"id": tf_id, **changed_entry(entry, search.fix.changes, package)}
     fixed.pop("expect", None)
     text = yaml.safe_dump({"tensorflow": [fixed]}, sort_keys=False).rstrip()
     python = python_of(search.fix, "")
@@ -67,7 +68,7 @@ def requirements_fragment(search: FixSearch) -> str:
     return "\n".join(lines)
 
 
-def render(search: FixSearch, entry: Mapping[str, Any] | None, package: str, state: Path) -> str:
+def render(search: FixSearch, entry: Mapping[str, Any] | None, package: str, tf_id: str, state: Path) -> str:
     head = (f"tfmatrix fix {search.combination} (run {search.run_id}, {search.status}: {search.failure.cls}; "
             f"culprit {search.failure.culprit or 'not judged'}): {_ENDS.get(search.ending, search.ending)}")
     lines = [head, f"  {'#':>2}  {'stage':<11}  {'status':<14}  candidate  [probe run, combination]"]
@@ -83,7 +84,8 @@ def render(search: FixSearch, entry: Mapping[str, Any] | None, package: str, sta
         lines += diff_lines(search)
         if entry is not None:
             lines += ["", "matrix.yaml (replaces the entry):", *("  " + ln for ln in
-                                                               matrix_fragment(search, entry, package).splitlines())]
+                                                               matrix_fragment(search, entry, package,
+                                                                               tf_id).splitlines())]
         lines += ["", "requirements.txt (your own environment):",
                   *("  " + ln for ln in requirements_fragment(search).splitlines())]
     lines += ["", f"the search: {state}"]

@@ -1,4 +1,4 @@
-"""The five kinds of cure (:mod:`.remedies` holds their types and the facts they are read from).
+"""The kinds of cure (:mod:`.remedies` holds their types and the facts they are read from).
 
 Each function reads one kind of candidate out of a failed record's facts; :func:`candidates` joins them,
 smallest first, none twice.  The kinds and their order are in docs/fix.md.
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .blame import Facts
 
 
-# --------------------------------------------------------------------------- the five kinds
+# --------------------------------------------------------------------------- the kinds
 
 
 def _into_range(cls: str, culprit: str | None, facts: "Facts", words: str, tried: str = "") -> list[Candidate]:
@@ -100,7 +100,7 @@ def _attempted_version(package: str, words: str) -> str:
 
 
 def _python(cls: str, facts: "Facts", index: Index | None, culprit: str | None,
-            available: Callable[[str], bool]) -> list[Candidate]:
+            available: Callable[[str], bool], tried: str = "") -> list[Candidate]:
     """Kind 3: another Python the pinned TensorFlow (and the culprit release) ship wheels for."""
     if cls not in INSTALL_CLASSES:
         return []
@@ -116,7 +116,7 @@ def _python(cls: str, facts: "Facts", index: Index | None, culprit: str | None,
         if index is not None:
             if Version(facts.tensorflow) not in index(TF, py):
                 continue
-            culprit_version = facts.pins.get(culprit or "", "")
+            culprit_version = facts.pins.get(culprit or "") or tried  # a build that failed: the release it tried
             if culprit and culprit != PY and culprit_version and Version(culprit_version) not in index(culprit, py):
                 continue
         out.append(Candidate("python", (PinChange(PY, facts.python, py),),
@@ -224,7 +224,7 @@ def candidates(failure: "Failure", facts: "Facts", *, index: Index | None = None
              + _siblings(failure, facts, siblings))
     found += _gpu_stack(cls, facts, cuda_pip_stacks)
     if PY in set(allow):
-        found += _python(cls, facts, index, culprit, python_available)
+        found += _python(cls, facts, index, culprit, python_available, tried)
     if TF in set(allow):
         found += _driver_release(cls, facts, driver, index)
     unique: dict[frozenset[tuple[str, str]], Candidate] = {}

@@ -2,14 +2,17 @@
 
 A :class:`Candidate` is a set of :class:`PinChange` s to one combination's pins, made only from facts the
 record holds (the culprit blame named, the ranges the installed packages declare for it, the forced and
-required pins, the TensorFlow and Python in the record) and, when searching, from the index.  They come in
-five kinds, in this order (docs/fix.md):
+required pins, the TensorFlow and Python in the record) and, when searching, from the index and the probes'
+records.  Their kinds, in this order (:data:`KINDS`; docs/fix.md):
 
 1. ``into-range``: drop a forced pin; the culprit moves into the range the packages requiring it declare.
 2. ``newest-in-range``: the newest culprit release (with a wheel for the Python) inside every declared range.
 3. ``python``: a Python the pinned releases ship wheels for (no-wheel, build-failed, no-interpreter).
-4. ``companions``: tf-models-official, tf-keras and tensorflow-text on TensorFlow's minor.
-5. ``tensorflow``: another TensorFlow release (only when allowed; the fix session searches for it).
+4. ``companions``: tf-models-official, tf-keras and tensorflow-text on TensorFlow's minor; or a package the
+   failure names at the version a passing combination of the same release resolved.
+5. ``stack``: the cuda-pip stack for a cuda-system library failure (the GPU side).
+6. ``older-release``: the newest older release of a library a probe's failure names (the fix session's search).
+7. ``tensorflow``: another TensorFlow release (only when allowed; the fix session searches for it).
 
 "Smallest first" is :attr:`Candidate.order`: fewest packages changed, then the smallest version distance,
 then the kind's number.  The first candidate computed from the record alone is its fix line

@@ -40,9 +40,8 @@ if TYPE_CHECKING:
 #: (package, python) -> the versions the index has wheels of for that Python, oldest first
 Index = Callable[[str, str], Sequence[Version]]
 KINDS = ("into-range", "newest-in-range", "python", "companions", "stack", "older-release", "tensorflow")
-#: the kinds a fix session tries without being allowed more (--allow python, tensorflow)
-PIN_KINDS = frozenset({"into-range", "newest-in-range", "companions"})
-ALLOWABLE = {"python": "python", "tensorflow": "tensorflow"}
+#: what ``nox -s fix --allow`` may add to the pin changes a search always tries
+ALLOWABLE = ("python", "tensorflow")
 COMPANIONS = ("tf-models-official", "tf-keras", "tensorflow-text")
 #: the classes a Python change can cure: nothing installed for this interpreter
 INSTALL_CLASSES = ("no-wheel", "build-failed", "no-interpreter")

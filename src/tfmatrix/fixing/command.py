@@ -123,10 +123,11 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
         except TfmatrixError:
             return ()
 
+    def plan(import_only: bool) -> FixPlan:
+        return FixPlan(combo, raw, Path(ns.matrix).resolve().parent, ("--import-only",) if import_only else ("--quick",))
+
     def prober(import_only: bool) -> Prober:
-        plan = FixPlan(combo, raw, Path(ns.matrix).resolve().parent, ("--import-only",) if import_only
-                       else ("--quick",))
-        return Prober(plan, probe_run, Path(ns.root), ns.nox_python, say=say, runner=runner, name="fix")
+        return Prober(plan(import_only), probe_run, Path(ns.root), ns.nox_python, say=say, runner=runner, name="fix")
 
     def garden(version: str) -> str | None:
         return cands.companion(version, list(index("tf-models-official", record.combination.python)))
@@ -153,10 +154,7 @@ def main(argv: Sequence[str], *, lister: Lister = cands.index_versions, runner: 
             if search.ending == "no-candidate":
                 _no_candidate(search)
                 save(search)
-    entries = [e for e in raw.get("tensorflow") or [] if isinstance(e, dict)]
-    entry = next((e for e in entries if e.get("id") == combo.tf.id), None) or next(
-        (e for e in entries if str(e.get("version")) == combo.tf.version and not e.get("id")), None)
-    say(render(search, entry, combo.tf.package, combo.tf.id, path))
+    say(render(search, plan(False).written(), combo.tf.package, combo.tf.id, path))
     return search, 0 if search.ending == "fixed" else 1
 
 

@@ -91,11 +91,17 @@ class FixPlan:
     matrix_dir: Path
     bench_args: tuple[str, ...] = ()
 
-    def entry_of(self, slot: FixSlot) -> dict[str, Any]:
+    def written(self) -> Mapping[str, Any] | None:
+        """The template's ``tensorflow:`` entry as the user wrote it (by its id, or by its version where the id
+        is left to it); None when the matrix no longer has it."""
         tf = self.template.tf
         entries = [e for e in self.raw.get("tensorflow") or [] if isinstance(e, dict)]
-        written = next((e for e in entries if e.get("id") == tf.id), None) or next(
+        return next((e for e in entries if e.get("id") == tf.id), None) or next(
             (e for e in entries if str(e.get("version")) == tf.version and not e.get("id")), None)
+
+    def entry_of(self, slot: FixSlot) -> dict[str, Any]:
+        tf = self.template.tf
+        written = self.written()
         if written is None:
             raise TfmatrixError(f"fix: the matrix has no tensorflow entry with id {tf.id!r} any more")
         entry = changed_entry(written, slot.candidate.changes, tf.package)

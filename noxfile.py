@@ -116,6 +116,12 @@ def fix(session: nox.Session) -> None:
     tfmatrix_tool(session, "fix", *sessions.fix_args(session, CTX))
 
 
+@nox.session(venv_backend="none", default=False)
+def predict(session: nox.Session) -> None:
+    """Predict whether each combination installs on other platforms, resolving only (-- --platform windows,...)."""
+    sessions.predict_session(session, CTX)
+
+
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def doctor(session: nox.Session) -> None:
     """Diagnose TensorFlow / CUDA / cuDNN / driver here, or in another venv (-- --python PATH)."""

@@ -152,6 +152,14 @@ def fix_args(session: Any, ctx: Context) -> list[str]:
             "--results", str(ctx.results_root), "--run-id", ctx.run_id, "--nox-python", sys.executable]
 
 
+def predict_session(session: Any, ctx: Context) -> None:
+    """Resolve every combination of the profile for other platforms; record and print what installs where."""
+    from .predicting import command
+
+    with reported(_fails(session)):
+        command.main(ctx, session.posargs, say=print)
+
+
 def clean_session(session: Any, ctx: Context) -> None:
     """List the venvs and exports kept between runs; with --older-than, remove the unused ones."""
     from .run.provisioning import cache

@@ -89,7 +89,8 @@ def assign(failure: Failure, text: str, facts: Facts, *, installer: bool = False
 
 
 _NO_WHEEL = re.compile(r"(?:(?:Because|and|that) |^|: )(?:all versions of |Distribution )?`?(?P<pkg>[A-Za-z][\w.-]*?)"
-                       r"`?(?:(?:==|<=|>=|<|>)(?P<ver>[^\s,`@]+))?(?: @ \S+)?`? (?:ha(?:s|ve) no wheels with a matching|"
+                       r"`?(?:(?P<op>==|<=|>=|<|>)(?P<ver>[^\s,`@]+)(?P<more>(?:,(?:==|<=|>=|<|>|!=)[^\s,`@]+)*))?"
+                       r"(?: @ \S+)?`? (?:ha(?:s|ve) no wheels with a matching|"
                        r"is unusable because no wheels|can't be installed because it doesn't have)")
 _NO_DIST = re.compile(r"No matching distribution found for (?P<pkg>[A-Za-z][\w.-]*?)(?:==(?P<ver>[^\s(]+))?(?:\s|$)")
 _BUILD = re.compile(r"Failed to (?:download and )?build:? `?(?P<pkg>[A-Za-z0-9][\w.-]*?)==(?P<ver>[^\s`]+?)`?"
@@ -111,8 +112,7 @@ def _installer(cls: str, text: str, facts: Facts) -> tuple[str, str]:
     if cls == "no-wheel":
         m = _NO_WHEEL.search(cause) or _NO_WHEEL.search(text) or _last(_NO_DIST, text)
         if m:
-            name = f"{m.group('pkg')} {m.group('ver')}" if m.group("ver") else m.group("pkg")
-            return name, f"{name} has no wheel for Python {facts.python} on this platform: {cause}"
+            return (name := _no_wheel_name(m)), f"{name} has no wheel for Python {facts.python} on this platform: {cause}"
     if cls == "build-failed":
         m = _BUILD.search(cause) or _BUILD.search(text)
         if m:
@@ -130,6 +130,16 @@ def _installer(cls: str, text: str, facts: Facts) -> tuple[str, str]:
                                      f"must change: {cause}")
     return CANNOT_TELL, (f"the installer's words name {', '.join(sorted(involved))} but do not single one out"
                          f": {cause}" if involved else "the installer's words name no package")
+
+
+def _no_wheel_name(m: re.Match[str]) -> str:
+    """``tensorflow-text 2.15.0`` for one release; ``tensorflow-text>=2.20.0,<=2.20.1`` for a range of them."""
+    ver = m.groupdict().get("ver")
+    if not ver:
+        return m.group("pkg")
+    op = m.groupdict().get("op") or "=="
+    more = m.groupdict().get("more") or ""
+    return f"{m.group('pkg')} {ver}" if op == "==" and not more else f"{m.group('pkg')}{op}{ver}{more}"
 
 
 def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:

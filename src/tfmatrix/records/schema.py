@@ -31,7 +31,9 @@ from typing import Any, Callable
 from .. import RECORD_SCHEMA_VERSION
 
 SCHEMAS = Path(__file__).parent / "schemas"
-KINDS = ("run", "combination")
+KINDS = ("run", "combination", "prediction")
+#: the schema version a kind was first written at (a prediction is new in 7: nothing to migrate)
+FIRST = {"prediction": 7}
 
 Doc = dict[str, Any]
 
@@ -83,9 +85,10 @@ def load_schema(kind: str) -> Doc:
 def migrate(doc: Doc, origin: str = "record") -> Doc:
     kind, version = doc.get("kind"), doc.get("schema_version")
     if kind not in KINDS:
-        raise BadRecord(f"{origin}: kind is {kind!r}; expected 'run' or 'combination'")
-    if type(version) is not int or version < 1 or version > RECORD_SCHEMA_VERSION:
-        raise BadRecord(f"{origin}: schema_version is {version!r}; this tfmatrix reads 1 to {RECORD_SCHEMA_VERSION} "
+        raise BadRecord(f"{origin}: kind is {kind!r}; expected one of {', '.join(map(repr, KINDS))}")
+    first = FIRST.get(kind, 1)
+    if type(version) is not int or version < first or version > RECORD_SCHEMA_VERSION:
+        raise BadRecord(f"{origin}: schema_version is {version!r}; this tfmatrix reads {first} to {RECORD_SCHEMA_VERSION} "
                         "(a newer tfmatrix wrote it?)")
     while version < RECORD_SCHEMA_VERSION:
         doc = MIGRATIONS[(kind, version)](doc)

@@ -7,7 +7,10 @@
   each, create-only (nothing already recorded is overwritten), but for a ``pending`` one (cold starts
   measured, warm phases waiting for the interleave session), which its ending replaces in place;
 * ``logs/<combination-id>/``: the install log and one log per phase;
-* ``attempts/``: interrupted attempts set aside by ``--resume``, a merge's duplicates (never a pending record).
+* ``attempts/``: interrupted attempts set aside by ``--resume``, a merge's duplicates (never a pending record);
+* ``predictions/<combination>@<platform>-py<version>.json``: a
+  :class:`~tfmatrix.records.prediction.PredictionRecord` each (``nox -s predict``), never mixed with the
+  measured records.
 
 Reading goes through :func:`load_run`, the one reader: a record that is
 truncated, of an unknown ``schema_version``, or that fails the JSON Schema once
@@ -30,6 +33,8 @@ from typing import Any, Callable
 from ..atomic import write_json_atomic, write_json_new
 from ..errors import ResultsError
 from .model import CombinationRecord, RunRecord, now
+from .prediction import FOLDER as PREDICTIONS
+from .prediction import PredictionRecord
 from .schema import BadRecord, check
 from .status import Status
 
@@ -77,13 +82,18 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def load(path: Path) -> RunRecord | CombinationRecord:
+Record = RunRecord | CombinationRecord | PredictionRecord
+
+
+def load(path: Path) -> Record:
     """One record file: read, migrated, checked, typed; :class:`BadRecord` says why not."""
     try:
         doc = check(read_json(path), str(path))
     except ResultsError as exc:
         raise BadRecord(str(exc)) from None
-    return RunRecord.from_json(doc) if doc["kind"] == "run" else CombinationRecord.from_json(doc)
+    kinds: dict[str, Any] = {"run": RunRecord, "combination": CombinationRecord, "prediction": PredictionRecord}
+    record: Record = kinds[doc["kind"]].from_json(doc)
+    return record
 
 
 @dataclass
@@ -95,6 +105,7 @@ class Run:
     info: RunRecord | None
     records: list[CombinationRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    predictions: list[PredictionRecord] = field(default_factory=list)  # nox -s predict: never measured
 
     def by_id(self) -> dict[str, CombinationRecord]:
         return {r.id: r for r in self.records}
@@ -126,7 +137,17 @@ def load_run(folder: Path) -> Run:
             run.warnings.append(f"skipped: {p}: a {doc.kind} record where combination records belong")
             continue
         run.records.append(doc)
-    if not run.records:
+    for p in record_paths(folder / PREDICTIONS):
+        try:
+            doc = load(p)
+        except BadRecord as exc:
+            run.warnings.append(f"skipped: {exc}")
+            continue
+        if not isinstance(doc, PredictionRecord):
+            run.warnings.append(f"skipped: {p}: a {doc.kind} record where predictions belong")
+            continue
+        run.predictions.append(doc)
+    if not run.records and not run.predictions:
         run.warnings.append(f"{folder}: no readable combination records (an empty run, or all left out)")
     return run
 
@@ -156,6 +177,22 @@ class RunDir:
 
     def record_path(self, combo_id: str) -> Path:
         return self.path / f"{combo_id}.json"
+
+    def prediction_path(self, key: str) -> Path:
+        return self.path / PREDICTIONS / f"{key}.json"
+
+    def write_prediction(self, record: PredictionRecord) -> Path:
+        """Write a prediction, create-only like every record (a run predicts each key once)."""
+        path = self.prediction_path(record.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_json_new(str(path), record.to_json())
+        except FileExistsError:
+            raise ResultsError(f"{path}: a prediction for {record.key} already exists in run {self.run_id}; "
+                               "records are never overwritten (start a new run)") from None
+        except OSError as exc:
+            raise self.write_error(path, exc) from None
+        return path
 
     def log_dir(self, combo_id: str) -> Path:
         return self.path / "logs" / combo_id

@@ -182,13 +182,16 @@ def lock_hash(lock: Path) -> str:
 
 
 def _resolve(steps: _Steps, uv: str, req_in: Path, overrides: Path | None, lock: Path, python: str,
-             index: list[str], as_of: tuple[str, str] | None) -> subprocess.CompletedProcess[str]:
-    """``uv pip compile`` into ``lock``, from no lock (uv prefers the pins of an existing output file)."""
+             index: list[str], as_of: tuple[str, str] | None,
+             target: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``uv pip compile`` into ``lock``, from no lock (uv prefers the pins of an existing output file); for
+    ``python`` (an interpreter), or for ``target`` (python_platform, python_version) without one."""
     lock.unlink(missing_ok=True)
     cutoff = []
     if as_of:  # the pinned package itself may be uploaded after its build day
         cutoff = ["--exclude-newer", as_of[0], "--exclude-newer-package", f"{as_of[1]}=2100-01-01T00:00:00Z"]
-    return steps.run("resolve", [uv, "pip", "compile", str(req_in), "--python", python, "--no-header",
+    where = ["--python-platform", target[0], "--python-version", target[1]] if target else ["--python", python]
+    return steps.run("resolve", [uv, "pip", "compile", str(req_in), *where, "--no-header",
                                  "--no-annotate", "--quiet", "--output-file", str(lock), *index, *cutoff,
                                  *(["--override", str(overrides)] if overrides else [])])
 
@@ -201,20 +204,39 @@ def resolve(requirements: Sequence[str], *, lock: Path, python: str, timeout: fl
 
     How a combination finds the export another entry made of the same pins before deciding to make it.
     """
+    outcome = resolve_lock(requirements, lock=lock, python=python, timeout=timeout, log=log, force=force,
+                           index_url=index_url, as_of=as_of)
+    return outcome.lock_sha256, "" if outcome.ok else outcome.error
+
+
+def resolve_lock(requirements: Sequence[str], *, lock: Path, timeout: float, log: Path, python: str = "",
+                 target: tuple[str, str] | None = None, force: Sequence[str] = (), index_url: str | None = None,
+                 as_of: tuple[str, str] | None = None) -> InstallOutcome:
+    """Resolve ``requirements`` into ``lock`` as :func:`install` does, for ``python`` or for ``target``
+    (python_platform, python_version: another platform's resolve, ``nox -s predict``): the outcome holds the
+    command, the lock's hash and pins when it resolved, the resolver's words when not."""
+    outcome = InstallOutcome(backend="uv")
     uv = find_uv()
     if uv is None:
-        return "", "resolving an exporter's pins needs uv (nox[uv])"
-    outcome = InstallOutcome(backend="uv")
+        outcome.ok, outcome.failed_step, outcome.error = False, "resolve", "resolving needs uv (nox[uv])"
+        return outcome
     steps = _Steps(outcome, timeout, log)
     req_in, override_txt = lock.with_suffix(".in"), lock.with_suffix(".overrides.txt")
     lock.parent.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     req_in.write_text("\n".join(requirements) + "\n", encoding="utf-8")
     override_txt.write_text("".join(f"{o}\n" for o in force), encoding="utf-8")
     index = ["--index-url", index_url] if index_url else []
-    proc = _resolve(steps, uv, req_in, override_txt if force else None, lock, python, index, as_of)
+    t0 = time.perf_counter()
+    proc = _resolve(steps, uv, req_in, override_txt if force else None, lock, python, index, as_of, target)
+    outcome.seconds = time.perf_counter() - t0
     if proc.returncode != 0:
-        return "", (proc.stderr or proc.stdout or f"exit status {proc.returncode}").strip()
-    return lock_hash(lock), ""
+        return steps.fail("resolve", proc)
+    outcome.ok = True
+    outcome.lock_sha256 = lock_hash(lock)
+    outcome.resolved = [ln.strip() for ln in lock.read_text(encoding="utf-8").splitlines()
+                        if ln.strip() and not ln.lstrip().startswith("#")]
+    return outcome
 
 
 def install_args(combo: "Combination") -> dict[str, Any]:

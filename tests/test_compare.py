@@ -300,3 +300,43 @@ def test_the_cli_reads_compares_defaults_from_compare(capsys):
         cli.main(["compare", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert f"(default {compare.DEFAULT_THRESHOLD:g})" in shown and f"(default {compare.DEFAULT_HISTORY};" in shown
+
+
+# ------------------------------------------------------------------ predictions (nox -s predict)
+
+def test_a_platform_that_stops_installing_is_a_status_regression(new_run, make_prediction, tmp_path):
+    why = "tensorflow-text 2.21.0 has no win_amd64 wheel; it is required by tf-models-official 2.21.0"
+    base, cand = new_run(), new_run()
+    for run, status, mac in ((base, "installable", "installable"), (cand, "no-wheel", "installable")):
+        run.write_prediction(make_prediction("tf2.21-cpu", "windows", status, why if status != "installable" else "",
+                                             "export on Linux", run_id=run.run_id))
+        run.write_prediction(make_prediction("tf2.21-cpu", "macos-arm64", mac, run_id=run.run_id))
+    run_only = make_prediction("tf2.20-cpu", "windows", run_id=cand.run_id)
+    cand.write_prediction(run_only)
+    cmp = compare.compare_folders(base.path, cand.path)
+    (change,) = cmp.status_changes
+    assert (change.combination, change.base, change.candidate, change.verdict) == (
+        "tf2.21-cpu@windows-py3.11", "installable", "no-wheel", "regression")
+    assert change.why == f"predicted, not run: {why}; fix: export on Linux"
+    assert cmp.only_in_candidate == [run_only.key] and cmp.exit_status == 1
+    md = compare.render_markdown(cmp)
+    assert "| tf2.21-cpu@windows-py3.11 | installable | no-wheel | **regression** |" in md
+    back = compare.compare_folders(cand.path, base.path)
+    assert [c.verdict for c in back.status_changes] == ["improvement"] and back.exit_status == 0
+    assert back.status_changes[0].why == f"predicted, not run: {why}"
+
+
+def test_a_gpu_statement_or_another_failure_class_is_a_change_not_a_regression(make_prediction):
+    cmp = compare.Comparison("a", "b")
+    compare.prediction_changes(
+        [make_prediction("tf2.15-cpu", "windows", "no-wheel", "x has no win_amd64 wheel")],
+        [make_prediction("tf2.15-cpu", "windows", "resolver-conflict", "No solution found")], cmp)
+    assert [(c.base, c.candidate, c.verdict) for c in cmp.status_changes] == [
+        ("no-wheel", "resolver-conflict", "changed")]
+    assert cmp.exit_status == 0
+
+
+def test_a_folder_with_neither_records_nor_predictions_is_one_line(new_run):
+    empty, other = new_run(), new_run()
+    with pytest.raises(Exception, match="holds no readable combination records or predictions"):
+        compare.compare_folders(empty.path, other.path)

@@ -20,7 +20,8 @@ and its 99% interval must exclude 1), the others on the Mann-Whitney test of
 the one run (Bencher's relative continuous benchmarking).  Only what a comparison may judge is compared: a phase's own samples
 (not a cached export's) and no metric derived from another's.  A combination
 that went from a working outcome to a failure is a regression, the reverse an
-improvement; a combination present in only one run is reported.  Exit status:
+improvement; a combination present in only one run is reported.  Predictions (``nox -s predict``)
+are compared by key the same way: installable -> not installable on a platform is a regression.  Exit status:
 1 when anything regressed, else 0 (2 on bad input, through the CLI).
 """
 
@@ -36,9 +37,10 @@ from ..errors import ResultsError
 from ..records import metrics as catalogue
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
+from ..records.prediction import PredictionRecord
 from ..records.quantity import RATIO, Quantity
-from ..records.status import NOT_RUN, WORKING, Outcome
-from ..records.store import RUN_ID_RE, load_run, run_folders
+from ..records.status import NOT_RUN, WORKING
+from ..records.store import RUN_ID_RE, Run, load_run, run_folders
 from ..stats import NOISE_FACTOR, PairedRatio, beyond_noise, paired_ratio, run_to_run_noise
 
 DEFAULT_THRESHOLD = 1.10
@@ -87,9 +89,9 @@ class Change:
 
 @dataclass(frozen=True)
 class StatusChange:
-    combination: str
-    base: Outcome
-    candidate: Outcome
+    combination: str  # a combination id, or a prediction's key (``tf2.15-cpu@windows-py3.11``)
+    base: str  # an Outcome, or a prediction's verdict (installable, no-wheel, ...)
+    candidate: str
     verdict: str  # regression, improvement, changed
     why: str = ""  # the failure of the side that failed (the candidate's; the base's for an improvement)
 
@@ -167,14 +169,23 @@ def two_latest(root: Path) -> tuple[Path, Path]:
 
 def load_records(folder: Path, warnings: list[str] | None = None) -> dict[str, CombinationRecord]:
     """The run's readable combination records; what was skipped goes to ``warnings``."""
+    run = readable_run(folder, warnings)
+    if not run.records:
+        raise ResultsError(f"{folder}: holds no readable combination records")
+    return run.by_id()
+
+
+def readable_run(folder: Path, warnings: list[str] | None = None, *, predictions: bool = False) -> Run:
+    """The run in ``folder``; it must hold combination records (or, with ``predictions``, either kind)."""
     if not folder.is_dir():
         raise ResultsError(f"{folder}: no such run folder")
     run = load_run(folder)
     if warnings is not None:
         warnings.extend(run.warnings)
-    if not run.records:
-        raise ResultsError(f"{folder}: holds no readable combination records")
-    return run.by_id()
+    if not run.records and not (predictions and run.predictions):
+        what = "combination records or predictions" if predictions else "combination records"
+        raise ResultsError(f"{folder}: holds no readable {what}")
+    return run
 
 
 def series(records: Iterable[CombinationRecord]) -> dict[Key, list[float]]:
@@ -261,6 +272,26 @@ def status_change(cid: str, base: CombinationRecord, cand: CombinationRecord) ->
     return StatusChange(cid, bo, co, verdict, why)
 
 
+def prediction_changes(base: Iterable[PredictionRecord], cand: Iterable[PredictionRecord],
+                       cmp: Comparison) -> None:
+    """Predictions (``nox -s predict``) by key: installable -> not is a regression, the reverse an improvement,
+    another class or GPU statement a change; keys predicted on one side only are listed as such."""
+    b, c = {p.key: p for p in base}, {p.key: p for p in cand}
+    cmp.only_in_base += sorted(set(b) - set(c))
+    cmp.only_in_candidate += sorted(set(c) - set(b))
+    for key in sorted(set(b) & set(c)):
+        bp, cp = b[key], c[key]
+        if bp.verdict == cp.verdict:
+            continue
+        verdict = ("regression" if bp.installable and not cp.installable else
+                   "improvement" if cp.installable and not bp.installable else "changed")
+        failed = bp if verdict == "improvement" else cp
+        fix = failed.failure.fix if failed.failure and verdict != "improvement" else ""
+        why = "; ".join(w for w in (f"predicted, not run: {failed.why}" if failed.why else "predicted, not run",
+                                    f"fix: {fix}" if fix else "") if w)
+        cmp.status_changes.append(StatusChange(key, bp.verdict, cp.verdict, verdict, why))
+
+
 def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, CombinationRecord], *,
                  base_run: str = "base", candidate_run: str = "candidate",
                  threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
@@ -330,12 +361,14 @@ def earlier_runs(cand: Path, limit: int = DEFAULT_HISTORY) -> list[Path]:
 def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, **kw: Any) -> Comparison:
     """Two run folders; the run-to-run noise from up to ``history`` earlier runs beside the candidate."""
     warnings: list[str] = []
-    base_records, cand_records = load_records(base, warnings), load_records(cand, warnings)
+    base_run, cand_run = readable_run(base, warnings, predictions=True), readable_run(cand, warnings, predictions=True)
+    base_records, cand_records = base_run.by_id(), cand_run.by_id()
     earlier = [f for f in earlier_runs(cand, history) if f.resolve() != cand.resolve()]
     if base.resolve() not in {f.resolve() for f in earlier}:
         earlier.append(base)
     runs = [(f.name, series(base_records.values()) if f.resolve() == base.resolve() else
              series(load_run(f).records)) for f in earlier]
     cmp = compare_runs(base_records, cand_records, base_run=base.name, candidate_run=cand.name, history=runs, **kw)
+    prediction_changes(base_run.predictions, cand_run.predictions, cmp)
     cmp.warnings = warnings
     return cmp

@@ -248,9 +248,10 @@ class Combination:
                     "NVIDIA wheels")
         return ""
 
-    def requirements(self) -> list[str]:
-        """The PEP 508 requirements installed into this combination's venv."""
-        extra = f"[{self.cuda_extra}]" if self.cuda_extra else ""
+    def requirements(self, gpu_extra: bool = True) -> list[str]:
+        """The PEP 508 requirements installed into this combination's venv (``gpu_extra=False``: without the
+        package's CUDA extra, what ``nox -s predict`` resolves where TensorFlow says its GPU does not work)."""
+        extra = f"[{self.cuda_extra}]" if self.cuda_extra and gpu_extra else ""
         reqs = [f"{self.tf.package}{extra}=={self.tf.version}"]
         if self.tf.models_official:
             reqs.append(f"tf-models-official=={self.tf.models_official}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from ..diagnosis import platforms
 from ..errors import TfmatrixError
@@ -28,10 +28,18 @@ JOBS = 4
 _PYTHON = re.compile(r"^3\.[0-9]+$")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose every error (a missing --platform, an unknown option) is tfmatrix's one line, not an exit:
+    this parser runs inside nox's own process."""
+
+    def error(self, message: str) -> NoReturn:
+        raise TfmatrixError(f"predict options: {message}; see nox -s predict -- --help")
+
+
 def parser() -> argparse.ArgumentParser:
     known = ", ".join(platforms.load().platforms)
-    p = argparse.ArgumentParser(prog="nox -s predict --", exit_on_error=False,
-                                description="Predict whether each combination installs on other platforms.")
+    p = _Parser(prog="nox -s predict --", exit_on_error=False,
+                description="Predict whether each combination installs on other platforms.")
     p.add_argument("--platform", required=True, help=f"comma-separated: {known}")
     p.add_argument("--python", default=None, help="comma-separated Python versions (default: each combination's own)")
     p.add_argument("--only", default=None, help="comma-separated combination ids (default: the whole profile)")

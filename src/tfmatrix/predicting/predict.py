@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..diagnosis.platforms import Platform, PlatformData
 from ..matrix.model import Combination
-from ..records.model import CombinationInfo, now
+from ..records.model import CombinationInfo, InstallOutcome, now
 from ..records.phase import Failure
 from ..records.prediction import INSTALLABLE, PredictionRecord, prediction_key
 from ..run.noxside.endings import install_failed
@@ -29,20 +29,24 @@ TIMEOUT = 600.0
 
 _DEPENDS = re.compile(r"`?(?P<pkg>[A-Za-z0-9][\w.\[\]-]*?)`?(?:==(?P<ver>[^\s,`]+)|(?P<spec>[<>=!~][^\s`]*))?`? depends on "
                       r"`?(?P<dep>[A-Za-z0-9][\w.-]*)")
-_AVAILABLE = re.compile(r"Wheels are available for `?(?P<pkg>[\w.-]+)`? \(v(?P<ver>[^)]+)\) on the following "
-                        r"platforms?: (?P<tags>.+)")
+_AVAILABLE = re.compile(r"(?:Wheels are available for|we only found wheels for) `?(?P<pkg>[\w.-]+)`? \(v(?P<ver>[^)]+)\)"
+                        r"(?: on| with) the following (?:[\w ]+ tags|platforms?): (?P<tags>.+)")
+#: the tag the resolver found no wheel for: a platform's (``win_amd64``) or a Python's (``cp310``)
+_TAG = re.compile(r"has no wheels with a matching (?P<kind>[\w ]+?) tag \(e\.g\., `(?P<tag>[^`]+)`\)")
 
 
 def predict(combo: Combination, platform: Platform, python: str, data: PlatformData, *, run_id: str,
             work: Path, timeout: float = TIMEOUT) -> PredictionRecord:
-    """Resolve ``combo`` for ``platform`` and ``python``; its record (not written)."""
+    """Resolve ``combo`` for ``platform`` and ``python``; its record (not written).
+
+    Where TensorFlow says the combination's GPU does not work there and its GPU wheels do not resolve, its
+    requirements are resolved once more without the CUDA extra: what stops the same combination on the CPU is
+    the culprit a user meets next (the Model Garden's tensorflow-text on Windows), the GPU wheels are not.
+    """
     info = CombinationInfo.of(combo)
     key = prediction_key(combo.id, platform.name, python)
     args = install_args(combo)
-    with tempfile.TemporaryDirectory(prefix="tfmatrix-predict-") as tmp:
-        outcome = resolve_lock(args["requirements"], lock=Path(tmp) / "requirements.lock", timeout=timeout,
-                               log=work / f"{key}.log", target=(platform.python_platform, python),
-                               force=args["force"], as_of=args["as_of"])
+    outcome = _resolve(args["requirements"], args, platform, python, work / f"{key}.log", timeout)
     argv = [str(a) for a in outcome.steps[-1]["argv"]] if outcome.steps else []
     statements = [s.to_json() for s in data.statements(platform.name, combo.stack.kind, combo.tf.version)]
     record = PredictionRecord(run_id=run_id, combination=info, platform=platform, python=python,
@@ -57,7 +61,24 @@ def predict(combo: Combination, platform: Platform, python: str, data: PlatformD
     record.status = failure.cls
     record.failure = _advised(failure, platform, data, statements)
     record.why = why_line(failure, outcome.error, platform)
+    if statements and combo.cuda_extra:
+        cpu = _resolve(combo.requirements(gpu_extra=False), args, platform, python, work / f"{key}.cpu.log", timeout)
+        record.seconds += cpu.seconds
+        if cpu.ok:
+            record.why += "; without its CUDA extra it resolves (the CPU only)"
+            return record
+        then = install_failed(cpu, replace(info, python=python)).failure
+        assert then is not None
+        record.status, record.failure = then.cls, _advised(then, platform, data, [])
+        record.why += f"; without its CUDA extra: {why_line(then, cpu.error, platform)}"
     return record
+
+
+def _resolve(requirements: list[str], args: dict, platform: Platform, python: str, log: Path,
+             timeout: float) -> InstallOutcome:
+    with tempfile.TemporaryDirectory(prefix="tfmatrix-predict-") as tmp:
+        return resolve_lock(requirements, lock=Path(tmp) / "requirements.lock", timeout=timeout, log=log,
+                            target=(platform.python_platform, python), force=args["force"], as_of=args["as_of"])
 
 
 def why_line(failure: Failure, words: str, platform: Platform) -> str:
@@ -70,7 +91,9 @@ def why_line(failure: Failure, words: str, platform: Platform) -> str:
     by = next((m for m in _DEPENDS.finditer(words) if _canonical(m.group("dep")) == _canonical(name)), None)
     who = (f"it is required by {by.group('pkg')}" + (f" {by.group('ver')}" if by.group("ver") else by.group("spec") or "")
            if by else "the matrix requires it")
-    line = f"{culprit} has no {platform.wheel_tag} wheel; {who}"
+    tag = _TAG.search(words)
+    missing = tag.group("tag") if tag and tag.group("kind") != "platform" else platform.wheel_tag
+    line = f"{culprit} has no {missing} wheel; {who}"
     avail = _AVAILABLE.search(words)
     if avail and _canonical(avail.group("pkg")) == _canonical(name):
         line += f" (its wheels: {avail.group('tags').replace('`', '').strip()})"

@@ -24,6 +24,7 @@ from . import drift as drift_mod
 from .data import combinations_frame, metrics_frame
 from .details import Detail, anchor, build_detail, css_of
 from .loads import build_loads
+from .platforms import build_platforms
 
 #: Above this relative spread (stdev / median) a measurement is flagged, as pyperf does.
 SPREAD_LIMIT = 0.10
@@ -312,6 +313,7 @@ class RunPage:
     warnings: list[str]
     change_points: list[Any] = field(default_factory=list)
     loads: list[Any] = field(default_factory=list)  # loads.LoadGrid: one export loaded across versions
+    platforms: Any = None  # platforms.PlatformGrid: nox -s predict's verdicts, never measured
     legend: tuple = LEGEND
     tolerances: tuple[float, float] = (drift_mod.BOX_TOLERANCE, drift_mod.SCORE_TOLERANCE)
 
@@ -378,4 +380,5 @@ def build_run_page(run: Run, *, generated_at: str, baseline: str | None = None,
         drift=build_drift(records, base_id),
         stability=stability_notes(metrics) + throttling_notes(records.values()),
         details=[build_detail(r, base, cid == base_id, (fixes or {}).get(cid, ("", ""))) for cid, r in records.items()],
-        warnings=list(run.warnings), change_points=list(change_points or []), loads=build_loads(records))
+        warnings=list(run.warnings), change_points=list(change_points or []), loads=build_loads(records),
+        platforms=build_platforms(run.predictions))

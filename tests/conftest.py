@@ -102,19 +102,19 @@ def gpu_less_host(host_gpus) -> None:
 @pytest.fixture
 def make_prediction(ctx) -> Callable[..., Any]:
     """``make_prediction(combination_id, platform, status="installable", why="", fix="", run_id="r")``: a
-    :class:`~tfmatrix.records.prediction.PredictionRecord` of the project matrix's combination, Python its own."""
+    :class:`~tfmatrix.records.prediction.PlatformPrediction` of the project matrix's combination, Python its own."""
     from tfmatrix.diagnosis import platforms
     from tfmatrix.records.model import CombinationInfo
     from tfmatrix.records.phase import Failure
-    from tfmatrix.records.prediction import PredictionRecord
+    from tfmatrix.records.prediction import PlatformPrediction
 
     data = platforms.load()
 
     def make(cid: str, platform: str, status: str = "installable", why: str = "", fix: str = "",
-             run_id: str = "r") -> PredictionRecord:
+             run_id: str = "r") -> PlatformPrediction:
         combo = ctx.combination(cid)
         failure = None if status == "installable" else Failure(status, why, "", fix, culprit=why.split(" has ")[0])
-        return PredictionRecord(run_id=run_id, combination=CombinationInfo.of(combo), platform=data.platform(platform),
+        return PlatformPrediction(run_id=run_id, combination=CombinationInfo.of(combo), platform=data.platform(platform),
                                 python=combo.python, status=status, why=why, failure=failure,
                                 statements=[s.to_json() for s in data.statements(platform, combo.stack.kind,
                                                                                  combo.tf.version)])

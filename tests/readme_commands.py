@@ -53,6 +53,7 @@ class Smoke:
     env: dict[str, str] = field(default_factory=dict)  # on top of the fixture's (folders under tmp)
     cwd: Path = ROOT  # clean runs in a copy of the project, whose .nox holds the fixture's old venv
     venv: bool = False  # nox makes a venv and installs into it (PyPI): integration + network
+    network: bool = False  # it asks the package index (PyPI), installing nothing: network
 
 
 def blocks(text: str) -> list[str]:
@@ -201,6 +202,9 @@ def smoke(cmd: Command, paths: dict[str, str]) -> Smoke:
     if session in ("bisect", "fix"):
         return Smoke(nox(*posargs(words, "--help")), f"its session for real, up to {session}'s --help (each of "
                      "its probes installs TensorFlow)", env=env, venv=True)
+    if session == "predict":
+        return Smoke(nox(*words), "run as written: uv resolves each combination for the platform (PyPI), "
+                     "nothing is installed", env=env, network=True)
     if session == "lint":
         return Smoke(nox(*words), "run as written: ruff and mypy over the project", env=env, venv=True)
     if session == "tests" and "--" in words:  # the README's own pytest words, on one small module

@@ -113,3 +113,12 @@ def test_a_reused_venvs_lock_does_not_steer_its_resolve(venv, tmp_path):
                           timeout=300, log=log)
     assert out.ok, out.error
     assert out.lock_sha256 == fresh and newest in out.resolved
+
+
+def test_the_installers_words_are_never_wrapped_at_the_callers_terminal_width(tmp_path, monkeypatch):
+    """uv wraps its resolver's error at COLUMNS; a user's 80-column terminal must not change a failure's class."""
+    monkeypatch.setenv("COLUMNS", "80")
+    outcome = install.InstallOutcome(backend="uv")
+    steps = install._Steps(outcome, 60, tmp_path / "log")
+    proc = steps.run("probe", [sys.executable, "-c", "import os; print(os.environ['COLUMNS'])"])
+    assert proc.stdout.strip() == install.UNWRAPPED["COLUMNS"] and int(proc.stdout) > 1000

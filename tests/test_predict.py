@@ -19,7 +19,7 @@ from tfmatrix.matrix.load import load_matrix
 from tfmatrix.predicting import command
 from tfmatrix.predicting import predict as predict_mod
 from tfmatrix.records.model import InstallOutcome
-from tfmatrix.records.prediction import PredictionRecord, split_key
+from tfmatrix.records.prediction import PlatformPrediction, split_key
 from tfmatrix.records.schema import check
 from tfmatrix.records.store import RunDir, load_run
 
@@ -151,7 +151,7 @@ def test_a_record_round_trips_through_its_schema_and_the_store(monkeypatch, tmp_
     assert path.name == "tf2.15-cpu@windows-py3.11.json" and path.parent.name == "predictions"
     doc = check(json.loads(path.read_text()), str(path))
     assert doc["kind"] == "prediction" and doc["status"] == "no-wheel"
-    back = PredictionRecord.from_json(doc)
+    back = PlatformPrediction.from_json(doc)
     assert back.to_json() == rec.to_json()
     with pytest.raises(ResultsError, match="already exists"):
         run.write_prediction(rec)  # create-only, as every record

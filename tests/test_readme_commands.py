@@ -126,7 +126,7 @@ def marks(cmd: Command) -> list[pytest.MarkDecorator]:
     except NoRule:
         return [pytest.mark.skip(reason="no smoke rule (test_every_readme_command_has_a_smoke_rule fails)")]
     out = [pytest.mark.integration, pytest.mark.network] if form.venv else []
-    return out
+    return out + ([pytest.mark.network] if form.network else [])
 
 
 @pytest.mark.parametrize("cmd", [pytest.param(c, id=str(c), marks=marks(c)) for c in COMMANDS])
@@ -178,7 +178,25 @@ def check_effects(cmd: Command, argv: tuple[str, ...], out: str, paths: dict[str
         (merged,) = set(os.listdir(results)) - set(before)
         info = json.loads((results / merged / "run.json").read_text())
         assert len(info["merge"]["sources"]) == 2, info
+    if cmd.argv[:3] == ("nox", "-s", "predict"):
+        check_predictions(results, before, out)
     if cmd.argv[:3] == ("nox", "-s", "clean"):
         old = Path(paths["project"]) / ".nox" / "bench-old"
         assert "bench-old" in out, out[-3000:]
         assert old.exists() == ("--older-than" not in cmd.argv or "--dry-run" in cmd.argv), out[-3000:]
+
+
+def check_predictions(results: Path, before: list[str], out: str) -> None:
+    """The default matrix on native Windows: every Model Garden combination stops at tensorflow-text, with its
+    line; the load-only TF 2.21 installs."""
+    (run,) = set(os.listdir(results)) - set(before)
+    docs = {d["combination"]["id"]: d for d in (json.loads(p.read_text())
+                                               for p in (results / run / "predictions").glob("*.json"))}
+    assert sorted(docs) == sorted(c.id for c in combinations(load_matrix(ROOT / "matrix.yaml"), "default"))
+    for doc in docs.values():
+        if doc["combination"]["models_official"]:
+            assert doc["status"] == "no-wheel" and doc["failure"]["culprit"].startswith("tensorflow-text"), doc
+            assert "has no win_amd64 wheel; it is required by tf-models-official" in doc["why"], doc["why"]
+    assert docs["tf2.21-cpu"]["status"] == "installable", docs["tf2.21-cpu"]["why"]
+    assert "tensorflow-text 2.15.0 has no win_amd64 wheel; it is required by tf-models-official 2.15.0" in out
+

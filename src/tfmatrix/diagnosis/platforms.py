@@ -18,25 +18,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..errors import TfmatrixError
+from ..records.prediction import Platform
 from .compat import COMPAT
-
-
-@dataclass(frozen=True)
-class Platform:
-    """A target a prediction resolves for: ``windows`` is uv's ``x86_64-pc-windows-msvc``, wheels ``win_amd64``."""
-
-    name: str
-    python_platform: str  # uv pip compile --python-platform
-    wheel_tag: str  # the tag a missing wheel is named by
-    os: str  # Linux, Windows, macOS
-
-    def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "python_platform": self.python_platform, "wheel_tag": self.wheel_tag,
-                "os": self.os}
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> "Platform":
-        return cls(str(doc["name"]), str(doc["python_platform"]), str(doc["wheel_tag"]), str(doc["os"]))
 
 
 @dataclass(frozen=True)

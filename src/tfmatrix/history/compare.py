@@ -37,7 +37,7 @@ from ..errors import ResultsError
 from ..records import metrics as catalogue
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
-from ..records.prediction import PredictionRecord
+from ..records.prediction import PlatformPrediction
 from ..records.quantity import RATIO, Quantity
 from ..records.status import NOT_RUN, WORKING
 from ..records.store import RUN_ID_RE, Run, load_run, run_folders
@@ -272,7 +272,7 @@ def status_change(cid: str, base: CombinationRecord, cand: CombinationRecord) ->
     return StatusChange(cid, bo, co, verdict, why)
 
 
-def prediction_changes(base: Iterable[PredictionRecord], cand: Iterable[PredictionRecord],
+def prediction_changes(base: Iterable[PlatformPrediction], cand: Iterable[PlatformPrediction],
                        cmp: Comparison) -> None:
     """Predictions (``nox -s predict``) by key: installable -> not is a regression, the reverse an improvement,
     another class or GPU statement a change; keys predicted on one side only are listed as such."""

@@ -1,7 +1,7 @@
 """``nox -s predict -- --platform windows,macos-arm64 [--python 3.10,3.11] [--jobs N]``.
 
 Every combination of the profile, resolved for each platform (and Python: by default the combination's own)
-without installing anything; one :class:`~tfmatrix.records.prediction.PredictionRecord` each in this
+without installing anything; one :class:`~tfmatrix.records.prediction.PlatformPrediction` each in this
 invocation's run (``results/<run>/predictions/``), and a table of them printed.  Nothing runs on the target:
 a prediction says what the resolver and TensorFlow's own statements say, no more.
 """
@@ -17,7 +17,7 @@ from ..diagnosis import platforms
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import RunRecord, now
-from ..records.prediction import PredictionRecord
+from ..records.prediction import PlatformPrediction
 from ..records.store import RunDir
 from ..run.execution.host import collect_git, host_fingerprint
 from ..run.noxside.context import Context
@@ -64,7 +64,7 @@ def parse(words: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def main(ctx: Context, words: Sequence[str], say: Callable[[str], object] = print) -> list[PredictionRecord]:
+def main(ctx: Context, words: Sequence[str], say: Callable[[str], object] = print) -> list[PlatformPrediction]:
     """Predict, write every record, print the table; the records, in the table's order."""
     args = parse(words)
     data = platforms.load()
@@ -86,7 +86,7 @@ def main(ctx: Context, words: Sequence[str], say: Callable[[str], object] = prin
         f"{', '.join(f'{t.name} ({t.python_platform})' for t in targets)}: resolved with uv pip compile "
         "--python-platform, nothing installed")
 
-    def one(item: tuple[Combination, platforms.Platform, str | None]) -> PredictionRecord:
+    def one(item: tuple[Combination, platforms.Platform, str | None]) -> PlatformPrediction:
         combo, target, python = item
         record = predict(combo, target, python or combo.python, data, run_id=run.run_id, work=logs)
         run.write_prediction(record)
@@ -104,11 +104,11 @@ def _chosen(ctx: Context, only: list[str]) -> list[Combination]:
     return [ctx.combination(cid) for cid in only] if only else list(ctx.combos)
 
 
-def table(records: Sequence[PredictionRecord]) -> list[str]:
+def table(records: Sequence[PlatformPrediction]) -> list[str]:
     """One block per platform and Python; one line per combination, then TensorFlow's statements once each."""
     lines: list[str] = []
     width = max((len(r.combination.id) for r in records), default=10)
-    blocks: dict[tuple[str, str], list[PredictionRecord]] = {}
+    blocks: dict[tuple[str, str], list[PlatformPrediction]] = {}
     for r in records:
         blocks.setdefault((r.platform.name, r.python), []).append(r)
     for (name, python), group in blocks.items():

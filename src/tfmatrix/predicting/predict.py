@@ -20,7 +20,7 @@ from ..diagnosis.platforms import Platform, PlatformData
 from ..matrix.model import Combination
 from ..records.model import CombinationInfo, InstallOutcome, now
 from ..records.phase import Failure
-from ..records.prediction import INSTALLABLE, PredictionRecord, prediction_key
+from ..records.prediction import INSTALLABLE, PlatformPrediction, prediction_key
 from ..run.noxside.endings import install_failed
 from ..run.provisioning.install import install_args, resolve_lock
 
@@ -36,7 +36,7 @@ _TAG = re.compile(r"has no wheels with a matching (?P<kind>[\w ]+?) tag \(e\.g\.
 
 
 def predict(combo: Combination, platform: Platform, python: str, data: PlatformData, *, run_id: str,
-            work: Path, timeout: float = TIMEOUT) -> PredictionRecord:
+            work: Path, timeout: float = TIMEOUT) -> PlatformPrediction:
     """Resolve ``combo`` for ``platform`` and ``python``; its record (not written).
 
     Where TensorFlow says the combination's GPU does not work there and its GPU wheels do not resolve, its
@@ -49,7 +49,7 @@ def predict(combo: Combination, platform: Platform, python: str, data: PlatformD
     outcome = _resolve(args["requirements"], args, platform, python, work / f"{key}.log", timeout)
     argv = [str(a) for a in outcome.steps[-1]["argv"]] if outcome.steps else []
     statements = [s.to_json() for s in data.statements(platform.name, combo.stack.kind, combo.tf.version)]
-    record = PredictionRecord(run_id=run_id, combination=info, platform=platform, python=python,
+    record = PlatformPrediction(run_id=run_id, combination=info, platform=platform, python=python,
                               status=INSTALLABLE, statements=statements, argv=argv, seconds=outcome.seconds,
                               predicted_at=now())
     if outcome.ok:

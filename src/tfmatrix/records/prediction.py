@@ -14,9 +14,27 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .. import RECORD_SCHEMA_VERSION, __version__
-from ..diagnosis.platforms import Platform
 from .model import CombinationInfo
 from .phase import Failure, Json
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A target a prediction resolves for: ``windows`` is uv's ``x86_64-pc-windows-msvc``, wheels ``win_amd64``."""
+
+    name: str
+    python_platform: str  # uv pip compile --python-platform
+    wheel_tag: str  # the tag a missing wheel is named by
+    os: str  # Linux, Windows, macOS
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "python_platform": self.python_platform, "wheel_tag": self.wheel_tag,
+                "os": self.os}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "Platform":
+        return cls(str(doc["name"]), str(doc["python_platform"]), str(doc["wheel_tag"]), str(doc["os"]))
+
 
 INSTALLABLE = "installable"
 #: the folder of a run that holds its predictions
@@ -24,7 +42,7 @@ FOLDER = "predictions"
 
 
 @dataclass
-class PredictionRecord:
+class PlatformPrediction:
     """One combination on one platform and Python, resolved there without installing anything."""
 
     run_id: str
@@ -74,7 +92,7 @@ class PredictionRecord:
                 "predicted_at": self.predicted_at}
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> "PredictionRecord":
+    def from_json(cls, doc: Mapping[str, Any]) -> "PlatformPrediction":
         """A record already migrated and checked (:func:`tfmatrix.records.store.load`)."""
         return cls(run_id=doc["run_id"], combination=CombinationInfo.from_json(doc["combination"]),
                    platform=Platform.from_json(doc["platform"]), python=doc["python"], status=doc["status"],

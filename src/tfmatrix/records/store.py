@@ -9,7 +9,7 @@
 * ``logs/<combination-id>/``: the install log and one log per phase;
 * ``attempts/``: interrupted attempts set aside by ``--resume``, a merge's duplicates (never a pending record);
 * ``predictions/<combination>@<platform>-py<version>.json``: a
-  :class:`~tfmatrix.records.prediction.PredictionRecord` each (``nox -s predict``), never mixed with the
+  :class:`~tfmatrix.records.prediction.PlatformPrediction` each (``nox -s predict``), never mixed with the
   measured records.
 
 Reading goes through :func:`load_run`, the one reader: a record that is
@@ -34,7 +34,7 @@ from ..atomic import write_json_atomic, write_json_new
 from ..errors import ResultsError
 from .model import CombinationRecord, RunRecord, now
 from .prediction import FOLDER as PREDICTIONS
-from .prediction import PredictionRecord
+from .prediction import PlatformPrediction
 from .schema import BadRecord, check
 from .status import Status
 
@@ -82,7 +82,7 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-Record = RunRecord | CombinationRecord | PredictionRecord
+Record = RunRecord | CombinationRecord | PlatformPrediction
 
 
 def load(path: Path) -> Record:
@@ -91,7 +91,7 @@ def load(path: Path) -> Record:
         doc = check(read_json(path), str(path))
     except ResultsError as exc:
         raise BadRecord(str(exc)) from None
-    kinds: dict[str, Any] = {"run": RunRecord, "combination": CombinationRecord, "prediction": PredictionRecord}
+    kinds: dict[str, Any] = {"run": RunRecord, "combination": CombinationRecord, "prediction": PlatformPrediction}
     record: Record = kinds[doc["kind"]].from_json(doc)
     return record
 
@@ -105,7 +105,7 @@ class Run:
     info: RunRecord | None
     records: list[CombinationRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    predictions: list[PredictionRecord] = field(default_factory=list)  # nox -s predict: never measured
+    predictions: list[PlatformPrediction] = field(default_factory=list)  # nox -s predict: never measured
 
     def by_id(self) -> dict[str, CombinationRecord]:
         return {r.id: r for r in self.records}
@@ -143,7 +143,7 @@ def load_run(folder: Path) -> Run:
         except BadRecord as exc:
             run.warnings.append(f"skipped: {exc}")
             continue
-        if not isinstance(doc, PredictionRecord):
+        if not isinstance(doc, PlatformPrediction):
             run.warnings.append(f"skipped: {p}: a {doc.kind} record where predictions belong")
             continue
         run.predictions.append(doc)
@@ -181,7 +181,7 @@ class RunDir:
     def prediction_path(self, key: str) -> Path:
         return self.path / PREDICTIONS / f"{key}.json"
 
-    def write_prediction(self, record: PredictionRecord) -> Path:
+    def write_prediction(self, record: PlatformPrediction) -> Path:
         """Write a prediction, create-only like every record (a run predicts each key once)."""
         path = self.prediction_path(record.key)
         path.parent.mkdir(parents=True, exist_ok=True)

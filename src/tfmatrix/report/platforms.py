@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..records.prediction import PredictionRecord
+from ..records.prediction import PlatformPrediction
 
 
 @dataclass(frozen=True)
@@ -48,26 +48,26 @@ class PlatformGrid:
     statements: list[Statement]
 
 
-def css_of(record: PredictionRecord) -> str:
+def css_of(record: PlatformPrediction) -> str:
     if record.installable:
         return "degraded" if record.gpu_denied else "ok"
     return "install-failed"
 
 
-def _column(record: PredictionRecord) -> str:
+def _column(record: PlatformPrediction) -> str:
     return f"{record.platform.name}, Python {record.python}"
 
 
-def build_platforms(predictions: Iterable[PredictionRecord]) -> PlatformGrid | None:
+def build_platforms(predictions: Iterable[PlatformPrediction]) -> PlatformGrid | None:
     """The grid of a run's predictions; None when it has none."""
     records = list(predictions)
     if not records:
         return None
     columns = sorted({_column(r) for r in records})
-    order: dict[str, PredictionRecord] = {}
+    order: dict[str, PlatformPrediction] = {}
     for r in sorted(records, key=lambda r: r.combination.id):
         order.setdefault(r.combination.id, r)
-    cells: dict[tuple[str, str], PredictionRecord] = {(r.combination.id, _column(r)): r for r in records}
+    cells: dict[tuple[str, str], PlatformPrediction] = {(r.combination.id, _column(r)): r for r in records}
     rows = []
     for cid, first in order.items():
         row: list[PlatformCell | None] = []

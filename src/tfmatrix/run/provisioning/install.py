@@ -18,6 +18,7 @@ resolved pins.  Every command is an argument list; nothing passes a shell.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import time
@@ -53,7 +54,7 @@ class _Steps:
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=left,
-                                  stdin=subprocess.DEVNULL, check=False)
+                                  stdin=subprocess.DEVNULL, check=False, env={**os.environ, **UNWRAPPED})
         except subprocess.TimeoutExpired as exc:
             proc = subprocess.CompletedProcess(list(cmd), returncode=-9, stdout=_text(exc.stdout),
                                                stderr=_text(exc.stderr) + f"\ntimed out after {left:.0f} s")
@@ -69,6 +70,11 @@ class _Steps:
         self.outcome.failed_step = name
         self.outcome.error = (proc.stderr or proc.stdout or f"exit status {proc.returncode}").strip()
         return self.outcome
+
+
+#: uv wraps its resolver's words at the caller's COLUMNS (80 in many terminals, and under pytest): one line each,
+#: or "has no wheels with\n a matching Python ABI tag" would classify as a plain conflict, not a missing wheel
+UNWRAPPED = {"COLUMNS": "10000"}
 
 
 def _text(b: Any) -> str:

@@ -129,3 +129,37 @@ def test_host_cuda_folders_go_to_ld_library_path_on_linux_and_path_on_windows(mo
     assert "LD_LIBRARY_PATH" not in env
     env = stack_env(win, windows=False)
     assert env["LD_LIBRARY_PATH"].split(":")[-1] == "/old" and "PATH" not in env
+
+
+@pytest.mark.parametrize("venv, platform, expected", [
+    (r"C:\work\.nox\bench-tf2-10-win", "win32", r"C:\work\.nox\bench-tf2-10-win\Scripts\python.exe"),
+    ("C:/work/.nox/bench-tf2-10-win", "nt", r"C:\work\.nox\bench-tf2-10-win\Scripts\python.exe"),
+    ("/work/.nox/bench-tf2-20-cpu", "linux", "/work/.nox/bench-tf2-20-cpu/bin/python"),
+    ("/work/.nox/bench-tf2-20-cpu", "posix", "/work/.nox/bench-tf2-20-cpu/bin/python"),
+    ("/Users/me/.nox/bench-tf2-20-cpu", "darwin", "/Users/me/.nox/bench-tf2-20-cpu/bin/python"),
+])
+def test_a_venvs_interpreter_is_scripts_python_exe_on_windows_and_bin_python_elsewhere(venv, platform, expected):
+    assert runner.python_in(venv, platform) == expected
+    if platform not in ("win32", "nt"):  # the harness passes a Path
+        assert runner.python_in(Path(venv), platform) == expected
+
+
+def test_this_platforms_venv_interpreter_is_the_one_venv_makes(tmp_path):
+    import venv as venvlib
+
+    venvlib.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(tmp_path / "v")
+    python = runner.python_in(tmp_path / "v")  # sys.platform, as the harness calls it
+    out = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()) == tmp_path / "v"
+
+
+def test_no_module_spells_a_venvs_interpreter_path_itself():
+    """Every venv interpreter path goes through runner.python_in (the doctor, the installer, the exporter, the
+    worker): no other module writes bin/python or Scripts/python.exe."""
+    spelled = []
+    for path in (ROOT / "src" / "tfmatrix").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name != "runner.py" and any(s in text for s in ('"bin/python', "'bin/python", '"bin", "python"',
+                                                                 "Scripts", "python.exe")):
+            spelled.append(str(path.relative_to(ROOT)))
+    assert spelled == []

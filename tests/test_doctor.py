@@ -352,3 +352,52 @@ def test_diagnosis_is_frozen() -> None:
 def test_probe_must_be_a_mapping() -> None:
     with pytest.raises(TfmatrixError, match="the probe must be a mapping"):
         diagnose(["not", "a", "probe"], NO_NVML)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- Windows: the CUDA DLLs through PATH
+
+
+def _windows_nothing_loaded(search: dict | None) -> tuple[dict, dict]:
+    """TF 2.10.1's GPU build on the seed story's box, in a process that loaded no CUDA DLL and lists no GPU."""
+    probe, nvml = box.windows_rtx2080_tf210()
+    probe["loaded_libraries"] = []
+    probe["devices"] = {"physical": [{"name": "/physical_device:CPU:0", "type": "CPU"}], "gpu_details": []}
+    if search is not None:
+        probe["library_search"] = search
+    return probe, nvml
+
+
+def test_windows_finds_the_cuda_dlls_through_path_and_names_the_folder_to_put_on_it() -> None:
+    from tfmatrix.worker.probe import collect_library_search
+
+    environ, tree = box.windows_path_cuda12_first()
+    search = collect_library_search(environ, windows=True, listdir=tree.listdir)
+    v11, v12 = f"{box.CUDA_WIN}\\v11.2\\bin", f"{box.CUDA_WIN}\\v12.2\\bin"
+    assert search["variable"] == "PATH" and search["folders"][2] == v12
+    assert [(f["path"], f["on_path"]) for f in search["found"]] == [
+        (f"{v12}\\cudart64_12.dll", True), (f"{v12}\\cudnn64_8.dll", True), (f"{v11}\\cudart64_110.dll", False)]
+
+    d = diagnose(*_windows_nothing_loaded(search))
+    (err,) = d.errors
+    assert err.predicts == "cuda-lib-missing" and "did not load a CUDA 11 runtime" in err.what
+    assert err.fix == (f"put {v11} on PATH (cudart64_110.dll is there, named by CUDA_PATH_V11_2), install cuDNN 8.1 "
+                       f"for CUDA 11.2 (cudnn64_8.dll) into it, and remove CUDA 12 from PATH ({v12})")
+    assert fact(d, "CUDA on PATH") == (f"cudart64_12.dll in {v12}; cudnn64_8.dll in {v12}; cudart64_110.dll in {v11} "
+                                       f"(not on PATH: CUDA_PATH_V11_2)")
+
+
+def test_windows_with_the_dlls_on_path_but_no_toolkit_of_its_cuda_says_install_it() -> None:
+    from tfmatrix.worker.probe import collect_library_search
+
+    environ, tree = box.windows_path_cuda12_first()
+    del environ["CUDA_PATH_V11_2"], tree.folders[f"{box.CUDA_WIN}\\v11.2\\bin"]
+    d = diagnose(*_windows_nothing_loaded(collect_library_search(environ, windows=True, listdir=tree.listdir)))
+    v11, v12 = f"{box.CUDA_WIN}\\v11.2\\bin", f"{box.CUDA_WIN}\\v12.2\\bin"
+    assert d.errors[0].fix == (f"install the CUDA 11.2 toolkit and put {v11} on PATH, install cuDNN 8.1 for CUDA "
+                               f"11.2 (cudnn64_8.dll) into it, and remove CUDA 12 from PATH ({v12})")
+
+
+def test_windows_without_a_search_keeps_the_fix_it_gave_before() -> None:
+    d = diagnose(*_windows_nothing_loaded(None))
+    assert d.errors[0].fix == f"install the CUDA 11.2 toolkit and put {box.CUDA_WIN}\\v11.2\\bin on PATH"
+    assert all(f.name != "CUDA on PATH" for f in d.facts)

@@ -163,3 +163,33 @@ def test_no_module_spells_a_venvs_interpreter_path_itself():
                                                                  "Scripts", "python.exe")):
             spelled.append(str(path.relative_to(ROOT)))
     assert spelled == []
+
+
+def test_the_library_search_reads_ld_library_path_on_linux_from_a_real_tree(tmp_path):
+    cuda, cudnn, other = tmp_path / "cuda-11.8" / "lib64", tmp_path / "cudnn" / "lib", tmp_path / "not-on-path"
+    for folder, names in ((cuda, ["libcudart.so.11.0", "libcudart.so", "libcublas.so.11"]),
+                          (cudnn, ["libcudnn.so.8", "libcudnn.so.8.6.0", "README"]), (other, ["libcudart.so.12"])):
+        folder.mkdir(parents=True)
+        for n in names:
+            (folder / n).write_bytes(b"")
+    environ = {"LD_LIBRARY_PATH": f"{cuda}::{cudnn}:{tmp_path / 'missing'}", "CUDA_PATH": str(other),
+               "PATH": str(other)}
+    search = probe.collect_library_search(environ, windows=False)
+    assert search["variable"] == "LD_LIBRARY_PATH" and search["toolkits"] == {}  # CUDA_PATH is Windows' installer's
+    assert [(Path(f["path"]).name, f["on_path"]) for f in search["found"]] == [
+        ("libcudart.so.11.0", True), ("libcudnn.so.8", True), ("libcudnn.so.8.6.0", True)]
+
+
+def test_the_windows_search_compares_folders_as_windows_does():
+    tree = {r"C:\CUDA\v11.2\bin": ["cudart64_110.dll", "CUDNN64_8.DLL"]}
+    environ = {"PATH": r"c:\cuda\V11.2\BIN\;C:\Windows", "CUDA_PATH_V11_2": r"C:\CUDA\v11.2"}
+
+    def listdir(folder):
+        match = [k for k in tree if k.lower() == folder.lower().rstrip("\\")]
+        if not match:
+            raise FileNotFoundError(folder)
+        return tree[match[0]]
+
+    search = probe.collect_library_search(environ, windows=True, listdir=listdir)
+    assert [(f["path"], f["on_path"]) for f in search["found"]] == [
+        (r"c:\cuda\V11.2\BIN\CUDNN64_8.DLL", True), (r"c:\cuda\V11.2\BIN\cudart64_110.dll", True)]

@@ -401,3 +401,16 @@ def test_windows_without_a_search_keeps_the_fix_it_gave_before() -> None:
     d = diagnose(*_windows_nothing_loaded(None))
     assert d.errors[0].fix == f"install the CUDA 11.2 toolkit and put {box.CUDA_WIN}\\v11.2\\bin on PATH"
     assert all(f.name != "CUDA on PATH" for f in d.facts)
+
+
+@pytest.mark.parametrize("error, cls, says", [
+    ("ImportError: DLL load failed while importing _pywrap_tensorflow_internal: The specified module could not be "
+     "found.", "dll-not-found", "Visual C++ Redistributable for Visual Studio 2015-2022"),
+    ("ImportError: DLL load failed while importing _pywrap_tensorflow_internal: A dynamic link library (DLL) "
+     "initialization routine failed.", "illegal-instruction", "Run on a CPU with AVX"),
+])
+def test_windows_tensorflow_that_does_not_import_gets_the_dll_class_and_its_fix(error: str, cls: str, says: str) -> None:
+    probe, nvml = box.windows_rtx2080_tf210()
+    probe["tensorflow"] = probe["devices"] = {"error": error}
+    (err,) = diagnose(probe, nvml).errors
+    assert err.predicts == cls and says in err.fix and "TensorFlow releases tested on Python 3.10" in err.fix

@@ -414,3 +414,30 @@ def test_windows_tensorflow_that_does_not_import_gets_the_dll_class_and_its_fix(
     probe["tensorflow"] = probe["devices"] = {"error": error}
     (err,) = diagnose(probe, nvml).errors
     assert err.predicts == cls and says in err.fix and "TensorFlow releases tested on Python 3.10" in err.fix
+
+
+# --------------------------------------------------------------------------- a probe that dies: its end names the class
+
+
+def test_a_probe_killed_by_a_signal_is_named_by_it_though_it_printed_nothing(tmp_path) -> None:
+    from tfmatrix.cli import doctor_text
+
+    python = tmp_path / "python"  # a real interpreter stand-in that dies as a native crash does, silently
+    python.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    python.chmod(0o755)
+    text, status = doctor_text(str(python))
+    assert status == 1 and "the probe itself died (ended by signal SIGSEGV): segfault" in text
+
+
+@pytest.mark.parametrize("returncode", [3221225781, -1073741515], ids=["unsigned", "signed"])
+def test_a_windows_probe_that_cannot_find_a_dll_gets_the_dll_fix(returncode: int) -> None:
+    """The seam: the probe's end as Windows reports it (no process here can exit with an NTSTATUS)."""
+    from tfmatrix.cli import doctor_text
+    from tfmatrix.run.execution.exits import describe_exit
+
+    def died(python: str) -> dict:
+        return {"crashed": describe_exit(returncode).text, "stderr_tail": "", "returncode": returncode}
+
+    text, status = doctor_text(r"C:\work\.nox\doctor\Scripts\python.exe", run_probe=died)
+    assert status == 1 and "0xC0000135 STATUS_DLL_NOT_FOUND" in text and ": dll-not-found\n" in text
+    assert "fix: Install the Microsoft Visual C++ Redistributable for Visual Studio 2015-2022 (x64)" in text

@@ -172,6 +172,7 @@ def collect_library_search(environ: Mapping[str, str] | None = None, windows: bo
     var, sep, path = ("PATH", ";", ntpath) if windows else ("LD_LIBRARY_PATH", ":", posixpath)
     folders = [f.strip() for f in environ.get(var, "").split(sep) if f.strip()]
     toolkits = {k.upper(): v for k, v in sorted(environ.items()) if windows and v and _TOOLKIT_VAR.match(k)}
+
     def key(folder: str) -> str:  # one folder however PATH spells it (Windows: any case, a trailing backslash)
         return path.normcase(path.normpath(folder))
 

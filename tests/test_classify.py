@@ -168,7 +168,7 @@ def test_an_attribute_numpy2_removed_is_numpy_abi():
 
 def test_generic_classes_are_how_a_process_ended_and_suspects_name_a_class():
     assert {r.cls for r in TAX.rules if r.generic} == {"python-error", "segfault", "abort", "native-crash",
-                                                        "access-violation"}
+                                                        "access-violation", "stack-overflow"}
     from tfmatrix.diagnosis.classify import suspected_class
 
     assert suspected_class("ml-dtypes") == suspected_class("numpy") == "numpy-abi"

@@ -352,3 +352,92 @@ def test_diagnosis_is_frozen() -> None:
 def test_probe_must_be_a_mapping() -> None:
     with pytest.raises(TfmatrixError, match="the probe must be a mapping"):
         diagnose(["not", "a", "probe"], NO_NVML)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- Windows: the CUDA DLLs through PATH
+
+
+def _windows_nothing_loaded(search: dict | None) -> tuple[dict, dict]:
+    """TF 2.10.1's GPU build on the seed story's box, in a process that loaded no CUDA DLL and lists no GPU."""
+    probe, nvml = box.windows_rtx2080_tf210()
+    probe["loaded_libraries"] = []
+    probe["devices"] = {"physical": [{"name": "/physical_device:CPU:0", "type": "CPU"}], "gpu_details": []}
+    if search is not None:
+        probe["library_search"] = search
+    return probe, nvml
+
+
+def test_windows_finds_the_cuda_dlls_through_path_and_names_the_folder_to_put_on_it() -> None:
+    from tfmatrix.worker.probe import collect_library_search
+
+    environ, tree = box.windows_path_cuda12_first()
+    search = collect_library_search(environ, windows=True, listdir=tree.listdir)
+    v11, v12 = f"{box.CUDA_WIN}\\v11.2\\bin", f"{box.CUDA_WIN}\\v12.2\\bin"
+    assert search["variable"] == "PATH" and search["folders"][2] == v12
+    assert [(f["path"], f["on_path"]) for f in search["found"]] == [
+        (f"{v12}\\cudart64_12.dll", True), (f"{v12}\\cudnn64_8.dll", True), (f"{v11}\\cudart64_110.dll", False)]
+
+    d = diagnose(*_windows_nothing_loaded(search))
+    (err,) = d.errors
+    assert err.predicts == "cuda-lib-missing" and "did not load a CUDA 11 runtime" in err.what
+    assert err.fix == (f"put {v11} on PATH (cudart64_110.dll is there, named by CUDA_PATH_V11_2), install cuDNN 8.1 "
+                       f"for CUDA 11.2 (cudnn64_8.dll) into it, and remove CUDA 12 from PATH ({v12})")
+    assert fact(d, "CUDA on PATH") == (f"cudart64_12.dll in {v12}; cudnn64_8.dll in {v12}; cudart64_110.dll in {v11} "
+                                       f"(not on PATH: CUDA_PATH_V11_2)")
+
+
+def test_windows_with_the_dlls_on_path_but_no_toolkit_of_its_cuda_says_install_it() -> None:
+    from tfmatrix.worker.probe import collect_library_search
+
+    environ, tree = box.windows_path_cuda12_first()
+    del environ["CUDA_PATH_V11_2"], tree.folders[f"{box.CUDA_WIN}\\v11.2\\bin"]
+    d = diagnose(*_windows_nothing_loaded(collect_library_search(environ, windows=True, listdir=tree.listdir)))
+    v11, v12 = f"{box.CUDA_WIN}\\v11.2\\bin", f"{box.CUDA_WIN}\\v12.2\\bin"
+    assert d.errors[0].fix == (f"install the CUDA 11.2 toolkit and put {v11} on PATH, install cuDNN 8.1 for CUDA "
+                               f"11.2 (cudnn64_8.dll) into it, and remove CUDA 12 from PATH ({v12})")
+
+
+def test_windows_without_a_search_keeps_the_fix_it_gave_before() -> None:
+    d = diagnose(*_windows_nothing_loaded(None))
+    assert d.errors[0].fix == f"install the CUDA 11.2 toolkit and put {box.CUDA_WIN}\\v11.2\\bin on PATH"
+    assert all(f.name != "CUDA on PATH" for f in d.facts)
+
+
+@pytest.mark.parametrize("error, cls, says", [
+    ("ImportError: DLL load failed while importing _pywrap_tensorflow_internal: The specified module could not be "
+     "found.", "dll-not-found", "Visual C++ Redistributable for Visual Studio 2015-2022"),
+    ("ImportError: DLL load failed while importing _pywrap_tensorflow_internal: A dynamic link library (DLL) "
+     "initialization routine failed.", "illegal-instruction", "Run on a CPU with AVX"),
+])
+def test_windows_tensorflow_that_does_not_import_gets_the_dll_class_and_its_fix(error: str, cls: str, says: str) -> None:
+    probe, nvml = box.windows_rtx2080_tf210()
+    probe["tensorflow"] = probe["devices"] = {"error": error}
+    (err,) = diagnose(probe, nvml).errors
+    assert err.predicts == cls and says in err.fix and "TensorFlow releases tested on Python 3.10" in err.fix
+
+
+# --------------------------------------------------------------------------- a probe that dies: its end names the class
+
+
+def test_a_probe_killed_by_a_signal_is_named_by_it_though_it_printed_nothing(tmp_path) -> None:
+    from tfmatrix.cli import doctor_text
+
+    python = tmp_path / "python"  # a real interpreter stand-in that dies as a native crash does, silently
+    python.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    python.chmod(0o755)
+    text, status = doctor_text(str(python))
+    assert status == 1 and "the probe itself died (ended by signal SIGSEGV): segfault" in text
+
+
+@pytest.mark.parametrize("returncode", [3221225781, -1073741515], ids=["unsigned", "signed"])
+def test_a_windows_probe_that_cannot_find_a_dll_gets_the_dll_fix(returncode: int) -> None:
+    """The seam: the probe's end as Windows reports it (no process here can exit with an NTSTATUS)."""
+    from tfmatrix.cli import doctor_text
+    from tfmatrix.run.execution.exits import describe_exit
+
+    def died(python: str) -> dict:
+        return {"crashed": describe_exit(returncode).text, "stderr_tail": "", "returncode": returncode}
+
+    text, status = doctor_text(r"C:\work\.nox\doctor\Scripts\python.exe", run_probe=died)
+    assert status == 1 and "0xC0000135 STATUS_DLL_NOT_FOUND" in text and ": dll-not-found\n" in text
+    assert "fix: Install the Microsoft Visual C++ Redistributable for Visual Studio 2015-2022 (x64)" in text

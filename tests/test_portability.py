@@ -129,3 +129,67 @@ def test_host_cuda_folders_go_to_ld_library_path_on_linux_and_path_on_windows(mo
     assert "LD_LIBRARY_PATH" not in env
     env = stack_env(win, windows=False)
     assert env["LD_LIBRARY_PATH"].split(":")[-1] == "/old" and "PATH" not in env
+
+
+@pytest.mark.parametrize("venv, platform, expected", [
+    (r"C:\work\.nox\bench-tf2-10-win", "win32", r"C:\work\.nox\bench-tf2-10-win\Scripts\python.exe"),
+    ("C:/work/.nox/bench-tf2-10-win", "nt", r"C:\work\.nox\bench-tf2-10-win\Scripts\python.exe"),
+    ("/work/.nox/bench-tf2-20-cpu", "linux", "/work/.nox/bench-tf2-20-cpu/bin/python"),
+    ("/work/.nox/bench-tf2-20-cpu", "posix", "/work/.nox/bench-tf2-20-cpu/bin/python"),
+    ("/Users/me/.nox/bench-tf2-20-cpu", "darwin", "/Users/me/.nox/bench-tf2-20-cpu/bin/python"),
+])
+def test_a_venvs_interpreter_is_scripts_python_exe_on_windows_and_bin_python_elsewhere(venv, platform, expected):
+    assert runner.python_in(venv, platform) == expected
+    if platform not in ("win32", "nt"):  # the harness passes a Path
+        assert runner.python_in(Path(venv), platform) == expected
+
+
+def test_this_platforms_venv_interpreter_is_the_one_venv_makes(tmp_path):
+    import venv as venvlib
+
+    venvlib.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(tmp_path / "v")
+    python = runner.python_in(tmp_path / "v")  # sys.platform, as the harness calls it
+    out = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()) == tmp_path / "v"
+
+
+def test_no_module_spells_a_venvs_interpreter_path_itself():
+    """Every venv interpreter path goes through runner.python_in (the doctor, the installer, the exporter, the
+    worker): no other module writes bin/python or Scripts/python.exe."""
+    spelled = []
+    for path in (ROOT / "src" / "tfmatrix").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name != "runner.py" and any(s in text for s in ('"bin/python', "'bin/python", '"bin", "python"',
+                                                                 "Scripts", "python.exe")):
+            spelled.append(str(path.relative_to(ROOT)))
+    assert spelled == []
+
+
+def test_the_library_search_reads_ld_library_path_on_linux_from_a_real_tree(tmp_path):
+    cuda, cudnn, other = tmp_path / "cuda-11.8" / "lib64", tmp_path / "cudnn" / "lib", tmp_path / "not-on-path"
+    for folder, names in ((cuda, ["libcudart.so.11.0", "libcudart.so", "libcublas.so.11"]),
+                          (cudnn, ["libcudnn.so.8", "libcudnn.so.8.6.0", "README"]), (other, ["libcudart.so.12"])):
+        folder.mkdir(parents=True)
+        for n in names:
+            (folder / n).write_bytes(b"")
+    environ = {"LD_LIBRARY_PATH": f"{cuda}::{cudnn}:{tmp_path / 'missing'}", "CUDA_PATH": str(other),
+               "PATH": str(other)}
+    search = probe.collect_library_search(environ, windows=False)
+    assert search["variable"] == "LD_LIBRARY_PATH" and search["toolkits"] == {}  # CUDA_PATH is Windows' installer's
+    assert [(Path(f["path"]).name, f["on_path"]) for f in search["found"]] == [
+        ("libcudart.so.11.0", True), ("libcudnn.so.8", True), ("libcudnn.so.8.6.0", True)]
+
+
+def test_the_windows_search_compares_folders_as_windows_does():
+    tree = {r"C:\CUDA\v11.2\bin": ["cudart64_110.dll", "CUDNN64_8.DLL"]}
+    environ = {"PATH": r"c:\cuda\V11.2\BIN\;C:\Windows", "CUDA_PATH_V11_2": r"C:\CUDA\v11.2"}
+
+    def listdir(folder):
+        match = [k for k in tree if k.lower() == folder.lower().rstrip("\\")]
+        if not match:
+            raise FileNotFoundError(folder)
+        return tree[match[0]]
+
+    search = probe.collect_library_search(environ, windows=True, listdir=listdir)
+    assert [(f["path"], f["on_path"]) for f in search["found"]] == [
+        (r"c:\cuda\V11.2\BIN\CUDNN64_8.DLL", True), (r"c:\cuda\V11.2\BIN\cudart64_110.dll", True)]

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from .errors import TfmatrixError, reported
 from .records.store import reports_root, results_root
@@ -44,19 +44,24 @@ def probe_interpreter(python: str, timeout: float = 300.0) -> dict[str, Any]:
             from .run.execution.exits import describe_exit
 
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-            return {"crashed": describe_exit(proc.returncode).text, "stderr_tail": tail}
+            return {"crashed": describe_exit(proc.returncode).text, "stderr_tail": tail, "returncode": proc.returncode}
         return json.loads(out.read_text())
 
 
-def doctor_text(python: str) -> tuple[str, int]:
+def doctor_text(python: str, run_probe: Callable[[str], dict[str, Any]] = probe_interpreter) -> tuple[str, int]:
+    """``doctor`` on the interpreter ``python``; ``run_probe`` runs the probe there (the seam for an end no
+    process on this system can have, a Windows NTSTATUS)."""
     from .diagnosis import doctor
 
-    probe = probe_interpreter(python)
+    probe = run_probe(python)
     if "crashed" in probe:
         from .diagnosis.classify import classify_failure
         from .records.status import PhaseStatus
+        from .run.execution.exits import describe_exit
 
-        cls = classify_failure(status=PhaseStatus.CRASHED, text=probe["stderr_tail"], gpu_stack=True)
+        end = describe_exit(probe.get("returncode"))  # how it ended names the class where it printed nothing
+        cls = classify_failure(status=PhaseStatus.CRASHED, text=f"{probe['stderr_tail']}\n{probe['crashed']}",
+                               signal=end.signal, ntstatus=end.ntstatus, gpu_stack=True)
         return (f"tfmatrix doctor: {python}: the probe itself died ({probe['crashed']}): {cls.cls}\n"
                 f"  evidence: {cls.evidence}\n  fix: {cls.fix}", 1)
     diagnosis = doctor.diagnose(probe, probe.get("nvml") or {"available": False, "reason": "not collected"})

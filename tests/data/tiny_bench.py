@@ -94,6 +94,14 @@ class Crash:
         sys.stderr.flush()
         os._exit(3)
 
+    def track_windows_dll_load_failed(self):  # what `import tensorflow` raises on Windows without the MSVC runtime
+        raise ImportError("DLL load failed while importing _pywrap_tensorflow_internal: The specified module could "
+                          "not be found.")
+
+    def track_windows_dll_init_failed(self):  # the same import on a CPU without AVX
+        raise ImportError("DLL load failed while importing _pywrap_tensorflow_internal: A dynamic link library (DLL) "
+                          "initialization routine failed.")
+
     def track_flood_stderr(self):
         sys.stderr.write("A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.0.0 as it may crash.\n")
         for _ in range(5 * 1024):

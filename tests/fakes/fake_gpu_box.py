@@ -208,3 +208,38 @@ def linux_tf220_gtx960m() -> tuple[dict[str, Any], dict[str, Any]]:
             "gpus": [{"index": 0, "name": "NVIDIA GeForce GTX 960M", "memory_total_bytes": 4294967296,
                       "compute_capability": "5.0"}]}
     return probe, nvml
+
+
+class FakeTree:
+    """A FAKE Windows file tree for the PATH search (``probe.collect_library_search``'s ``listdir`` seam):
+    {folder: file names}; a folder it does not hold raises as os.listdir does."""
+
+    def __init__(self, folders: dict[str, list[str]]) -> None:
+        self.folders = folders
+
+    def listdir(self, folder: str) -> list[str]:
+        try:
+            return self.folders[folder]
+        except KeyError:
+            raise FileNotFoundError(2, "The system cannot find the path specified", folder) from None
+
+
+def windows_path_cuda12_first() -> tuple[dict[str, str], FakeTree]:
+    """The seed story's box before TensorFlow loads anything: CUDA 11.2 and 12.2 both installed, the 12.2
+    installer put its bin folder (with cuDNN 8.9 "for CUDA 12.x" copied in) on PATH, and the 11.2 bin folder is
+    named only by CUDA_PATH_V11_2 -- the variables the CUDA installer sets (unchecked layout)."""
+    v11, v12 = f"{CUDA_WIN}\\v11.2", f"{CUDA_WIN}\\v12.2"
+    environ = {
+        "PATH": f"C:\\Windows\\system32;C:\\Windows;{v12}\\bin;{v12}\\libnvvp;C:\\Users\\me\\AppData\\Local\\"
+                f"Programs\\Python\\Python310\\Scripts\\;C:\\Users\\me\\AppData\\Local\\Programs\\Python\\Python310\\",
+        "CUDA_PATH": v12, "CUDA_PATH_V12_2": v12, "CUDA_PATH_V11_2": v11,
+    }
+    tree = FakeTree({
+        "C:\\Windows\\system32": ["kernel32.dll", "msvcp140.dll", "msvcp140_1.dll", "vcruntime140.dll",
+                                 "vcruntime140_1.dll", "nvcuda.dll"],
+        "C:\\Windows": ["explorer.exe"],
+        f"{v12}\\bin": ["cublas64_12.dll", "cublasLt64_12.dll", "cudart64_12.dll", "cudnn64_8.dll",
+                        "cudnn_ops_infer64_8.dll", "nvcc.exe"],
+        f"{v11}\\bin": ["cublas64_11.dll", "cublasLt64_11.dll", "cudart64_110.dll", "cufft64_10.dll", "nvcc.exe"],
+    })
+    return environ, tree

@@ -92,6 +92,7 @@ def words(data: compat.Compat | None = None) -> dict[str, str]:
     win = windows_gpu(d)
     if win:
         out["windows_gpu"] = win
+        out["windows_gpu_last"] = [bc for bc in configs if bc.windows_gpu is not None][-1].tf
     return out
 
 

@@ -20,7 +20,7 @@ from ..errors import TfmatrixError
 from ..records.status import PhaseStatus
 from . import compat, compat_text, rules
 from .classify import classify_failure, load_taxonomy
-from .environment import Built, Environment, Fact, LoadedLib, built_for, facts, read_environment
+from .environment import Built, Environment, Fact, LoadedLib, built_for, facts, read_environment, same_folder
 
 SEVERITIES = ("error", "warning", "info")
 _CPU_ONLY = "no NVIDIA GPU/driver: TensorFlow runs on the CPU; GPU combinations will be skipped"
@@ -69,10 +69,11 @@ class Diagnosis:
 def _fix(what: str, b: Built, e: Environment, remove: tuple[LoadedLib, ...] = ()) -> str:
     """Install the ``what`` ("cudnn" or "runtime") TensorFlow was built for, and drop the foreign libraries' folders."""
     cudnn = what == "cudnn"
-    toolkit = f"C:\\Program Files\\NVIDIA GPU Computing Toolkit\\CUDA\\v{b.cuda_mm}\\bin"
     if e.windows:
-        fix = (f"install cuDNN {b.cudnn} for CUDA {b.cuda_mm} (cudnn64_{b.cudnn_major}.dll) into {toolkit}" if cudnn
-               else f"install the CUDA {b.cuda_mm} toolkit and put {toolkit} on PATH")
+        toolkit = _toolkit_bin(b, e)
+        searched, remove = _path_fix(what, b, e, remove)
+        fix = searched or (f"install cuDNN {b.cudnn} for CUDA {b.cuda_mm} (cudnn64_{b.cudnn_major}.dll) into "
+                           f"{toolkit}" if cudnn else f"install the CUDA {b.cuda_mm} toolkit and put {toolkit} on PATH")
     elif compat.and_cuda_pins(b.version):
         fix = (f"install cuDNN {b.cudnn} for CUDA {b.cuda_major} (pip install 'nvidia-cudnn-cu{b.cuda_major}=="
                f"{b.cudnn}.*') or use tensorflow[and-cuda]=={b.version}" if cudnn
@@ -83,6 +84,34 @@ def _fix(what: str, b: Built, e: Environment, remove: tuple[LoadedLib, ...] = ()
                else f"install CUDA {b.cuda_mm} and cuDNN {b.cudnn} and put their lib64 folders")
         fix += f" on LD_LIBRARY_PATH (TensorFlow {b.minor} has no [and-cuda] extra)"
     return fix + _remove(remove, e)
+
+
+def _toolkit_bin(b: Built, e: Environment) -> str:
+    """The bin folder of the CUDA toolkit TensorFlow was built for: where CUDA_PATH_V11_2 (the installer's variable)
+    says, else the installer's default."""
+    var = f"CUDA_PATH_V{b.cuda_mm.replace('.', '_')}"
+    root = dict(e.toolkits).get(var, f"C:\\Program Files\\NVIDIA GPU Computing Toolkit\\CUDA\\v{b.cuda_mm}")
+    return root.rstrip("\\/") + "\\bin"
+
+
+def _path_fix(what: str, b: Built, e: Environment, remove: tuple[LoadedLib, ...]) -> tuple[str, tuple[LoadedLib, ...]]:
+    """Windows, from what the PATH search found (:func:`tfmatrix.worker.probe.collect_library_search`): the folder
+    that holds TensorFlow's DLL but is not on PATH, cuDNN to add beside its runtime, and another CUDA's runtime on
+    PATH to take off; ("", ``remove``) where the search was not made or its DLL is on PATH already."""
+    kind, major = ("cudnn", b.cudnn_major) if what == "cudnn" else ("cudart", b.cuda_major)
+    mine = e.found(kind, major)
+    if e.searched is None or any(lib.on_path for lib in mine):
+        return "", remove
+    folder = mine[0].folder if mine else _toolkit_bin(b, e)
+    via = e.toolkit_of(folder) if mine else None
+    fix = (f"put {folder} on PATH ({mine[0].file} is there{', named by ' + via if via else ''})" if mine
+           else f"install the CUDA {b.cuda_mm} toolkit and put {folder} on PATH" if kind == "cudart"
+           else f"install cuDNN {b.cudnn} for CUDA {b.cuda_mm} (cudnn64_{b.cudnn_major}.dll) into {folder}")
+    if kind == "cudart" and not any(same_folder(d.folder, folder) for d in e.found("cudnn", b.cudnn_major)):
+        fix += f", install cuDNN {b.cudnn} for CUDA {b.cuda_mm} (cudnn64_{b.cudnn_major}.dll) into it"
+    other = tuple(lib for lib in e.searched if lib.on_path and lib.kind == "cudart" and lib.major != b.cuda_major
+                  and not any(same_folder(lib.folder, r.folder) for r in remove))
+    return fix, remove + other
 
 
 def _remove(libs: tuple[LoadedLib, ...], e: Environment) -> str:

@@ -25,6 +25,8 @@ class LoadedLib:
     version: str | None      # the library's own answer, else what its file name says
     major: int | None
     exact: bool = False      # the library's own answer (or a full x.y.z file name), not just a soname
+    on_path: bool | None = None  # a file the search path found (not loaded): whether PATH / LD_LIBRARY_PATH names
+    #                              its folder (False: only a CUDA_PATH toolkit's bin has it); None: a loaded library
 
     @property
     def folder(self) -> str:
@@ -68,10 +70,21 @@ class Environment:
     driver_cuda: str | None
     gpus: tuple[Gpu, ...]
     visible_devices: str | None               # CUDA_VISIBLE_DEVICES, if set
+    searched: tuple[LoadedLib, ...] | None = None  # CUDA runtime / cuDNN files on the search path; None: not read
+    search_variable: str = ""                 # PATH (Windows) or LD_LIBRARY_PATH
+    toolkits: tuple[tuple[str, str], ...] = ()  # (CUDA_PATH_V11_2, its folder): the toolkits Windows' installer named
 
     @property
     def windows(self) -> bool:
         return self.system.lower().startswith("win")
+
+    def found(self, kind: str, major: int) -> tuple[LoadedLib, ...]:
+        """The files the search found of ``kind`` ("cudart", "cudnn") and ``major``, in search order."""
+        return tuple(lib for lib in self.searched or () if lib.kind == kind and lib.major == major)
+
+    def toolkit_of(self, folder: str) -> str | None:
+        """The CUDA_PATH variable whose toolkit's bin is ``folder``, if any."""
+        return next((var for var, root in self.toolkits if same_folder(str(_pure(root) / "bin"), folder)), None)
 
     @property
     def tf_gpus(self) -> tuple[str, ...]:
@@ -84,6 +97,12 @@ class Environment:
 
 def _pure(path: str) -> PurePosixPath | PureWindowsPath:
     return PureWindowsPath(path) if "\\" in path or re.match(r"^[A-Za-z]:", path) else PurePosixPath(path)
+
+
+def same_folder(a: str, b: str) -> bool:
+    """Two folders are one (Windows compares them without case)."""
+    pa, pb = _pure(a), _pure(b)
+    return str(pa).lower() == str(pb).lower() if isinstance(pa, PureWindowsPath) else pa == pb
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -133,8 +152,10 @@ def _loaded(entry: Any) -> LoadedLib | None:
         parts = compat.dotted(version) if version else ()
     except TfmatrixError:
         parts = ()
+    on_path = entry.get("on_path")
     return LoadedLib(path=path, kind=kind, version=version, major=parts[0] if parts else None,
-                     exact=bool(parts) and (bool(reported) or len(parts) >= 3))
+                     exact=bool(parts) and (bool(reported) or len(parts) >= 3),
+                     on_path=on_path if isinstance(on_path, bool) else None)
 
 
 def _gpus(nvml: Mapping[str, Any]) -> tuple[Gpu, ...]:
@@ -160,6 +181,8 @@ def read_environment(probe: Mapping[str, Any], nvml: Mapping[str, Any]) -> Envir
     env_raw = probe.get("env")
     env: dict[str, Any] = env_raw if isinstance(env_raw, dict) else {}
     flags = cpu.get("flags")
+    search = _dict(probe.get("library_search"))
+    found = search.get("found")
     return Environment(
         system=str(os_.get("system") or "Linux"), machine=str(os_.get("machine") or ""),
         python=_dict(probe.get("python")).get("version"),
@@ -181,7 +204,14 @@ def read_environment(probe: Mapping[str, Any], nvml: Mapping[str, Any]) -> Envir
         driver_cuda=str(nvml["cuda_driver_version"]) if nvml.get("cuda_driver_version") else None,
         gpus=_gpus(nvml) if nvml.get("available") else (),
         visible_devices=env.get("CUDA_VISIBLE_DEVICES"),
+        searched=tuple(x for x in (_loaded(f) for f in found) if x) if isinstance(found, list) else None,
+        search_variable=str(search.get("variable") or ""),
+        toolkits=_pairs(search.get("toolkits")),
     )
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in value.items()) if isinstance(value, dict) else ()
 
 
 @dataclass(frozen=True)
@@ -274,6 +304,11 @@ def facts(e: Environment, b: Built | None) -> tuple[Fact, ...]:
     for lib in e.libs or ():
         if lib.kind in ("cudart", "cudnn"):
             rows.append(Fact(f"loaded {lib.kind}", f"{lib.version or '?'} ({lib.path})"))
+    if e.searched:
+        rows.append(Fact(f"CUDA on {e.search_variable}", "; ".join(
+            f"{lib.file} in {lib.folder}" + ("" if lib.on_path else f" (not on {e.search_variable}: "
+                                                                      f"{e.toolkit_of(lib.folder) or 'a toolkit'})")
+            for lib in e.searched)))
     cuda_wheels = [f"{n} {v}" for n, v in e.wheels if compat.wheel_cuda_major(n)]
     if cuda_wheels:
         rows.append(Fact("nvidia wheels", ", ".join(cuda_wheels)))

@@ -8,10 +8,13 @@ collector returns plain JSON data and never raises: a failure becomes
 from __future__ import annotations
 
 import functools
+import ntpath
 import os
 import platform
+import posixpath
+import re
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 
 def _safe(fn: Callable[[], Any]) -> Any:
@@ -149,6 +152,44 @@ def _windows_modules() -> list[str]:  # pragma: no cover - Windows branch
     return out
 
 
+#: The CUDA runtime and cuDNN files the loader looks for by name: cudart64_110.dll, cudnn64_8.dll (Windows);
+#: libcudart.so.11.0, libcudnn.so.8 (Linux)
+_SEARCHED = {True: re.compile(r"^(cudart64|cudnn64)_\d+\.dll$", re.IGNORECASE),
+             False: re.compile(r"^lib(cudart|cudnn)\.so(\.\d+)+$")}
+_TOOLKIT_VAR = re.compile(r"^CUDA_PATH(_V\d+_\d+)?$", re.IGNORECASE)
+
+
+def collect_library_search(environ: Mapping[str, str] | None = None, windows: bool | None = None,
+                           listdir: Callable[[str], Iterable[str]] = os.listdir) -> dict[str, Any]:
+    """Where the loader looks for the CUDA runtime and cuDNN, and what it finds there.
+
+    The folders of PATH (Windows, where DLLs are found) or LD_LIBRARY_PATH (Linux), in order, and on
+    Windows the CUDA toolkits' own ``bin`` folders named by CUDA_PATH / CUDA_PATH_V11_2 ..., which the
+    loader does not search unless they are on PATH: each file found says whether its folder is.
+    ``environ``, ``windows`` and ``listdir`` are the seams (a fake environment and file tree in tests)."""
+    environ = os.environ if environ is None else environ
+    windows = sys.platform == "win32" if windows is None else windows
+    var, sep, path = ("PATH", ";", ntpath) if windows else ("LD_LIBRARY_PATH", ":", posixpath)
+    folders = [f.strip() for f in environ.get(var, "").split(sep) if f.strip()]
+    toolkits = {k.upper(): v for k, v in sorted(environ.items()) if windows and v and _TOOLKIT_VAR.match(k)}
+
+    def key(folder: str) -> str:  # one folder however PATH spells it (Windows: any case, a trailing backslash)
+        return path.normcase(path.normpath(folder))
+
+    on_path = {key(f) for f in folders}
+    searched: dict[str, str] = {}  # in search order, each folder once, as first spelled
+    for f in [*folders, *(path.join(v, "bin") for v in toolkits.values())]:
+        searched.setdefault(key(f), f)
+    found = []
+    for k, folder in searched.items():
+        try:
+            names = sorted(listdir(folder))
+        except OSError:
+            continue
+        found += [{"path": path.join(folder, n), "on_path": k in on_path} for n in names if _SEARCHED[windows].match(n)]
+    return {"variable": var, "folders": folders, "toolkits": toolkits, "found": found}
+
+
 def collect_nvidia_wheels() -> dict[str, str]:
     """Installed nvidia-* distributions (the CUDA wheels of a cuda-pip stack)."""
     from importlib.metadata import distributions
@@ -221,6 +262,7 @@ def collect_all() -> dict[str, Any]:
                            "devices": _safe(collect_devices), "numpy": _safe(collect_numpy)}
     out.update({
         "loaded_libraries": _safe(collect_loaded_libraries),
+        "library_search": _safe(collect_library_search),
         "nvidia_wheels": _safe(collect_nvidia_wheels),
         "nvml": _safe(collect_nvml),
         "cpu": _safe(collect_cpu),

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from ...matrix.model import Combination
@@ -365,5 +365,11 @@ def bench_config(combo: Combination, workload: Workload, export_dirs: dict[str, 
                        export_dirs={m: str(p) for m, p in export_dirs.items()}, workload=workload)
 
 
-def python_in(venv: Path) -> str:
-    return str(venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+def python_in(venv: Path | str, platform: str = sys.platform) -> str:
+    """The interpreter of a venv: ``<venv>\\Scripts\\python.exe`` on Windows, ``<venv>/bin/python`` elsewhere.
+
+    ``platform`` is ``sys.platform`` ("win32", "linux", "darwin") or ``os.name`` ("nt", "posix"); the one place
+    that knows where a venv keeps its interpreter (the installer, the worker, the exporter, the doctor use it)."""
+    if platform in ("win32", "nt"):
+        return str(PureWindowsPath(venv, "Scripts", "python.exe"))
+    return str(Path(venv, "bin", "python"))

@@ -34,6 +34,7 @@ LAYERS = {
     "report": {"records", "diagnosis", "matrix"},
     "executors": {"run", "records", "matrix", "diagnosis"},
     "bisection": {"matrix", "records", "diagnosis", "history", "run", "report"},  # probes are bench sessions
+    "predicting": {"matrix", "records", "diagnosis", "run"},  # the installer's own resolve and classification
 }
 REPORT_ONLY = ("pandas", "matplotlib", "jinja2", "scipy", "asv", "asv_runner")
 

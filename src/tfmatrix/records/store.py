@@ -28,7 +28,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from ..atomic import write_json_atomic, write_json_new
 from ..errors import ResultsError
@@ -83,6 +83,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 Record = RunRecord | CombinationRecord | PlatformPrediction
+T = TypeVar("T", CombinationRecord, PlatformPrediction)
 
 
 def load(path: Path) -> Record:
@@ -127,29 +128,27 @@ def load_run(folder: Path) -> Run:
             run.info = info if isinstance(info, RunRecord) else None
     else:
         run.warnings.append(f"{folder / 'run.json'}: missing; the run's host and commit are unknown")
+    run.records = _of_kind(folder, CombinationRecord, "combination records", run.warnings)
+    run.predictions = _of_kind(folder / PREDICTIONS, PlatformPrediction, "predictions", run.warnings)
+    if not run.records and not run.predictions:
+        run.warnings.append(f"{folder}: no readable combination records (an empty run, or all left out)")
+    return run
+
+
+def _of_kind(folder: Path, kind: type[T], what: str, warnings: list[str]) -> list[T]:
+    """The readable records of one kind in ``folder``; each other one left out with a warning."""
+    out: list[T] = []
     for p in record_paths(folder):
         try:
             doc = load(p)
         except BadRecord as exc:
-            run.warnings.append(f"skipped: {exc}")
+            warnings.append(f"skipped: {exc}")
             continue
-        if not isinstance(doc, CombinationRecord):
-            run.warnings.append(f"skipped: {p}: a {doc.kind} record where combination records belong")
+        if not isinstance(doc, kind):
+            warnings.append(f"skipped: {p}: a {doc.kind} record where {what} belong")
             continue
-        run.records.append(doc)
-    for p in record_paths(folder / PREDICTIONS):
-        try:
-            doc = load(p)
-        except BadRecord as exc:
-            run.warnings.append(f"skipped: {exc}")
-            continue
-        if not isinstance(doc, PlatformPrediction):
-            run.warnings.append(f"skipped: {p}: a {doc.kind} record where predictions belong")
-            continue
-        run.predictions.append(doc)
-    if not run.records and not run.predictions:
-        run.warnings.append(f"{folder}: no readable combination records (an empty run, or all left out)")
-    return run
+        out.append(doc)
+    return out
 
 
 def run_folders(root: Path) -> list[Path]:

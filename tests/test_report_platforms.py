@@ -51,3 +51,11 @@ def test_a_run_of_predictions_only_has_a_page_with_the_grid(tmp_path, new_run, m
     assert WHY in html and "1 of 2 installable" in html
     assert "Nothing was installed or run there" in html
     assert not any("no readable" in w for w in built.warnings)
+
+
+def test_the_index_counts_predictions_apart_from_outcomes(tmp_path, new_run, make_prediction):
+    run = new_run()
+    run.write_prediction(make_prediction("tf2.21-cpu", "windows", run_id=run.run_id))
+    built = render.build_report(run.path.parent, tmp_path / "reports", run.run_id, generated_at="2026-12-07T00:00:00Z")
+    index = built.index.read_text(encoding="utf-8")
+    assert '<span class="badge expected">1 predicted (not run)</span>' in index

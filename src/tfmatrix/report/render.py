@@ -81,7 +81,8 @@ def build_index(runs: list[Run], reports_root: Path, generated_at: str,
         info = run.info
         has = (reports_root / run.run_id / "index.html").exists()
         rows.append(IndexRow(run.run_id, (info.started_at if info else "") or "?", (info.profile if info else "") or "?",
-                             ((info.commit if info else None) or "?")[:12], view.outcome_counts(run.records),
+                             ((info.commit if info else None) or "?")[:12],
+                             view.outcome_counts(run.records) + _predicted(run),
                              f"{run.run_id}/index.html" if has else None))
         warnings += run.warnings
     page = IndexPage(generated_at, rows, warnings, list(change_points or []),
@@ -89,6 +90,11 @@ def build_index(runs: list[Run], reports_root: Path, generated_at: str,
     out = reports_root / "index.html"
     write_text_atomic(out, render("index.html.j2", page=page, generated_at=generated_at))
     return out
+
+
+def _predicted(run: Run) -> list[tuple[str, str, int]]:
+    """The index's badge for a run's predictions (never counted as outcomes)."""
+    return [("predicted (not run)", "expected", len(run.predictions))] if run.predictions else []
 
 
 def build_report(results_root: Path, reports_root: Path, run_id: str | None = None, *, baseline: str | None = None,

@@ -17,7 +17,7 @@ from ..diagnosis import platforms
 from ..errors import TfmatrixError
 from ..matrix.model import Combination
 from ..records.model import RunRecord, now
-from ..records.prediction import PlatformPrediction
+from ..records.prediction import Platform, PlatformPrediction
 from ..records.store import RunDir
 from ..run.execution.host import collect_git, host_fingerprint
 from ..run.noxside.context import Context
@@ -86,7 +86,7 @@ def main(ctx: Context, words: Sequence[str], say: Callable[[str], object] = prin
         f"{', '.join(f'{t.name} ({t.python_platform})' for t in targets)}: resolved with uv pip compile "
         "--python-platform, nothing installed")
 
-    def one(item: tuple[Combination, platforms.Platform, str | None]) -> PlatformPrediction:
+    def one(item: tuple[Combination, Platform, str | None]) -> PlatformPrediction:
         combo, target, python = item
         record = predict(combo, target, python or combo.python, data, run_id=run.run_id, work=logs)
         run.write_prediction(record)

@@ -16,11 +16,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from ..diagnosis.platforms import Platform, PlatformData
+from ..diagnosis.platforms import PlatformData
 from ..matrix.model import Combination
 from ..records.model import CombinationInfo, InstallOutcome, now
 from ..records.phase import Failure
-from ..records.prediction import INSTALLABLE, PlatformPrediction, prediction_key
+from ..records.prediction import INSTALLABLE, Platform, PlatformPrediction, prediction_key
 from ..run.noxside.endings import install_failed
 from ..run.provisioning.install import install_args, resolve_lock
 

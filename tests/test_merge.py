@@ -179,3 +179,24 @@ def test_a_pending_record_ranks_below_an_interruption_and_above_a_skip():
     rec = typed_records(QUIET_A)["tf2.20-cpu"]
     ranks = {s: merge._rank(rec.end(s))[0] for s in (Status.SKIPPED, Status.PENDING, Status.INTERRUPTED, Status.OK)}
     assert ranks[Status.SKIPPED] < ranks[Status.PENDING] < ranks[Status.INTERRUPTED] < ranks[Status.OK]
+
+
+def test_predictions_are_merged_and_a_twice_predicted_key_keeps_the_latest(tmp_path, make_prediction):
+    a, b = two_machines(tmp_path)
+    run_a, run_b = a, b
+    from tfmatrix.records.store import RunDir
+
+    for folder, status in ((run_a, "no-wheel"), (run_b, "installable")):
+        RunDir(folder.parent, folder.name).write_prediction(
+            make_prediction("tf2.21-cpu", "windows", status, "x has no win_amd64 wheel" if status != "installable"
+                            else "", run_id=folder.name))
+    RunDir(run_a.parent, run_a.name).write_prediction(make_prediction("tf2.20-cpu", "macos-arm64",
+                                                                      run_id=run_a.name))
+    result = merge.merge([a, b], tmp_path / "results", run_id="20261129T130000Z-0000ab")
+    merged = load_run(result.run.path)
+    assert {p.key: p.status for p in merged.predictions} == {"tf2.21-cpu@windows-py3.11": "installable",
+                                                             "tf2.20-cpu@macos-arm64-py3.11": "installable"}
+    aside = result.run.path / "attempts" / "predictions" / "tf2.21-cpu@windows-py3.11.1.json"
+    assert json.loads(aside.read_text())["status"] == "no-wheel"
+    assert {"prediction": "tf2.21-cpu@windows-py3.11", "kept": run_b.name,
+            "set_aside": [run_a.name]} in result.duplicates

@@ -30,6 +30,7 @@ from .. import RECORD_SCHEMA_VERSION, __version__
 from ..atomic import write_json_new
 from ..errors import TfmatrixError
 from ..records.model import CombinationRecord
+from ..records.prediction import FOLDER as PREDICTIONS
 from ..records.status import Status
 from ..records.store import RUN_ID_RE, Run, RunDir, load_run, new_run_id, record_paths, run_folders
 
@@ -122,6 +123,7 @@ def merge(dirs: Sequence[Path], results_root: Path, run_id: str | None = None) -
                     f"{combo_id}: {kept.outcome} in {kept_src.run_id} but "
                     + ", ".join(f"{a['outcome']} in {a['run_id']}" for a in aside)
                     + f"; kept {kept_src.run_id}'s (a run beats an interruption, a pending record, a skip; then the latest)")
+    _predictions(loaded, run, result)
     for src in loaded:  # unreadable files are kept beside the run, and named
         for p in record_paths(src.path):
             if any(w.startswith(f"skipped: {p}:") for w in src.warnings):
@@ -141,6 +143,24 @@ def merge(dirs: Sequence[Path], results_root: Path, run_id: str | None = None) -
     )
     write_json_new(str(run.run_record), info.to_json())
     return result
+
+
+def _predictions(loaded: Sequence[Run], run: RunDir, result: MergeResult) -> None:
+    """Every source's predictions (``nox -s predict``) into the merged run: the latest run's for a key
+    predicted twice, the others set aside in ``attempts/predictions/`` (nothing recorded is lost)."""
+    by_key: dict[str, list[Run]] = {}
+    for src in sorted(loaded, key=lambda r: r.run_id, reverse=True):
+        for p in src.predictions:
+            by_key.setdefault(p.key, []).append(src)
+    for key, sources in by_key.items():
+        for n, src in enumerate(sources):
+            target = (run.prediction_path(key) if n == 0 else
+                      run.path / "attempts" / PREDICTIONS / f"{key}.{n}.json")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src.path / PREDICTIONS / f"{key}.json", target)
+        if len(sources) > 1:
+            result.duplicates.append({"prediction": key, "kept": sources[0].run_id,
+                                      "set_aside": [s.run_id for s in sources[1:]]})
 
 
 def _copy(src: Run, record: CombinationRecord, run: RunDir, target: Path, log_dir: Path) -> None:

@@ -5,7 +5,7 @@ folders (a Slurm array's shard folders, a CI job's downloaded artifact).  The
 merged run is a new run folder, readable by report, compare and publish like any
 other:
 
-* every combination record is copied with its logs, keeps the fingerprint of the
+* every combination record is copied with its logs (and every prediction, the latest run's for a key predicted twice), keeps the fingerprint of the
   host that ran it (``host``) and says where it came from (``merged_from``);
 * a combination found in several sources is a **duplicate**: the one that ran
   (over interrupted, over skipped; then the latest) is kept, the others go to

@@ -102,8 +102,7 @@ def test_one_keras_hub_export_loads_in_every_tensorflow_and_the_grid_shows_it(wo
         assert made["source"] == ("own" if cid == "tf2.20-kerashub-cpu" else "shared")
         digests.add(made["export_sha256"])
         if doc["status"] != "ok":  # a TensorFlow that cannot load it: a recorded, classified failure
-            failed = [p for p in doc["phases"] if p["status"] not in ("ok", "cached", "skipped")]
-            assert failed and all(p["failure"] and p["failure"]["class"] for p in failed[:1]), (cid, doc["reason"])
+            assert doc["failure"] and doc["failure"]["class"], (cid, doc["reason"])
             continue
         assert made["saved_model"]["input"]["name"] == "images" and made["saved_model"]["input"]["dtype"] == "float32"
         ph = phases_of(doc)
@@ -121,9 +120,8 @@ def test_one_keras_hub_export_loads_in_every_tensorflow_and_the_grid_shows_it(wo
 
     proc = nox(workdir, "-s", "report", "--", run.name)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    page = next((workdir / "reports" / run.name).glob("*.html"))
     html = "".join(p.read_text() for p in (workdir / "reports" / run.name).glob("*.html"))
-    assert f'<table class="loads" data-model="{MODEL}">' in html, page
+    assert f'<table class="loads" data-model="{MODEL}">' in html
     assert "exported by TF 2.20.0 (tf2.20-kerashub-cpu)" in html
     for cid in consumers:
         assert cid in html

@@ -58,6 +58,12 @@ workload:
   fidelity_rounds: 2
 exclude:
   - {{tensorflow: "<2.16", python: ">=3.12", reason: "TensorFlow 2.15 has no wheels for Python 3.12+"}}
+profiles:
+  default:
+    description: "the exporter and every consumer"
+  consumer-alone:
+    description: "TF 2.21 alone: the exporter is not in the run, so the export is made in the cache's venv"
+    tensorflow: [tf2.21]
 """
 
 
@@ -68,9 +74,10 @@ def workdir(tmp_path_factory) -> Path:
     return d
 
 
-def nox(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "kerashub.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
-               TFMATRIX_CACHE=str(workdir / "cache"), TFMATRIX_PROFILE="default",
+def nox(workdir: Path, *args: str, profile: str = "default", cache: str = "cache",
+        results: str = "results") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "kerashub.yaml"), TFMATRIX_RESULTS=str(workdir / results),
+               TFMATRIX_CACHE=str(workdir / cache), TFMATRIX_PROFILE=profile,
                TFMATRIX_REPORTS=str(workdir / "reports"))
     for k in ("TFMATRIX_RUN_ID", "TFMATRIX_ASSUME_GPU"):
         env.pop(k, None)
@@ -125,3 +132,18 @@ def test_one_keras_hub_export_loads_in_every_tensorflow_and_the_grid_shows_it(wo
     assert "exported by TF 2.20.0 (tf2.20-kerashub-cpu)" in html
     for cid in consumers:
         assert cid in html
+
+
+def test_a_consumer_without_its_exporter_in_the_run_has_the_export_made_in_the_cache(workdir):
+    proc = nox(workdir, "-s", "bench", profile="consumer-alone", cache="cache-alone", results="results-alone")
+    out = proc.stdout + proc.stderr
+    (run,) = sorted(p for p in (workdir / "results-alone").iterdir() if p.is_dir())
+    docs = {p.stem: json.loads(p.read_text()) for p in run.glob("*.json") if p.name != "run.json"}
+    assert set(docs) == {"tf2.21-cpu"}, out[-6000:]
+    doc = docs["tf2.21-cpu"]
+    assert doc["status"] == "ok", (doc["reason"], out[-6000:])
+    shared = phases_of(doc)[f"shared-export-{MODEL}"]
+    assert shared["status"] == "ok" and "exported by tf2.20-kerashub-cpu (TensorFlow 2.20.0)" in shared["note"]
+    assert (workdir / "cache-alone" / "exporters" / "tf2.20-kerashub-cpu").is_dir()
+    made = doc["producers"][0]
+    assert (made["source"], made["combination"], made["relation"]) == ("shared", "tf2.20-kerashub-cpu", "newer")

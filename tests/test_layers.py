@@ -20,7 +20,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "tfmatrix"
 #: what the worker side may import besides the standard library (inside a combination's venv)
-WORKER_THIRD_PARTY = {"tensorflow", "numpy", "official", "tf_keras", "pynvml", "ctypes"}
+WORKER_THIRD_PARTY = {"tensorflow", "numpy", "official", "tf_keras", "keras", "keras_hub", "pynvml", "ctypes"}
 #: tfmatrix modules every layer may use: exceptions, atomic writes, statistics
 SHARED = {"tfmatrix", "tfmatrix.errors", "tfmatrix.atomic", "tfmatrix.stats"}
 #: each package and the packages it may import (besides itself and SHARED)

@@ -86,11 +86,12 @@ def test_default_matrix_loads(default: Matrix) -> None:
     assert default.sha256 == hashlib.sha256(DEFAULT_MATRIX.read_bytes()).hexdigest()
     assert default.pythons == ("3.11",)
     assert [t.id for t in default.tensorflow] == ["tf2.15", "tf2.16", "tf2.17", "tf2.18", "tf2.19", "tf2.20",
-                                                  "tf2.21", "nightly", "tf2.15-numpy2", "tf2.15-protobuf7",
+                                                  "tf2.21", "nightly", "tf2.20-kerashub", "tf2.15-numpy2", "tf2.15-protobuf7",
                                                   "tf2.18-cudnn8", "tf2.15-cudnn9"]
     load_only = {t.id: (t.package, t.export_with, t.resolve_cutoff) for t in default.tensorflow if t.load_only}
     assert load_only == {"tf2.21": ("tensorflow", "tf2.20", None),
-                         "nightly": ("tf-nightly", "tf2.20", "2026-10-27T00:00:00Z")}
+                         "nightly": ("tf-nightly", "tf2.20", "2026-10-27T00:00:00Z"),
+                         "tf2.20-kerashub": ("tensorflow", "tf2.20", None)}
     known_bad = {t.id: (t.force, t.expect, t.stacks) for t in default.tensorflow if t.expect}
     assert known_bad == {"tf2.15-numpy2": (("numpy>=2",), "numpy-abi", ("cpu",)),
                          "tf2.15-protobuf7": (("protobuf>=7",), "degraded", ("cpu",)),
@@ -100,11 +101,11 @@ def test_default_matrix_loads(default: Matrix) -> None:
         ("cpu", "cpu"), ("cuda-pip", "cuda-pip"), ("cuda-system", "cuda-system")]
     assert default.stacks[2].library_path == ("/usr/local/cuda/lib64",)
     assert [m.id for m in default.models] == ["retinanet-mnv2-256", "retinanet-mnv2-256-from-tf2.15",
-                                              "retinanet-r50-640", "maskrcnn-r50-640"]
+                                              "kerashub-retinanet-128", "retinanet-r50-640", "maskrcnn-r50-640"]
     shared = default.models[1]  # the YAML anchor's copy: the same model, exported once by TF 2.15
     assert shared.export_with == "tf2.15" and shared.config_digest() == default.models[0].config_digest()
-    assert [p.id for p in default.profiles] == ["default", "known-bad", "cpu-all", "cross-version", "nightly", "gpu",
-                                                "gpu-mismatch", "gpu-system"]
+    assert [p.id for p in default.profiles] == ["default", "known-bad", "cpu-all", "cross-version", "kerashub",
+                                                "nightly", "gpu", "gpu-mismatch", "gpu-system"]
 
 
 def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
@@ -157,11 +158,12 @@ def test_default_profile_all_is_the_product_minus_exclusions(default: Matrix) ->
     # with the single Python 3.11 none of the default exclusions (3.12+, 3.13+) applies
     expected = [f"{t.id}-{s.id}" for t in default.tensorflow for s in default.stacks
                 if not t.stacks or s.id in t.stacks]
-    assert len(expected) == 28  # 8 versions (2.21 and the nightly load-only) x 3 stacks + 2 known-bad + 2 mismatches
+    # 8 versions (2.21 and the nightly load-only) x 3 stacks + 2 known-bad + 2 mismatches + the KerasHub exporter
+    assert len(expected) == 29
     assert ids(combinations(default, "all")) == expected
     # and 'all' is exactly the union of the one-stack profiles and the known-bad one
     union = set()
-    for prof in ("cpu-all", "gpu", "gpu-system", "known-bad", "gpu-mismatch", "nightly", "cross-version"):
+    for prof in ("cpu-all", "gpu", "gpu-system", "known-bad", "gpu-mismatch", "nightly", "cross-version", "kerashub"):
         union |= set(ids(combinations(default, prof)))
     assert union == set(expected)
 
@@ -351,7 +353,7 @@ def test_unknown_profile(default: Matrix) -> None:
     assert err.key == "profiles"
     assert err.value == "weekly"
     assert str(err) == (f"{DEFAULT_MATRIX}: profiles: got 'weekly' (str); expected one of the profiles defined: "
-                        "default, known-bad, cpu-all, cross-version, nightly, gpu, gpu-mismatch, gpu-system, all")
+                        "default, known-bad, cpu-all, cross-version, kerashub, nightly, gpu, gpu-mismatch, gpu-system, all")
 
 
 def test_cli_unknown_profile() -> None:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from ..worker.contract import KERAS_HUB
 from .model import Combination, Matrix, ModelSpec, Stack, TFVersion
 
 
@@ -34,6 +35,8 @@ def producer_entry(tf: TFVersion, model: ModelSpec) -> str | None:
     """The id of the entry that exports ``model`` for ``tf``'s combinations (None: each exports its own)."""
     if not model.built:
         return None
+    if model.source == KERAS_HUB:  # only an entry with keras-hub builds it: the model's own export_with
+        return model.export_with
     return model.export_with or tf.export_with
 
 

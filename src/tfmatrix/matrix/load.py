@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from .. import MATRIX_SCHEMA_VERSION
+from ..diagnosis import compat
 from ..errors import MISSING, MatrixError
+from ..worker.contract import KERAS_HUB
 from .expand import combination_id, exporter, producer_entry
-from .model import Matrix
+from .model import Matrix, TFVersion
 from .models import read_model
 from .validate import Validator
 
@@ -122,15 +126,17 @@ def check_exports(matrix: Matrix, v: Validator) -> None:
     """Every ``export_with`` names an entry that can export (it has the Model Garden and a CPU stack), and no
     load-only entry meets a Model Garden model it would have to build itself."""
     producers = {t.id: t for t in matrix.tensorflow}
-    where = [(f"tensorflow[{i}].export_with", t.export_with) for i, t in enumerate(matrix.tensorflow)]
-    where += [(f"models[{i}].export_with", m.export_with) for i, m in enumerate(matrix.models)]
-    for key, pid in where:
+    where = [(f"tensorflow[{i}].export_with", t.export_with, False) for i, t in enumerate(matrix.tensorflow)]
+    where += [(f"models[{i}].export_with", m.export_with, m.source == KERAS_HUB) for i, m in enumerate(matrix.models)]
+    for key, pid, keras_hub in where:
         if pid is None:
             continue
         producer = producers.get(pid)
         if producer is None:
             raise v.fail(key, pid, f"one of the tensorflow ids defined: {', '.join(producers)}")
-        if producer.load_only:
+        if keras_hub:
+            check_keras_hub_exporter(v, key, producer)
+        elif producer.load_only:
             raise v.fail(key, pid, "an entry with models_official (a load-only entry cannot export)")
         if all(exporter(matrix, producer, py, matrix.models[0]) is None for py in matrix.pythons):
             raise v.fail(key, pid, "an entry that may run on a stack of kind cpu (exports are made on the CPU)")
@@ -142,3 +148,15 @@ def check_exports(matrix: Matrix, v: Validator) -> None:
             if shared and m.built and producer_entry(tf, m) is None:
                 raise v.fail(f"tensorflow[{i}]", tf.id, f"export_with on this entry or on model {m.id!r}: a "
                              f"load-only entry (no models_official) cannot build the Model Garden model {m.id!r}")
+
+
+def check_keras_hub_exporter(v: Validator, key: str, producer: TFVersion) -> None:
+    """A KerasHub model's exporter: an entry whose venv has keras-hub (its ``requires``) and Keras 3."""
+    names = {canonicalize_name(Requirement(r).name) for r in producer.requires}
+    if "keras-hub" not in names:
+        raise v.fail(key, producer.id, "an entry with keras-hub in its requires (e.g. requires: "
+                                       "[\"keras-hub==0.32.0\"]): the KerasHub model is built in its venv")
+    built = compat.build_config(producer.version)
+    if built is not None and built.keras_major is not None and built.keras_major < 3:
+        raise v.fail(key, producer.id, f"an entry whose TensorFlow has Keras 3 (TensorFlow {producer.version} "
+                                       f"requires keras {built.keras_requirement}; KerasHub needs Keras 3)")

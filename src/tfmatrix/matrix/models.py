@@ -1,4 +1,4 @@
-"""The ``models:`` section's reader: a Model Garden model, or a SavedModel you bring.
+"""The ``models:`` section's reader: a Model Garden or KerasHub model, or a SavedModel you bring.
 
 Each check raises the validator's one-line ``MatrixError(file, key path, value, expected)``;
 what only TensorFlow can tell (a signature, an input) is the ``inspect`` phase's.
@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..worker.contract import MODEL_GARDEN, SAVED_MODEL, SOURCES, ModelSpec
+from ..worker.contract import KERAS_HUB, KERAS_HUB_ARCHITECTURES, MODEL_GARDEN, SAVED_MODEL, SOURCES, ModelSpec
 from .validate import Validator
 
 MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -22,9 +22,11 @@ def read_model(v: Validator, value: Any, key: str, stack_ids: set[str], base: Pa
     source = value.get("source", MODEL_GARDEN) if isinstance(value, dict) else MODEL_GARDEN
     if source not in SOURCES:
         raise v.fail(f"{key}.source", source, f"one of {', '.join(SOURCES)}")
-    common = {"id": True, "source": False, "input_size": source == MODEL_GARDEN, "stacks": False}
+    common = {"id": True, "source": False, "input_size": source != SAVED_MODEL, "stacks": False}
     if source == MODEL_GARDEN:
         m = v.mapping(value, key, {**common, "experiment": True, "overrides": False, "export_with": False})
+    elif source == KERAS_HUB:
+        m = v.mapping(value, key, {**common, "architecture": True, "export_with": True})
     else:
         m = v.mapping(value, key, {**common, "path": True, "signature": False, "requires_imports": False})
     mid = v.ident(m["id"], f"{key}.id")
@@ -37,6 +39,13 @@ def read_model(v: Validator, value: Any, key: str, stack_ids: set[str], base: Pa
         return ModelSpec(id=mid, source=source, input_size=size, stacks=stacks,
                          path=saved_model(v, m["path"], f"{key}.path", base), signature=signature,
                          requires_imports=imports)
+    if source == KERAS_HUB:
+        arch = m["architecture"]
+        if arch not in KERAS_HUB_ARCHITECTURES:
+            raise v.fail(f"{key}.architecture", arch, f"one of {', '.join(KERAS_HUB_ARCHITECTURES)} (a KerasHub "
+                                                      "detector built from its config)")
+        return ModelSpec(id=mid, source=source, architecture=arch, input_size=size, stacks=stacks,
+                         export_with=v.ident(m["export_with"], f"{key}.export_with"))
     exp = v.ident(m["experiment"], f"{key}.experiment")
     overrides = m.get("overrides", {})
     if not isinstance(overrides, dict):
@@ -51,7 +60,7 @@ def read_model(v: Validator, value: Any, key: str, stack_ids: set[str], base: Pa
 
 
 def input_size(v: Validator, size: Any, key: str, source: str) -> tuple[int, int]:
-    if source == MODEL_GARDEN:
+    if source != SAVED_MODEL:  # a model tfmatrix builds: its feature pyramid's strides divide the size
         if (not isinstance(size, list) or len(size) != 2
                 or any(type(s) is not int or s < 32 or s > 4096 or s % 32 for s in size)):
             raise v.fail(key, size, "[height, width], integers from 32 to 4096, multiples of 32")

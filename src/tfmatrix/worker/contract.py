@@ -96,12 +96,15 @@ class Workload:
 #: Where a model comes from (``source:`` in matrix.yaml)
 MODEL_GARDEN = "model-garden"
 SAVED_MODEL = "saved_model"
-SOURCES = (MODEL_GARDEN, SAVED_MODEL)
+KERAS_HUB = "keras-hub"
+SOURCES = (MODEL_GARDEN, SAVED_MODEL, KERAS_HUB)
+#: The KerasHub detectors a ``source: keras-hub`` model may name (``architecture:``)
+KERAS_HUB_ARCHITECTURES = ("retinanet",)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One ``models:`` entry: a Model Garden detector built from the seed, or a SavedModel folder you bring.
+    """One ``models:`` entry: a Model Garden or KerasHub detector built from the seed, or a SavedModel you bring.
 
     * ``model-garden``: an ``experiment``, its ``input_size`` and config ``overrides``, built with random
       weights from the seed and exported; ``export_with`` names the TensorFlow entry that exports it once
@@ -109,6 +112,8 @@ class ModelSpec:
     * ``saved_model``: an existing SavedModel at ``path`` (absolute once the matrix is read), called through
       ``signature``; ``input_size`` completes the signature's input where its height and width are dynamic;
       ``requires_imports`` are imported before the load (custom-op libraries such as ``tensorflow_text``).
+    * ``keras-hub``: a KerasHub detector of ``architecture`` at ``input_size``, built from its config with random
+      weights from the seed and exported once by the ``export_with`` entry (one whose venv has keras-hub).
     """
 
     id: str
@@ -121,16 +126,20 @@ class ModelSpec:
     signature: str = "serving_default"
     requires_imports: tuple[str, ...] = ()
     export_with: str | None = None
+    architecture: str = ""  # keras-hub: one of KERAS_HUB_ARCHITECTURES
 
     @property
     def built(self) -> bool:
-        """Built and exported by tfmatrix (a Model Garden model), rather than brought as a SavedModel."""
-        return self.source == MODEL_GARDEN
+        """Built and exported by tfmatrix (a Model Garden or KerasHub model), rather than brought as a SavedModel."""
+        return self.source in (MODEL_GARDEN, KERAS_HUB)
 
     def config_digest(self) -> str:
         """A short hash of everything that changes the exported SavedModel."""
-        blob = json.dumps({"experiment": self.experiment, "input_size": list(self.input_size or ()),
-                           "overrides": self.overrides}, sort_keys=True)
+        config: dict[str, Any] = {"experiment": self.experiment, "input_size": list(self.input_size or ()),
+                                  "overrides": self.overrides}
+        if self.source == KERAS_HUB:  # Model Garden digests stay as they were (their cache keys)
+            config.update(source=self.source, architecture=self.architecture)
+        blob = json.dumps(config, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def to_json(self) -> dict[str, Any]:
@@ -138,7 +147,7 @@ class ModelSpec:
                 "input_size": list(self.input_size) if self.input_size else None,
                 "overrides": dict(self.overrides), "stacks": list(self.stacks), "path": self.path,
                 "signature": self.signature, "requires_imports": list(self.requires_imports),
-                "export_with": self.export_with}
+                "export_with": self.export_with, "architecture": self.architecture}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ModelSpec":
@@ -148,7 +157,8 @@ class ModelSpec:
                    overrides=dict(data.get("overrides") or {}), stacks=tuple(data.get("stacks") or ()),
                    source=data.get("source", MODEL_GARDEN), path=data.get("path", ""),
                    signature=data.get("signature", "serving_default"),
-                   requires_imports=tuple(data.get("requires_imports") or ()), export_with=data.get("export_with"))
+                   requires_imports=tuple(data.get("requires_imports") or ()), export_with=data.get("export_with"),
+                   architecture=data.get("architecture", ""))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ the integration tests run for real with nox, uv and TensorFlow."""
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from tfmatrix.matrix.load import parse_matrix
@@ -57,14 +60,8 @@ def python_version() -> str:
     return "%d.%d" % sys.version_info[:2]
 
 
-#: The tiny RetinaNet's overrides (after its ``input_size``) and the short workload, shared by the integration
-#: tests' matrices (``.format``-escaped).
-TINY_MODEL_AND_WORKLOAD = """\
-    overrides:
-      task:
-        model:
-          backbone: {{type: mobilenet, mobilenet: {{model_id: MobileNetV2}}}}
-          detection_generator: {{nms_version: batched, pre_nms_top_k: 200, pre_nms_score_threshold: 0.008}}
+#: a short workload (``.format``-escaped), for the integration tests' matrices of any model source
+TINY_WORKLOAD = """\
 workload:
   images: 2
   batch_sizes: [1, 2]
@@ -74,6 +71,14 @@ workload:
   load_repeats: 2
   import_repeats: 2
 """
+#: The tiny RetinaNet's overrides (after its ``input_size``) and the short workload (``.format``-escaped).
+TINY_MODEL_AND_WORKLOAD = """\
+    overrides:
+      task:
+        model:
+          backbone: {{type: mobilenet, mobilenet: {{model_id: MobileNetV2}}}}
+          detection_generator: {{nms_version: batched, pre_nms_top_k: 200, pre_nms_score_threshold: 0.008}}
+""" + TINY_WORKLOAD
 
 #: The integration tests' matrix (``.format(python=python_version())``): a working TF 2.20, an unresolvable
 #: pin, and the two known-bad reproductions, with one small model and a short workload.
@@ -116,4 +121,15 @@ profiles:
     tensorflow: [tf2.15-numpy2, tf2.15-protobuf7]
 """
 
+
+def run_nox(matrix: Path, *args: str, profile: str = "default", cache: str = "cache", results: str = "results",
+            reports: str = "reports") -> subprocess.CompletedProcess[str]:
+    """Real nox on the project's noxfile with ``matrix``; the run's folders beside the matrix file."""
+    d = matrix.parent
+    env = dict(os.environ, TFMATRIX_MATRIX=str(matrix), TFMATRIX_RESULTS=str(d / results),
+               TFMATRIX_CACHE=str(d / cache), TFMATRIX_PROFILE=profile, TFMATRIX_REPORTS=str(d / reports))
+    for k in ("TFMATRIX_RUN_ID", "TFMATRIX_ASSUME_GPU"):
+        env.pop(k, None)
+    return subprocess.run([sys.executable, "-m", "nox", "-f", str(Path(__file__).resolve().parents[1] / "noxfile.py"),
+                           *args], capture_output=True, text=True, env=env, timeout=3000)
 

@@ -10,14 +10,13 @@ failure, names the same export, and compares its detections (drift) with the exp
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from matrices import python_version
+from matrices import TINY_WORKLOAD, python_version, run_nox
 
 from tfmatrix.records.schema import load_schema
 
@@ -49,14 +48,7 @@ models:
     architecture: retinanet
     input_size: [128, 128]
     export_with: tf2.20-kerashub
-workload:
-  images: 2
-  batch_sizes: [1, 2]
-  warmup: 1
-  latency: {{min_queries: 5, min_seconds: 0.5}}
-  throughput: {{min_queries: 3, min_seconds: 0.3}}
-  load_repeats: 2
-  import_repeats: 2
+""" + TINY_WORKLOAD + """\
   fidelity_rounds: 2
 exclude:
   - {{tensorflow: "<2.16", python: ">=3.12", reason: "TensorFlow 2.15 has no wheels for Python 3.12+"}}
@@ -76,15 +68,8 @@ def workdir(tmp_path_factory) -> Path:
     return d
 
 
-def nox(workdir: Path, *args: str, profile: str = "default", cache: str = "cache",
-        results: str = "results") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "kerashub.yaml"), TFMATRIX_RESULTS=str(workdir / results),
-               TFMATRIX_CACHE=str(workdir / cache), TFMATRIX_PROFILE=profile,
-               TFMATRIX_REPORTS=str(workdir / "reports"))
-    for k in ("TFMATRIX_RUN_ID", "TFMATRIX_ASSUME_GPU"):
-        env.pop(k, None)
-    return subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=3000)
+def nox(workdir: Path, *args: str, **folders: str) -> subprocess.CompletedProcess[str]:
+    return run_nox(workdir / "kerashub.yaml", *args, **folders)
 
 
 def phases_of(doc: dict) -> dict[str, dict]:

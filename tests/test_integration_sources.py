@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from matrices import TINY_MODEL_AND_WORKLOAD, python_version
+from matrices import TINY_MODEL_AND_WORKLOAD, python_version, run_nox
 
 from tfmatrix.records.schema import load_schema
 from tfmatrix.run.provisioning.install import find_uv
@@ -105,13 +104,7 @@ def workdir(tmp_path_factory) -> Path:
 
 
 def nox(workdir: Path, *args: str, profile: str = "default") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, TFMATRIX_MATRIX=str(workdir / "sources.yaml"), TFMATRIX_RESULTS=str(workdir / "results"),
-               TFMATRIX_CACHE=str(workdir / "cache"), TFMATRIX_PROFILE=profile,
-               TFMATRIX_REPORTS=str(workdir / "reports"))
-    for k in ("TFMATRIX_RUN_ID", "TFMATRIX_ASSUME_GPU"):
-        env.pop(k, None)
-    return subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=3000)
+    return run_nox(workdir / "sources.yaml", *args, profile=profile)
 
 
 def records(run: Path) -> dict[str, dict]:

@@ -47,7 +47,7 @@ def test_a_real_slowdown_is_a_regression_and_names_the_metric():
     throughput = next(c for c in cmp.regressions if c.metric.key == "throughput[b4]")
     assert throughput.unit == "images/s" and throughput.ratio == pytest.approx(1 / 1.5, rel=0.05)  # fewer images/s
     export = next(c for c in cmp.changes if c.metric.key == "export")
-    assert export.verdict == "too-few-samples" and export.ratio == pytest.approx(1.5)
+    assert export.verdict == "undecidable (n=1 a side; a verdict needs ≥ 5)" and export.ratio == pytest.approx(1.5)
     md = compare.render_markdown(cmp)
     assert "regressed" in md and "| latency |" in md and "×1.50" in md  # ratios read ×N.NN everywhere (Quantity)
     assert "| throughput[b4] (higher is better) |" in md and "×0.67" in md
@@ -65,12 +65,32 @@ def test_a_small_slowdown_stays_under_the_threshold():
 
 
 def test_over_threshold_but_not_significant_is_not_a_regression():
-    base = {"a": record("a", seed=1, n=3)}
-    base["a"].phases[2].samples = [0.10, 0.20, 0.30]
-    cand = {"a": record("a", seed=2, n=3)}
-    cand["a"].phases[2].samples = [0.12, 0.25, 0.33]
+    base = {"a": record("a", seed=1, n=8)}
+    base["a"].phases[2].samples = [0.10, 0.20, 0.30, 0.12, 0.22, 0.31, 0.15, 0.25]
+    cand = {"a": record("a", seed=2, n=8)}
+    cand["a"].phases[2].samples = [0.12, 0.25, 0.33, 0.11, 0.28, 0.35, 0.30, 0.26]
     change = next(c for c in compare.compare_runs(base, cand).changes if c.metric.key == "latency")
-    assert change.ratio > 1.10 and change.verdict == "not-significant"
+    assert change.ratio > 1.10 and change.verdict == "not-significant" and change.p_value > 0.01
+
+
+def test_three_against_three_is_undecidable_whatever_the_change():
+    """Mann-Whitney's smallest two-sided p with 3 against 3 is 0.1: even sides wholly apart cannot reach 0.01."""
+    base = {"a": record("a", seed=1, n=3)}
+    base["a"].phases[2].samples = [0.10, 0.11, 0.12]
+    cand = {"a": record("a", seed=2, n=3)}
+    cand["a"].phases[2].samples = [0.30, 0.31, 0.32]
+    cmp = compare.compare_runs(base, cand)
+    change = next(c for c in cmp.changes if c.metric.key == "latency")
+    assert change.ratio == pytest.approx(0.31 / 0.11)
+    assert change.verdict == "undecidable (n=3 a side; a verdict needs ≥ 5)" and change.p_value is None
+    assert compare.reachable_p(3, 3) == pytest.approx(0.1) and compare.reachable_p(5, 5) < 0.01
+    assert compare.samples_needed(0.01) == 5 and compare.samples_needed(0.05) == 4
+    assert "undecidable (n=3 a side; a verdict needs ≥ 5)" in compare.render_markdown(cmp)
+    # the same samples five a side reach a verdict
+    base["a"].phases[2].samples += [0.105, 0.115]
+    cand["a"].phases[2].samples += [0.305, 0.315]
+    five = next(c for c in compare.compare_runs(base, cand).changes if c.metric.key == "latency")
+    assert five.verdict == "regression" and five.p_value < 0.01
 
 
 def test_status_changes_and_missing_combinations():

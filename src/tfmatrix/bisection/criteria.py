@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ..diagnosis.classify import failure_classes, family_of
 from ..errors import TfmatrixError
-from ..history.compare import DEFAULT_ALPHA, compare_metric
+from ..history.compare import DEFAULT_ALPHA, UNDECIDABLE, compare_metric
 from ..records import metrics as catalogue
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
@@ -137,7 +137,7 @@ class MetricCriterion:
         tested = f", p={p:.3g}" if p is not None else ""
         line = (f"{self.metric.key} {shown} against {Quantity(statistics.median(base), unit)}: "
                 f"{Quantity(ratio, RATIO)}{tested}, {verdict} ({len(xs)} against {len(base)} samples)")
-        if verdict in ("not-significant", "too-few-samples"):
+        if verdict == "not-significant" or verdict.startswith(UNDECIDABLE):
             return Probe(version, Verdict.UNDECIDED, line, median, low, high)
         moved = verdict == ("improvement" if self.fixed else "regression")
         return Probe(version, Verdict.NEW if moved else Verdict.OLD, line, median, low, high)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..records.quantity import RATIO, Quantity
 
-VERDICT_CSS = {"regression": "unexpected", "improvement": "ok", "changed": "degraded"}
+VERDICT_CSS = {"regression": "unexpected", "improvement": "ok", "changed": "degraded", "undecidable": "skipped"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def build_compare_page(cmp: Any, generated_at: str) -> ComparePage:
                        Quantity(c.cand_median, c.unit).text, Quantity(c.ratio, RATIO).text,
                        f"{c.p_value:.3g}" if c.p_value is not None else "–",
                        c.noise_shown,
-                       c.verdict, VERDICT_CSS.get(c.verdict, ""))
+                       c.verdict, VERDICT_CSS.get(c.verdict.split(" (")[0], ""))
             for c in cmp.changes]
     return ComparePage(
         generated_at, cmp.base_run, cmp.candidate_run, bool(cmp.regressions),

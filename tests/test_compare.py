@@ -14,7 +14,7 @@ import pytest
 import synthetic
 from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed
 
-from tfmatrix.history import compare
+from tfmatrix.history import compare, verdicts
 from tfmatrix.records.model import CombinationRecord
 from tfmatrix.stats import run_to_run_noise
 
@@ -83,8 +83,8 @@ def test_three_against_three_is_undecidable_whatever_the_change():
     change = next(c for c in cmp.changes if c.metric.key == "latency")
     assert change.ratio == pytest.approx(0.31 / 0.11)
     assert change.verdict == "undecidable (n=3 a side; a verdict needs ≥ 5)" and change.p_value is None
-    assert compare.reachable_p(3, 3) == pytest.approx(0.1) and compare.reachable_p(5, 5) < 0.01
-    assert compare.samples_needed(0.01) == 5 and compare.samples_needed(0.05) == 4
+    assert verdicts.reachable_p(3, 3) == pytest.approx(0.1) and verdicts.reachable_p(5, 5) < 0.01
+    assert verdicts.samples_needed(0.01) == 5 and verdicts.samples_needed(0.05) == 4
     assert "undecidable (n=3 a side; a verdict needs ≥ 5)" in compare.render_markdown(cmp)
     # the same samples five a side reach a verdict
     base["a"].phases[2].samples += [0.105, 0.115]

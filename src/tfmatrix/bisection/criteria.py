@@ -3,7 +3,7 @@
 An outcome (``--when failed``, ``--when degraded``, ``--when class=numpy-abi``) holds or not for a record;
 without ``--fixed`` a version where it holds is *new* (bad), with ``--fixed`` one where it no longer holds is.
 A metric (``--metric import --factor 1.3``) is judged against the good end's samples with the statistics
-``compare`` uses (:func:`tfmatrix.history.compare.compare_metric`: the median ratio beyond the factor and
+``compare`` uses (:func:`tfmatrix.history.verdicts.compare_metric`: the median ratio beyond the factor and
 the Mann-Whitney test significant).  A record a criterion cannot read (its install failed, the host skipped
 it, the metric's phase failed) makes the probe a skip, with the reason.
 """
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from ..diagnosis.classify import failure_classes, family_of
 from ..errors import TfmatrixError
-from ..history.compare import DEFAULT_ALPHA, UNDECIDABLE, compare_metric
+from ..history.verdicts import DEFAULT_ALPHA, UNDECIDABLE, compare_metric
 from ..records import metrics as catalogue
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord

@@ -73,6 +73,13 @@ def test_over_threshold_but_not_significant_is_not_a_regression():
     assert change.ratio > 1.10 and change.verdict == "not-significant" and change.p_value > 0.01
 
 
+@pytest.mark.parametrize("n_base", range(1, 14))
+def test_the_reachable_p_is_scipys_own_for_sides_wholly_apart(n_base):
+    for n_cand in range(1, 14):
+        a, b = [float(i) for i in range(n_base)], [float(n_base + i) for i in range(n_cand)]
+        assert verdicts.reachable_p(n_base, n_cand) == pytest.approx(verdicts.mann_whitney_p(a, b), rel=1e-9)
+
+
 def test_three_against_three_is_undecidable_whatever_the_change():
     """Mann-Whitney's smallest two-sided p with 3 against 3 is 0.1: even sides wholly apart cannot reach 0.01."""
     base = {"a": record("a", seed=1, n=3)}

@@ -26,6 +26,7 @@ def test_bench_options():
     (["--gpu", "x"], "bench options: argument --gpu: invalid int value"),
     (["--telemetry-period", "-5"], "--telemetry-period: got -5"),
     (["--shard", "2/2"], "--shard: got '2/2'"),
+    (["--cold-starts", "-1"], "--cold-starts: got -1; expected a number of fresh processes"),
 ])
 def test_a_bad_option_is_one_line(posargs, message):
     with pytest.raises(TfmatrixError) as err:
@@ -47,3 +48,17 @@ def test_the_lenient_parse_reads_only_what_the_noxfile_needs_and_never_fails():
     assert parse_lenient(["nox", "-s", "bench", "--", "--gpus", "0,0"]) == Options()  # the session says why
     assert parse_lenient(["nox", "-s", "bench", "--", "--gpu"]) == Options()
     assert parse_lenient(["nox"]) == Options()
+
+
+def test_cold_starts_raise_the_workloads_repeats_and_are_kept_in_run_json():
+    from tfmatrix.worker.contract import Workload
+
+    matrix = Workload()
+    assert parse([]).workload(matrix) == matrix
+    five = parse(["--cold-starts", "5"])
+    assert (five.workload(matrix).load_repeats, five.workload(matrix).import_repeats) == (5, 5)
+    assert five.to_run_json()["cold_starts"] == 5 and "cold_starts" not in parse([]).to_run_json()
+    quick = parse(["--quick", "--cold-starts", "5"]).workload(matrix)  # --quick's variant, then at least 5
+    assert quick.cold_starts == 5 and quick.latency_min_queries == matrix.quick().latency_min_queries
+    more = Workload(load_repeats=8, import_repeats=3)
+    assert parse(["--cold-starts", "5"]).workload(more).load_repeats == 8  # never fewer than the matrix asks

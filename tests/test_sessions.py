@@ -112,8 +112,12 @@ def test_compare_rerun_base_measures_both_in_one_interleaved_run_then_compares_w
     args = sessions.compare_args(s, ctx)
     assert args == ["--within", ctx.run_id, "tf2.15-cpu", "tf2.20-cpu", "--threshold", "1.05"]
     (argv, kw), = s.ran
-    assert argv[1:3] == ("-m", "nox") and argv[-5:] == ("-s", "bench(tf2.15-cpu)", "bench(tf2.20-cpu)", "--",
-                                                         "--quick")
+    # as many cold starts as a verdict at p < 0.01 needs: 5 a side (3 against 3 never gets below p = 0.1)
+    assert argv[1:3] == ("-m", "nox") and argv[-7:] == ("-s", "bench(tf2.15-cpu)", "bench(tf2.20-cpu)", "--",
+                                                         "--quick", "--cold-starts", "5")
+    loose = FakeSession(tmp_path, ["--rerun-base", "tf2.15-cpu", "tf2.20-cpu", "--alpha", "0.05"])
+    assert sessions.compare_args(loose, ctx)[-2:] == ["--alpha", "0.05"]
+    assert loose.ran[0][0][-2:] == ("--cold-starts", "4")
     assert kw["success_codes"] == [0, 1]  # a failed combination is compare's to judge (a status change)
     plain = FakeSession(tmp_path, ["A", "B"])
     assert sessions.compare_args(plain, ctx) == ["A", "B"] and not plain.ran
@@ -124,6 +128,7 @@ def test_compare_rerun_base_measures_both_in_one_interleaved_run_then_compares_w
     (["--rerun-base", "tf2.15-cpu", "--quick"], "expected BASE CANDIDATE"),
     (["--rerun-base", "tf2.15-cpu", "nope"], "nope: not a combination of profile"),
     (["--rerun-base", "tf2.15-cpu", "tf2.15-cpu"], "got tf2.15-cpu twice"),
+    (["--rerun-base", "tf2.15-cpu", "tf2.20-cpu", "--alpha", "5"], "compare --alpha: got '5'"),
 ])
 def test_compare_rerun_base_bad_input_is_one_line(ctx, tmp_path, posargs, why):
     s = FakeSession(tmp_path, posargs)

@@ -129,12 +129,31 @@ def compare_args(session: Any, ctx: Context) -> list[str]:
             raise TfmatrixError(f"compare --rerun-base: got {base.id} twice; expected two different combinations")
     bench = [a for a in ("--quick", "--dry-run") if a in rest]
     rest = [a for a in rest if a not in bench]
-    session.log(f"tfmatrix: measuring {base.id} and {cand.id} in one interleaved run ({ctx.run_id})")
+    from .history.verdicts import DEFAULT_ALPHA, samples_needed
+
+    alpha = DEFAULT_ALPHA
+    if "--alpha" in rest and rest.index("--alpha") + 1 < len(rest):
+        with reported(_fails(session)):
+            alpha = _alpha(rest[rest.index("--alpha") + 1])
+    cold = samples_needed(alpha)  # import, load and first inference reach a verdict, not a certain undecidable
+    bench += ["--cold-starts", str(cold)]
+    session.log(f"tfmatrix: measuring {base.id} and {cand.id} in one interleaved run ({ctx.run_id}), "
+                f"{cold} cold starts each: the fewest with which Mann-Whitney can reach p < {alpha:g}")
     session.run(sys.executable, "-m", "nox", "-f", str(ctx.root / "noxfile.py"), "-s", f"bench({base.id})",
                 f"bench({cand.id})", "--", *bench, env=ctx.env(), external=True, success_codes=[0, 1])
     if "--dry-run" in bench:  # the two plans are said; nothing was measured, so nothing is compared
         session.skip("tfmatrix: compare --rerun-base --dry-run: nothing measured, nothing compared")
     return ["--within", ctx.run_id, base.id, cand.id, *rest]
+
+
+def _alpha(word: str) -> float:
+    try:
+        alpha = float(word)
+    except ValueError:
+        alpha = -1.0
+    if not 0 < alpha < 1:
+        raise TfmatrixError(f"compare --alpha: got {word!r}; expected a significance level between 0 and 1 (0.01)")
+    return alpha
 
 
 def bisect_args(session: Any, ctx: Context) -> list[str]:

@@ -15,6 +15,7 @@ import yaml
 from packaging.version import Version
 
 from ..errors import TfmatrixError
+from ..history.verdicts import DEFAULT_ALPHA, samples_needed
 from ..matrix.expand import combinations
 from ..matrix.load import load_matrix
 from ..matrix.model import Combination, Matrix
@@ -62,9 +63,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     ns = parse_words(parser(), argv, "bisect options", USAGE)
     if (ns.when is None) == (ns.metric is None):
         raise TfmatrixError("bisect: expected exactly one of --when (an outcome) or --metric (a regression)")
-    if ns.repeats < 5:
-        raise TfmatrixError(f"bisect --repeats: got {ns.repeats}; expected at least 5 (with fewer, the Mann-Whitney "
-                            "test cannot reach p < 0.01 and every probe would be undecided)")
+    least = samples_needed(DEFAULT_ALPHA)
+    if ns.repeats < least:
+        raise TfmatrixError(f"bisect --repeats: got {ns.repeats}; expected at least {least} (with fewer, the "
+                            f"Mann-Whitney test cannot reach p < {DEFAULT_ALPHA:g} and every probe would be undecided)")
     if ns.nightly and ns.then_nightly:
         raise TfmatrixError("bisect: --nightly and --then-nightly: expected one (--nightly bisects nightlies "
                             "alone; --then-nightly goes on into them from a release answer)")

@@ -78,6 +78,11 @@ class Workload:
         """Fresh processes per model that each time import, load and first inference (the larger repeat count)."""
         return max(self.load_repeats, self.import_repeats)
 
+    def with_cold_starts(self, n: int) -> "Workload":
+        """At least ``n`` cold starts per model: ``load_repeats`` and ``import_repeats`` raised to ``n``."""
+        return dataclasses.replace(self, load_repeats=max(self.load_repeats, n),
+                                   import_repeats=max(self.import_repeats, n))
+
     def quick(self) -> "Workload":
         """The ``--quick`` variant: same shape, fewer samples."""
         return type(self)(**{f.name: f.metadata["quick"](getattr(self, f.name)) for f in dataclasses.fields(self)})

@@ -65,7 +65,7 @@ def plan(ctx: Context, combo: Combination, opts: Options, run: RunDir, gate: tup
     from ..execution.runner import plan as jobs_of
 
     verdict, skip = gate
-    workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
+    workload = opts.workload(ctx.matrix.workload)
     jobs = jobs_of(combo, workload)
     phases = list(dict.fromkeys(s.phase for j in jobs for s in j.steps))
     models = [f"{m.id} ({_source(combo, m)})" for m in combo.models]
@@ -84,7 +84,8 @@ def plan(ctx: Context, combo: Combination, opts: Options, run: RunDir, gate: tup
         f"  run:         {_run(ctx, run, combo, opts)}",
         f"  placed by:   {_placer(opts)}",
         f"  interleaved: {_interleaved(combo, opts, others, workload.rounds, bool(skip) or not in_shard)}",
-        f"  workload:    {'quick' if opts.quick else 'full'}: {len(jobs)} worker processes; {', '.join(phases)}",
+        f"  workload:    {'quick' if opts.quick else 'full'}: {len(jobs)} worker processes "
+        f"({workload.cold_starts} cold starts per model); {', '.join(phases)}",
     ]
     if combo.install_note:
         lines.append(f"  note:        {combo.install_note}")

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Sequence
 from ...errors import TfmatrixError
 from ...matrix.shard import Shard, parse_shard
 from ...records.store import check_run_id
+from ...worker.contract import Workload
 
 if TYPE_CHECKING:
     from ...matrix.model import Combination
 
-HELP = ("--models ID[,ID], --import-only, --quick, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
+HELP = ("--models ID[,ID], --import-only, --quick, --cold-starts N, --assume-gpu (or --force-gpu-stacks), --resume [RUN_ID], "
         "--allow-shared-gpu, --gpu N, --gpus N,N,..., --shard I/N, --executor local|ray, "
         "--address ADDR, --telemetry-period MS, --no-interleave, --dry-run")
 STAGES = ("all", "install", "measure")
@@ -47,11 +48,18 @@ class Options:
     no_interleave: bool = False  # several combinations: one after another, not in shared rounds
     import_only: bool = False  # no model: the install, the probe and `import tensorflow`'s cold starts alone
     dry_run: bool = False  # say what each session would do; nothing installed or written (run/dryrun.py)
+    cold_starts: int = 0  # at least this many cold starts per model (import, load, first inference); 0: the matrix's
 
     def narrow(self, combo: Combination) -> Combination:
         """The combination as these options run it: ``--models`` (unknown ids are a user error), or with
         ``--import-only`` none of its models."""
         return dataclasses.replace(combo, models=(), exporters={}) if self.import_only else combo.only(self.models)
+
+    def workload(self, matrix_workload: Workload) -> Workload:
+        """The workload these options run: the matrix's, ``--quick``'s variant of it, then at least
+        ``--cold-starts`` fresh processes per model (what ``compare --rerun-base`` asks for a verdict)."""
+        workload = matrix_workload.quick() if self.quick else matrix_workload
+        return workload.with_cold_starts(self.cold_starts) if self.cold_starts else workload
 
     @property
     def top_level(self) -> bool:
@@ -67,6 +75,7 @@ class Options:
     def to_run_json(self) -> dict[str, object]:
         """What ``run.json`` keeps of the options."""
         return {"models": list(self.models), "import_only": self.import_only, "quick": self.quick,
+                **({"cold_starts": self.cold_starts} if self.cold_starts else {}),
                 "assume_gpu": self.assume_gpu, "shard": str(self.shard) if self.shard else None,
                 "executor": "gpus" if self.pooled else self.executor}
 
@@ -76,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--models", action="append", default=[])
     p.add_argument("--import-only", action="store_true")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--cold-starts", type=int, default=0)
     p.add_argument("--assume-gpu", "--force-gpu-stacks", dest="assume_gpu", action="store_true")
     p.add_argument("--resume", nargs="?", const="latest", default=None)
     p.add_argument("--allow-shared-gpu", action="store_true")
@@ -111,6 +121,9 @@ def parse(posargs: Sequence[str]) -> Options:
         check_run_id(ns.resume, "--resume")
     if ns.gpu is not None and ns.gpu < 0:
         raise TfmatrixError(f"--gpu: got {ns.gpu}; expected a GPU index (0, 1, ... in PCI bus order, as nvidia-smi)")
+    if ns.cold_starts < 0:
+        raise TfmatrixError(f"--cold-starts: got {ns.cold_starts}; expected a number of fresh processes per model "
+                            "(5: what a Mann-Whitney verdict at p < 0.01 needs)")
     if ns.telemetry_period < 0:
         raise TfmatrixError(f"--telemetry-period: got {ns.telemetry_period}; expected milliseconds >= 0 (0: off)")
     models = tuple(m for arg in ns.models for m in arg.split(",") if m)
@@ -130,7 +143,8 @@ def parse(posargs: Sequence[str]) -> Options:
                    allow_shared_gpu=ns.allow_shared_gpu, gpu=gpu, telemetry_ms=ns.telemetry_period,
                    shard=parse_shard(ns.shard) if ns.shard is not None else None, gpus=gpus,
                    executor=ns.executor, address=ns.address, stage=ns.stage, placed_by=ns.placed_by,
-                   no_interleave=ns.no_interleave, import_only=ns.import_only, dry_run=ns.dry_run)
+                   no_interleave=ns.no_interleave, import_only=ns.import_only, dry_run=ns.dry_run,
+                   cold_starts=ns.cold_starts)
 
 
 def parse_lenient(argv: Sequence[str]) -> Options:

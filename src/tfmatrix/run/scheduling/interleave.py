@@ -178,7 +178,7 @@ def decide(session: Any, ctx: "Context", opts: "Options", later: list[str] | Non
         session.warn(f"tfmatrix: {NOT_SAID}: combinations are measured one after another, not interleaved")
     if why or not later:
         return None
-    workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
+    workload = opts.workload(ctx.matrix.workload)
     session.log(f"tfmatrix: {1 + len(later)} combinations in this invocation: their warm phases run in "
                 f"{workload.rounds} interleaved rounds after the last bench session (--no-interleave: "
                 "one after another)")

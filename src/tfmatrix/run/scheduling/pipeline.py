@@ -61,7 +61,7 @@ class Pipeline:
         self.held = contextlib.ExitStack()  # the venv's lock (and GPU lease) while its warm workers wait
         self.host = host if host is not None else HostFacts.here()
         self.installer = installer
-        self.workload = ctx.matrix.workload.quick() if opts.quick else ctx.matrix.workload
+        self.workload = opts.workload(ctx.matrix.workload)
         self.record = new_record(run, combo, opts, opts.placed_by)
         self.bench = Bench(session, ctx, combo, opts, run, self.record, self.host, self.workload, installer,
                            run_phase, resolver)

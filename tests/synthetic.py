@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
-from tfmatrix.records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, PhaseRecord
+from tfmatrix.records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, PhaseRecord, RunRecord
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
+from tfmatrix.records.store import Run
 
 RUN_ID = "20260101T000000Z-000000"
 
@@ -30,3 +33,27 @@ def record(cid: str, status: str = "ok", phases: Iterable[PhaseRecord] = (), mod
     return CombinationRecord(run_id=RUN_ID, combination=info(cid, models), status=Status(status),
                              outcome=Outcome(outcome or status), failure=failure, reason=reason, install=install,
                              phases=list(phases), **fields)
+
+
+def run_info(run_id: str, day: int = 0) -> RunRecord:
+    """A run's run.json as bench writes it, started ``day`` days after 2026-01-01."""
+    started = (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=day)).isoformat()
+    return RunRecord(run_id=run_id, started_at=started, host={}, matrix={"path": "matrix.yaml", "sha256": "0" * 64},
+                     profile="nightly", suite={"commit": f"{day:040x}", "dirty": False},
+                     options={"models": [], "quick": False, "assume_gpu": False})
+
+
+def history(runs: int, per_run: int, steps: int = 0, root: Path = Path("results")) -> tuple[list[Run], list[Any]]:
+    """A long history held in memory, cheaply: ``runs`` nightly runs of ``per_run`` records (the same record
+    objects in every run: an index only counts their outcomes), and ``steps`` change points in each
+    (combination, metric) series, spread over the runs and alternating slower and faster."""
+    from tfmatrix.history.changepoints import ChangePoint
+    from tfmatrix.records.metrics import IMPORT, LATENCY, LOAD, PEAK_RSS
+
+    records = [record(f"tf2.{i % 20}-cpu-{i:05d}", status="failed" if i % 10 == 0 else "ok") for i in range(per_run)]
+    ids = [f"{(date(2026, 1, 1) + timedelta(days=d)).strftime('%Y%m%d')}T020000Z-{d:06x}" for d in range(runs)]
+    folders = [Run(rid, root / rid, run_info(rid, d), records) for d, rid in enumerate(ids)]
+    points = [ChangePoint(r.id, "m", metric, ids[(k + 1) * runs // (steps + 1)], level, level * ratio, ratio)
+              for r in records for metric, level in ((IMPORT, 3.0), (LOAD, 5.0), (LATENCY, 0.14), (PEAK_RSS, 2.0**30))
+              for k, ratio in zip(range(steps), [1.5, 1 / 1.5] * steps)]
+    return folders, points

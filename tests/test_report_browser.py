@@ -148,3 +148,65 @@ def test_a_hostile_matrix_that_validates_is_still_only_text(browser, tmp_path):
     assert "/opt/<img src=x onerror=alert(1)>/lib64" in text
     assert XSS in page.locator("#c-tf2_20-sys pre.stderr").inner_text()
     assert v.errors == [], v.console
+
+
+def more_batches(doc):
+    """A wider timings table: the throughput phase again at batch 8, 16 and 32 (four more columns)."""
+    for p in list(doc["phases"]):
+        if p["phase"] == "throughput":
+            for b in (8, 16, 32):
+                doc["phases"].append(dict(p, batch=b, name=p["name"].replace(f"-b{p['batch']}", f"-b{b}"),
+                                          samples=[x * b / p["batch"] for x in p["samples"]]))
+    return doc
+
+
+def fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("change", [None, more_batches], ids=["real", "more-batches"])
+def test_the_run_page_fits_a_1400_px_window(browser, tmp_path, change):
+    """No horizontal scrolling at 1400 px: the timings table's CIs fold onto further lines (it ran to 1987 px)."""
+    results = tmp_path / "results"
+    copy_run(WITH_WEIGHTS, results, change=change)
+    built = render.build_report(results, tmp_path / "reports", plots=plots.draw_all)
+    v = visit(browser, built.run_page, width=1400)
+    page = v.page
+    timing = page.locator("table.timing")
+    columns = timing.locator("thead th").count()
+    assert columns == (12 if change is None else 15)
+    assert page.evaluate("window.innerWidth") == 1400
+    assert fits(page), page.evaluate("document.documentElement.scrollWidth")
+    assert timing.bounding_box()["x"] + timing.bounding_box()["width"] <= 1400
+    # the values stay whole (one line each) while their CIs wrap below them
+    lines = page.evaluate("[...document.querySelectorAll('table.timing .value')].map(e => e.getClientRects().length)")
+    assert lines and set(lines) == {1}
+    assert v.errors == [], v.console
+    shot = tmp_path / f"run-1400-{'real' if change is None else 'more-batches'}.png"
+    timing.scroll_into_view_if_needed()
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+    keep(shot)
+
+
+def test_a_year_of_runs_pages_through_in_chromium(browser, tmp_path):
+    """365 runs and 10,960 change points: 100 runs a page, a pager to the rest, the CSV linked, no scrolling."""
+    from synthetic import history
+
+    runs, points = history(365, 274, steps=10)
+    out = render.build_index(runs, tmp_path, "2026-12-07T00:00:00+00:00", points)
+    v = visit(browser, out, width=1400)
+    page = v.page
+    assert page.locator("table.runs tbody tr").count() == 100
+    assert page.locator("table.changepoints tbody tr").count() == 100
+    assert page.locator("nav.pager").first.locator("a").count() == 3  # the three other pages
+    assert page.locator("a[href='changepoints.csv']").count() == 1
+    assert fits(page)
+    shot = tmp_path / "index-1400.png"
+    page.screenshot(path=str(shot), full_page=False)
+    keep(shot)
+    page.locator("nav.pager").first.locator("a[href='index-4.html']").click()
+    page.wait_for_load_state("load")
+    assert page.title() == "tfmatrix runs (page 4)"
+    assert page.locator("table.runs tbody tr").count() == 65 and page.locator("table.changepoints").count() == 0
+    assert v.errors == [], v.console

@@ -2,7 +2,8 @@
 
 * ``reports/<run-id>/index.html``: one run's report, a single self-contained file;
 * ``reports/latest/index.html``: a copy of the newest run's report;
-* ``reports/index.html``: every run, with links to their reports.
+* ``reports/index.html``: the newest runs, with links to their reports; older runs on
+  ``index-2.html``... (:mod:`tfmatrix.report.index`).
 
 Files are written to a temporary name and renamed, so a reader never sees
 half a page.
@@ -11,7 +12,7 @@ half a page.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +22,7 @@ from .. import atomic
 from ..errors import ResultsError
 from ..records.quantity import Quantity
 from ..records.store import RUN_ID_RE, Run, check_run_id, load_run, now, run_folders
-from . import compare_page, view
+from . import compare_page, index, view
 
 
 def environment() -> jinja2.Environment:
@@ -43,25 +44,6 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 @dataclass(frozen=True)
-class IndexRow:
-    run_id: str
-    started: str
-    profile: str
-    commit: str
-    counts: list[tuple[str, str, int]]
-    href: str | None
-
-
-@dataclass
-class IndexPage:
-    generated_at: str
-    runs: list[IndexRow]
-    warnings: list[str] = field(default_factory=list)
-    change_points: list[Any] = field(default_factory=list)
-    asv: bool = False
-
-
-@dataclass(frozen=True)
 class Built:
     run_page: Path
     latest: Path | None
@@ -76,25 +58,22 @@ def report_dir(reports_root: Path, run_id: str) -> Path:
 
 def build_index(runs: list[Run], reports_root: Path, generated_at: str,
                 change_points: list[Any] | None = None) -> Path:
-    rows, warnings = [], []
-    for run in sorted(runs, key=lambda r: r.run_id, reverse=True):
-        info = run.info
-        has = (reports_root / run.run_id / "index.html").exists()
-        rows.append(IndexRow(run.run_id, (info.started_at if info else "") or "?", (info.profile if info else "") or "?",
-                             ((info.commit if info else None) or "?")[:12],
-                             view.outcome_counts(run.records) + _predicted(run),
-                             f"{run.run_id}/index.html" if has else None))
-        warnings += run.warnings
-    page = IndexPage(generated_at, rows, warnings, list(change_points or []),
-                     asv=(reports_root / "asv" / "index.html").exists())
-    out = reports_root / "index.html"
-    write_text_atomic(out, render("index.html.j2", page=page, generated_at=generated_at))
-    return out
-
-
-def _predicted(run: Run) -> list[tuple[str, str, int]]:
-    """The index's badge for a run's predictions (never counted as outcomes)."""
-    return [("predicted (not run)", "expected", len(run.predictions))] if run.predictions else []
+    """reports/index.html (the newest runs and change points), index-2.html... (older runs), changepoints.csv."""
+    cps = list(change_points or [])
+    rows = [index.row(run, (reports_root / run.run_id / "index.html").exists()) for run in runs]
+    pages = index.index_pages(rows, {run.run_id: run.warnings for run in runs}, generated_at, cps,
+                              asv=(reports_root / "asv" / "index.html").exists())
+    for page in pages:
+        write_text_atomic(reports_root / index.page_name(page.number),
+                          render("index.html.j2", page=page, generated_at=generated_at))
+    for stale in reports_root.glob("index-*.html"):  # pages of a longer history, since pruned
+        if stale.name not in {index.page_name(p.number) for p in pages}:
+            stale.unlink()
+    if cps:
+        write_text_atomic(reports_root / index.CSV_NAME, index.changepoints_csv(cps))
+    else:
+        (reports_root / index.CSV_NAME).unlink(missing_ok=True)
+    return reports_root / "index.html"
 
 
 def build_report(results_root: Path, reports_root: Path, run_id: str | None = None, *, baseline: str | None = None,

@@ -148,7 +148,7 @@ class CompareScale:
 
 
 def _change_points():
-    from tfmatrix.history.changepoints import for_runs
+    from tfmatrix.history.changepoints import for_summaries
 
-    return for_runs
+    return for_summaries
 

@@ -119,11 +119,11 @@ def compare_command(args: Any) -> int:
 
 
 def report_command(args: Any) -> int:
-    from .history.changepoints import for_runs
+    from .history.changepoints import for_summaries
     from .report import plots, render
 
     built = render.build_report(results_root(Path.cwd()), reports_root(Path.cwd()), args.run_id,
-                                baseline=args.baseline, plots=plots.draw_all, change_points=for_runs)
+                                baseline=args.baseline, plots=plots.draw_all, change_points=for_summaries)
     for warning in built.warnings:
         sys.stderr.write(f"tfmatrix: warning: {warning}\n")
     print(f"report: {built.run_page}")

@@ -32,6 +32,8 @@ works per commit; this history is per run, so the two can differ.)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -40,8 +42,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from asv.step_detect import detect_steps
 
-from ..records.metrics import Metric
+from ..records.metrics import Metric, by_key
 from ..records.model import CombinationRecord
+from ..records.runcache import Cache, RunSummary
 from ..records.store import load_run, run_folders
 from ..stats import beyond_noise, run_to_run_noise
 from . import compare
@@ -92,6 +95,46 @@ def for_runs(runs: Iterable[Any], threshold: float = compare.DEFAULT_THRESHOLD) 
     return find_change_points([(r.run_id, run_metrics(r.records)) for r in runs], threshold=threshold)
 
 
+def for_summaries(runs: Sequence[RunSummary], cache: Cache | None = None,
+                  threshold: float = compare.DEFAULT_THRESHOLD) -> list[ChangePoint]:
+    """Change points from the runs' cached summaries (oldest first); ``cache`` keeps each series' fitted
+    levels, keyed by the series' (run, value) pairs, so only a series that changed (a new run touched it) is
+    fitted again.  The same change points as :func:`find_change_points` over the runs read in full (a test checks it)."""
+    series: dict[tuple[str, str | None, str], list[float | None]] = {}
+    for i, run in enumerate(runs):
+        for key, value in run.medians.items():
+            series.setdefault(key, [None] * len(runs))[i] = value
+    run_ids = [r.run_id for r in runs]
+    at = {rid: i for i, rid in enumerate(run_ids)}
+    states = cache.series_states() if cache else {}
+    fitted: list[tuple[str, str, str]] = []
+    out: list[ChangePoint] = []
+    for key in sorted(series, key=lambda k: (k[0], k[1] or "", k[2])):
+        values = series[key]
+        name = json.dumps(list(key))
+        # asv fits the runs that have a value (a gap is skipped), so a run that lacks this series leaves it as is
+        sig = hashlib.sha256(json.dumps([(run_ids[i], v) for i, v in enumerate(values) if v is not None])
+                             .encode()).hexdigest()
+        steps = _cached_steps(states.get(name), sig, at)
+        if steps is None:
+            steps = [(left, right) for left, right, *_ in detect_steps(values)]
+            fitted.append((name, sig, json.dumps([(run_ids[a], run_ids[b - 1]) for a, b in steps])))
+        out += _series_change_points((key[0], key[1], by_key(key[2])), run_ids, values, threshold, steps)
+    if cache and fitted:
+        cache.put_series(fitted)
+    return out
+
+
+def _cached_steps(state: tuple[str, str] | None, sig: str, at: Mapping[str, int]) -> list[tuple[int, int]] | None:
+    """The cached fit of a series whose values are unchanged: its levels by (first, last) run, as indices now."""
+    if state is None or state[0] != sig:
+        return None
+    try:
+        return [(at[first], at[last] + 1) for first, last in json.loads(state[1])]
+    except (ValueError, TypeError, KeyError):
+        return None  # a damaged row: fit again
+
+
 def find_change_points(runs: History, threshold: float = compare.DEFAULT_THRESHOLD) -> list[ChangePoint]:
     """Change points of every series in ``runs``; a run lacking a metric is a gap, not a zero."""
     run_ids = [rid for rid, _ in runs]
@@ -103,11 +146,12 @@ def find_change_points(runs: History, threshold: float = compare.DEFAULT_THRESHO
     return out
 
 
-def _series_change_points(key: Key, run_ids: list[str], values: list[float | None],
-                          threshold: float) -> list[ChangePoint]:
+def _series_change_points(key: Key, run_ids: list[str], values: list[float | None], threshold: float,
+                          steps: Sequence[tuple[int, int]] | None = None) -> list[ChangePoint]:
     levels = _Levels(values, threshold)
-    segments = levels.merge([[i for i in range(left, right) if values[i] is not None]
-                             for left, right, *_ in detect_steps(values)])
+    if steps is None:
+        steps = [(left, right) for left, right, *_ in detect_steps(values)]
+    segments = levels.merge([[i for i in range(left, right) if values[i] is not None] for left, right in steps])
     out = []
     for a, b in zip(segments, segments[1:]):
         before, after = levels.value(a), levels.value(b)

@@ -20,8 +20,10 @@ import jinja2
 from .. import atomic
 from ..errors import ResultsError
 from ..records.quantity import Quantity
-from ..records.store import RUN_ID_RE, Run, check_run_id, load_run, now, run_folders
+from ..records.runcache import Cache, RunSummary
+from ..records.store import RUN_ID_RE, check_run_id, load_run, now, run_folders
 from . import compare_page, view
+from .details import css_of
 
 
 def environment() -> jinja2.Environment:
@@ -74,15 +76,14 @@ def report_dir(reports_root: Path, run_id: str) -> Path:
     return reports_root / check_run_id(run_id, "report run id")
 
 
-def build_index(runs: list[Run], reports_root: Path, generated_at: str,
+def build_index(runs: list[RunSummary], reports_root: Path, generated_at: str,
                 change_points: list[Any] | None = None) -> Path:
+    """The index of every run, from the runs' summaries (:mod:`tfmatrix.records.runcache`)."""
     rows, warnings = [], []
     for run in sorted(runs, key=lambda r: r.run_id, reverse=True):
-        info = run.info
         has = (reports_root / run.run_id / "index.html").exists()
-        rows.append(IndexRow(run.run_id, (info.started_at if info else "") or "?", (info.profile if info else "") or "?",
-                             ((info.commit if info else None) or "?")[:12],
-                             view.outcome_counts(run.records) + _predicted(run),
+        rows.append(IndexRow(run.run_id, run.started, run.profile, run.commit,
+                             [(o, css_of(o), n) for o, n in sorted(run.counts.items())] + _predicted(run),
                              f"{run.run_id}/index.html" if has else None))
         warnings += run.warnings
     page = IndexPage(generated_at, rows, warnings, list(change_points or []),
@@ -92,15 +93,19 @@ def build_index(runs: list[Run], reports_root: Path, generated_at: str,
     return out
 
 
-def _predicted(run: Run) -> list[tuple[str, str, int]]:
+def _predicted(run: RunSummary) -> list[tuple[str, str, int]]:
     """The index's badge for a run's predictions (never counted as outcomes)."""
-    return [("predicted (not run)", "expected", len(run.predictions))] if run.predictions else []
+    return [("predicted (not run)", "expected", run.predicted)] if run.predicted else []
 
 
 def build_report(results_root: Path, reports_root: Path, run_id: str | None = None, *, baseline: str | None = None,
                  generated_at: str | None = None, plots: Callable | None = None,
-                 change_points: Callable[[list[Run]], list[Any]] | None = None) -> Built:
-    """Write the run's page (default: the newest run), the latest copy and the index."""
+                 change_points: Callable[[list[RunSummary], Cache], list[Any]] | None = None) -> Built:
+    """Write the run's page (default: the newest run), the latest copy and the index.
+
+    Only the rendered run is read in full; the index and ``change_points`` (given the summaries and the cache
+    that keeps what it derives) read the runs' summaries from ``results/.tfmatrix-history.sqlite``, which reads
+    again (in parallel) only the folders that changed since it was written."""
     folders = run_folders(results_root)
     if not folders:
         raise ResultsError(f"{results_root}: no runs yet (run `nox -s bench` first)")
@@ -109,12 +114,12 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     elif not RUN_ID_RE.match(run_id) or not (results_root / run_id).is_dir():
         raise ResultsError(f"report: got run id {run_id!r}; expected one of the runs under {results_root}")
     generated_at = generated_at or now()
-    runs = [load_run(f) for f in folders]
-    by_id = {r.run_id: r for r in runs}
-    cps = change_points(runs) if change_points else []
+    with Cache(results_root) as cache:
+        runs = cache.summaries(folders)
+        cps = change_points(runs, cache) if change_points else []
     from ..fixing.state import verified, verified_line
 
-    run = by_id[run_id]
+    run = load_run(results_root / run_id)
     here = report_dir(reports_root, run_id)  # the latest copy sits as deep: the same links work there
     fixes = {cid: (verified_line(s), os.path.relpath(run.path / "fixes" / f"{cid}.json", here))
              for cid, s in verified(run.path).items()}
@@ -128,7 +133,7 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
         latest = reports_root / "latest" / "index.html"
         write_text_atomic(latest, html)
     index = build_index(runs, reports_root, generated_at, cps)
-    return Built(out, latest, index, list(by_id[run_id].warnings))
+    return Built(out, latest, index, list(run.warnings))
 
 
 def write_compare(cmp: Any, path: Path, generated_at: str | None = None) -> Path:

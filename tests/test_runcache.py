@@ -130,3 +130,21 @@ def test_a_new_run_refits_only_the_series_it_touches(history, monkeypatch):
 def test_folders_are_read_in_parallel_with_the_same_result(history):
     folders = run_folders(history)
     assert runcache.read_all(folders, workers=2) == runcache.read_all(folders, workers=1)
+
+
+def test_a_cache_locked_by_another_report_is_left_alone(history, tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(runcache, "TIMEOUT", 0.05)
+    expected = report(history, tmp_path / "first")
+    holder = sqlite3.connect(history / runcache.NAME, timeout=0)
+    holder.execute("INSERT INTO series VALUES ('marker', '', '[]')")
+    holder.commit()
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert report(history, tmp_path / "while-locked") == expected
+    finally:
+        holder.rollback()
+        holder.close()
+    with sqlite3.connect(history / runcache.NAME) as db:  # kept, not thrown away as if broken
+        assert db.execute("SELECT key FROM series WHERE key = 'marker'").fetchall() == [("marker",)]

@@ -37,6 +37,7 @@ from .prediction import FOLDER as PREDICTIONS
 from .store import Run, load_run, record_paths
 
 NAME = ".tfmatrix-history.sqlite"
+TIMEOUT = 5.0  # seconds to wait for another report that holds the file, then go without it
 LAYOUT = 1  # bump when the tables or a summary's fields change: an older file is rebuilt
 #: (combination id, model or None, metric key) of a summary's metric medians
 SummaryKey = tuple[str, "str | None", str]
@@ -117,25 +118,13 @@ class Cache:
 
     def _open(self) -> sqlite3.Connection:
         for attempt in (1, 2):
+            db = sqlite3.connect(self.path, timeout=TIMEOUT)
             try:
-                db = sqlite3.connect(self.path)
-                db.execute("CREATE TABLE IF NOT EXISTS meta (layout INTEGER NOT NULL)")
-                row = db.execute("SELECT layout FROM meta").fetchone()
-                if row is not None and row[0] != LAYOUT:
-                    raise sqlite3.DatabaseError(f"layout {row[0]}, expected {LAYOUT}")
-                if row is None:
-                    db.execute("INSERT INTO meta VALUES (?)", (LAYOUT,))
-                db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, digest TEXT NOT NULL, "
-                           "summary TEXT NOT NULL)")
-                db.execute("CREATE TABLE IF NOT EXISTS series (key TEXT PRIMARY KEY, sig TEXT NOT NULL, "
-                           "state TEXT NOT NULL)")
-                db.commit()
-                return db
-            except sqlite3.DatabaseError:
-                try:
-                    db.close()
-                except Exception:  # noqa: BLE001 - the file is being thrown away
-                    pass
+                return _init(db)
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    return _init(sqlite3.connect(":memory:"))  # another report holds it: this one goes without
                 if attempt == 2:
                     raise
                 self._discard()
@@ -161,7 +150,9 @@ class Cache:
         """A query whose failure (a file broken under us) empties the cache instead of failing the report."""
         try:
             return self.db.execute(sql, args).fetchall()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                return []  # another report holds it: read the records, leave the file to that report
             self.close()
             self._discard()
             self.db = self._open()
@@ -202,6 +193,20 @@ class Cache:
 
     def put_series(self, rows: list[tuple[str, str, str]]) -> None:
         self._write("INSERT OR REPLACE INTO series VALUES (?, ?, ?)", rows)
+
+
+def _init(db: sqlite3.Connection) -> sqlite3.Connection:
+    """The tables, in a file of this layout (another layout raises, so the file is rebuilt)."""
+    db.execute("CREATE TABLE IF NOT EXISTS meta (layout INTEGER NOT NULL)")
+    row = db.execute("SELECT layout FROM meta").fetchone()
+    if row is not None and row[0] != LAYOUT:
+        raise sqlite3.DatabaseError(f"layout {row[0]}, expected {LAYOUT}")
+    if row is None:
+        db.execute("INSERT INTO meta VALUES (?)", (LAYOUT,))
+    db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, digest TEXT NOT NULL, summary TEXT NOT NULL)")
+    db.execute("CREATE TABLE IF NOT EXISTS series (key TEXT PRIMARY KEY, sig TEXT NOT NULL, state TEXT NOT NULL)")
+    db.commit()
+    return db
 
 
 def read_all(folders: list[Path], workers: int | None = None) -> list[RunSummary]:

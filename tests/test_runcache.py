@@ -148,3 +148,10 @@ def test_a_cache_locked_by_another_report_is_left_alone(history, tmp_path, monke
         holder.close()
     with sqlite3.connect(history / runcache.NAME) as db:  # kept, not thrown away as if broken
         assert db.execute("SELECT key FROM series WHERE key = 'marker'").fetchall() == [("marker",)]
+
+
+def test_series_fitted_in_parallel_give_the_same_change_points(history, monkeypatch):
+    monkeypatch.setattr(changepoints, "PARALLEL_FROM", 1)  # 4 series: two processes
+    with runcache.Cache(history) as cache:
+        assert changepoints.for_summaries(cache.summaries(run_folders(history)), cache) == \
+            changepoints.change_points_for(history)

@@ -35,7 +35,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -107,22 +109,46 @@ def for_summaries(runs: Sequence[RunSummary], cache: Cache | None = None,
     run_ids = [r.run_id for r in runs]
     at = {rid: i for i, rid in enumerate(run_ids)}
     states = cache.series_states() if cache else {}
-    fitted: list[tuple[str, str, str]] = []
-    out: list[ChangePoint] = []
-    for key in sorted(series, key=lambda k: (k[0], k[1] or "", k[2])):
-        values = series[key]
+    keys = sorted(series, key=lambda k: (k[0], k[1] or "", k[2]))
+    steps: dict[tuple[str, str | None, str], list[tuple[int, int]]] = {}
+    stale: list[tuple[tuple[str, str | None, str], str, str]] = []
+    for key in keys:
         name = json.dumps(list(key))
         # asv fits the runs that have a value (a gap is skipped), so a run that lacks this series leaves it as is
-        sig = hashlib.sha256(json.dumps([(run_ids[i], v) for i, v in enumerate(values) if v is not None])
+        sig = hashlib.sha256(json.dumps([(run_ids[i], v) for i, v in enumerate(series[key]) if v is not None])
                              .encode()).hexdigest()
-        steps = _cached_steps(states.get(name), sig, at)
-        if steps is None:
-            steps = [(left, right) for left, right, *_ in detect_steps(values)]
-            fitted.append((name, sig, json.dumps([(run_ids[a], run_ids[b - 1]) for a, b in steps])))
-        out += _series_change_points((key[0], key[1], by_key(key[2])), run_ids, values, threshold, steps)
-    if cache and fitted:
-        cache.put_series(fitted)
+        hit = _cached_steps(states.get(name), sig, at)
+        if hit is None:
+            stale.append((key, name, sig))
+        else:
+            steps[key] = hit
+    for (key, _, _), fit in zip(stale, fit_all([series[k] for k, _, _ in stale])):
+        steps[key] = fit
+    if cache and stale:
+        cache.put_series([(name, sig, json.dumps([(run_ids[a], run_ids[b - 1]) for a, b in steps[key]]))
+                          for key, name, sig in stale])
+    out: list[ChangePoint] = []
+    for key in keys:
+        out += _series_change_points((key[0], key[1], by_key(key[2])), run_ids, series[key], threshold, steps[key])
     return out
+
+
+#: fewer series than this are fitted in this process (a pool's start costs more than it saves)
+PARALLEL_FROM = 64
+
+
+def fit(values: list[float | None]) -> list[tuple[int, int]]:
+    """asv's fitted levels of one series, as (first, past-the-last) run indices."""
+    return [(left, right) for left, right, *_ in detect_steps(values)]
+
+
+def fit_all(many: list[list[float | None]]) -> list[list[tuple[int, int]]]:
+    """:func:`fit` of each series, across processes (bounded by the cores) when there are many."""
+    workers = min(os.cpu_count() or 1, len(many) // PARALLEL_FROM)
+    if workers <= 1:
+        return [fit(v) for v in many]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fit, many, chunksize=max(1, len(many) // (4 * workers))))
 
 
 def _cached_steps(state: tuple[str, str] | None, sig: str, at: Mapping[str, int]) -> list[tuple[int, int]] | None:
@@ -150,7 +176,7 @@ def _series_change_points(key: Key, run_ids: list[str], values: list[float | Non
                           steps: Sequence[tuple[int, int]] | None = None) -> list[ChangePoint]:
     levels = _Levels(values, threshold)
     if steps is None:
-        steps = [(left, right) for left, right, *_ in detect_steps(values)]
+        steps = fit(values)
     segments = levels.merge([[i for i in range(left, right) if values[i] is not None] for left, right in steps])
     out = []
     for a, b in zip(segments, segments[1:]):

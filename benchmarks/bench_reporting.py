@@ -2,7 +2,11 @@
 
 * ``ReportScale(records, runs)``: a results folder of ``runs`` runs (100) of records/runs
   combinations each; one report (the newest run's page with its plots, the index of every
-  run, change points over the whole history, which reads, migrates and schema-checks every record);
+  run, change points over the whole history), in three cases: ``time_report`` cold (no history
+  cache: every record is read, migrated and schema-checked, every series fitted),
+  ``time_report_warm`` (the cache is up to date) and ``time_report_new_run`` (one new run, a copy
+  of the newest under a new id, added to a warm history: its records are read and each series it
+  touches is fitted again);
 * ``CompareScale(records)``: two runs of records/2 combinations each, compared metric by metric.
 
 Run with ``nox -s scale`` (each method in a fresh worker process; ``-- --records N --runs R``
@@ -119,13 +123,39 @@ class ReportScale:
     def teardown(self, records: int, runs: int) -> None:
         shutil.rmtree(self.reports, ignore_errors=True)
 
-    def time_report(self, records: int, runs: int) -> None:
+    def _report(self) -> None:
         from tfmatrix.report import plots, render
 
         render.build_report(self.results, self.reports, plots=plots.draw_all, change_points=_change_points())
 
+    def _forget(self) -> None:
+        from tfmatrix.records.runcache import NAME
+
+        (self.results / NAME).unlink(missing_ok=True)
+
+    def time_report(self, records: int, runs: int) -> None:
+        self._forget()
+        self._report()
+
     def peakmem_report(self, records: int, runs: int) -> None:
         self.time_report(records, runs)
+
+    def time_report_warm(self, records: int, runs: int) -> None:
+        self._report()
+
+    time_report_warm.warmup = 1  # one untimed call fills the cache
+
+    def time_report_new_run(self, records: int, runs: int) -> None:
+        newest = sorted(p for p in self.results.iterdir() if p.is_dir() and not p.name.startswith("2099"))[-1]
+        self.added = getattr(self, "added", 0) + 1  # a new id each call: each is a run the cache has not seen
+        new = self.results / f"20991231T235959Z-{self.added:06x}"  # later than every run: the one rendered
+        try:
+            shutil.copytree(newest, new)
+            self._report()
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+
+    time_report_new_run.warmup = 1  # one untimed call warms the history
 
 
 class CompareScale:
@@ -148,7 +178,7 @@ class CompareScale:
 
 
 def _change_points():
-    from tfmatrix.history.changepoints import for_runs
+    from tfmatrix.history.changepoints import for_summaries
 
-    return for_runs
+    return for_summaries
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -43,16 +44,21 @@ def run_info(run_id: str, day: int = 0) -> RunRecord:
                      options={"models": [], "quick": False, "assume_gpu": False})
 
 
-def history(runs: int, per_run: int, steps: int = 0, root: Path = Path("results")) -> tuple[list[Run], list[Any]]:
-    """A long history held in memory, cheaply: ``runs`` nightly runs of ``per_run`` records (the same record
-    objects in every run: an index only counts their outcomes), and ``steps`` change points in each
+def history(runs: int, per_run: int, steps: int = 0, root: Path = Path("results")) -> tuple[list[Any], list[Any]]:
+    """A long history held in memory, cheaply, as the index reads it: ``runs`` nightly runs' summaries
+    (:class:`~tfmatrix.records.runcache.RunSummary`) of ``per_run`` records each (the same records in every
+    run: an index only counts their outcomes), and ``steps`` change points in each
     (combination, metric) series, spread over the runs and alternating slower and faster."""
     from tfmatrix.history.changepoints import ChangePoint
     from tfmatrix.records.metrics import IMPORT, LATENCY, LOAD, PEAK_RSS
 
     records = [record(f"tf2.{i % 20}-cpu-{i:05d}", status="failed" if i % 10 == 0 else "ok") for i in range(per_run)]
     ids = [f"{(date(2026, 1, 1) + timedelta(days=d)).strftime('%Y%m%d')}T020000Z-{d:06x}" for d in range(runs)]
-    folders = [Run(rid, root / rid, run_info(rid, d), records) for d, rid in enumerate(ids)]
+    from tfmatrix.records.runcache import summarise
+
+    one = summarise(Run(ids[0], root / ids[0], run_info(ids[0]), records))  # counted once: every run holds the same
+    folders = [dataclasses.replace(one, run_id=rid, started=run_info(rid, d).started_at, commit=f"{d:040x}"[:12],
+                                   medians={}) for d, rid in enumerate(ids)]
     points = [ChangePoint(r.id, "m", metric, ids[(k + 1) * runs // (steps + 1)], level, level * ratio, ratio)
               for r in records for metric, level in ((IMPORT, 3.0), (LOAD, 5.0), (LATENCY, 0.14), (PEAK_RSS, 2.0**30))
               for k, ratio in zip(range(steps), [1.5, 1 / 1.5] * steps)]

@@ -119,11 +119,11 @@ def compare_command(args: Any) -> int:
 
 
 def report_command(args: Any) -> int:
-    from .history.changepoints import for_runs
+    from .history.changepoints import for_summaries
     from .report import plots, render
 
     built = render.build_report(results_root(Path.cwd()), reports_root(Path.cwd()), args.run_id,
-                                baseline=args.baseline, plots=plots.draw_all, change_points=for_runs)
+                                baseline=args.baseline, plots=plots.draw_all, change_points=for_summaries)
     for warning in built.warnings:
         sys.stderr.write(f"tfmatrix: warning: {warning}\n")
     print(f"report: {built.run_page}")
@@ -162,8 +162,11 @@ def merge_command(args: Any) -> int:
 def scale_command(args: Any) -> int:
     from .history import scale
 
-    for result in scale.run(Path(args.root).resolve(), records=args.records, runs=args.runs):
+    results = scale.run(Path(args.root).resolve(), records=args.records, runs=args.runs)
+    for result in results:
         print(result.line())
+    if args.json:
+        print(f"scale: {scale.write_json(results, Path(args.json))}")
     return 0
 
 
@@ -215,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="synthetic records (default %(default)d; a few hundred make a smoke run)")
     s.add_argument("--runs", type=int, default=scale.RUNS, metavar="R",
                    help="runs the report's records are spread over (default %(default)d; compare reads two)")
+    s.add_argument("--json", metavar="PATH", help="also write each benchmark's raw samples to this JSON file")
     return parser
 
 

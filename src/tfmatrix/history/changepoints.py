@@ -32,16 +32,21 @@ works per commit; this history is per run, so the two can differ.)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from asv.step_detect import detect_steps
 
-from ..records.metrics import Metric
+from ..records.metrics import Metric, by_key
 from ..records.model import CombinationRecord
+from ..records.runcache import Cache, RunSummary
 from ..records.store import load_run, run_folders
 from ..stats import beyond_noise, run_to_run_noise
 from . import compare
@@ -92,6 +97,70 @@ def for_runs(runs: Iterable[Any], threshold: float = compare.DEFAULT_THRESHOLD) 
     return find_change_points([(r.run_id, run_metrics(r.records)) for r in runs], threshold=threshold)
 
 
+def for_summaries(runs: Sequence[RunSummary], cache: Cache | None = None,
+                  threshold: float = compare.DEFAULT_THRESHOLD) -> list[ChangePoint]:
+    """Change points from the runs' cached summaries (oldest first); ``cache`` keeps each series' fitted
+    levels, keyed by the series' (run, value) pairs, so only a series that changed (a new run touched it) is
+    fitted again.  The same change points as :func:`find_change_points` over the runs read in full (a test checks it)."""
+    series: dict[tuple[str, str | None, str], list[float | None]] = {}
+    for i, run in enumerate(runs):
+        for key, value in run.medians.items():
+            series.setdefault(key, [None] * len(runs))[i] = value
+    run_ids = [r.run_id for r in runs]
+    at = {rid: i for i, rid in enumerate(run_ids)}
+    states = cache.series_states() if cache else {}
+    keys = sorted(series, key=lambda k: (k[0], k[1] or "", k[2]))
+    steps: dict[tuple[str, str | None, str], list[tuple[int, int]]] = {}
+    stale: list[tuple[tuple[str, str | None, str], str, str]] = []
+    for key in keys:
+        name = json.dumps(list(key))
+        # asv fits the runs that have a value (a gap is skipped), so a run that lacks this series leaves it as is
+        sig = hashlib.sha256(json.dumps([(run_ids[i], v) for i, v in enumerate(series[key]) if v is not None])
+                             .encode()).hexdigest()
+        hit = _cached_steps(states.get(name), sig, at)
+        if hit is None:
+            stale.append((key, name, sig))
+        else:
+            steps[key] = hit
+    for (key, _, _), fit in zip(stale, fit_all([series[k] for k, _, _ in stale])):
+        steps[key] = fit
+    if cache and stale:
+        cache.put_series([(name, sig, json.dumps([(run_ids[a], run_ids[b - 1]) for a, b in steps[key]]))
+                          for key, name, sig in stale])
+    out: list[ChangePoint] = []
+    for key in keys:
+        out += _series_change_points((key[0], key[1], by_key(key[2])), run_ids, series[key], threshold, steps[key])
+    return out
+
+
+#: fewer series than this are fitted in this process (a pool's start costs more than it saves)
+PARALLEL_FROM = 64
+
+
+def fit(values: list[float | None]) -> list[tuple[int, int]]:
+    """asv's fitted levels of one series, as (first, past-the-last) run indices."""
+    return [(left, right) for left, right, *_ in detect_steps(values)]
+
+
+def fit_all(many: list[list[float | None]]) -> list[list[tuple[int, int]]]:
+    """:func:`fit` of each series, across processes (bounded by the cores) when there are many."""
+    workers = min(os.cpu_count() or 1, len(many) // PARALLEL_FROM)
+    if workers <= 1:
+        return [fit(v) for v in many]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fit, many, chunksize=max(1, len(many) // (4 * workers))))
+
+
+def _cached_steps(state: tuple[str, str] | None, sig: str, at: Mapping[str, int]) -> list[tuple[int, int]] | None:
+    """The cached fit of a series whose values are unchanged: its levels by (first, last) run, as indices now."""
+    if state is None or state[0] != sig:
+        return None
+    try:
+        return [(at[first], at[last] + 1) for first, last in json.loads(state[1])]
+    except (ValueError, TypeError, KeyError):
+        return None  # a damaged row: fit again
+
+
 def find_change_points(runs: History, threshold: float = compare.DEFAULT_THRESHOLD) -> list[ChangePoint]:
     """Change points of every series in ``runs``; a run lacking a metric is a gap, not a zero."""
     run_ids = [rid for rid, _ in runs]
@@ -103,11 +172,12 @@ def find_change_points(runs: History, threshold: float = compare.DEFAULT_THRESHO
     return out
 
 
-def _series_change_points(key: Key, run_ids: list[str], values: list[float | None],
-                          threshold: float) -> list[ChangePoint]:
+def _series_change_points(key: Key, run_ids: list[str], values: list[float | None], threshold: float,
+                          steps: Sequence[tuple[int, int]] | None = None) -> list[ChangePoint]:
     levels = _Levels(values, threshold)
-    segments = levels.merge([[i for i in range(left, right) if values[i] is not None]
-                             for left, right, *_ in detect_steps(values)])
+    if steps is None:
+        steps = fit(values)
+    segments = levels.merge([[i for i in range(left, right) if values[i] is not None] for left, right in steps])
     out = []
     for a, b in zip(segments, segments[1:]):
         before, after = levels.value(a), levels.value(b)

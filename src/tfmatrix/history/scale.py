@@ -4,13 +4,16 @@ Each method runs in a fresh worker process (:class:`tfmatrix.run.execution.runne
 ``python -m tfmatrix.worker``), as the detection benchmarks do; the manager owns
 the timeout and reads the result.  ``records`` synthetic records (10,000) are
 spread over ``runs`` runs (100) for the report, and over two runs for compare;
-a smaller count makes a smoke run (``nox -s scale -- --records 300``).  The three
-figures are printed and returned as data.
+a smaller count makes a smoke run (``nox -s scale -- --records 300``).  The figures
+(the report cold, its peak memory, compare, the report with a warm history cache and with one new run
+added to a warm history) are printed and returned as data; ``--json PATH`` also writes their raw samples.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -24,9 +27,11 @@ from ..worker.contract import WorkerSpec
 
 RECORDS = 10_000  # synthetic records, by default
 RUNS = 100  # the runs the report's records are spread over, by default
-#: (class, method, whether it takes the runs): the report's time and peak memory, compare's time
+#: (class, method, whether it takes the runs): the report's time (cold: no history cache) and peak memory,
+#: compare's time, then the report with a warm cache and with one new run added to a warm history
 BENCHMARKS = (("ReportScale", "time_report", True), ("ReportScale", "peakmem_report", True),
-              ("CompareScale", "time_compare", False))
+              ("CompareScale", "time_compare", False), ("ReportScale", "time_report_warm", True),
+              ("ReportScale", "time_report_new_run", True))
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,18 @@ class ScaleResult:
         med = statistics.median(self.samples)
         each = ", ".join(Quantity(s, self.unit).compact for s in self.samples)
         return f"{self.benchmark} over {self.shape}: {Quantity(med, self.unit)} (median of {len(self.samples)}: {each})"
+
+
+def write_json(results: list[ScaleResult], path: Path) -> Path:
+    """The raw samples of each benchmark, with when and where they were taken (the machine's cores)."""
+    from ..records.model import now
+
+    doc = {"taken_at": now(), "host": platform.node(), "cores": os.cpu_count(), "python": platform.python_version(),
+           "results": [{"benchmark": r.benchmark, "shape": r.shape, "unit": r.unit, "samples": r.samples,
+                        "median": statistics.median(r.samples) if r.samples else None} for r in results]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def shape(records: int, runs: int) -> tuple[int, int]:

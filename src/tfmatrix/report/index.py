@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..records.store import Run
-from . import view
+from ..records.runcache import RunSummary
+from .details import css_of
 
 RUNS_PER_PAGE = 100
 CHANGE_POINTS_SHOWN = 100
@@ -73,17 +73,15 @@ def page_name(number: int) -> str:
     return "index.html" if number == 1 else f"index-{number}.html"
 
 
-def row(run: Run, has_report: bool) -> IndexRow:
-    info = run.info
-    return IndexRow(run.run_id, (info.started_at if info else "") or "?", (info.profile if info else "") or "?",
-                    ((info.commit if info else None) or "?")[:12],
-                    view.outcome_counts(run.records) + _predicted(run),
+def row(run: RunSummary, has_report: bool) -> IndexRow:
+    return IndexRow(run.run_id, run.started, run.profile, run.commit,
+                    [(o, css_of(o), n) for o, n in sorted(run.counts.items())] + _predicted(run),
                     f"{run.run_id}/index.html" if has_report else None)
 
 
-def _predicted(run: Run) -> list[tuple[str, str, int]]:
+def _predicted(run: RunSummary) -> list[tuple[str, str, int]]:
     """The index's badge for a run's predictions (never counted as outcomes)."""
-    return [("predicted (not run)", "expected", len(run.predictions))] if run.predictions else []
+    return [("predicted (not run)", "expected", run.predicted)] if run.predicted else []
 
 
 def _started(r: IndexRow) -> str:

@@ -21,7 +21,8 @@ import jinja2
 from .. import atomic
 from ..errors import ResultsError
 from ..records.quantity import Quantity
-from ..records.store import RUN_ID_RE, Run, check_run_id, load_run, now, run_folders
+from ..records.runcache import Cache, RunSummary
+from ..records.store import RUN_ID_RE, check_run_id, load_run, now, run_folders
 from . import compare_page, index, view
 
 
@@ -56,9 +57,10 @@ def report_dir(reports_root: Path, run_id: str) -> Path:
     return reports_root / check_run_id(run_id, "report run id")
 
 
-def build_index(runs: list[Run], reports_root: Path, generated_at: str,
+def build_index(runs: list[RunSummary], reports_root: Path, generated_at: str,
                 change_points: list[Any] | None = None) -> Path:
-    """reports/index.html (the newest runs and change points), index-2.html... (older runs), changepoints.csv."""
+    """reports/index.html (the newest runs and change points), index-2.html... (older runs), changepoints.csv;
+    from the runs' summaries (:mod:`tfmatrix.records.runcache`)."""
     cps = list(change_points or [])
     rows = [index.row(run, (reports_root / run.run_id / "index.html").exists()) for run in runs]
     pages = index.index_pages(rows, {run.run_id: run.warnings for run in runs}, generated_at, cps,
@@ -78,8 +80,12 @@ def build_index(runs: list[Run], reports_root: Path, generated_at: str,
 
 def build_report(results_root: Path, reports_root: Path, run_id: str | None = None, *, baseline: str | None = None,
                  generated_at: str | None = None, plots: Callable | None = None,
-                 change_points: Callable[[list[Run]], list[Any]] | None = None) -> Built:
-    """Write the run's page (default: the newest run), the latest copy and the index."""
+                 change_points: Callable[[list[RunSummary], Cache], list[Any]] | None = None) -> Built:
+    """Write the run's page (default: the newest run), the latest copy and the index.
+
+    Only the rendered run is read in full; the index and ``change_points`` (given the summaries and the cache
+    that keeps what it derives) read the runs' summaries from ``results/.tfmatrix-history.sqlite``, which reads
+    again (in parallel) only the folders that changed since it was written."""
     folders = run_folders(results_root)
     if not folders:
         raise ResultsError(f"{results_root}: no runs yet (run `nox -s bench` first)")
@@ -88,12 +94,12 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     elif not RUN_ID_RE.match(run_id) or not (results_root / run_id).is_dir():
         raise ResultsError(f"report: got run id {run_id!r}; expected one of the runs under {results_root}")
     generated_at = generated_at or now()
-    runs = [load_run(f) for f in folders]
-    by_id = {r.run_id: r for r in runs}
-    cps = change_points(runs) if change_points else []
+    with Cache(results_root) as cache:
+        runs = cache.summaries(folders)
+        cps = change_points(runs, cache) if change_points else []
     from ..fixing.state import verified, verified_line
 
-    run = by_id[run_id]
+    run = load_run(results_root / run_id)
     here = report_dir(reports_root, run_id)  # the latest copy sits as deep: the same links work there
     fixes = {cid: (verified_line(s), os.path.relpath(run.path / "fixes" / f"{cid}.json", here))
              for cid, s in verified(run.path).items()}
@@ -107,7 +113,7 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
         latest = reports_root / "latest" / "index.html"
         write_text_atomic(latest, html)
     index = build_index(runs, reports_root, generated_at, cps)
-    return Built(out, latest, index, list(by_id[run_id].warnings))
+    return Built(out, latest, index, list(run.warnings))
 
 
 def write_compare(cmp: Any, path: Path, generated_at: str | None = None) -> Path:

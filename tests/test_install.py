@@ -122,3 +122,45 @@ def test_the_installers_words_are_never_wrapped_at_the_callers_terminal_width(tm
     steps = install._Steps(outcome, 60, tmp_path / "log")
     proc = steps.run("probe", [sys.executable, "-c", "import os; print(os.environ['COLUMNS'])"])
     assert proc.stdout.strip() == install.UNWRAPPED["COLUMNS"] and int(proc.stdout) > 1000
+
+
+def test_a_pin_the_sync_cannot_find_right_after_its_resolve_is_synced_once_more_refreshed(tmp_path, monkeypatch):
+    """CI, 2026-12-07: the resolve locked huggingface-hub==2.5.0, the sync 1 s later said "there is no version of
+    huggingface-hub==2.5.0" (uv's cached page read stale); now the sync is tried once more with that page refreshed.
+    FAKE uv (tests/fakes/fake_uv.py) answers as the real one did."""
+    from fakes import fake_uv
+
+    folder = tmp_path / "uv"
+    uv = fake_uv.install(folder, {"huggingface-hub": "2.5.0"})
+    monkeypatch.setattr(install, "find_uv", lambda: uv)
+    fake_uv.set_stale(folder, "huggingface-hub")
+    venv = tmp_path / "venv"
+    out = install.install(["keras-hub==0.32.0"], venv=venv, python=str(venv / "bin" / "python"), backend="uv",
+                          project_root=ROOT, timeout=60, log=tmp_path / "log", make_with=sys.executable)
+    assert out.ok, out.error
+    syncs = [c for c in fake_uv.calls(folder) if c[:2] == ["pip", "sync"]]
+    assert len(syncs) == 2 and syncs[1][-2:] == ["--refresh-package", "huggingface-hub"]
+    assert [s["step"] for s in out.steps if s["step"].startswith("sync")] == ["sync", "sync-refreshed"]
+    assert "there is no version of huggingface-hub==2.5.0" in (tmp_path / "log").read_text()
+
+
+def test_any_other_sync_failure_is_not_retried(tmp_path, monkeypatch):
+    from fakes import fake_uv
+
+    folder = tmp_path / "uv"
+    uv = fake_uv.install(folder, {})
+    monkeypatch.setattr(install, "find_uv", lambda: uv)
+    venv = tmp_path / "venv"
+    monkeypatch.setattr(install.subprocess, "run", _failing_sync(install.subprocess.run))
+    out = install.install(["a==1"], venv=venv, python=str(venv / "bin" / "python"), backend="uv",
+                          project_root=ROOT, timeout=60, log=tmp_path / "log", make_with=sys.executable)
+    assert not out.ok and out.failed_step == "sync" and "disk full" in out.error
+    assert [s["step"] for s in out.steps if s["step"].startswith("sync")] == ["sync"]
+
+
+def _failing_sync(run):
+    def fake(cmd, *args, **kw):
+        if cmd[1:3] == ["pip", "sync"]:
+            return subprocess.CompletedProcess(cmd, 2, "", "error: disk full")
+        return run(cmd, *args, **kw)
+    return fake

@@ -5,7 +5,9 @@ by ``FAKE_UV_INDEX``: package -> its newest version).  Like the real uv, it keep
 already in its output file (``--output-file``) instead of taking the newest: how a reused venv keeps older
 pins than a fresh resolve.  ``uv venv`` makes a folder with ``pyvenv.cfg``; ``uv pip sync`` notes the lock
 it synced in the venv (``installed.txt``), and ``uv pip freeze`` prints it.  Every call is appended to the
-JSON lines of ``FAKE_UV_CALLS``.
+JSON lines of ``FAKE_UV_CALLS``.  :func:`set_stale` makes ``uv pip sync`` answer as the real uv did once in CI
+for a page of its cache read stale: "there is no version of PKG==V" for a pin the resolve had just locked,
+until a sync with ``--refresh-package PKG``.
 
 Run it through :func:`install` (a shell wrapper with this interpreter), which returns the wrapper's path.
 """
@@ -26,6 +28,7 @@ def install(folder: Path, index: dict[str, str]) -> str:
     set_index(folder, index)
     uv = folder / "uv"
     uv.write_text(f"#!/bin/sh\nFAKE_UV_INDEX={folder / 'index.json'} FAKE_UV_CALLS={folder / 'calls'} "
+                  f"FAKE_UV_STALE={folder / 'stale'} "
                   f"exec {sys.executable} {Path(__file__).resolve()} \"$@\"\n")
     uv.chmod(0o755)
     return str(uv)
@@ -34,6 +37,11 @@ def install(folder: Path, index: dict[str, str]) -> str:
 def set_index(folder: Path, index: dict[str, str]) -> None:
     """What the index offers from now on (a release published between two resolves)."""
     (folder / "index.json").write_text(json.dumps(index))
+
+
+def set_stale(folder: Path, package: str) -> None:
+    """``uv pip sync`` cannot find the lock's pin of ``package`` until it refreshes that package's page."""
+    (folder / "stale").write_text(package)
 
 
 def calls(folder: Path) -> list[list[str]]:
@@ -69,6 +77,14 @@ def main(argv: list[str]) -> int:
         return _compile(argv)
     venv = Path(_opt(argv, "--python")).parents[1]
     if command == "sync":
+        stale = Path(os.environ["FAKE_UV_STALE"])
+        pkg = stale.read_text() if stale.exists() else ""
+        pin = next((ln for ln in Path(argv[2]).read_text().splitlines() if ln.startswith(f"{pkg}==")), "")
+        if pin and "--refresh-package" not in argv:
+            sys.stderr.write("error: No solution found when resolving dependencies\n  cause: Because there is no "
+                             f"version of {pin} and you require {pin}, we can conclude that your requirements are "
+                             "unsatisfiable.\n")
+            return 1
         (venv / INSTALLED).write_text(Path(argv[2]).read_text())
     elif command == "freeze":
         print((venv / INSTALLED).read_text(), end="")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -71,6 +72,10 @@ class _Steps:
         self.outcome.error = (proc.stderr or proc.stdout or f"exit status {proc.returncode}").strip()
         return self.outcome
 
+
+#: uv's words when a sync cannot find a pin the resolve just locked (seen in CI: huggingface-hub 2.5.0, found by
+#: the resolve and "no version" 1 s later, for a page of uv's cache read stale): synced once more, that page refreshed
+_VANISHED = re.compile(r"there is no version of (?P<pkg>[A-Za-z0-9][\w.-]*)==")
 
 #: uv wraps its resolver's words at the caller's COLUMNS (80 in many terminals, and under pytest): one line each,
 #: or "has no wheels with\n a matching Python ABI tag" would classify as a plain conflict, not a missing wheel
@@ -139,8 +144,11 @@ def install(requirements: Sequence[str], *, venv: Path, python: str, backend: st
             outcome.reused = True
         else:
             marker.unlink(missing_ok=True)  # a half-synced venv is never taken for a good one
-            proc = steps.run("sync", [uv, "pip", "sync", str(locked), "--python", python, "--compile-bytecode",
-                                      *index])
+            sync = [uv, "pip", "sync", str(locked), "--python", python, "--compile-bytecode", *index]
+            proc = steps.run("sync", sync)
+            stale = _VANISHED.search(proc.stderr or "") if proc.returncode != 0 else None
+            if stale:  # the lock's own pin "not found" a moment after the resolve found it: a stale index page
+                proc = steps.run("sync-refreshed", [*sync, "--refresh-package", stale.group("pkg")])
             if proc.returncode != 0:
                 return steps.fail("sync", proc)
         self_cmd = [uv, "pip", "install", "--python", python, "--no-deps", "--reinstall-package", "tfmatrix",

@@ -110,7 +110,9 @@ def test_cli_doctor_probes_another_interpreter(capsys):
 def test_compare_rerun_base_measures_both_in_one_interleaved_run_then_compares_within_it(ctx, tmp_path):
     s = FakeSession(tmp_path, ["--rerun-base", "tf2.15-cpu", "tf2.20-cpu", "--threshold", "1.05", "--quick"])
     args = sessions.compare_args(s, ctx)
-    assert args == ["--within", ctx.run_id, "tf2.15-cpu", "tf2.20-cpu", "--threshold", "1.05"]
+    # compare re-measures in rounds of its own (history/gate.py) with this nox and the same bench options
+    assert args == ["--within", ctx.run_id, "tf2.15-cpu", "tf2.20-cpu", "--nox-python", sys.executable,
+                    "--noxfile", str(ctx.root / "noxfile.py"), "--quick", "--threshold", "1.05"]
     (argv, kw), = s.ran
     # as many cold starts as a verdict at p < 0.01 needs: 5 a side (3 against 3 never gets below p = 0.1)
     assert argv[1:3] == ("-m", "nox") and argv[-7:] == ("-s", "bench(tf2.15-cpu)", "bench(tf2.20-cpu)", "--",

@@ -99,8 +99,17 @@ def compare_command(args: Any) -> int:
         if missing:
             raise TfmatrixError(f"compare --within {base}: no record of {', '.join(missing)}; it holds "
                                 f"{', '.join(sorted(records))}")
-        cmp = compare.compare_combinations(records[args.runs[0]], records[args.runs[1]], threshold=args.threshold,
-                                           alpha=args.alpha, thresholds=thresholds)
+        from .history import gate
+
+        if args.max_cold_starts < 1:
+            raise TfmatrixError(f"compare --max-cold-starts: got {args.max_cold_starts}; expected a number of cold "
+                                "starts a side >= 1")
+        remeasure = gate.Remeasure(args.nox_python, Path(args.noxfile), ("--quick",) if args.quick else (),
+                                   args.max_cold_starts) if args.nox_python and args.noxfile else None
+        cmp = gate.adaptive(records[args.runs[0]], records[args.runs[1]],
+                            lambda b, c: compare.compare_combinations(b, c, threshold=args.threshold, alpha=args.alpha,
+                                                                      thresholds=thresholds),
+                            remeasure, base.parent)
     else:
         cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds,
                                       history=args.history)
@@ -172,7 +181,7 @@ def scale_command(args: Any) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command's options; compare's and scale's defaults are read from their modules, never restated."""
-    from .history import compare, scale
+    from .history import compare, gate, scale
 
     parser = argparse.ArgumentParser(prog="python -m tfmatrix", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Mann-Whitney U significance level (default %(default)g)")
     c.add_argument("--history", type=int, default=compare.DEFAULT_HISTORY, metavar="N",
                    help="earlier runs whose spread is each metric's run-to-run noise (default %(default)d; 0: none)")
+    c.add_argument("--max-cold-starts", type=int, default=gate.MAX_COLD_STARTS, metavar="N",
+                   help="--rerun-base: cold starts a side the gate may add rounds up to, where a cold-start metric "
+                        "moved but p is not yet below alpha (default %(default)d)")
+    c.add_argument("--nox-python", default=None, help=argparse.SUPPRESS)  # set by `nox -s compare -- --rerun-base`
+    c.add_argument("--noxfile", default=None, help=argparse.SUPPRESS)
+    c.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # the gate's rounds run bench --quick
     c.add_argument("--markdown", help="also write the Markdown summary to this file")
     c.add_argument("--html", help="where to write the HTML page (default: reports/compare/BASE_vs_CANDIDATE.html)")
     r = sub.add_parser("report", help="build the HTML report of a run (default: the latest) and the index of runs")

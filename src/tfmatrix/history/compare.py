@@ -110,6 +110,7 @@ class Comparison:
     history: list[str] = field(default_factory=list)  # the earlier runs the run-to-run noise comes from
     noise_factor: float = NOISE_FACTOR
     rerun: bool = False  # --rerun-base: base and candidate are two combinations measured in one run
+    rounds: list[str] = field(default_factory=list)  # --rerun-base: the rounds re-measured for a verdict, a line each
 
     @property
     def noise_unknown(self) -> list[Change]:
@@ -311,6 +312,8 @@ def render_markdown(cmp: Comparison) -> str:
     for label, ids in (("only in base", cmp.only_in_base), ("only in candidate", cmp.only_in_candidate)):
         if ids:
             lines.append(f"- {label}: {', '.join(ids)}")
+    for line in cmp.rounds:
+        lines.append(f"- re-measured: {line}")
     for warning in cmp.warnings:
         lines.append(f"- warning: {warning}")
     lines.append(f"- {cmp.noise_line}")

@@ -58,6 +58,7 @@ FIRST_INFERENCE = Metric("first-inference", "first inference", SECONDS, LOWER, F
 LATENCY = Metric("latency", "latency b1", SECONDS, LOWER, True, "workload.latency.min_queries")
 PEAK_RSS = Metric("peak-rss", "peak host RSS", BYTES, LOWER, False)
 GPU_MEMORY = Metric("gpu-memory", "peak GPU memory", BYTES, LOWER, False)
+COLD_START_PHASES = ("import", "load", "first-inference")  # sampled once per cold start (a fresh process)
 SINGLE = (IMPORT, EXPORT, LOAD, FIRST_INFERENCE, LATENCY, PEAK_RSS, GPU_MEMORY)
 FAMILIES = tuple(m.key for m in SINGLE) + ("throughput",)
 _THROUGHPUT_RE = re.compile(r"^throughput\[b([1-9][0-9]*)\]$")

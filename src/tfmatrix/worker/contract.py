@@ -54,9 +54,9 @@ class Workload:
                                           "calls timed per larger batch, at least")
     throughput_min_seconds: float = setting(3.0, "throughput.min_seconds", 0.0, lambda v: min(v, 1.0),
                                             "and for at least this long")
-    load_repeats: int = setting(3, "load_repeats", 1, lambda v: min(v, 3),
+    load_repeats: int = setting(5, "load_repeats", 1, lambda v: min(v, 3),
                                 "cold starts per model: fresh processes that each import, load and call it once")
-    import_repeats: int = setting(3, "import_repeats", 1, lambda v: min(v, 3),
+    import_repeats: int = setting(5, "import_repeats", 1, lambda v: min(v, 3),
                                   "`import tensorflow` samples, at least (each cold start gives one)")
     digest_top_k: int = setting(10, "digest_top_k", 1, doc="detections kept per image for the drift comparison")
     fidelity_rounds: int = setting(10, "fidelity_rounds", 0, lambda v: min(v, 8),

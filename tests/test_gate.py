@@ -1,0 +1,165 @@
+"""The upgrade gate's adaptive re-measure (history/gate.py): rounds of more cold starts, pooled, up to a cap.
+
+The rounds themselves are ``nox -s bench`` runs; here :class:`RecordedRounds` stands in for them (a named
+seam: it writes the records a round would, with the samples the test says), and one test holds the real
+``Remeasure.round`` to the nox command line it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pytest
+import synthetic
+
+from tfmatrix.errors import TfmatrixError
+from tfmatrix.history import compare, gate
+from tfmatrix.records.model import CombinationRecord
+from tfmatrix.records.store import RunDir, new_run_id
+
+BASE = [1.0, 1.1, 1.2, 1.3, 1.4]  # load seconds, 5 cold starts
+SLOWER = [1.25, 1.35, 1.45, 1.55, 1.65]  # x1.21 but overlapping: p = 0.056 at 5 a side, 0.0044 at 10
+
+
+def rec(cid: str, load: Sequence[float], latency: float = 0.1) -> CombinationRecord:
+    return synthetic.record(cid, "ok", [
+        synthetic.phase("import", None, samples=[3.0 + 0.01 * i for i in range(len(load))]),
+        synthetic.phase("load", samples=load),
+        synthetic.phase("first-inference", samples=[0.5 + 0.01 * i for i in range(len(load))]),
+        synthetic.phase("latency", batch=1, samples=[latency * (1 + 0.01 * i) for i in range(30)])])
+
+
+@dataclass(frozen=True)
+class RecordedRounds(gate.Remeasure):
+    """A stand-in for ``nox -s bench(BASE) bench(CANDIDATE) -- --cold-starts N``: each round writes the records
+    of a new run with the next load samples of ``rounds`` (cycled to N), and notes the N it was asked."""
+
+    rounds: list[tuple[list[float], list[float]]] = field(default_factory=list)
+    asked: list[int] = field(default_factory=list)
+    run_record: Callable[..., Any] = print
+
+    def round(self, base: str, cand: str, cold: int, results: Path) -> RunDir:
+        self.asked.append(cold)
+        b, c = self.rounds[len(self.asked) - 1]
+        run = RunDir(results, new_run_id())
+        run.ensure(lambda: self.run_record(run.run_id))
+        for cid, xs in ((base, b), (cand, c)):
+            run.write_record(dataclasses.replace(rec(cid, [xs[i % len(xs)] for i in range(cold)]),
+                                                 run_id=run.run_id, started_at="2026-12-07T10:00:00+00:00",
+                                                 ended_at="2026-12-07T10:05:00+00:00"))
+        return run
+
+
+def judge(b: CombinationRecord, c: CombinationRecord) -> compare.Comparison:
+    return compare.compare_combinations(b, c)
+
+
+def load_of(cmp: compare.Comparison) -> compare.Change:
+    return next(c for c in cmp.changes if c.metric.key == "load")
+
+
+@pytest.fixture
+def rounds(make_run_record) -> Callable[..., RecordedRounds]:
+    """``rounds((base_loads, cand_loads), ..., cap=N)``: the rounds a gate may ask for, in order."""
+    def make(*pairs: tuple[list[float], list[float]], cap: int = gate.MAX_COLD_STARTS) -> RecordedRounds:
+        return RecordedRounds(sys.executable, Path("noxfile.py"), cap=cap, rounds=list(pairs),
+                              run_record=make_run_record)
+    return make
+
+
+def test_a_slowdown_not_yet_significant_gets_another_round_and_then_a_verdict(tmp_path, rounds):
+    first = judge(rec("base", BASE), rec("cand", SLOWER))
+    assert load_of(first).verdict == "not-significant"  # x1.21, p = 0.056: five a side cannot tell yet
+    more = rounds((BASE, SLOWER))
+    cmp = gate.adaptive(rec("base", BASE), rec("cand", SLOWER), judge, more, tmp_path)
+    assert more.asked == [5]  # as many more as it had: 10 a side, pooled
+    load = load_of(cmp)
+    assert load.verdict == "regression" and load.p_value < 0.01 and cmp.exit_status == 1
+    assert len(cmp.rounds) == 1 and "5 more cold starts a side (load not-significant); judged on 10 pooled" \
+        in cmp.rounds[0]
+    assert "- re-measured: " in compare.render_markdown(cmp)
+
+
+def test_a_spurious_ratio_is_measured_again_and_comes_out_unchanged(tmp_path, rounds):
+    # an A/A pair whose first five happened to lie apart by x1.21; the next 15 do not
+    more = rounds((BASE, BASE), (BASE, BASE))
+    cmp = gate.adaptive(rec("base", BASE), rec("cand", SLOWER), judge, more, tmp_path)
+    assert more.asked == [5] or more.asked == [5, 10]
+    assert load_of(cmp).verdict in ("unchanged", "not-significant") and cmp.exit_status == 0
+
+
+def test_no_round_where_every_cold_start_metric_is_decided(tmp_path, rounds):
+    more = rounds()
+    far = [x * 2 for x in BASE]  # wholly apart: p = 0.0079 at 5 a side
+    cmp = gate.adaptive(rec("base", BASE), rec("cand", far), judge, more, tmp_path)
+    assert more.asked == [] and load_of(cmp).verdict == "regression" and cmp.rounds == []
+    same = gate.adaptive(rec("base", BASE), rec("cand", BASE), judge, more, tmp_path)
+    assert more.asked == [] and same.exit_status == 0
+
+
+def test_latency_beyond_its_factor_is_not_a_reason_for_more_cold_starts(tmp_path, rounds):
+    more = rounds()
+    cmp = gate.adaptive(rec("base", BASE), rec("cand", BASE, latency=0.2), judge, more, tmp_path)
+    assert more.asked == [] and {c.metric.key for c in cmp.regressions} == {"latency"}
+
+
+def test_the_cap_stops_the_rounds_and_says_so(tmp_path, rounds):
+    more = rounds(cap=5)
+    cmp = gate.adaptive(rec("base", BASE), rec("cand", SLOWER), judge, more, tmp_path)
+    assert more.asked == [] and load_of(cmp).verdict == "not-significant"
+    assert cmp.rounds == ["load: still undecided at 5 cold starts a side, the cap (--max-cold-starts 5)"]
+    capped = rounds((BASE, SLOWER), cap=8)
+    gate.adaptive(rec("base", BASE), rec("cand", SLOWER), judge, capped, tmp_path)
+    assert capped.asked == [3]  # never past the cap
+
+
+def test_without_a_remeasure_the_first_verdict_stands(tmp_path):
+    cmp = gate.adaptive(rec("base", BASE), rec("cand", SLOWER), judge, None, tmp_path)
+    assert load_of(cmp).verdict == "not-significant" and cmp.rounds == []
+
+
+def test_pooled_appends_only_the_cold_start_samples():
+    a, b = rec("x", BASE), rec("x", SLOWER)
+    both = gate.pooled(a, [b])
+    by = {p.phase: p.samples for p in both.phases}
+    assert by["load"] == BASE + SLOWER and len(by["import"]) == 10 and len(by["first-inference"]) == 10
+    assert by["latency"] == next(p.samples for p in a.phases if p.phase == "latency")
+    assert gate.cold_starts(both) == 10 and gate.cold_starts(a) == 5
+
+
+def test_the_real_round_runs_bench_of_both_in_a_new_run_with_the_cold_starts(tmp_path, monkeypatch):
+    seen = []
+
+    codes = iter([1, 2])  # 1: a combination failed (its record says so); 2: nox itself failed
+
+    def fake_run(argv, env, check):
+        seen.append((argv, env))
+        return subprocess.CompletedProcess(argv, next(codes))
+
+    monkeypatch.setattr(gate.subprocess, "run", fake_run)
+    r = gate.Remeasure("/py", Path("/p/noxfile.py"), ("--quick",))
+    run = r.round("tf2.15-cpu", "tf2.20-cpu", 10, tmp_path)
+    argv, env = seen[0]
+    assert argv == ["/py", "-m", "nox", "-f", "/p/noxfile.py", "-s", "bench(tf2.15-cpu)", "bench(tf2.20-cpu)",
+                    "--", "--quick", "--cold-starts", "10"]
+    assert env["TFMATRIX_RUN_ID"] == run.run_id and run.path.parent == tmp_path
+    with pytest.raises(TfmatrixError, match="ended with exit status 2"):
+        r.round("tf2.15-cpu", "tf2.20-cpu", 10, tmp_path)
+
+
+def test_cli_max_cold_starts_below_one_is_one_line(tmp_path):
+    import os
+
+    from real_runs import QUIET_A, copy_run
+
+    run = copy_run(QUIET_A, tmp_path / "results")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "tfmatrix", "compare", "--within", str(run), "tf2.15-cpu",
+                           "tf2.20-cpu", "--max-cold-starts", "0"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--max-cold-starts: got 0" in proc.stderr

@@ -113,7 +113,7 @@ def test_default_matrix_workload_and_timeouts(default: Matrix) -> None:
     assert (w.seed, w.images, w.batch_sizes, w.warmup) == (0, 8, (1, 4), 2)
     assert (w.latency_min_queries, w.latency_min_seconds) == (30, 5.0)
     assert (w.throughput_min_queries, w.throughput_min_seconds) == (8, 3.0)
-    assert (w.load_repeats, w.import_repeats) == (3, 3)
+    assert (w.load_repeats, w.import_repeats) == (5, 5)  # the fewest with which a cold-start metric can reach p < 0.01
     assert [default.timeouts.for_phase(p) for p in ("install", "import", "export", "load", "inference")] == [
         1800.0, 300.0, 1200.0, 600.0, 1200.0]
 
@@ -702,3 +702,35 @@ def test_index_url_comes_from_its_own_key_and_reaches_the_installer_as_one_argum
     assert load_matrix(path).index_url == "https://mirror.example/simple"
     path.write_text(dump(base()))
     assert load_matrix(path).index_url is None
+
+
+# --------------------------------------------------------------------------- a SavedModel you bring, once per stack
+
+
+def _per_stack(tmp_path: Path, *models: dict[str, Any]) -> dict[str, Any]:
+    for name in ("plain", "trt"):
+        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name / "saved_model.pb").write_bytes(b"graph")
+    return dict(base(), models=SMALL_ONLY + list(models))
+
+
+def test_a_saved_model_given_once_per_stack_gives_each_combination_its_own(tmp_path: Path) -> None:
+    d = _per_stack(tmp_path, dict(BROUGHT, path="plain", stacks=["cpu"]),
+                   dict(BROUGHT, path="trt", stacks=["cuda-pip"]))
+    m = load(tmp_path, d)
+    paths = {c.id: [str(x.path) for x in c.models if x.id == "mine"] for c in combinations(m, "default")}
+    names = {cid: [Path(x).name for x in p] for cid, p in paths.items()}
+    assert names["tf2.15-cpu"] == names["tf2.20-cpu"] == ["plain"]
+    assert names["tf2.15-cuda-pip"] == ["trt"] and names["tf2.15-cuda-system"] == []  # neither entry names it
+
+
+@pytest.mark.parametrize("second", [
+    {"path": "trt", "stacks": ["cpu"]},  # the same stack twice: a combination would get two models of one id
+    {"path": "trt"},  # no stacks: every stack
+    {"source": "model-garden", "experiment": "x", "input_size": [32, 32], "stacks": ["cuda-pip"]},
+])
+def test_a_repeated_model_id_needs_saved_models_on_disjoint_stacks(tmp_path: Path, second: dict[str, Any]) -> None:
+    first = dict(BROUGHT, path="plain", stacks=["cpu"])
+    extra = {k: v for k, v in dict(BROUGHT, **second).items() if not (k == "path" and "experiment" in second)}
+    with pytest.raises(MatrixError, match=r"models\[\d\]\.id.*given once per stack"):
+        load(tmp_path, _per_stack(tmp_path, first, extra))

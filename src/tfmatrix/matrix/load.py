@@ -10,7 +10,7 @@ import hashlib
 import itertools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 from packaging.requirements import Requirement
@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from .. import MATRIX_SCHEMA_VERSION
 from ..diagnosis import compat
 from ..errors import MISSING, MatrixError
-from ..worker.contract import KERAS_HUB
+from ..worker.contract import KERAS_HUB, SAVED_MODEL, ModelSpec
 from .expand import combination_id, exporter, producer_entry
 from .model import Matrix, TFVersion
 from .models import read_model
@@ -103,7 +103,7 @@ def parse_matrix(data: Any, file: str = "<matrix>", sha256: str = "") -> Matrix:
     stack_ids = {s.id for s in stacks}
     base = Path(file).parent if file and not file.startswith("<") else Path.cwd()
     models = tuple(v.seq(top["models"], "models", lambda x, k: read_model(v, x, k, stack_ids, base), nonempty=True))
-    v.unique(models, "models", lambda m: m.id)
+    per_stack_models(v, models)
 
     workload = v.workload(top.get("workload", MISSING), "workload")
     timeouts = v.timeouts(top.get("timeouts", MISSING), "timeouts")
@@ -160,3 +160,19 @@ def check_keras_hub_exporter(v: Validator, key: str, producer: TFVersion) -> Non
     if built is not None and built.keras_major is not None and built.keras_major < 3:
         raise v.fail(key, producer.id, f"an entry whose TensorFlow has Keras 3 (TensorFlow {producer.version} "
                                        f"requires keras {built.keras_requirement}; KerasHub needs Keras 3)")
+
+
+def per_stack_models(v: Validator, models: Sequence[ModelSpec]) -> None:
+    """Model ids are unique, except a SavedModel you bring given once per stack: the same id on ``saved_model``
+    entries whose ``stacks:`` are named and disjoint (a TF-TRT SavedModel for the GPU stacks, the plain one for
+    the CPU), so a combination still has one model of each id and compare and the report line them up."""
+    stacks_of: dict[str, list[tuple[str, set[str]]]] = {}
+    for i, m in enumerate(models):
+        earlier = stacks_of.setdefault(m.id, [])
+        if earlier and (m.source != SAVED_MODEL or not m.stacks
+                        or any(src != SAVED_MODEL or not s or s & set(m.stacks) for src, s in earlier)):
+            raise v.fail(f"models[{i}].id", m.id, "an id not already used in models (a SavedModel you bring may be "
+                                                   "given once per stack: `source: saved_model` entries naming "
+                                                   "disjoint `stacks:`)")
+        earlier.append((m.source, set(m.stacks)))
+

@@ -133,3 +133,36 @@ def run_nox(matrix: Path, *args: str, profile: str = "default", cache: str = "ca
     return subprocess.run([sys.executable, "-m", "nox", "-f", str(Path(__file__).resolve().parents[1] / "noxfile.py"),
                            *args], capture_output=True, text=True, env=env, timeout=3000)
 
+
+#: A plain SavedModel (``python -c MAKE_SAVED_MODEL FOLDER [BALLAST]``): a tf.Module with fixed-seed weights, one
+#: uint8 image input with a dynamic size.  BALLAST (default 0) more variables its signature never reads make a
+#: model deliberately slower to load, the same detections: ``tf.saved_model.load`` restores every variable.
+MAKE_SAVED_MODEL = r"""
+import sys
+import tensorflow as tf
+
+class Detector(tf.Module):
+    def __init__(self):
+        g = tf.random.Generator.from_seed(7)
+        self.kernel = tf.Variable(g.normal([3, 3, 3, 8]))
+        self.box = tf.Variable(g.normal([8, 10 * 4]))
+        self.cls = tf.Variable(g.normal([8, 10 * 5]))
+        ballast = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+        self.ballast = [tf.Variable(g.normal([4]), name=f"ballast_{i}") for i in range(ballast)]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="input_tensor")])
+    def detect(self, input_tensor):
+        x = tf.cast(input_tensor, tf.float32) / 255.0
+        x = tf.nn.relu(tf.nn.conv2d(x, self.kernel, strides=2, padding="SAME"))
+        feat = tf.reduce_mean(x, axis=[1, 2])
+        corners = tf.sigmoid(tf.reshape(feat @ self.box, [-1, 10, 2, 2]))
+        boxes = tf.concat([tf.reduce_min(corners, axis=2), tf.reduce_max(corners, axis=2)], axis=-1)
+        logits = tf.reshape(feat @ self.cls, [-1, 10, 5])
+        return {"detection_boxes": boxes, "detection_scores": tf.reduce_max(tf.nn.softmax(logits), -1),
+                "detection_classes": tf.cast(tf.argmax(logits, -1), tf.float32),
+                "num_detections": tf.fill([tf.shape(x)[0]], 10.0)}
+
+m = Detector()
+tf.saved_model.save(m, sys.argv[1], signatures={"serving_default": m.detect})
+"""
+

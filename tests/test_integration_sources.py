@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from matrices import TINY_MODEL_AND_WORKLOAD, python_version, run_nox
+from matrices import MAKE_SAVED_MODEL, TINY_MODEL_AND_WORKLOAD, python_version, run_nox
 
 from tfmatrix.records.schema import load_schema
 from tfmatrix.run.provisioning.install import find_uv
@@ -57,34 +57,6 @@ profiles:
     models: [retinanet-128-from-tf2.15]
 """
 NIGHTLY = "2.23.0.dev20261026"
-
-#: A plain SavedModel: a tf.Module with fixed-seed weights, one uint8 image input with a dynamic size.
-MAKE_SAVED_MODEL = r"""
-import sys
-import tensorflow as tf
-
-class Detector(tf.Module):
-    def __init__(self):
-        g = tf.random.Generator.from_seed(7)
-        self.kernel = tf.Variable(g.normal([3, 3, 3, 8]))
-        self.box = tf.Variable(g.normal([8, 10 * 4]))
-        self.cls = tf.Variable(g.normal([8, 10 * 5]))
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="input_tensor")])
-    def detect(self, input_tensor):
-        x = tf.cast(input_tensor, tf.float32) / 255.0
-        x = tf.nn.relu(tf.nn.conv2d(x, self.kernel, strides=2, padding="SAME"))
-        feat = tf.reduce_mean(x, axis=[1, 2])
-        corners = tf.sigmoid(tf.reshape(feat @ self.box, [-1, 10, 2, 2]))
-        boxes = tf.concat([tf.reduce_min(corners, axis=2), tf.reduce_max(corners, axis=2)], axis=-1)
-        logits = tf.reshape(feat @ self.cls, [-1, 10, 5])
-        return {"detection_boxes": boxes, "detection_scores": tf.reduce_max(tf.nn.softmax(logits), -1),
-                "detection_classes": tf.cast(tf.argmax(logits, -1), tf.float32),
-                "num_detections": tf.fill([tf.shape(x)[0]], 10.0)}
-
-m = Detector()
-tf.saved_model.save(m, sys.argv[1], signatures={"serving_default": m.detect})
-"""
 
 
 @pytest.fixture(scope="module")

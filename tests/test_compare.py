@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -367,3 +368,19 @@ def test_a_folder_with_neither_records_nor_predictions_is_one_line(new_run):
     empty, other = new_run(), new_run()
     with pytest.raises(Exception, match="holds no readable combination records or predictions"):
         compare.compare_folders(empty.path, other.path)
+
+
+def test_a_saved_model_you_bring_stays_one_benchmark_and_a_change_of_its_bytes_is_said():
+    from tfmatrix.records.model import Producer
+
+    def brought(cid: str, sha: str, factor: float) -> CombinationRecord:
+        rec = record(cid, factor=factor)
+        return dataclasses.replace(rec, producers=[Producer(model="m", source="brought", path="/models/m",
+                                                            export_sha256=sha * 64)])
+
+    cmp = compare.compare_runs({"c": brought("c", "a", 1.0)}, {"c": brought("c", "b", 2.0)})
+    assert any(c.metric.key == "load" and c.verdict == "regression" for c in cmp.changes)  # compared, by model id
+    assert cmp.warnings == ["c m: the SavedModel you bring changed between the runs (sha256 aaaaaaaaaaaa -> "
+                            "bbbbbbbbbbbb); its changes may be the model's own"]
+    same = compare.compare_runs({"c": brought("c", "a", 1.0)}, {"c": brought("c", "a", 1.0)})
+    assert same.warnings == []

@@ -553,7 +553,7 @@ BAD: list[tuple[str, Content, str, str, bool]] = [
     ("duplicate-stack-id", _edit(_append("stacks", {"id": "cpu", "kind": "cuda-pip"})),
      "stacks[3]", "an id not already used in stacks", True),
     ("duplicate-model-id", _edit(_append("models", {"id": "small", "experiment": "x", "input_size": [32, 32]})),
-     "models[2]", "an id not already used in models", False),
+     "models[2].id", "an id not already used in models", False),
     ("ids-that-collide-as-combination-ids",
      _data(tensorflow=[{"version": "2.15.1", "models_official": "2.15.0"},
                        {"id": "tf2.15-cuda", "version": "2.16.2", "models_official": "2.16.0"}],

@@ -179,12 +179,13 @@ def test_plan_runs_cold_start_chains_and_one_warm_worker_per_model():
     combo = next(c for c in combinations(matrix) if c.id == "tf2.20-cpu")
     m = "retinanet-mnv2-256"
     jobs = runner.plan(combo, matrix.workload)
-    assert [j.name for j in jobs] == [f"export-{m}", f"cold-1-{m}", f"cold-2-{m}", f"warm-3-{m}"]
+    # the default 5 cold starts: four chains of their own, the fifth the warm worker's start
+    assert [j.name for j in jobs] == [f"export-{m}", *(f"cold-{i}-{m}" for i in range(1, 5)), f"warm-5-{m}"]
     steps = {j.name: [(s.name, s.inline) for s in j.steps] for j in jobs}
     chain = [("import", True), (f"load-{m}", True), (f"first-inference-{m}-b1", False)]
     assert steps[f"cold-1-{m}"] == [chain[0], (f"inspect-{m}", False), *chain[1:], ("probe", False)]
     assert steps[f"cold-2-{m}"] == chain
-    assert steps[f"warm-3-{m}"] == chain + [(f"latency-{m}-b1", False), (f"fidelity-{m}-b1", False),
+    assert steps[f"warm-5-{m}"] == chain + [(f"latency-{m}-b1", False), (f"fidelity-{m}-b1", False),
                                              (f"throughput-{m}-b4", False), (f"peakmem-{m}-b4", False)]
     # every phase of the combination is in the plan, in the order the phases depend on each other
     assert list(dict.fromkeys(s.name for s in runner.steps(jobs))) == [

@@ -226,6 +226,19 @@ def compare_combinations(base: CombinationRecord, cand: CombinationRecord, *, th
     return cmp
 
 
+def brought_changed(base: CombinationRecord, cand: CombinationRecord) -> list[str]:
+    """A line for each SavedModel you bring whose bytes differ between the two records: still one benchmark
+    (its model id), but a change of its metrics may be the model's own, not the stack's."""
+    out = []
+    for b in base.producers:
+        c = cand.producer(b.model)
+        if b.source == "brought" and c is not None and c.source == "brought" and b.export_sha256 \
+                and c.export_sha256 and b.export_sha256 != c.export_sha256:
+            out.append(f"{cand.id} {b.model}: the SavedModel you bring changed between the runs (sha256 "
+                       f"{b.export_sha256[:12]} -> {c.export_sha256[:12]}); its changes may be the model's own")
+    return out
+
+
 def status_change(cid: str, base: CombinationRecord, cand: CombinationRecord) -> StatusChange | None:
     bo, co = base.outcome, cand.outcome
     if bo == co or bo is None or co is None or NOT_RUN & {bo, co}:  # nothing to judge: it did not (fully) run
@@ -274,6 +287,7 @@ def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, Combi
         change = status_change(cid, base[cid], cand[cid])
         if change:
             cmp.status_changes.append(change)
+        cmp.warnings += brought_changed(base[cid], cand[cid])
         bs, cs = series([base[cid]]), series([cand[cid]])
         for key in sorted(set(bs) & set(cs), key=lambda k: (k[1] or "", k[2].key)):
             metric = key[2]

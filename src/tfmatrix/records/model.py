@@ -113,12 +113,12 @@ class Producer:
 
     @property
     def identity(self) -> str:
-        """What makes two loads of a model the same benchmark ("" for a combination's own export, as always)."""
-        if self.source == "own":
-            return ""
+        """What makes two loads of a model the same benchmark: "" for a combination's own export, as always, and
+        for a SavedModel you bring, which stays one benchmark under its model id whatever its bytes (a team's
+        model is retrained, and its history must go on; ``compare`` says when the bytes changed)."""
         if self.source == "shared":
             return f"from {self.combination} ({self.tensorflow})"
-        return f"saved_model {(self.export_sha256 or '')[:12]}"
+        return ""
 
     @property
     def label(self) -> str:

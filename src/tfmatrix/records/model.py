@@ -250,7 +250,7 @@ class CombinationRecord:
 
     def benchmark_model(self, model: str | None) -> str | None:
         """The model as a benchmark's identity: with its producer when it loaded an export it did not make
-        ("retinanet @ from tf2.15-cpu (2.15.1)"), so two loads of different exports are never compared."""
+        ("retinanet @ from tf2.15-cpu (2.15.1)"), so loads of two entries' exports are never compared."""
         made = self.producer(model) if model else None
         return f"{model} @ {made.identity}" if made and made.identity else model
 

@@ -105,15 +105,18 @@ def shape(records: int, runs: int) -> tuple[int, int]:
 
 
 def quota(bench_file: Path, cls: str, method: str, samples: int, timeout: float) -> Quota | None:
-    """A ``time_*`` case's calls: ``samples`` timed ones after the method's own untimed ``warmup`` (read from the
-    suite, as the worker reads it), within most of the timeout; None for the other kinds."""
+    """A ``time_*`` case's calls: ``samples`` timed ones after the method's own untimed ``warmup``, and at least
+    its ``min_seconds`` (both read from the suite, as the worker reads them), within most of the timeout; None
+    for the other kinds."""
     if not method.startswith("time_"):
         return None
     from ..worker.main import benchmark_class
 
     suite = benchmark_class(str(bench_file), cls)
-    warmup = int(getattr(getattr(suite, method), "warmup", getattr(suite, "warmup", 0)))
-    return Quota(min_queries=samples, min_seconds=0.0, warmup=warmup, budget_seconds=0.9 * timeout)
+    fn = getattr(suite, method)
+    warmup = int(getattr(fn, "warmup", getattr(suite, "warmup", 0)))
+    least = float(getattr(fn, "min_seconds", getattr(suite, "min_seconds", 1.0)))  # the worker's default
+    return Quota(min_queries=samples, min_seconds=least, warmup=warmup, budget_seconds=0.9 * timeout)
 
 
 def run(project_root: Path, records: int = RECORDS, runs: int = RUNS, timeout: float = 900.0,

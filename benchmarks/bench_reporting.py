@@ -31,6 +31,12 @@ SEED = 20261129
 ROOT = Path(__file__).resolve().parents[1]
 MEDIANS = {"import": 3.0, "export": 20.0, "load": 5.0, "first-inference": 0.8, "latency": 0.14, "throughput": 0.45}
 SAMPLES = {"import": 3, "load": 3, "latency": 36, "throughput": 8}
+#: the benchmark of bench_detection.py each phase names (runner.phases_of), so publish finds it in benchmarks/
+BENCHMARK = {"import": ("ImportSuite", "timeraw_import_tensorflow"), "export": ("ExportSuite", "track_export_seconds"),
+             "load": ("LoadSuite", "timeraw_load_saved_model"),
+             "first-inference": ("InferenceSuite", "track_first_inference_seconds"),
+             "latency": ("InferenceSuite", "time_inference"), "throughput": ("InferenceSuite", "time_inference"),
+             "peakmem": ("InferenceSuite", "peakmem_inference")}
 
 
 def _phase(phase: str, model: str, samples: list[float], unit: str = "seconds", status: str = "ok",
@@ -40,8 +46,8 @@ def _phase(phase: str, model: str, samples: list[float], unit: str = "seconds", 
     from tfmatrix.run.execution import runner
 
     batch = {"first-inference": 1, "latency": 1, "throughput": 4, "peakmem": 4}.get(phase)
-    spec = runner.PhaseSpec(phase, "inference", "Suite", f"time_{phase}", (), None if phase == "import" else model,
-                            batch)
+    cls, method = BENCHMARK[phase]
+    spec = runner.PhaseSpec(phase, "inference", cls, method, (), None if phase == "import" else model, batch)
     return runner.planned(spec, PhaseStatus(status), exit_code=0, wall_seconds=sum(samples) + 1.0,
                           samples=samples, unit=unit if samples else None,
                           peak_rss_bytes=(1 << 30) if samples else None, **extra)
@@ -103,6 +109,47 @@ def synthetic_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
         for i in range(per_run):
             rec = synthetic_record(rng, run_id, i, templates)
             (folder / f"{rec['combination']['id']}.json").write_text(json.dumps(rec))
+    done.write_text("")
+    return root
+
+
+def publishable_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
+    """A suite folder asv can publish from: ``results/``, the records of :func:`synthetic_tree` (hard links) under
+    run records whose suite commits are real, one per run, on the first-parent history of its git repo (empty
+    commits one day apart, fixed dates and author: the same ids each time), and a copy of ``benchmarks/``."""
+    import os
+    import subprocess
+
+    from tfmatrix import RECORD_SCHEMA_VERSION
+
+    records = synthetic_tree(runs, per_run, seed)
+    root = Path(tempfile.gettempdir()) / f"tfmatrix-publish-v{RECORD_SCHEMA_VERSION}-{seed}-{runs}x{per_run}"
+    done = root / ".complete"
+    if done.exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "results").mkdir(parents=True)
+    shutil.copytree(ROOT / "benchmarks", root / "benchmarks", ignore=shutil.ignore_patterns("__pycache__"))
+    start = 1767225600  # 2026-01-01T00:00:00Z
+    stream = "".join(f"commit refs/heads/main\nmark :{r + 1}\ncommitter scale <scale@tfmatrix.invalid> "
+                     f"{start + r * 86400} +0000\ndata {len(f'run {r}')}\nrun {r}\n\n" for r in range(runs))
+    git = ["git", "-C", str(root)]
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run([*git, "init", "-q"], check=True, env=env)
+    subprocess.run([*git, "fast-import", "--quiet", f"--export-marks={root / '.git' / 'marks'}"], input=stream,
+                   text=True, check=True, env=env)
+    subprocess.run([*git, "symbolic-ref", "HEAD", "refs/heads/main"], check=True, env=env)
+    marks = dict(line.split() for line in (root / ".git" / "marks").read_text().splitlines())
+    for r, folder in enumerate(sorted(p for p in records.iterdir() if p.is_dir() and not p.name.startswith("2099"))):
+        into = root / "results" / folder.name
+        into.mkdir()
+        for f in folder.glob("*.json"):
+            if f.name == "run.json":
+                doc = json.loads(f.read_text())
+                doc["suite"] = {"commit": marks[f":{r + 1}"], "dirty": False}
+                (into / f.name).write_text(json.dumps(doc))
+            else:
+                os.link(f, into / f.name)
     done.write_text("")
     return root
 
@@ -175,6 +222,50 @@ class CompareScale:
 
         runs = sorted(p for p in self.results.iterdir() if p.is_dir())
         compare.compare_folders(runs[0], runs[1])
+
+
+class PublishScale:
+    """asv's publish step beside tfmatrix's report with the index, over the same records (``runs`` runs of
+    records/runs): ``time_publish`` runs ``python -m tfmatrix publish`` (the records in asv's results format, then
+    the real ``asv publish``; what ``nox -s publish`` runs), ``time_report`` runs ``python -m tfmatrix report`` cold
+    (no history cache: the newest run's page, its plots, the index of every run, change points).  Each sample is one
+    fresh process of the command, in the suite folder of :func:`publishable_tree`; ``nox -s scale`` prints
+    report/publish."""
+
+    params = ([RECORDS], [RUNS])
+    param_names = ["records", "runs"]
+    min_queries = 3
+    min_seconds = 0.0
+    timeout = 900
+
+    def setup(self, records: int, runs: int) -> None:
+        self.suite = publishable_tree(runs, max(1, records // runs))
+        self.out = Path(tempfile.mkdtemp(prefix="tfmatrix-scale-publish-"))
+
+    def teardown(self, records: int, runs: int) -> None:
+        shutil.rmtree(self.out, ignore_errors=True)
+
+    def _tfmatrix(self, *args: str) -> None:
+        import os
+        import subprocess
+        import sys
+
+        from tfmatrix.records.store import REPORTS_ENV, RESULTS_ENV
+
+        env = {**os.environ, RESULTS_ENV: str(self.suite / "results"), REPORTS_ENV: str(self.out / "reports")}
+        proc = subprocess.run([sys.executable, "-m", "tfmatrix", *args], cwd=self.suite, env=env,
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"python -m tfmatrix {' '.join(args)}: exit {proc.returncode}: {proc.stderr[-2000:]}")
+
+    def time_publish(self, records: int, runs: int) -> None:
+        self._tfmatrix("publish", "--asv-results", str(self.out / "asv-results"), "--html-dir", str(self.out / "asv"))
+
+    def time_report(self, records: int, runs: int) -> None:
+        from tfmatrix.records.runcache import NAME
+
+        (self.suite / "results" / NAME).unlink(missing_ok=True)  # cold, as publish always is
+        self._tfmatrix("report")
 
 
 def _change_points():

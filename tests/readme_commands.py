@@ -197,8 +197,8 @@ def smoke(cmd: Command, paths: dict[str, str]) -> Smoke:
     if session in ("report", "publish", "merge"):
         return Smoke(nox(*words), "run as written, on the fixture run folders", env=env, venv=True)
     if session == "scale":
-        return Smoke(nox(*posargs(words, "--records", "200")), "its session for real, with 200 synthetic "
-                     "records", env=env, venv=True)
+        return Smoke(nox(*posargs(words, "--records", "200", "--samples", "1")), "its session for real, with 200 "
+                     "synthetic records and one sample a case", env=env, venv=True)
     if session in ("bisect", "fix"):
         return Smoke(nox(*posargs(words, "--help")), f"its session for real, up to {session}'s --help (each of "
                      "its probes installs TensorFlow)", env=env, venv=True)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import random
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from tfmatrix import RECORD_SCHEMA_VERSION
 from tfmatrix.matrix.expand import combinations
 from tfmatrix.matrix.load import load_matrix
 from tfmatrix.records.schema import check, load_schema
@@ -42,27 +37,6 @@ def test_a_small_synthetic_tree_reads_back_whole(monkeypatch, tmp_path):
     root = bench_reporting.synthetic_tree(2, 5, seed=1)
     runs = [load_run(p) for p in run_folders(root)]
     assert [len(r.records) for r in runs] == [5, 5] and all(r.warnings == [] for r in runs)
-
-
-def test_scale_runs_each_benchmark_in_a_worker_and_prints_its_figures(tmp_path):
-    """``python -m tfmatrix scale`` (what ``nox -s scale`` runs) end to end, over a small record count."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(tmp_path)}  # the synthetic tree goes there
-    proc = subprocess.run([sys.executable, "-m", "tfmatrix", "scale", "--root", str(ROOT), "--records", "24",
-                           "--runs", "3", "--json", str(tmp_path / "scale.json")], capture_output=True, text=True,
-                          env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stdout.splitlines()
-    assert [ln.split(" over ")[0] for ln in lines] == [
-        "ReportScale.time_report", "ReportScale.peakmem_report", "CompareScale.time_compare",
-        "ReportScale.time_report_warm", "ReportScale.time_report_new_run", "scale: " + str(tmp_path / "scale.json")]
-    assert "24 records: 3 runs x 8" in lines[0] and "24 records: 2 runs x 12" in lines[2]
-    assert re.search(r": \d+ MiB \(median of 1: \d+MiB\)$", lines[1]), lines[1]
-    assert all(re.search(r": [\d.]+ m?s \(median of 3: ", lines[i]) for i in (0, 2, 3, 4)), lines
-    doc = json.loads((tmp_path / "scale.json").read_text())
-    assert [len(r["samples"]) for r in doc["results"]] == [3, 1, 3, 3, 3] and doc["cores"] == os.cpu_count()
-    assert not list((tmp_path / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{bench_reporting.SEED}-3x8").glob("2099*"))
-    assert (tmp_path / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{bench_reporting.SEED}-3x8" / ".complete").exists()
 
 
 def test_scale_refuses_counts_that_make_no_tree():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from synthetic import phase
 
@@ -59,3 +61,21 @@ def test_names_thresholds_and_the_one_formatter():
     assert [Quantity(v, m.unit).text for v, m in ((0.1402, metrics.LATENCY), (5.21, metrics.LOAD),
                                                   (1063256064, metrics.PEAK_RSS), (7.152, t4), (None, metrics.LOAD))
             ] == ["140.2 ms", "5.21 s", "1014 MiB", "7.15 img/s", "–"]
+
+
+def test_a_reporting_case_is_a_metric_named_by_its_method_in_asvs_units():
+    """``nox -s scale``'s phases: ``reporting[time_report]`` in seconds, ``reporting[peakmem_report]`` in bytes."""
+    def case(benchmark: str, **kw):
+        return dataclasses.replace(phase("reporting", None, **kw), benchmark=benchmark)
+
+    timed = metrics.measured(case("ReportScale.time_report", samples=[9.2, 9.0]))
+    assert keys(timed) == ["reporting[time_report]"] and timed[0][0].unit == "seconds" and timed[0][1] == [9.2, 9.0]
+    peak = metrics.measured(case("ReportScale.peakmem_report", samples=[5e8], unit="bytes"), judged=True)
+    assert keys(peak) == ["reporting[peakmem_report]"] and peak[0][0].unit == "bytes" and peak[0][0].better == LOWER
+    assert metrics.measured(case("ReportScale.track_pages")) == []  # no unit known
+    assert metrics.by_key("reporting[time_publish]") == metrics.reporting("time_publish")
+    with pytest.raises(KeyError):
+        metrics.by_key("reporting[track_pages]")
+    assert metrics.check_name("reporting", "x") == "reporting"
+    assert metrics.check_name("reporting[time_compare]", "x") == "reporting[time_compare]"
+    assert metrics.threshold_for(metrics.reporting("time_report"), {"reporting": 1.3}, 1.1) == 1.3

@@ -44,7 +44,7 @@ def test_run_record_written_once_and_closed_once(tmp_path, make_run_record):
     run.ensure(info)  # a second session of the same run joins it
     assert len(calls) == 1
     first = run.read_run()
-    assert first.ended_at is None and first.schema_version == RECORD_SCHEMA_VERSION == 7
+    assert first.ended_at is None and first.schema_version == RECORD_SCHEMA_VERSION == 8
     run.finish()
     ended = run.read_run().ended_at
     assert ended

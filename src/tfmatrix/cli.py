@@ -170,12 +170,17 @@ def merge_command(args: Any) -> int:
 
 def scale_command(args: Any) -> int:
     from .history import scale
+    from .records.model import now
 
-    results = scale.run(Path(args.root).resolve(), records=args.records, runs=args.runs)
-    for result in results:
-        print(result.line())
+    root, started = Path(args.root).resolve(), now()
+    results = scale.run(root, records=args.records, runs=args.runs, samples=args.samples)
+    for line in [r.line() for r in results] + scale.ratios(results):
+        print(line)
     if args.json:
         print(f"scale: {scale.write_json(results, Path(args.json))}")
+    folder = scale.write_run(results, Path(args.results).resolve() if args.results else results_root(root), root,
+                             records=args.records, runs=args.runs, started_at=started)
+    print(f"records: {folder} (compare two runs of the same size: python -m tfmatrix compare BASE {folder.name})")
     return 0
 
 
@@ -233,7 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="synthetic records (default %(default)d; a few hundred make a smoke run)")
     s.add_argument("--runs", type=int, default=scale.RUNS, metavar="R",
                    help="runs the report's records are spread over (default %(default)d; compare reads two)")
+    s.add_argument("--samples", type=int, default=scale.SAMPLES, metavar="K",
+                   help="samples of each case (default %(default)d: as many as compare needs for a verdict)")
     s.add_argument("--json", metavar="PATH", help="also write each benchmark's raw samples to this JSON file")
+    s.add_argument("--results", metavar="DIR", default=None,
+                   help="the results folder its run of records goes to (default: results/, or $TFMATRIX_RESULTS)")
     return parser
 
 

@@ -60,14 +60,28 @@ PEAK_RSS = Metric("peak-rss", "peak host RSS", BYTES, LOWER, False)
 GPU_MEMORY = Metric("gpu-memory", "peak GPU memory", BYTES, LOWER, False)
 COLD_START_PHASES = ("import", "load", "first-inference")  # sampled once per cold start (a fresh process)
 SINGLE = (IMPORT, EXPORT, LOAD, FIRST_INFERENCE, LATENCY, PEAK_RSS, GPU_MEMORY)
-FAMILIES = tuple(m.key for m in SINGLE) + ("throughput",)
+#: the phase of one case of tfmatrix's own reporting benchmarks (``nox -s scale``, benchmarks/bench_reporting.py)
+REPORTING = "reporting"
+FAMILIES = tuple(m.key for m in SINGLE) + ("throughput", REPORTING)
 _THROUGHPUT_RE = re.compile(r"^throughput\[b([1-9][0-9]*)\]$")
+#: a reporting case by its asv-style method: ``time_*`` is timed in seconds, ``peakmem_*`` in bytes (asv's prefixes)
+_REPORTING_RE = re.compile(r"^reporting\[((time|peakmem)_[A-Za-z0-9_]+)\]$")
+_REPORTING_UNITS = {"time": SECONDS, "peakmem": BYTES}
 
 
 def throughput(batch: int) -> Metric:
     return Metric(f"throughput[b{batch}]", f"throughput b{batch}", IMAGES_PER_SECOND, HIGHER, True,
                   "workload.latency.min_queries" if batch == 1 else "workload.throughput.min_queries",
                   derived=batch == 1)
+
+
+def reporting(method: str) -> Metric:
+    """One case of the reporting benchmarks, by its method (``time_report``): ``reporting[time_report]``, lower is
+    better; KeyError for a method that is neither ``time_*`` nor ``peakmem_*``."""
+    found = _REPORTING_RE.match(f"{REPORTING}[{method}]")
+    if not found:
+        raise KeyError(method)
+    return Metric(f"{REPORTING}[{method}]", method.replace("_", " "), _REPORTING_UNITS[found.group(2)], LOWER, True)
 
 
 def by_key(key: str) -> Metric:
@@ -78,15 +92,18 @@ def by_key(key: str) -> Metric:
     found = _THROUGHPUT_RE.match(key)
     if found:
         return throughput(int(found.group(1)))
+    found = _REPORTING_RE.match(key)
+    if found:
+        return reporting(found.group(1))
     raise KeyError(key)
 
 
 def check_name(name: str, origin: str) -> str:
     """A metric key or family a user typed (``--metric-threshold``); a one-line error otherwise."""
-    if name in FAMILIES or _THROUGHPUT_RE.match(name):
+    if name in FAMILIES or _THROUGHPUT_RE.match(name) or _REPORTING_RE.match(name):
         return name
-    raise TfmatrixError(f"{origin}: got metric {name!r}; expected one of {', '.join(FAMILIES)} "
-                        "or throughput[bN] for one batch size")
+    raise TfmatrixError(f"{origin}: got metric {name!r}; expected one of {', '.join(FAMILIES)}, "
+                        "throughput[bN] for one batch size or reporting[time_CASE] for one scale case")
 
 
 def measured(phase: PhaseRecord, *, judged: bool = False) -> list[tuple[Metric, list[float]]]:
@@ -110,6 +127,11 @@ def measured(phase: PhaseRecord, *, judged: bool = False) -> list[tuple[Metric, 
     elif kind in ("latency", "throughput") and batch:
         out = [(LATENCY, samples)] if batch == 1 else []
         out.append((throughput(batch), [batch / s for s in samples if s > 0]))
+    elif kind == REPORTING:  # benchmark "ReportScale.time_report": the case is its method
+        try:
+            out = [(reporting(phase.benchmark.rsplit(".", 1)[-1]), samples)]
+        except KeyError:  # a kind of case this catalogue cannot name (a track_*): shown, never measured
+            out = []
     return [(m, xs) for m, xs in out if xs and not (judged and m.derived)]
 
 

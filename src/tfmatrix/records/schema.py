@@ -19,6 +19,9 @@ until it reaches :data:`~tfmatrix.RECORD_SCHEMA_VERSION`, then checked against
 * v6 -> v7: combinations gained the ``pending`` status: cold starts measured, warm phases waiting for the
   interleave session's rounds.  A v6 record written in that state said ``interrupted``, with a reason that
   begins :data:`WAITING_V6`; it becomes ``pending`` (``--resume`` runs it again, as before).
+* v7 -> v8: combinations gained the ``reporting`` phase: one case of tfmatrix's own reporting benchmarks
+  (``nox -s scale``: the report, compare and asv's publish over synthetic records, raw samples); a v7 record
+  is a valid v8 one as it is.
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ MIGRATIONS: dict[tuple[str, int], Callable[[Doc], Doc]] = {
     ("combination", 5): _unchanged,  # v6 adds a failure's ``culprit`` and ``blame``; before, none was judged
     ("run", 6): _unchanged,
     ("combination", 6): _combination_v6_to_v7,  # v7 adds ``pending``; v6 wrote it as ``interrupted``
+    ("run", 7): _unchanged,
+    ("combination", 7): _unchanged,  # v8 adds the ``reporting`` phase (nox -s scale); before, none was recorded
+    ("prediction", 7): _unchanged,
 }
 
 

@@ -55,13 +55,17 @@ def test_scale_runs_each_benchmark_in_a_worker_and_prints_its_figures(tmp_path):
     lines = proc.stdout.splitlines()
     assert [ln.split(" over ")[0] for ln in lines] == [
         "ReportScale.time_report", "ReportScale.peakmem_report", "CompareScale.time_compare",
-        "ReportScale.time_report_warm", "ReportScale.time_report_new_run", "scale: " + str(tmp_path / "scale.json")]
+        "ReportScale.time_report_warm", "ReportScale.time_report_new_run",
+        "CompareScale.time_compare_new_run", "scale: " + str(tmp_path / "scale.json")]
     assert "24 records: 3 runs x 8" in lines[0] and "24 records: 2 runs x 12" in lines[2]
     assert re.search(r": \d+ MiB \(median of 1: \d+MiB\)$", lines[1]), lines[1]
-    assert all(re.search(r": [\d.]+ m?s \(median of 3: ", lines[i]) for i in (0, 2, 3, 4)), lines
+    assert all(re.search(r": [\d.]+ m?s \(median of 3: ", lines[i]) for i in (0, 2, 3, 4, 5)), lines
     doc = json.loads((tmp_path / "scale.json").read_text())
-    assert [len(r["samples"]) for r in doc["results"]] == [3, 1, 3, 3, 3] and doc["cores"] == os.cpu_count()
-    assert not list((tmp_path / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{bench_reporting.SEED}-3x8").glob("2099*"))
+    assert [len(r["samples"]) for r in doc["results"]] == [3, 1, 3, 3, 3, 3] and doc["cores"] == os.cpu_count()
+    history = tmp_path / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{bench_reporting.SEED}-36x1"  # 1.5 x 24 records
+    assert len(run_folders(history)) == 36 and (history / ".tfmatrix-history.sqlite").exists()
+    for tree in ("3x8", "36x1"):
+        assert not list((tmp_path / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{bench_reporting.SEED}-{tree}").glob("2099*"))
     assert (tmp_path / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-{bench_reporting.SEED}-3x8" / ".complete").exists()
 
 
@@ -82,3 +86,8 @@ def test_the_cli_reads_scales_defaults_from_scale():
     args = cli.build_parser().parse_args(["scale"])
     assert (args.records, args.runs) == (scale.RECORDS, scale.RUNS) == (10_000, 100)
     assert bench_reporting.ReportScale.params == ([scale.RECORDS], [scale.RUNS])
+
+
+@pytest.mark.parametrize(("records", "shape"), [(10_000, (365, 41)), (24, (36, 1)), (1, (2, 1))])
+def test_the_new_run_history_is_a_year_of_nightly_runs_at_one_and_a_half_times_the_records(records, shape):
+    assert bench_reporting.history_shape(records) == shape

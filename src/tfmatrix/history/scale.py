@@ -31,7 +31,8 @@ RUNS = 100  # the runs the report's records are spread over, by default
 #: compare's time, then the report with a warm cache and with one new run added to a warm history
 BENCHMARKS = (("ReportScale", "time_report", True), ("ReportScale", "peakmem_report", True),
               ("CompareScale", "time_compare", False), ("ReportScale", "time_report_warm", True),
-              ("ReportScale", "time_report_new_run", True))
+              ("ReportScale", "time_report_new_run", True),
+              ("CompareScale", "time_compare_new_run", False))
 
 
 @dataclass(frozen=True)

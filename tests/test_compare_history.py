@@ -1,5 +1,5 @@
 """compare's run-to-run noise from the history cache: the same comparison with a warm, a stale, a corrupt or no
-cache as from the earlier runs read in full; the two runs themselves read in parallel give the same records."""
+cache as from the earlier runs read in full."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from real_runs import QUIET_A, copy_run, crashed, slowed
 
 from tfmatrix.history import compare
-from tfmatrix.records import runcache, store
+from tfmatrix.records import runcache
 from tfmatrix.records.store import load_run, run_folders
 
 
@@ -87,13 +87,3 @@ def test_no_history_touches_no_cache(results):
     assert compared(results, history=0)["history"] == [run_folders(results)[-3].name]
     assert not (results / runcache.NAME).exists()
 
-
-def test_runs_read_in_worker_processes_are_the_runs_read_here(results, monkeypatch):
-    folders = run_folders(results)[:3]
-    (folders[1] / "tf2.15-cpu.json").write_text("{ truncated")
-    here = [load_run(f) for f in folders]
-    monkeypatch.setattr(store, "PARALLEL_FROM", 1)  # every folder large enough for a worker
-    away = store.load_runs(folders, workers=2)
-    assert [(r.run_id, r.records, r.predictions, r.warnings, r.info) for r in away] == \
-        [(r.run_id, r.records, r.predictions, r.warnings, r.info) for r in here]
-    assert any("tf2.15-cpu.json: not valid JSON" in w for w in away[1].warnings)

@@ -43,7 +43,7 @@ from ..records.prediction import PlatformPrediction
 from ..records.quantity import RATIO, Quantity
 from ..records.runcache import SummaryKey
 from ..records.status import NOT_RUN, WORKING
-from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, load_runs, run_folders
+from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, run_folders
 from ..stats import NOISE_FACTOR, PairedRatio, paired_ratio, run_to_run_noise
 from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric, compare_paired
 
@@ -334,14 +334,14 @@ def earlier_runs(cand: Path, limit: int = DEFAULT_HISTORY) -> list[Path]:
 def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, **kw: Any) -> Comparison:
     """Two run folders; the run-to-run noise from up to ``history`` earlier runs beside the candidate.
 
-    The two runs are read in full (in parallel where they are large, :func:`~tfmatrix.records.store.load_runs`);
-    of the earlier runs only their medians are needed, which the history cache holds (:func:`earlier_medians`)."""
+    The two runs are read in full; of the earlier runs only their medians are needed, which the history cache
+    holds (:func:`earlier_medians`)."""
     for folder in (base, cand):
         if not folder.is_dir():
             raise ResultsError(f"{folder}: no such run folder")
     warnings: list[str] = []
     with gc_paused():  # thousands of records alive: each collection would rescan them all, for no cycle
-        base_run, cand_run = (_readable(run, warnings, predictions=True) for run in load_runs([base, cand]))
+        base_run, cand_run = (_readable(run, warnings, predictions=True) for run in (load_run(base), load_run(cand)))
         base_records, cand_records = base_run.by_id(), cand_run.by_id()
         earlier = [f for f in earlier_runs(cand, history) if f.resolve() != cand.resolve()]
         if base.resolve() not in {f.resolve() for f in earlier}:

@@ -28,7 +28,6 @@ import json
 import os
 import re
 import secrets
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
@@ -142,10 +141,6 @@ def record_paths(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.glob("*.json")) if p.name != "run.json" and not p.name.startswith(".tmp-")]
 
 
-#: a folder with fewer record files than this is read in this process (a worker costs more than it saves)
-PARALLEL_FROM = 500
-
-
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """The cyclic garbage collector off while records are built: they make no cycles, and with thousands of
@@ -157,27 +152,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-def load_runs(folders: list[Path], workers: int | None = None) -> list[Run]:
-    """Several run folders (same order), each read by :func:`load_run`: the first here, the others in worker
-    processes (at most ``workers``, default the cores less this one) while this one reads, where they are large
-    enough for a process to pay for itself (:data:`PARALLEL_FROM` record files)."""
-    workers = min(len(folders) - 1, (workers or os.cpu_count() or 1) - 1)
-    big = [f for f in folders[1:] if _count(f) >= PARALLEL_FROM]
-    if workers < 1 or not big:
-        return [load_run(f) for f in folders]
-    with ProcessPoolExecutor(max_workers=min(workers, len(big))) as pool:
-        away = {f: pool.submit(load_run, f) for f in big}
-        here = {f: load_run(f) for f in folders if f not in away}
-        return [away[f].result() if f in away else here[f] for f in folders]
-
-
-def _count(folder: Path) -> int:
-    try:
-        return sum(1 for e in os.scandir(folder) if e.name.endswith(".json"))
-    except OSError:
-        return 0  # load_run says why
 
 
 def load_run(folder: Path) -> Run:

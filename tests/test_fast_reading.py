@@ -69,9 +69,10 @@ def test_broken_json_is_named_the_same_either_way(tmp_path, readers, content, re
 
 def test_what_only_the_standard_library_reads_still_reads(tmp_path, readers):
     path = tmp_path / "c.json"
-    path.write_text('{"x": NaN, "big": 123456789012345678901234567890}')
+    path.write_text('{"x": NaN, "big": 123456789012345678901234567890, "inf": 1e400, "lone": "\\ud800", "a": 1, "a": 2}')
     doc = store.read_json(path)
-    assert doc["x"] != doc["x"] and doc["big"] == 123456789012345678901234567890
+    assert doc["x"] != doc["x"] and doc["big"] == 123456789012345678901234567890 and doc["inf"] == float("inf")
+    assert doc["lone"] == "\ud800" and doc["a"] == 2
 
 
 @pytest.mark.parametrize("key, value", [("status", "exploded"), ("phases", "none"), ("quick", "yes"),

@@ -7,7 +7,6 @@ these); each class owns its ``to_json``/``from_json``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -124,7 +123,7 @@ class PhaseRecord:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "PhaseRecord":
-        known = _phase_fields()
+        known = field_names(cls)
         kw = {k: v for k, v in doc.items() if k in known}
         kw.update(status=PhaseStatus(doc["status"]), failure=Failure.from_json(doc.get("failure")),
                   samples=list(doc.get("samples") or []))
@@ -133,7 +132,12 @@ class PhaseRecord:
         return phase
 
 
-@functools.lru_cache(maxsize=None)
-def _phase_fields() -> frozenset[str]:
-    """The field names of a phase's record, once (``dataclasses.fields`` per phase was a tenth of a read)."""
-    return frozenset(f.name for f in dataclasses.fields(PhaseRecord))
+_FIELD_NAMES: dict[str, frozenset[str]] = {}
+
+
+def field_names(cls: type) -> frozenset[str]:
+    """A record class's field names, once per class (``dataclasses.fields`` per record read was a tenth of it)."""
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if key not in _FIELD_NAMES:
+        _FIELD_NAMES[key] = frozenset(f.name for f in dataclasses.fields(cls))
+    return _FIELD_NAMES[key]

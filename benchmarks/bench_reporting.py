@@ -7,7 +7,10 @@
   ``time_report_warm`` (the cache is up to date) and ``time_report_new_run`` (one new run, a copy
   of the newest under a new id, added to a warm history: its records are read and each series it
   touches is fitted again);
-* ``CompareScale(records)``: two runs of records/2 combinations each, compared metric by metric.
+* ``CompareScale(records)``: ``time_compare``, two runs of records/2 combinations each, compared metric by
+  metric (no history cache: the two runs are its only history); ``time_compare_new_run``, one new run (a copy
+  of the newest under a new id) compared to the newest of a warm history of 1.5 x records over up to 365 runs
+  (15,000 records at the default: a year of nightly runs), the run-to-run noise from the history cache.
 
 Run with ``nox -s scale`` (each method in a fresh worker process; ``-- --records N --runs R``
 for another size, the defaults are ``tfmatrix.history.scale``'s).  The records
@@ -222,6 +225,31 @@ class CompareScale:
 
         runs = sorted(p for p in self.results.iterdir() if p.is_dir())
         compare.compare_folders(runs[0], runs[1])
+
+    def time_compare_new_run(self, records: int) -> None:
+        from tfmatrix.history import compare
+
+        history = synthetic_tree(*history_shape(records))  # written once (by the untimed warmup call)
+        newest = sorted(p for p in history.iterdir() if p.is_dir() and not p.name.startswith("2099"))[-1]
+        self.added = getattr(self, "added", 0) + 1  # a new id each call: a run the cache has not seen
+        new = history / f"20991231T235959Z-{self.added:06x}"
+        try:
+            shutil.copytree(newest, new)
+            compare.compare_folders(newest, new)
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+
+    time_compare_new_run.warmup = 1  # one untimed call writes the history and fills its cache
+
+
+HISTORY_RUNS = 365  # a year of nightly runs
+
+
+def history_shape(records: int) -> tuple[int, int]:
+    """(runs, records per run) of the history of ``time_compare_new_run``: 1.5 x ``records`` over up to 365 runs."""
+    total = max(2, records * 3 // 2)
+    runs = min(HISTORY_RUNS, total)
+    return runs, max(1, total // runs)
 
 
 class PublishScale:

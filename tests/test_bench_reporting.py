@@ -56,3 +56,8 @@ def test_the_cli_reads_scales_defaults_from_scale():
     args = cli.build_parser().parse_args(["scale"])
     assert (args.records, args.runs) == (scale.RECORDS, scale.RUNS) == (10_000, 100)
     assert bench_reporting.ReportScale.params == ([scale.RECORDS], [scale.RUNS])
+
+
+@pytest.mark.parametrize(("records", "shape"), [(10_000, (365, 41)), (24, (36, 1)), (1, (2, 1))])
+def test_the_new_run_history_is_a_year_of_nightly_runs_at_one_and_a_half_times_the_records(records, shape):
+    assert bench_reporting.history_shape(records) == shape

@@ -38,6 +38,9 @@ def scale_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
     (folder,) = run_folders(tmp / "results")
     tree = tmp / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-20261129-3x8"  # the report's synthetic records
     assert (tree / ".complete").exists() and not list(tree.glob("2099*"))  # the new runs it added are gone
+    history = tmp / f"tfmatrix-scale-v{RECORD_SCHEMA_VERSION}-20261129-36x1"  # compare's new run: 1.5 x 24 records
+    assert len(run_folders(history)) == 36 and (history / ".tfmatrix-history.sqlite").exists()
+    assert not list(history.glob("2099*"))
     return folder, proc.stdout.splitlines()
 
 

@@ -28,6 +28,7 @@ are compared by key the same way: installable -> not installable on a platform i
 from __future__ import annotations
 
 import math
+import sqlite3
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +36,14 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import ResultsError
 from ..records import metrics as catalogue
+from ..records import runcache
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
 from ..records.prediction import PlatformPrediction
 from ..records.quantity import RATIO, Quantity
+from ..records.runcache import SummaryKey
 from ..records.status import NOT_RUN, WORKING
-from ..records.store import RUN_ID_RE, Run, load_run, run_folders
+from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, run_folders
 from ..stats import NOISE_FACTOR, PairedRatio, paired_ratio, run_to_run_noise
 from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric, compare_paired
 
@@ -178,7 +181,11 @@ def readable_run(folder: Path, warnings: list[str] | None = None, *, predictions
     """The run in ``folder``; it must hold combination records (or, with ``predictions``, either kind)."""
     if not folder.is_dir():
         raise ResultsError(f"{folder}: no such run folder")
-    run = load_run(folder)
+    return _readable(load_run(folder), warnings, predictions=predictions)
+
+
+def _readable(run: Run, warnings: list[str] | None, *, predictions: bool) -> Run:
+    folder = run.path
     if warnings is not None:
         warnings.extend(run.warnings)
     if not run.records and not (predictions and run.predictions):
@@ -342,16 +349,50 @@ def earlier_runs(cand: Path, limit: int = DEFAULT_HISTORY) -> list[Path]:
 
 
 def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, **kw: Any) -> Comparison:
-    """Two run folders; the run-to-run noise from up to ``history`` earlier runs beside the candidate."""
+    """Two run folders; the run-to-run noise from up to ``history`` earlier runs beside the candidate.
+
+    The two runs are read in full; of the earlier runs only their medians are needed, which the history cache
+    holds (:func:`earlier_medians`)."""
+    for folder in (base, cand):
+        if not folder.is_dir():
+            raise ResultsError(f"{folder}: no such run folder")
     warnings: list[str] = []
-    base_run, cand_run = readable_run(base, warnings, predictions=True), readable_run(cand, warnings, predictions=True)
-    base_records, cand_records = base_run.by_id(), cand_run.by_id()
-    earlier = [f for f in earlier_runs(cand, history) if f.resolve() != cand.resolve()]
-    if base.resolve() not in {f.resolve() for f in earlier}:
-        earlier.append(base)
-    runs = [(f.name, series(base_records.values()) if f.resolve() == base.resolve() else
-             series(load_run(f).records)) for f in earlier]
-    cmp = compare_runs(base_records, cand_records, base_run=base.name, candidate_run=cand.name, history=runs, **kw)
-    prediction_changes(base_run.predictions, cand_run.predictions, cmp)
+    with gc_paused():  # thousands of records alive: each collection would rescan them all, for no cycle
+        base_run, cand_run = (_readable(run, warnings, predictions=True) for run in (load_run(base), load_run(cand)))
+        base_records, cand_records = base_run.by_id(), cand_run.by_id()
+        earlier = [f for f in earlier_runs(cand, history) if f.resolve() != cand.resolve()]
+        if base.resolve() not in {f.resolve() for f in earlier}:
+            earlier.append(base)
+        others = [f for f in earlier if f.resolve() != base.resolve()]
+        medians = dict(zip([f.name for f in others], earlier_medians(cand.parent, others)))
+        runs = [(f.name, series(base_records.values()) if f.resolve() == base.resolve() else
+                 as_series(medians[f.name])) for f in earlier]
+        cmp = compare_runs(base_records, cand_records, base_run=base.name, candidate_run=cand.name, history=runs,
+                           **kw)
+        prediction_changes(base_run.predictions, cand_run.predictions, cmp)
     cmp.warnings = warnings
     return cmp
+
+
+def earlier_medians(root: Path, folders: list[Path]) -> list[dict[SummaryKey, float]]:
+    """Each folder's median per series (same order), from the history cache of ``root``
+    (:class:`~tfmatrix.records.runcache.Cache`: a folder it does not hold, or holds stale, is read and added);
+    a cache that cannot be opened at all (a read-only results folder) means reading them in full."""
+    if not folders:
+        return []
+    try:
+        with runcache.Cache(root) as cache:
+            return [s.medians for s in cache.summaries(folders)]
+    except (sqlite3.Error, OSError):
+        return [runcache.run_medians(load_run(f).records) for f in folders]
+
+
+def as_series(medians: Mapping[SummaryKey, float]) -> dict[Key, list[float]]:
+    """A run's medians as :func:`series` keys its samples: one sample each, its median (what the noise needs)."""
+    out: dict[Key, list[float]] = {}
+    for (cid, model, key), median in medians.items():
+        try:
+            out[(cid, model, catalogue.by_key(key))] = [median]
+        except KeyError:  # a metric this tfmatrix does not judge: no series to compare
+            continue
+    return out

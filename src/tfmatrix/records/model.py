@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import RECORD_SCHEMA_VERSION, __version__
-from .phase import Failure, Json, PhaseRecord, drop_none
+from .phase import Failure, Json, PhaseRecord, drop_none, field_names
 from .status import Outcome, Status, read_outcome
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class Producer:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "Producer":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = field_names(cls)
         return cls(**{k: v for k, v in doc.items() if k in known})
 
 
@@ -177,7 +177,7 @@ class CombinationInfo:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "CombinationInfo":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = field_names(cls)
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.items() if k in known}
         return cls(**values)
 
@@ -348,5 +348,5 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "RunRecord":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = field_names(cls)
         return cls(**{k: v for k, v in doc.items() if k in known})

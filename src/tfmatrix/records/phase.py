@@ -123,10 +123,21 @@ class PhaseRecord:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "PhaseRecord":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = field_names(cls)
         kw = {k: v for k, v in doc.items() if k in known}
         kw.update(status=PhaseStatus(doc["status"]), failure=Failure.from_json(doc.get("failure")),
                   samples=list(doc.get("samples") or []))
         phase = cls(**kw)
         phase.summary, phase.throughput_ips = doc.get("summary"), doc.get("throughput_ips")  # as recorded
         return phase
+
+
+_FIELD_NAMES: dict[str, frozenset[str]] = {}
+
+
+def field_names(cls: type) -> frozenset[str]:
+    """A record class's field names, once per class (``dataclasses.fields`` per record read was a tenth of it)."""
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if key not in _FIELD_NAMES:
+        _FIELD_NAMES[key] = frozenset(f.name for f in dataclasses.fields(cls))
+    return _FIELD_NAMES[key]

@@ -16,6 +16,7 @@ import synthetic
 from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed
 
 from tfmatrix.history import compare, verdicts
+from tfmatrix.history.markdown import render_markdown
 from tfmatrix.records.model import CombinationRecord
 from tfmatrix.stats import run_to_run_noise
 
@@ -49,7 +50,7 @@ def test_a_real_slowdown_is_a_regression_and_names_the_metric():
     assert throughput.unit == "images/s" and throughput.ratio == pytest.approx(1 / 1.5, rel=0.05)  # fewer images/s
     export = next(c for c in cmp.changes if c.metric.key == "export")
     assert export.verdict == "undecidable (n=1 a side; a verdict needs ≥ 5)" and export.ratio == pytest.approx(1.5)
-    md = compare.render_markdown(cmp)
+    md = render_markdown(cmp)
     assert "regressed" in md and "| latency |" in md and "×1.50" in md  # ratios read ×N.NN everywhere (Quantity)
     assert "| throughput[b4] (higher is better) |" in md and "×0.67" in md
 
@@ -93,7 +94,7 @@ def test_three_against_three_is_undecidable_whatever_the_change():
     assert change.verdict == "undecidable (n=3 a side; a verdict needs ≥ 5)" and change.p_value is None
     assert verdicts.reachable_p(3, 3) == pytest.approx(0.1) and verdicts.reachable_p(5, 5) < 0.01
     assert verdicts.samples_needed(0.01) == 5 and verdicts.samples_needed(0.05) == 4
-    assert "undecidable (n=3 a side; a verdict needs ≥ 5)" in compare.render_markdown(cmp)
+    assert "undecidable (n=3 a side; a verdict needs ≥ 5)" in render_markdown(cmp)
     # the same samples five a side reach a verdict
     base["a"].phases[2].samples += [0.105, 0.115]
     cand["a"].phases[2].samples += [0.305, 0.315]
@@ -109,7 +110,7 @@ def test_status_changes_and_missing_combinations():
     assert verdicts == {"a": "regression", "b": "improvement"}
     assert cmp.only_in_base == ["gone"] and cmp.only_in_candidate == ["new"]
     assert cmp.exit_status == 1
-    md = compare.render_markdown(cmp)
+    md = render_markdown(cmp)
     assert "only in base: gone" in md and "only in candidate: new" in md
 
 
@@ -126,7 +127,7 @@ def test_an_outcome_change_says_why_with_the_failed_sides_evidence_and_culprit()
     assert why == {"a": "keras-mismatch: AttributeError: module 'keras._tf_keras.keras' has no attribute "
                         "'experimental'; culprit: keras 3.15.1",
                    "b": "no-interpreter: nox: session skipped: Python interpreter 3.12 not found"}
-    assert "| **regression** | keras-mismatch: AttributeError" in compare.render_markdown(cmp)
+    assert "| **regression** | keras-mismatch: AttributeError" in render_markdown(cmp)
 
 
 def test_per_metric_threshold_by_family_or_by_key():
@@ -243,12 +244,12 @@ def test_a_change_inside_the_historys_run_to_run_noise_is_not_a_regression():
     base, cand = {"a": record("a", seed=1)}, {"a": record("a", factor=1.3, seed=2)}
     alone = compare.compare_runs(base, cand)
     assert {c.metric.key for c in alone.regressions} == {"latency", "throughput[b4]", "load", "import"}
-    assert {c.noise for c in alone.changes} == {None} and "unknown for" in compare.render_markdown(alone)
+    assert {c.noise for c in alone.changes} == {None} and "unknown for" in render_markdown(alone)
     noisy = compare.compare_runs(base, cand, history=series_of(1.0, 0.8, 1.0, 1.25, 1.0))
     assert noisy.exit_status == 0 and not noisy.regressions
     latency = next(c for c in noisy.changes if c.metric.key == "latency")
     assert latency.verdict == "within-noise" and latency.history == 5 and latency.noise > 0.15
-    md = compare.render_markdown(noisy)
+    md = render_markdown(noisy)
     assert "run-to-run noise: known for every metric, from 5 earlier run(s)" in md
     assert f"| {latency.noise_shown} | within-noise |" in md and latency.noise_shown.endswith("(5 runs)")
 
@@ -301,7 +302,7 @@ def test_rerun_base_judges_interleaved_metrics_on_their_paired_rounds():
     lat = next(c for c in slow.changes if c.metric.key == "latency")
     assert lat.verdict == "regression" and lat.paired.low > 1.15 and lat.p_value is None
     assert {c.metric.key for c in slow.regressions} >= {"latency", "throughput[b4]", "load"}
-    md = compare.render_markdown(slow)
+    md = render_markdown(slow)
     assert "paired: ×1.2" in md and "judged on paired interleaved rounds" in md
 
 
@@ -347,7 +348,7 @@ def test_a_platform_that_stops_installing_is_a_status_regression(new_run, make_p
         "tf2.21-cpu@windows-py3.11", "installable", "no-wheel", "regression")
     assert change.why == f"predicted, not run: {why}; fix: export on Linux"
     assert cmp.only_in_candidate == [run_only.key] and cmp.exit_status == 1
-    md = compare.render_markdown(cmp)
+    md = render_markdown(cmp)
     assert "| tf2.21-cpu@windows-py3.11 | installable | no-wheel | **regression** |" in md
     back = compare.compare_folders(cand.path, base.path)
     assert [c.verdict for c in back.status_changes] == ["improvement"] and back.exit_status == 0

@@ -9,6 +9,7 @@ import pytest
 from real_runs import QUIET_A, copy_run, crashed, slowed
 
 from tfmatrix.history import compare
+from tfmatrix.history.markdown import render_markdown
 from tfmatrix.records import runcache
 from tfmatrix.records.store import load_run, run_folders
 
@@ -17,7 +18,7 @@ def as_data(cmp: compare.Comparison) -> dict:
     """Everything a comparison says, as data, and its markdown."""
     return {"runs": (cmp.base_run, cmp.candidate_run), "changes": [c.to_json() for c in cmp.changes],
             "status": [s.to_json() for s in cmp.status_changes], "only": (cmp.only_in_base, cmp.only_in_candidate),
-            "warnings": cmp.warnings, "history": cmp.history, "markdown": compare.render_markdown(cmp)}
+            "warnings": cmp.warnings, "history": cmp.history, "markdown": render_markdown(cmp)}
 
 
 def read_in_full(base, cand, history: int = compare.DEFAULT_HISTORY) -> compare.Comparison:

@@ -19,6 +19,7 @@ import synthetic
 
 from tfmatrix.errors import TfmatrixError
 from tfmatrix.history import compare, gate
+from tfmatrix.history.markdown import render_markdown
 from tfmatrix.records.model import CombinationRecord
 from tfmatrix.records.store import RunDir, new_run_id
 
@@ -82,7 +83,7 @@ def test_a_slowdown_not_yet_significant_gets_another_round_and_then_a_verdict(tm
     assert load.verdict == "regression" and load.p_value < 0.01 and cmp.exit_status == 1
     assert len(cmp.rounds) == 1 and "5 more cold starts a side (load not-significant); judged on 10 pooled" \
         in cmp.rounds[0]
-    assert "- re-measured: " in compare.render_markdown(cmp)
+    assert "- re-measured: " in render_markdown(cmp)
 
 
 def test_a_spurious_ratio_is_measured_again_and_comes_out_unchanged(tmp_path, rounds):

@@ -70,6 +70,7 @@ def doctor_text(python: str, run_probe: Callable[[str], dict[str, Any]] = probe_
 
 def compare_command(args: Any) -> int:
     from .history import compare
+    from .history.markdown import render_markdown
     from .records.metrics import check_name
 
     root = results_root(Path.cwd())
@@ -115,7 +116,7 @@ def compare_command(args: Any) -> int:
                                       history=args.history)
     for warning in cmp.warnings:
         sys.stderr.write(f"tfmatrix: warning: {warning}\n")
-    text = compare.render_markdown(cmp)
+    text = render_markdown(cmp)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text, encoding="utf-8")

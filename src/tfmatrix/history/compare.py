@@ -40,14 +40,14 @@ from ..records import runcache
 from ..records.metrics import Metric
 from ..records.model import CombinationRecord
 from ..records.prediction import PlatformPrediction
-from ..records.quantity import RATIO, Quantity
 from ..records.runcache import SummaryKey
 from ..records.status import NOT_RUN, WORKING
-from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, run_folders
+from ..records.store import RUN_ID_RE, Run, load_run, load_run_info, paired_slices, run_folders
 from ..stats import NOISE_FACTOR, PairedRatio, paired_ratio, run_to_run_noise
 from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric, compare_paired
 
 DEFAULT_HISTORY = 10  # earlier runs read for the run-to-run noise
+SLICE = 2000  # record files of each run compare_folders holds at a time
 MIN_HISTORY = 3  # runs of a series before its run-to-run noise is known
 
 #: (combination id, model or None, metric): one measured series
@@ -307,40 +307,6 @@ def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, Combi
     return cmp
 
 
-def render_markdown(cmp: Comparison) -> str:
-    """A summary fit for a CI comment."""
-    head = "regressed" if cmp.regressions else "no regression"
-    lines = [f"## tfmatrix compare: {head}", "",
-             f"base `{cmp.base_run}` → candidate `{cmp.candidate_run}`: {len(cmp.regressions)} regression(s), "
-             f"{len(cmp.improvements)} improvement(s), {len(cmp.changes)} metrics compared", ""]
-    if cmp.status_changes:
-        lines += ["| combination | base | candidate | verdict | why |", "|---|---|---|---|---|"]
-        lines += [f"| {s.combination} | {s.base} | {s.candidate} | **{s.verdict}** | {s.why.replace('|', '/')} |"
-                  for s in cmp.status_changes]
-        lines.append("")
-    notable = [c for c in cmp.changes if c.verdict != "unchanged"]
-    if notable:
-        lines += ["| combination | model | metric | base | candidate | ratio | p | run-to-run noise | verdict |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for c in notable:
-            p = f"{c.p_value:.3g}" if c.p_value is not None else "–"
-            verdict = f"**{c.verdict}**" if c.verdict in ("regression", "improvement") else c.verdict
-            lines.append(f"| {c.combination} | {c.model or '–'} | {c.metric.shown} | "
-                         f"{Quantity(c.base_median, c.unit)} | {Quantity(c.cand_median, c.unit)} | "
-                         f"{Quantity(c.ratio, RATIO)} | {p} | "
-                         f"{c.noise_shown} | {verdict} |")
-        lines.append("")
-    for label, ids in (("only in base", cmp.only_in_base), ("only in candidate", cmp.only_in_candidate)):
-        if ids:
-            lines.append(f"- {label}: {', '.join(ids)}")
-    for line in cmp.rounds:
-        lines.append(f"- re-measured: {line}")
-    for warning in cmp.warnings:
-        lines.append(f"- warning: {warning}")
-    lines.append(f"- {cmp.noise_line}")
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def earlier_runs(cand: Path, limit: int = DEFAULT_HISTORY) -> list[Path]:
     """Up to ``limit`` runs of the candidate's results folder older than it, oldest first."""
     if limit <= 0:
@@ -351,25 +317,38 @@ def earlier_runs(cand: Path, limit: int = DEFAULT_HISTORY) -> list[Path]:
 def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, **kw: Any) -> Comparison:
     """Two run folders; the run-to-run noise from up to ``history`` earlier runs beside the candidate.
 
-    The two runs are read in full; of the earlier runs only their medians are needed, which the history cache
-    holds (:func:`earlier_medians`)."""
+    The two runs are read and compared :data:`SLICE` record files at a time (memory bounded by a slice, not by the
+    runs); of the earlier runs only their medians are needed, which the history cache holds (:func:`earlier_medians`)."""
     for folder in (base, cand):
         if not folder.is_dir():
             raise ResultsError(f"{folder}: no such run folder")
     warnings: list[str] = []
-    with gc_paused():  # thousands of records alive: each collection would rescan them all, for no cycle
-        base_run, cand_run = (_readable(run, warnings, predictions=True) for run in (load_run(base), load_run(cand)))
-        base_records, cand_records = base_run.by_id(), cand_run.by_id()
-        earlier = [f for f in earlier_runs(cand, history) if f.resolve() != cand.resolve()]
-        if base.resolve() not in {f.resolve() for f in earlier}:
-            earlier.append(base)
-        others = [f for f in earlier if f.resolve() != base.resolve()]
-        medians = dict(zip([f.name for f in others], earlier_medians(cand.parent, others)))
-        runs = [(f.name, series(base_records.values()) if f.resolve() == base.resolve() else
-                 as_series(medians[f.name])) for f in earlier]
-        cmp = compare_runs(base_records, cand_records, base_run=base.name, candidate_run=cand.name, history=runs,
-                           **kw)
-        prediction_changes(base_run.predictions, cand_run.predictions, cmp)
+    runs = [load_run_info(f) for f in (base, cand)]
+    for run in runs:
+        warnings += run.warnings
+    earlier = [f for f in earlier_runs(cand, history) if f.resolve() != cand.resolve()]
+    if base.resolve() not in {f.resolve() for f in earlier}:
+        earlier.append(base)
+    others = [f for f in earlier if f.resolve() != base.resolve()]
+    medians = dict(zip([f.name for f in others], earlier_medians(cand.parent, others)))
+    noise = {f.name: as_series(medians[f.name]) for f in others}
+    cmp = Comparison(base.name, cand.name, history=[f.name for f in earlier])
+    seen = {base.name: 0, cand.name: 0}
+    for b, c in paired_slices(base, cand, SLICE, warnings):
+        seen[base.name] += len(b)
+        seen[cand.name] += len(c)
+        part = compare_runs(b, c, base_run=base.name, candidate_run=cand.name, **kw,
+                            history=[(f.name, series(b.values()) if f.resolve() == base.resolve() else noise[f.name])
+                                     for f in earlier])
+        cmp.changes += part.changes
+        cmp.status_changes += part.status_changes
+        cmp.only_in_base += part.only_in_base
+        cmp.only_in_candidate += part.only_in_candidate
+        warnings += part.warnings
+    for run in runs:
+        if not seen[run.run_id] and not run.predictions:
+            raise ResultsError(f"{run.path}: holds no readable combination records or predictions")
+    prediction_changes(runs[0].predictions, runs[1].predictions, cmp)
     cmp.warnings = warnings
     return cmp
 

@@ -30,7 +30,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from ..atomic import write_json_atomic, write_json_new
 from ..errors import ResultsError
@@ -161,16 +161,7 @@ def load_run(folder: Path) -> Run:
 
 
 def _load_run(folder: Path) -> Run:
-    run = Run(folder.name, folder, None)
-    if (folder / "run.json").exists():
-        try:
-            info = load(folder / "run.json")
-        except BadRecord as exc:
-            run.warnings.append(f"skipped: {exc}")
-        else:
-            run.info = info if isinstance(info, RunRecord) else None
-    else:
-        run.warnings.append(f"{folder / 'run.json'}: missing; the run's host and commit are unknown")
+    run = _with_info(Run(folder.name, folder, None))
     run.records = _of_kind(folder, CombinationRecord, "combination records", run.warnings)
     run.predictions = _of_kind(folder / PREDICTIONS, PlatformPrediction, "predictions", run.warnings)
     if not run.records and not run.predictions:
@@ -178,10 +169,36 @@ def _load_run(folder: Path) -> Run:
     return run
 
 
-def _of_kind(folder: Path, kind: type[T], what: str, warnings: list[str]) -> list[T]:
-    """The readable records of one kind in ``folder``; each other one left out with a warning."""
+def load_run_info(folder: Path) -> Run:
+    """A run folder's run record and predictions, its combination records left out (:func:`paired_slices` reads
+    them a slice at a time)."""
+    run = _with_info(Run(folder.name, folder, None))
+    run.predictions = _of_kind(folder / PREDICTIONS, PlatformPrediction, "predictions", run.warnings)
+    return run
+
+
+def _with_info(run: Run) -> Run:
+    """``run`` with its run record read (None where missing or unusable, with a warning)."""
+    path = run.path / "run.json"
+    if path.exists():
+        try:
+            info = load(path)
+        except BadRecord as exc:
+            run.warnings.append(f"skipped: {exc}")
+        else:
+            run.info = info if isinstance(info, RunRecord) else None
+    else:
+        run.warnings.append(f"{path}: missing; the run's host and commit are unknown")
+    return run
+
+
+def _of_kind(folder: Path, kind: type[T], what: str, warnings: list[str], names: Iterable[str] | None = None
+             ) -> list[T]:
+    """The readable records of one kind in ``folder`` (only those files ``names`` names, where given); each other
+    one left out with a warning."""
     out: list[T] = []
-    for p in record_paths(folder):
+    paths = record_paths(folder) if names is None else [folder / n for n in names if (folder / n).is_file()]
+    for p in paths:
         try:
             doc = load(p)
         except BadRecord as exc:
@@ -192,6 +209,18 @@ def _of_kind(folder: Path, kind: type[T], what: str, warnings: list[str]) -> lis
             continue
         out.append(doc)
     return out
+
+
+def paired_slices(base: Path, cand: Path, size: int, warnings: list[str]
+                  ) -> Iterator[tuple[dict[str, CombinationRecord], dict[str, CombinationRecord]]]:
+    """The combination records of two run folders by id, ``size`` record files at a time, a file of the same name
+    in both folders in the same slice: what compares two large runs holds is one slice, never two whole runs."""
+    names = sorted({p.name for p in record_paths(base)} | {p.name for p in record_paths(cand)})
+    for i in range(0, len(names), size):
+        with gc_paused():
+            b, c = ({r.id: r for r in _of_kind(folder, CombinationRecord, "combination records", warnings,
+                                               names[i:i + size])} for folder in (base, cand))
+        yield b, c
 
 
 def run_folders(root: Path) -> list[Path]:

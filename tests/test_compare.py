@@ -274,6 +274,21 @@ def test_compare_folders_reads_the_noise_from_the_runs_before_the_candidate(tmp_
     assert none.history == [runs[-1].name] and none.regressions  # the base alone: noise unknown
 
 
+def test_compare_folders_gives_the_same_comparison_one_record_file_at_a_time(tmp_path, monkeypatch):
+    root = tmp_path / "results"
+    runs = [copy_run(QUIET_A, root, f"20261201T00000{i}Z-00000{i}", slowed(f)) for i, f in
+            enumerate([1.0, 1.3, 1.0, 1.3])]
+    cand = copy_run(QUIET_B, root, "20261201T000009Z-000009", slowed(1.3))
+    (cand / "tf2.20-cpu.json").rename(cand / "tf2.20-cpu.json.away")  # in the base only
+    whole = compare.compare_folders(runs[-1], cand)
+    monkeypatch.setattr(compare, "SLICE", 1)
+    sliced = compare.compare_folders(runs[-1], cand)
+    assert [c.to_json() for c in sliced.changes] == [c.to_json() for c in whole.changes] and whole.changes
+    assert sliced.only_in_base == whole.only_in_base == ["tf2.20-cpu"]
+    assert (sliced.history, sliced.warnings, sliced.status_changes) == (whole.history, whole.warnings,
+                                                                         whole.status_changes)
+
+
 # --------------------------------------------------------------------------- --rerun-base: two combinations, one run
 
 

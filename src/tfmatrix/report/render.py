@@ -24,6 +24,7 @@ from ..records.quantity import Quantity
 from ..records.runcache import Cache, RunSummary
 from ..records.store import RUN_ID_RE, check_run_id, load_run, now, run_folders
 from . import compare_page, index, view
+from .drawing import Drawing
 
 
 def environment() -> jinja2.Environment:
@@ -94,17 +95,19 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     elif not RUN_ID_RE.match(run_id) or not (results_root / run_id).is_dir():
         raise ResultsError(f"report: got run id {run_id!r}; expected one of the runs under {results_root}")
     generated_at = generated_at or now()
-    with Cache(results_root) as cache:
-        runs = cache.summaries(folders)
-        cps = change_points(runs, cache) if change_points else []
-    from ..fixing.state import verified, verified_line
+    with Drawing(plots, results_root / run_id) as drawing:  # the figures, drawn beside the history
+        with Cache(results_root) as cache:
+            runs = cache.summaries(folders)
+            cps = change_points(runs, cache) if change_points else []
+        from ..fixing.state import verified, verified_line
 
-    run = load_run(results_root / run_id)
-    here = report_dir(reports_root, run_id)  # the latest copy sits as deep: the same links work there
-    fixes = {cid: (verified_line(s), os.path.relpath(run.path / "fixes" / f"{cid}.json", here))
-             for cid, s in verified(run.path).items()}
-    page = view.build_run_page(run, generated_at=generated_at, baseline=baseline, plots=plots,
-                               change_points=[c for c in cps if c.run_id == run_id], fixes=fixes)
+        run = load_run(results_root / run_id)
+        here = report_dir(reports_root, run_id)  # the latest copy sits as deep: the same links work there
+        fixes = {cid: (verified_line(s), os.path.relpath(run.path / "fixes" / f"{cid}.json", here))
+                 for cid, s in verified(run.path).items()}
+        page = view.build_run_page(run, generated_at=generated_at, baseline=baseline,
+                                   plots=drawing.plots if plots else None,
+                                   change_points=[c for c in cps if c.run_id == run_id], fixes=fixes)
     html = render("run.html.j2", page=page, generated_at=generated_at)
     out = report_dir(reports_root, run_id) / "index.html"
     write_text_atomic(out, html)

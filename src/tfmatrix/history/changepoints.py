@@ -111,6 +111,7 @@ def for_summaries(runs: Sequence[RunSummary], cache: Cache | None = None,
     keys = sorted(series, key=lambda k: (k[0], k[1] or "", k[2]))
     steps: dict[tuple[str, str | None, str], list[tuple[int, int]]] = {}
     stale: list[tuple[tuple[str, str | None, str], str, str]] = []
+    keys = [k for k in keys if not within(series[k], threshold)]
     for key in keys:
         name = json.dumps(list(key))
         # asv fits the runs that have a value (a gap is skipped), so a run that lacks this series leaves it as is
@@ -130,6 +131,14 @@ def for_summaries(runs: Sequence[RunSummary], cache: Cache | None = None,
     for key in keys:
         out += _series_change_points((key[0], key[1], by_key(key[2])), run_ids, series[key], threshold, steps[key])
     return out
+
+
+def within(values: Sequence[float | None], threshold: float) -> bool:
+    """Do all the values lie within ``threshold`` of each other (and above 0)?  Then no change point can be
+    found, whatever the fit: two levels must differ by more than the threshold, and a level's value is the median
+    of some of these values, so between their least and their greatest.  Such a series is not fitted."""
+    present = [v for v in values if v is not None]
+    return bool(present) and min(present) > 0 and max(present) <= threshold * min(present)
 
 
 #: fewer series than this are fitted in this process (a pool's start costs more than it saves)

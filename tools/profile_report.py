@@ -8,7 +8,7 @@ REPEATS (3) timed calls runs in this one process, as the scale worker runs them;
 the synthetic tree is ``bench_reporting.synthetic_tree``'s (under ``$TMPDIR``).
 Printed: each call's wall seconds, its CPU seconds (this process and the child
 processes it waited for: the report's readers, fitters and drawer), and the peak
-resident memory of the whole process tree summed (sampled from /proc every 20 ms),
+memory of the whole process tree summed, RSS and PSS (sampled from /proc every 50 ms),
 so a figure taken on a busy machine can be told from a slow report: the CPU
 seconds barely move with the load, the wall seconds do.  ``--src DIR``: time
 another checkout's report (DIR holds src/ and benchmarks/), for a before/after.
@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) bytes of ``pid`` and all its descendants, summed.  RSS counts a page shared by forked processes
+    once per process (an over-count: the readers and fitters are forks); PSS splits it among them."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -36,16 +37,18 @@ def tree_rss(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    todo, total = [pid], 0
+    todo, rss, pss = [pid], 0, 0
     while todo:
         p = todo.pop()
         todo += children.get(p, [])
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line and not line.startswith("0"))
+            rss += int(fields["Rss"].split()[0]) * 1024
+            pss += int(fields["Pss"].split()[0]) * 1024
+        except (OSError, KeyError, IndexError, ValueError):
             pass
-    return total
+    return rss, pss
 
 
 def cpu_seconds() -> float:
@@ -66,27 +69,30 @@ def main(argv: list[str]) -> int:
     call = {"cold": scale.time_report, "warm": scale.time_report_warm, "new": scale.time_report_new_run}[case]
     if case != "cold":
         call(runs * per_run, runs)
-    peak, done = [0], threading.Event()
+    peak, spent, done = [0, 0], [0.0], threading.Event()
 
-    def sample() -> None:
-        while not done.wait(0.02):
-            peak[0] = max(peak[0], tree_rss(os.getpid()))
+    def sample() -> None:  # its own CPU time is taken off the report's
+        while not done.wait(0.05):
+            rss, pss = tree_memory(os.getpid())
+            peak[:] = [max(peak[0], rss), max(peak[1], pss)]
+            spent[0] = time.thread_time()
 
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
     walls, cpus = [], []
     for _ in range(repeats):
-        c, t = cpu_seconds(), time.perf_counter()
+        c, t, s = cpu_seconds(), time.perf_counter(), spent[0]
         call(runs * per_run, runs)
         walls.append(time.perf_counter() - t)
-        cpus.append(cpu_seconds() - c)
+        cpus.append(cpu_seconds() - c - (spent[0] - s))
     done.set()
     watcher.join()
     scale.teardown(runs * per_run, runs)
     load = open("/proc/loadavg").read().split()[0]
     print(f"{src.name} {case} {runs}x{per_run}: wall median {statistics.median(walls):.2f} s "
           f"({', '.join(f'{w:.2f}' for w in walls)}); CPU median {statistics.median(cpus):.2f} s "
-          f"({', '.join(f'{c:.2f}' for c in cpus)}); peak tree RSS {peak[0] / 2**20:.0f} MiB; load {load}")
+          f"({', '.join(f'{c:.2f}' for c in cpus)}); peak tree RSS {peak[0] / 2**20:.0f} MiB, "
+          f"PSS {peak[1] / 2**20:.0f} MiB; load {load}")
     return 0
 
 

@@ -95,10 +95,17 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     elif not RUN_ID_RE.match(run_id) or not (results_root / run_id).is_dir():
         raise ResultsError(f"report: got run id {run_id!r}; expected one of the runs under {results_root}")
     generated_at = generated_at or now()
-    with Drawing(plots, results_root / run_id) as drawing:  # the figures, drawn beside the history
-        with Cache(results_root) as cache:
-            runs = cache.summaries(folders)
+    with Cache(results_root) as cache:
+        runs = cache.summaries(folders)
+        # the figures, drawn beside the change points' fits (not beside the readers: at 100k records the readers,
+        # each holding a run of 1,000 records, and a drawer holding another took the report past 1 GiB)
+        drawing = Drawing(plots, results_root / run_id)
+        try:
             cps = change_points(runs, cache) if change_points else []
+        except BaseException:
+            drawing.close()
+            raise
+    with drawing:
         from ..fixing.state import verified, verified_line
 
         run = load_run(results_root / run_id)

@@ -157,7 +157,7 @@ def fit_all(many: list[list[float | None]]) -> list[list[tuple[int, int]]]:
     if workers <= 1:
         return [fit(v) for v in many]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fit, many, chunksize=max(1, len(many) // (4 * workers))))
+        return list(pool.map(fit, many, chunksize=max(1, len(many) // (16 * workers))))  # small chunks: even ends
 
 
 def _cached_steps(state: tuple[str, str] | None, sig: str, at: Mapping[str, int]) -> list[tuple[int, int]] | None:

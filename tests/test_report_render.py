@@ -188,3 +188,19 @@ def test_a_verified_fix_is_shown_and_linked_from_both_report_pages(tmp_path):
         assert "numpy 2.4.6 → &gt;=1.23.5,&lt;2.0.0 (tensorflow 2.15.1 requires it), proven by run " in html
         href = re.search(r'class="verified-fix">[^<]*\(<a href="([^"]+)"', html).group(1)
         assert (page.parent / href).resolve() == saved.resolve()
+
+
+def test_a_long_run_plots_its_worst_combinations_and_says_so(tree, monkeypatch):
+    results, _ = tree
+    frame = data.metrics_frame(load_run(results / WITH_WEIGHTS).records)
+    drawn = {p.title.split(" (")[0]: p for p in plots.draw_all(frame)}
+    monkeypatch.setattr(plots, "MAX_ROWS", 1)
+    capped = {p.title.split(" (")[0]: p for p in plots.draw_all(frame)}
+    assert capped.keys() == drawn.keys()
+    n = frame["combination_id"].nunique()
+    assert capped["Peak memory"].title == f"Peak memory (the 1 slowest of {n}; the tables have every one)"
+    assert "(the 1 lowest of" in capped["Throughput vs batch size"].title
+    mem = frame[frame.metric == "peak-rss"]
+    worst, best = mem.loc[mem["median"].idxmax(), "combination_id"], mem.loc[mem["median"].idxmin(), "combination_id"]
+    svg = base64.b64decode(capped["Peak memory"].data_uri.split(",", 1)[1])
+    assert worst.encode() in svg and best.encode() not in svg

@@ -123,8 +123,21 @@ def test_a_new_run_refits_only_the_series_it_touches(history, monkeypatch):
     add_run(history, 12, 7.5, random.Random(1), combos=("tf2.20-cpu",))
     with runcache.Cache(history) as cache:
         points = changepoints.for_summaries(cache.summaries(run_folders(history)), cache)
-    assert fitted == [13, 13]  # tf2.20-cpu's load and latency; a gap leaves tf2.15-cpu's series as they were
+    # tf2.20-cpu's load; its latency stays within 1.10x (changepoints.within: no change point is possible, so it
+    # is never fitted), and a gap leaves tf2.15-cpu's series as they were
+    assert fitted == [13]
     assert points == changepoints.change_points_for(history)
+
+
+def test_a_series_within_the_threshold_is_not_fitted_and_has_no_change_point(monkeypatch):
+    runs = [runcache.RunSummary(f"2026010{i}T000000Z-{i:06x}", "?", "?", "?", {}, 0,
+                                medians={("c", "m", "load"): v}) for i, v in enumerate([1.0, 1.0, 1.099, 1.099] * 2)]
+    fitted: list[int] = []
+    real = changepoints.detect_steps
+    monkeypatch.setattr(changepoints, "detect_steps", lambda values: fitted.append(len(values)) or real(values))
+    assert changepoints.for_summaries(runs) == [] and fitted == []
+    runs[-1].medians[("c", "m", "load")] = runs[-2].medians[("c", "m", "load")] = 1.2  # now beyond 1.10x: fitted
+    assert len(changepoints.for_summaries(runs)) == 1 and fitted == [8]
 
 
 def test_folders_are_read_in_parallel_with_the_same_result(history):

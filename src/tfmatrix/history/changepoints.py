@@ -42,14 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from asv.step_detect import detect_steps
-
 from ..records.metrics import Metric, by_key
 from ..records.model import CombinationRecord
 from ..records.runcache import Cache, RunSummary
 from ..records.store import load_run, run_folders
 from ..stats import beyond_noise, run_to_run_noise
 from . import compare
+from .potts import detect_steps
 
 #: (combination id, model or None, metric)
 Key = compare.Key
@@ -112,6 +111,7 @@ def for_summaries(runs: Sequence[RunSummary], cache: Cache | None = None,
     keys = sorted(series, key=lambda k: (k[0], k[1] or "", k[2]))
     steps: dict[tuple[str, str | None, str], list[tuple[int, int]]] = {}
     stale: list[tuple[tuple[str, str | None, str], str, str]] = []
+    keys = [k for k in keys if not within(series[k], threshold)]
     for key in keys:
         name = json.dumps(list(key))
         # asv fits the runs that have a value (a gap is skipped), so a run that lacks this series leaves it as is
@@ -133,13 +133,22 @@ def for_summaries(runs: Sequence[RunSummary], cache: Cache | None = None,
     return out
 
 
+def within(values: Sequence[float | None], threshold: float) -> bool:
+    """Do all the values lie within ``threshold`` of each other (and above 0)?  Then no change point can be
+    found, whatever the fit: two levels must differ by more than the threshold, and a level's value is the median
+    of some of these values, so between their least and their greatest.  Such a series is not fitted."""
+    present = [v for v in values if v is not None]
+    return bool(present) and min(present) > 0 and max(present) <= threshold * min(present)
+
+
 #: fewer series than this are fitted in this process (a pool's start costs more than it saves)
 PARALLEL_FROM = 64
 
 
 def fit(values: list[float | None]) -> list[tuple[int, int]]:
-    """asv's fitted levels of one series, as (first, past-the-last) run indices."""
-    return [(left, right) for left, right, *_ in detect_steps(values)]
+    """asv's fitted levels of one series, as (first, past-the-last) run indices (:mod:`.potts`: asv's own
+    ``detect_steps``, the same levels with its hot loop in numpy)."""
+    return detect_steps(values)
 
 
 def fit_all(many: list[list[float | None]]) -> list[list[tuple[int, int]]]:
@@ -148,7 +157,7 @@ def fit_all(many: list[list[float | None]]) -> list[list[tuple[int, int]]]:
     if workers <= 1:
         return [fit(v) for v in many]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fit, many, chunksize=max(1, len(many) // (4 * workers))))
+        return list(pool.map(fit, many, chunksize=max(1, len(many) // (16 * workers))))  # small chunks: even ends
 
 
 def _cached_steps(state: tuple[str, str] | None, sig: str, at: Mapping[str, int]) -> list[tuple[int, int]] | None:

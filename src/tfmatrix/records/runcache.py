@@ -215,4 +215,6 @@ def read_all(folders: list[Path], workers: int | None = None) -> list[RunSummary
     if workers <= 1:
         return [read_summary(f) for f in folders]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read_summary, folders, chunksize=max(1, len(folders) // (4 * workers))))
+        # one folder a task: a folder is seconds of work at 1,000 records, and chunks of 12 (a quarter of each
+        # worker's share) left one core idle for the last chunk, ~5 s at 100k records
+        return list(pool.map(read_summary, folders, chunksize=1))

@@ -21,6 +21,9 @@ from .view import Plot
 ROW_HEIGHT = 0.32  # inches per bar row
 WIDTH = 7.5
 MAX_LEGEND = 16
+#: combinations a figure draws at most: beyond that (a run of 1,000 combinations) it draws the worst ones and says
+#: so in its title; a 1,000-row bar chart is 320 inches tall, unreadable, and took ~20 s of the report (2026-12-07)
+MAX_ROWS = 100
 
 
 def _pyplot():  # -> matplotlib.pyplot, headless and styled
@@ -60,10 +63,22 @@ def _errors(sub: pd.DataFrame, scale: Scale) -> list[list[float]]:
     return [[scale.of(x) for x in med - lo], [scale.of(x) for x in hi - med]]
 
 
+def _worst(sub: pd.DataFrame, several_models: bool, higher_is_worse: bool = True) -> tuple[pd.DataFrame, str]:
+    """At most :data:`MAX_ROWS` combinations of ``sub``: those whose medians add up worst; and the title's note."""
+    labels = sub.apply(lambda r: _label(r, several_models), axis=1)
+    totals = sub["median"].astype(float).groupby(labels, sort=False).sum()
+    if len(totals) <= MAX_ROWS:
+        return sub, ""
+    keep = set((totals.nlargest if higher_is_worse else totals.nsmallest)(MAX_ROWS).index)
+    word = "slowest" if higher_is_worse else "lowest"
+    return sub[labels.isin(keep)], f" (the {MAX_ROWS} {word} of {len(totals)}; the tables have every one)"
+
+
 def plot_phase_times(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     sub = frame[frame.metric.isin(["load", "first-inference"])]
     if sub.empty:
         return None
+    sub, note = _worst(sub, several_models)
     labels = list(dict.fromkeys(_label(r, several_models) for r in sub.to_dict("records")))
     fig, ax = _figure(len(labels))
     height = 0.38
@@ -77,7 +92,7 @@ def plot_phase_times(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     ax.invert_yaxis()
     ax.set_xlabel(scale.label("median time") + "; bars: 99% CI, or min–max below 8 samples")
     fig.legend(loc="outside upper right", ncols=2, frameon=False)
-    return Plot("Load and first-inference time", "Bar chart of cold load and first-inference seconds per combination",
+    return Plot("Load and first-inference time" + note, "Bar chart of cold load and first-inference seconds per combination",
                 _svg_uri(fig))
 
 
@@ -85,19 +100,21 @@ def plot_latency(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     sub = frame[frame.metric == "latency"]
     if sub.empty:
         return None
+    sub, note = _worst(sub, several_models)
     fig, ax = _figure(len(sub))
     scale = axis_scale(SECONDS, (x for xs in sub["samples"] for x in xs))
     ax.boxplot([[scale.of(x) for x in xs] for xs in sub["samples"]], orientation="horizontal", widths=0.6,
                tick_labels=[_label(r, several_models) for r in sub.to_dict("records")], showfliers=True)
     ax.invert_yaxis()
     ax.set_xlabel(scale.label("latency per call, batch 1") + "; box: quartiles, whiskers: 1.5 IQR")
-    return Plot("Latency distribution (batch 1)", "Box plot of batch-1 latency samples per combination", _svg_uri(fig))
+    return Plot("Latency distribution (batch 1)" + note, "Box plot of batch-1 latency samples per combination", _svg_uri(fig))
 
 
 def plot_throughput(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     sub = frame[frame.metric.str.startswith("throughput[")]
     if sub.empty:
         return None
+    sub, note = _worst(sub, several_models, higher_is_worse=False)
     fig, ax = _figure(6)
     scale = axis_scale(IMAGES_PER_SECOND, sub["median"])
     groups = sub.groupby(sub.apply(lambda r: _label(r, several_models), axis=1), sort=False)
@@ -110,7 +127,7 @@ def plot_throughput(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     ax.set_xticks(sorted(sub["batch"].unique()))
     if groups.ngroups <= MAX_LEGEND:  # beyond that a legend hides the plot; the table has the numbers
         fig.legend(loc="outside right upper", fontsize=7, frameon=False)
-    return Plot("Throughput vs batch size", "Line chart of images per second against batch size per combination",
+    return Plot("Throughput vs batch size" + note, "Line chart of images per second against batch size per combination",
                 _svg_uri(fig))
 
 
@@ -118,6 +135,7 @@ def plot_memory(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     sub = frame[frame.metric == "peak-rss"]
     if sub.empty:
         return None
+    sub, note = _worst(sub, several_models)
     fig, ax = _figure(len(sub))
     scale = axis_scale(BYTES, sub["median"])
     ax.barh([_label(r, several_models) for r in sub.to_dict("records")], [scale.of(x) for x in sub["median"]],
@@ -126,7 +144,7 @@ def plot_memory(frame: pd.DataFrame, several_models: bool) -> Plot | None:
     models = sub["model"].notna()  # an --import-only record's peak is its import's
     what = "load + inference" if models.all() else "import" if not models.any() else "load + inference, or import alone"
     ax.set_xlabel(scale.label(f"peak host RSS of {what}"))
-    return Plot("Peak memory", "Bar chart of peak resident memory per combination", _svg_uri(fig))
+    return Plot("Peak memory" + note, "Bar chart of peak resident memory per combination", _svg_uri(fig))
 
 
 PLOTTERS: tuple[Callable[[pd.DataFrame, bool], Plot | None], ...] = (

@@ -24,6 +24,7 @@ from ..records.quantity import Quantity
 from ..records.runcache import Cache, RunSummary
 from ..records.store import RUN_ID_RE, check_run_id, load_run, now, run_folders
 from . import compare_page, index, view
+from .drawing import Drawing
 
 
 def environment() -> jinja2.Environment:
@@ -96,15 +97,24 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
     generated_at = generated_at or now()
     with Cache(results_root) as cache:
         runs = cache.summaries(folders)
-        cps = change_points(runs, cache) if change_points else []
-    from ..fixing.state import verified, verified_line
+        # the figures, drawn beside the change points' fits (not beside the readers: at 100k records the readers,
+        # each holding a run of 1,000 records, and a drawer holding another took the report past 1 GiB)
+        drawing = Drawing(plots, results_root / run_id)
+        try:
+            cps = change_points(runs, cache) if change_points else []
+        except BaseException:
+            drawing.close()
+            raise
+    with drawing:
+        from ..fixing.state import verified, verified_line
 
-    run = load_run(results_root / run_id)
-    here = report_dir(reports_root, run_id)  # the latest copy sits as deep: the same links work there
-    fixes = {cid: (verified_line(s), os.path.relpath(run.path / "fixes" / f"{cid}.json", here))
-             for cid, s in verified(run.path).items()}
-    page = view.build_run_page(run, generated_at=generated_at, baseline=baseline, plots=plots,
-                               change_points=[c for c in cps if c.run_id == run_id], fixes=fixes)
+        run = load_run(results_root / run_id)
+        here = report_dir(reports_root, run_id)  # the latest copy sits as deep: the same links work there
+        fixes = {cid: (verified_line(s), os.path.relpath(run.path / "fixes" / f"{cid}.json", here))
+                 for cid, s in verified(run.path).items()}
+        page = view.build_run_page(run, generated_at=generated_at, baseline=baseline,
+                                   plots=drawing.plots if plots else None,
+                                   change_points=[c for c in cps if c.run_id == run_id], fixes=fixes)
     html = render("run.html.j2", page=page, generated_at=generated_at)
     out = report_dir(reports_root, run_id) / "index.html"
     write_text_atomic(out, html)

@@ -42,13 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from asv.step_detect import detect_steps
+
 from ..records.metrics import Metric, by_key
 from ..records.model import CombinationRecord
 from ..records.runcache import Cache, RunSummary
 from ..records.store import load_run, run_folders
 from ..stats import beyond_noise, run_to_run_noise
 from . import compare
-from .potts import detect_steps
 
 #: (combination id, model or None, metric)
 Key = compare.Key
@@ -146,9 +147,8 @@ PARALLEL_FROM = 64
 
 
 def fit(values: list[float | None]) -> list[tuple[int, int]]:
-    """asv's fitted levels of one series, as (first, past-the-last) run indices (:mod:`.potts`: asv's own
-    ``detect_steps``, the same levels with its hot loop in numpy)."""
-    return detect_steps(values)
+    """asv's fitted levels of one series, as (first, past-the-last) run indices."""
+    return [(left, right) for left, right, *_ in detect_steps(values)]
 
 
 def fit_all(many: list[list[float | None]]) -> list[list[tuple[int, int]]]:

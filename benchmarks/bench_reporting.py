@@ -157,14 +157,18 @@ def publishable_tree(runs: int, per_run: int, seed: int = SEED) -> Path:
     return root
 
 
-class ReportScale:
-    """The report over ``records`` records: ``runs`` runs of records/runs combinations each (100 x 100)."""
+class Sized:
+    """asv's parameters of a case over ``records`` records in ``runs`` runs, and how each is sampled."""
 
     params = ([RECORDS], [RUNS])
     param_names = ["records", "runs"]
     min_queries = 3
     min_seconds = 0.0
     timeout = 900
+
+
+class ReportScale(Sized):
+    """The report over ``records`` records: ``runs`` runs of records/runs combinations each (100 x 100)."""
 
     def setup(self, records: int, runs: int) -> None:
         self.results = synthetic_tree(runs, max(1, records // runs))
@@ -252,19 +256,13 @@ def history_shape(records: int) -> tuple[int, int]:
     return runs, max(1, total // runs)
 
 
-class PublishScale:
+class PublishScale(Sized):
     """asv's publish step beside tfmatrix's report with the index, over the same records (``runs`` runs of
     records/runs): ``time_publish`` runs ``python -m tfmatrix publish`` (the records in asv's results format, then
     the real ``asv publish``; what ``nox -s publish`` runs), ``time_report`` runs ``python -m tfmatrix report`` cold
     (no history cache: the newest run's page, its plots, the index of every run, change points).  Each sample is one
     fresh process of the command, in the suite folder of :func:`publishable_tree`; ``nox -s scale`` prints
     report/publish."""
-
-    params = ([RECORDS], [RUNS])
-    param_names = ["records", "runs"]
-    min_queries = 3
-    min_seconds = 0.0
-    timeout = 900
 
     def setup(self, records: int, runs: int) -> None:
         self.suite = publishable_tree(runs, max(1, records // runs))

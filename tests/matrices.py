@@ -166,3 +166,20 @@ m = Detector()
 tf.saved_model.save(m, sys.argv[1], signatures={"serving_default": m.detect})
 """
 
+
+def make_saved_models(where: Path, requirements: list[str], ballast: dict[str, int]) -> None:
+    """SavedModels of :data:`MAKE_SAVED_MODEL`, made in a venv of their own (``where/maker``, with
+    ``requirements``) before nox reads the matrix naming them: ``where/NAME`` with that many ballast variables."""
+    from tfmatrix.run.provisioning.install import find_uv
+
+    uv = find_uv()
+    assert uv, "the integration tests need uv"
+    maker = where / "maker"
+    subprocess.run([uv, "venv", "--quiet", "--python", python_version(), str(maker)], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(maker / "bin" / "python"), *requirements],
+                   check=True)
+    for name, extra in ballast.items():
+        proc = subprocess.run([str(maker / "bin" / "python"), "-c", MAKE_SAVED_MODEL, str(where / name), str(extra)],
+                              capture_output=True, text=True, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+

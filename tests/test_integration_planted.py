@@ -28,9 +28,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from matrices import MAKE_SAVED_MODEL, python_version, run_nox
-
-from tfmatrix.run.provisioning.install import find_uv
+from matrices import make_saved_models, python_version, run_nox
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.integration, pytest.mark.network]
@@ -79,16 +77,7 @@ profiles:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("planted")
-    uv = find_uv()
-    assert uv, "the integration tests need uv"
-    maker = d / "maker"
-    subprocess.run([uv, "venv", "--quiet", "--python", python_version(), str(maker)], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(maker / "bin" / "python"), "tensorflow==2.21.0"],
-                   check=True)
-    for name, ballast in (("detector-plain", 0), ("detector-heavy", BALLAST)):
-        proc = subprocess.run([str(maker / "bin" / "python"), "-c", MAKE_SAVED_MODEL, str(d / name), str(ballast)],
-                              capture_output=True, text=True, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
-        assert proc.returncode == 0, proc.stderr[-3000:]
+    make_saved_models(d, ["tensorflow==2.21.0"], {"detector-plain": 0, "detector-heavy": BALLAST})
     shutil.copytree(d / "detector-plain", d / "detector")
     (d / "planted.yaml").write_text(MATRIX.format(python=python_version()))
     return d

@@ -8,16 +8,14 @@ image in; boxes, scores, classes out) in a venv of its own, before nox reads the
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
-from matrices import MAKE_SAVED_MODEL, TINY_MODEL_AND_WORKLOAD, python_version, run_nox
+from matrices import TINY_MODEL_AND_WORKLOAD, make_saved_models, python_version, run_nox
 
 from tfmatrix.records.schema import load_schema
-from tfmatrix.run.provisioning.install import find_uv
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.integration, pytest.mark.network]
@@ -62,15 +60,7 @@ NIGHTLY = "2.23.0.dev20261026"
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("sources")
-    uv = find_uv()
-    assert uv, "the integration tests need uv"
-    maker = d / "maker"
-    subprocess.run([uv, "venv", "--quiet", "--python", python_version(), str(maker)], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(maker / "bin" / "python"), "tensorflow==2.15.1",
-                    "numpy<2"], check=True)
-    proc = subprocess.run([str(maker / "bin" / "python"), "-c", MAKE_SAVED_MODEL, str(d / "plain-saved-model")],
-                          capture_output=True, text=True, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    make_saved_models(d, ["tensorflow==2.15.1", "numpy<2"], {"plain-saved-model": 0})
     (d / "sources.yaml").write_text(MATRIX.format(python=python_version(), nightly=NIGHTLY))
     return d
 

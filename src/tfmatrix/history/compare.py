@@ -283,10 +283,15 @@ def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, Combi
                  base_run: str = "base", candidate_run: str = "candidate",
                  threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA,
                  thresholds: Mapping[str, float] | None = None,
-                 history: Sequence[tuple[str, Mapping[Key, list[float]]]] = ()) -> Comparison:
+                 history: Sequence[tuple[str, Mapping[Key, list[float]]]] = (),
+                 base_series: Mapping[Key, list[float]] | None = None) -> Comparison:
     """``thresholds``: per metric key (``throughput[b4]``) or family (``throughput``), else ``threshold``.
-    ``history``: earlier runs as (run id, series), oldest first (the base among them), for the run-to-run noise."""
+    ``history``: earlier runs as (run id, series), oldest first (the base among them), for the run-to-run noise;
+    ``base_series``: :func:`series` of ``base``, where the caller has it already (its history entry)."""
     thresholds = dict(thresholds or {})
+    known: dict[str, dict[Key, list[float]]] = {}
+    for k, samples in (base_series or {}).items():
+        known.setdefault(k[0], {})[k] = samples
     cmp = Comparison(base_run, candidate_run,
                      only_in_base=sorted(set(base) - set(cand)), only_in_candidate=sorted(set(cand) - set(base)),
                      history=[rid for rid, _ in history])
@@ -295,7 +300,8 @@ def compare_runs(base: Mapping[str, CombinationRecord], cand: Mapping[str, Combi
         if change:
             cmp.status_changes.append(change)
         cmp.warnings += brought_changed(base[cid], cand[cid])
-        bs, cs = series([base[cid]]), series([cand[cid]])
+        bs = known.get(cid, {}) if base_series is not None else series([base[cid]])
+        cs = series([cand[cid]])
         for key in sorted(set(bs) & set(cs), key=lambda k: (k[1] or "", k[2].key)):
             metric = key[2]
             t = catalogue.threshold_for(metric, thresholds, threshold)
@@ -337,8 +343,9 @@ def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, *
     for b, c in paired_slices(base, cand, SLICE, warnings):
         seen[base.name] += len(b)
         seen[cand.name] += len(c)
-        part = compare_runs(b, c, base_run=base.name, candidate_run=cand.name, **kw,
-                            history=[(f.name, series(b.values()) if f.resolve() == base.resolve() else noise[f.name])
+        own = series(b.values())
+        part = compare_runs(b, c, base_run=base.name, candidate_run=cand.name, **kw, base_series=own,
+                            history=[(f.name, own if f.resolve() == base.resolve() else noise[f.name])
                                      for f in earlier])
         cmp.changes += part.changes
         cmp.status_changes += part.status_changes

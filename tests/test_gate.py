@@ -50,7 +50,7 @@ class RecordedRounds(gate.Remeasure):
         run = RunDir(results, new_run_id())
         run.ensure(lambda: self.run_record(run.run_id))
         for cid, xs in ((base, b), (cand, c)):
-            run.write_record(dataclasses.replace(rec(cid, [xs[i % len(xs)] for i in range(cold)]),
+            run.write_record(dataclasses.replace(rec(cid, [xs[i % len(xs)] for i in range(cold)] if xs else []),
                                                  run_id=run.run_id, started_at="2026-12-07T10:00:00+00:00",
                                                  ended_at="2026-12-07T10:05:00+00:00"))
         return run
@@ -117,6 +117,13 @@ def test_the_cap_stops_the_rounds_and_says_so(tmp_path, rounds):
     capped = rounds((BASE, SLOWER), cap=8)
     gate.adaptive(rec("base", BASE), rec("cand", SLOWER), judge, capped, tmp_path)
     assert capped.asked == [3]  # never past the cap
+
+
+def test_a_round_whose_cold_starts_gave_nothing_ends_the_rounds(tmp_path, rounds):
+    more = rounds(([], []), (BASE, SLOWER))  # the first extra round's cold starts all failed
+    cmp = gate.adaptive(rec("base", BASE), rec("cand", SLOWER), judge, more, tmp_path)
+    assert more.asked == [5] and load_of(cmp).verdict == "not-significant"  # never asked again: no loop
+    assert "it gave no more samples" in cmp.rounds[-1]
 
 
 def test_without_a_remeasure_the_first_verdict_stands(tmp_path):

@@ -42,8 +42,9 @@ def wanting(cmp: Comparison) -> list[Change]:
 
 
 def cold_starts(record: CombinationRecord) -> int:
-    """The samples of the record's most sampled cold-start phase (its cold starts)."""
-    return max((len(p.samples) for p in record.phases if p.phase in COLD_START_PHASES), default=0)
+    """The samples of the record's most sampled cold-start phase that ended ok (its cold starts)."""
+    return max((len(p.samples) for p in record.phases if p.phase in COLD_START_PHASES
+                and p.status == PhaseStatus.OK), default=0)
 
 
 def pooled(first: CombinationRecord, more: Sequence[CombinationRecord]) -> CombinationRecord:
@@ -103,6 +104,10 @@ def adaptive(base: CombinationRecord, cand: CombinationRecord, judge: Judge, rem
         more_cand.append(got[cand.id])
         rounds = list(cmp.rounds)
         pb, pc = pooled(base, more_base), pooled(cand, more_cand)
+        if min(cold_starts(pb), cold_starts(pc)) <= have:  # its cold starts failed: asking again would loop
+            cmp.rounds.append(f"{run.run_id}: {add} more cold starts asked ({why}); it gave no more samples (its "
+                              "records say why), so the verdicts so far stand")
+            return cmp
         have = min(cold_starts(pb), cold_starts(pc))
         cmp = judge(pb, pc)
         cmp.rounds = [*rounds, f"{run.run_id}: {add} more cold starts a side ({why}); judged on {have} pooled"]

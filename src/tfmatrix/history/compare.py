@@ -171,26 +171,18 @@ def two_latest(root: Path) -> tuple[Path, Path]:
 
 def load_records(folder: Path, warnings: list[str] | None = None) -> dict[str, CombinationRecord]:
     """The run's readable combination records; what was skipped goes to ``warnings``."""
-    run = readable_run(folder, warnings)
-    if not run.records:
-        raise ResultsError(f"{folder}: holds no readable combination records")
-    return run.by_id()
+    return readable_run(folder, warnings).by_id()
 
 
-def readable_run(folder: Path, warnings: list[str] | None = None, *, predictions: bool = False) -> Run:
-    """The run in ``folder``; it must hold combination records (or, with ``predictions``, either kind)."""
+def readable_run(folder: Path, warnings: list[str] | None = None) -> Run:
+    """The run in ``folder``; it must hold combination records (what was skipped goes to ``warnings``)."""
     if not folder.is_dir():
         raise ResultsError(f"{folder}: no such run folder")
-    return _readable(load_run(folder), warnings, predictions=predictions)
-
-
-def _readable(run: Run, warnings: list[str] | None, *, predictions: bool) -> Run:
-    folder = run.path
+    run = load_run(folder)
     if warnings is not None:
         warnings.extend(run.warnings)
-    if not run.records and not (predictions and run.predictions):
-        what = "combination records or predictions" if predictions else "combination records"
-        raise ResultsError(f"{folder}: holds no readable {what}")
+    if not run.records:
+        raise ResultsError(f"{folder}: holds no readable combination records")
     return run
 
 

@@ -79,3 +79,25 @@ def test_a_reporting_case_is_a_metric_named_by_its_method_in_asvs_units():
     assert metrics.check_name("reporting", "x") == "reporting"
     assert metrics.check_name("reporting[time_compare]", "x") == "reporting[time_compare]"
     assert metrics.threshold_for(metrics.reporting("time_report"), {"reporting": 1.3}, 1.1) == 1.3
+
+
+@pytest.mark.parametrize("metric", [*metrics.SINGLE, metrics.throughput(1), metrics.throughput(4),
+                                    metrics.reporting("time_report"), metrics.reporting("peakmem_report")],
+                         ids=lambda m: m.key)
+def test_each_repeated_metric_says_how_to_collect_more_samples(metric):
+    """The report's stability section quotes it: a matrix.yaml key where one raises the count, else the way that
+    does (a ``nox -s scale`` case has no key: "Raise  in matrix.yaml" was its advice once)."""
+    advice = metric.more_samples
+    if metric.repeats_key:
+        assert advice == f"Raise {metric.repeats_key} in matrix.yaml to collect more samples."
+    elif metric.family == "reporting":
+        assert "nox -s scale -- --samples" in advice
+    assert ("matrix.yaml" in advice) == bool(metric.repeats_key)
+
+
+def test_a_metric_hashes_and_equals_by_its_fields_and_is_made_once_per_name():
+    """Series are keyed by metric: equal metrics hash alike, and a name gives the same object each time."""
+    assert metrics.throughput(4) is metrics.throughput(4) and metrics.by_key("load") is metrics.LOAD
+    assert hash(metrics.by_key("throughput[b4]")) == hash(metrics.throughput(4))
+    assert metrics.throughput(4) != dataclasses.replace(metrics.throughput(4), better=LOWER)
+    assert {metrics.throughput(4): 1}[metrics.by_key("throughput[b4]")] == 1

@@ -42,7 +42,7 @@ from ..records.model import CombinationRecord
 from ..records.prediction import PlatformPrediction
 from ..records.runcache import SummaryKey
 from ..records.status import NOT_RUN, WORKING
-from ..records.store import RUN_ID_RE, Run, load_run, load_run_info, paired_slices, run_folders
+from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, load_run_info, paired_slices, run_folders
 from ..stats import NOISE_FACTOR, PairedRatio, paired_ratio, run_to_run_noise
 from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric, compare_paired
 
@@ -332,6 +332,19 @@ def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, *
     noise = {f.name: as_series(medians[f.name]) for f in others}
     cmp = Comparison(base.name, cand.name, history=[f.name for f in earlier])
     seen = {base.name: 0, cand.name: 0}
+    with gc_paused():  # records and changes make no cycles: a collection would only rescan them
+        _compare_slices(base, cand, earlier, noise, cmp, seen, warnings, kw)
+    for run in runs:
+        if not seen[run.run_id] and not run.predictions:
+            raise ResultsError(f"{run.path}: holds no readable combination records or predictions")
+    prediction_changes(runs[0].predictions, runs[1].predictions, cmp)
+    cmp.warnings = warnings
+    return cmp
+
+
+def _compare_slices(base: Path, cand: Path, earlier: list[Path], noise: Mapping[str, Mapping[Key, list[float]]],
+                    cmp: Comparison, seen: dict[str, int], warnings: list[str], kw: Mapping[str, Any]) -> None:
+    """:func:`compare_folders`' loop: the two runs a :data:`SLICE` at a time, their changes added to ``cmp``."""
     for b, c in paired_slices(base, cand, SLICE, warnings):
         seen[base.name] += len(b)
         seen[cand.name] += len(c)
@@ -344,12 +357,6 @@ def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, *
         cmp.only_in_base += part.only_in_base
         cmp.only_in_candidate += part.only_in_candidate
         warnings += part.warnings
-    for run in runs:
-        if not seen[run.run_id] and not run.predictions:
-            raise ResultsError(f"{run.path}: holds no readable combination records or predictions")
-    prediction_changes(runs[0].predictions, runs[1].predictions, cmp)
-    cmp.warnings = warnings
-    return cmp
 
 
 def earlier_medians(root: Path, folders: list[Path]) -> list[dict[SummaryKey, float]]:

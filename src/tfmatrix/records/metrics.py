@@ -14,6 +14,7 @@ comes from, so one slowdown is never counted twice.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -36,6 +37,9 @@ class Metric:
     repeats_key: str = ""  # the matrix.yaml key that raises the sample count
     derived: bool = False  # computed from another metric's samples: shown, not judged on its own
 
+    def __hash__(self) -> int:  # metrics key every series: the key alone, not a tuple of seven fields each time
+        return hash(self.key)
+
     @property
     def family(self) -> str:
         """The name without the batch: ``throughput[b4]`` -> ``throughput`` (a --metric-threshold may name either)."""
@@ -45,6 +49,15 @@ class Metric:
     def shown(self) -> str:
         """The name in a table of changes, saying so when higher is better (there a ratio below 1 is worse)."""
         return self.key + (" (higher is better)" if self.better == HIGHER else "")
+
+    @property
+    def more_samples(self) -> str:
+        """How to collect more samples of it: the matrix.yaml key, or for a case of ``nox -s scale``, its option."""
+        if self.repeats_key:
+            return f"Raise {self.repeats_key} in matrix.yaml to collect more samples."
+        if self.family == REPORTING:
+            return "Take more samples of each case: `nox -s scale -- --samples N`."
+        return "Collect more samples of it."
 
     def worse(self, ratio: float) -> bool:
         """Is candidate/base = ``ratio`` a change for the worse?"""
@@ -69,12 +82,14 @@ _REPORTING_RE = re.compile(r"^reporting\[((time|peakmem)_[A-Za-z0-9_]+)\]$")
 _REPORTING_UNITS = {"time": SECONDS, "peakmem": BYTES}
 
 
+@functools.lru_cache(maxsize=None)
 def throughput(batch: int) -> Metric:
     return Metric(f"throughput[b{batch}]", f"throughput b{batch}", IMAGES_PER_SECOND, HIGHER, True,
                   "workload.latency.min_queries" if batch == 1 else "workload.throughput.min_queries",
                   derived=batch == 1)
 
 
+@functools.lru_cache(maxsize=None)
 def reporting(method: str) -> Metric:
     """One case of the reporting benchmarks, by its method (``time_report``): ``reporting[time_report]``, lower is
     better; KeyError for a method that is neither ``time_*`` nor ``peakmem_*``."""
@@ -84,11 +99,13 @@ def reporting(method: str) -> Metric:
     return Metric(f"{REPORTING}[{method}]", method.replace("_", " "), _REPORTING_UNITS[found.group(2)], LOWER, True)
 
 
+_SINGLE_BY_KEY = {m.key: m for m in SINGLE}
+
+
 def by_key(key: str) -> Metric:
     """The metric of this name (``load``, ``throughput[b4]``)."""
-    for m in SINGLE:
-        if m.key == key:
-            return m
+    if key in _SINGLE_BY_KEY:
+        return _SINGLE_BY_KEY[key]
     found = _THROUGHPUT_RE.match(key)
     if found:
         return throughput(int(found.group(1)))
@@ -112,10 +129,10 @@ def measured(phase: PhaseRecord, *, judged: bool = False) -> list[tuple[Metric, 
     ``judged=True`` keeps what a comparison may judge: measured by this phase itself
     (not ``cached``), and not derived from another metric's samples.
     """
-    samples = [float(x) for x in phase.samples]
-    allowed = (PhaseStatus.OK,) if judged else (PhaseStatus.OK, PhaseStatus.CACHED)
-    if phase.status not in allowed or not samples:
+    status = phase.status
+    if not phase.samples or not (status is PhaseStatus.OK or (status is PhaseStatus.CACHED and not judged)):
         return []
+    samples = [float(x) for x in phase.samples]
     kind, batch = phase.phase, phase.batch
     out: list[tuple[Metric, list[float]]] = []
     if kind in ("import", "export", "load", "first-inference"):
@@ -126,7 +143,8 @@ def measured(phase: PhaseRecord, *, judged: bool = False) -> list[tuple[Metric, 
             out.append((GPU_MEMORY, [float(max(phase.gpu_peak_memory_bytes.values()))]))
     elif kind in ("latency", "throughput") and batch:
         out = [(LATENCY, samples)] if batch == 1 else []
-        out.append((throughput(batch), [batch / s for s in samples if s > 0]))
+        if not (judged and batch == 1):  # throughput b1 is derived from the latency (judged through it)
+            out.append((throughput(batch), [batch / s for s in samples if s > 0]))
     elif kind == REPORTING:  # benchmark "ReportScale.time_report": the case is its method
         try:
             out = [(reporting(phase.benchmark.rsplit(".", 1)[-1]), samples)]

@@ -124,7 +124,7 @@ class PhaseRecord:
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "PhaseRecord":
         known = field_names(cls)
-        kw = {k: v for k, v in doc.items() if k in known}
+        kw = dict(doc) if known.issuperset(doc) else {k: v for k, v in doc.items() if k in known}
         kw.update(status=PhaseStatus(doc["status"]), failure=Failure.from_json(doc.get("failure")),
                   samples=list(doc.get("samples") or []))
         phase = cls(**kw)

@@ -138,7 +138,10 @@ class Run:
 
 
 def record_paths(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.glob("*.json")) if p.name != "run.json" and not p.name.startswith(".tmp-")]
+    """The record files of a folder but its run record, by name (names sort as paths do within one folder)."""
+    names = sorted(os.listdir(folder)) if folder.is_dir() else []
+    return [folder / n for n in names if os.path.normcase(n).endswith(".json") and n != "run.json"
+            and not n.startswith(".tmp-")]
 
 
 @contextlib.contextmanager
@@ -192,13 +195,12 @@ def _with_info(run: Run) -> Run:
     return run
 
 
-def _of_kind(folder: Path, kind: type[T], what: str, warnings: list[str], names: Iterable[str] | None = None
+def _of_kind(folder: Path, kind: type[T], what: str, warnings: list[str], paths: Iterable[Path] | None = None
              ) -> list[T]:
-    """The readable records of one kind in ``folder`` (only those files ``names`` names, where given); each other
-    one left out with a warning."""
+    """The readable records of one kind in ``folder`` (only the files ``paths``, where given); each other one left
+    out with a warning."""
     out: list[T] = []
-    paths = record_paths(folder) if names is None else [folder / n for n in names if (folder / n).is_file()]
-    for p in paths:
+    for p in record_paths(folder) if paths is None else paths:
         try:
             doc = load(p)
         except BadRecord as exc:
@@ -215,11 +217,13 @@ def paired_slices(base: Path, cand: Path, size: int, warnings: list[str]
                   ) -> Iterator[tuple[dict[str, CombinationRecord], dict[str, CombinationRecord]]]:
     """The combination records of two run folders by id, ``size`` record files at a time, a file of the same name
     in both folders in the same slice: what compares two large runs holds is one slice, never two whole runs."""
-    names = sorted({p.name for p in record_paths(base)} | {p.name for p in record_paths(cand)})
+    files = [{p.name: p for p in record_paths(folder)} for folder in (base, cand)]
+    names = sorted(files[0].keys() | files[1].keys())
     for i in range(0, len(names), size):
         with gc_paused():
             b, c = ({r.id: r for r in _of_kind(folder, CombinationRecord, "combination records", warnings,
-                                               names[i:i + size])} for folder in (base, cand))
+                                               [paths[n] for n in names[i:i + size] if n in paths])}
+                    for folder, paths in zip((base, cand), files))
         yield b, c
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from packaging.version import InvalidVersion, Version
 
 from ..errors import TfmatrixError
+from ..records import metrics as catalogue
 from ..records.model import CombinationRecord
 from ..records.quantity import RATIO, Quantity
 from ..records.status import Outcome, Status
@@ -252,7 +253,7 @@ def stability_notes(frame: pd.DataFrame) -> list[StabilityNote]:
             notes.append(StabilityNote(
                 r["combination_id"], r["model"], r["label"],
                 f"{r['n']} samples: a 99% interval of the median needs at least {MIN_CI_SAMPLES}",
-                f"Raise {r['repeats_key']} in matrix.yaml to collect more samples."))
+                catalogue.by_key(r["metric"]).more_samples))
     return notes
 
 

@@ -17,6 +17,7 @@ from real_runs import QUIET_A, QUIET_B, copy_run, crashed, slowed
 
 from tfmatrix.history import compare, verdicts
 from tfmatrix.history.markdown import render_markdown
+from tfmatrix.records import metrics as catalogue
 from tfmatrix.records.model import CombinationRecord
 from tfmatrix.stats import run_to_run_noise
 
@@ -274,7 +275,7 @@ def test_compare_folders_reads_the_noise_from_the_runs_before_the_candidate(tmp_
     assert none.history == [runs[-1].name] and none.regressions  # the base alone: noise unknown
 
 
-def test_compare_folders_gives_the_same_comparison_one_record_file_at_a_time(tmp_path, monkeypatch):
+def test_compare_folders_gives_the_same_comparison_one_record_file_at_a_time_and_across_processes(tmp_path, monkeypatch):
     root = tmp_path / "results"
     runs = [copy_run(QUIET_A, root, f"20261201T00000{i}Z-00000{i}", slowed(f)) for i, f in
             enumerate([1.0, 1.3, 1.0, 1.3])]
@@ -283,48 +284,24 @@ def test_compare_folders_gives_the_same_comparison_one_record_file_at_a_time(tmp
     whole = compare.compare_folders(runs[-1], cand)
     monkeypatch.setattr(compare, "SLICE", 1)
     sliced = compare.compare_folders(runs[-1], cand)
-    assert [c.to_json() for c in sliced.changes] == [c.to_json() for c in whole.changes] and whole.changes
-    assert sliced.only_in_base == whole.only_in_base == ["tf2.20-cpu"]
-    assert (sliced.history, sliced.warnings, sliced.status_changes) == (whole.history, whole.warnings,
-                                                                         whole.status_changes)
+    pools = []
 
+    class Counted(compare.ProcessPoolExecutor):
+        def __init__(self, *args, **kw):
+            pools.append(kw["max_workers"])
+            super().__init__(*args, **kw)
 
-# --------------------------------------------------------------------------- --rerun-base: two combinations, one run
-
-
-def rounded(cid: str, factor: float, seed: int, rounds: int = 10, per: int = 4) -> CombinationRecord:
-    """Latency and throughput sampled in interleaved rounds, under a drift both combinations share (+40 %)."""
-    rng = random.Random(seed)
-    phases = []
-    for (p, b), m in MEDIANS.items():
-        if p in ("latency", "throughput"):
-            xs = [m * factor * (1 + 0.4 * r / rounds) * rng.uniform(0.97, 1.03) for r in range(rounds)
-                  for _ in range(per)]
-            phases.append(synthetic.phase(p, "m", b, xs, rounds=[r for r in range(rounds) for _ in range(per)]))
-        else:
-            phases.append(synthetic.phase(p, None if p == "import" else "m", b,
-                                          [m * factor * rng.uniform(0.97, 1.03) for _ in range(5)]))
-    return synthetic.record(cid, "ok", phases)
-
-
-def test_rerun_base_judges_interleaved_metrics_on_their_paired_rounds():
-    same = compare.compare_combinations(rounded("base", 1.0, 1), rounded("cand", 1.0, 2))
-    assert same.exit_status == 0 and same.rerun and same.base_run.endswith(":base")
-    paired = {c.metric.key: c for c in same.changes if c.paired is not None}
-    assert set(paired) == {"latency", "throughput[b4]"}  # the cold-start metrics: not sampled in rounds
-    assert all(0.97 < c.paired.low <= c.paired.ratio <= c.paired.high < 1.03 for c in paired.values())
-    slow = compare.compare_combinations(rounded("base", 1.0, 1), rounded("cand", 1.2, 2))
-    lat = next(c for c in slow.changes if c.metric.key == "latency")
-    assert lat.verdict == "regression" and lat.paired.low > 1.15 and lat.p_value is None
-    assert {c.metric.key for c in slow.regressions} >= {"latency", "throughput[b4]", "load"}
-    md = render_markdown(slow)
-    assert "paired: ×1.2" in md and "judged on paired interleaved rounds" in md
-
-
-def test_rerun_base_without_rounds_falls_back_to_the_one_runs_samples():
-    cmp = compare.compare_combinations(record("base", seed=1), record("cand", factor=1.5, seed=2))
-    assert all(c.paired is None for c in cmp.changes) and cmp.exit_status == 1
-    assert "0 of" in cmp.noise_line
+    monkeypatch.setattr(compare, "ProcessPoolExecutor", Counted)
+    monkeypatch.setattr(compare, "PARALLEL_FROM", 1)  # a run this small is otherwise compared in one process
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    parallel = compare.compare_folders(runs[-1], cand)
+    assert pools == [2]
+    for cmp in (sliced, parallel):
+        assert [c.to_json() for c in cmp.changes] == [c.to_json() for c in whole.changes] and whole.changes
+        assert cmp.only_in_base == whole.only_in_base == ["tf2.20-cpu"]
+        assert (cmp.history, cmp.warnings, cmp.status_changes) == (whole.history, whole.warnings,
+                                                                   whole.status_changes)
+    assert all(c.metric is catalogue.by_key(c.metric.key) for c in parallel.changes)  # back from the workers
 
 
 def test_cli_within_names_a_missing_combination_in_one_line(tmp_path):

@@ -8,6 +8,7 @@ seam: it writes the records a round would, with the samples the test says), and 
 from __future__ import annotations
 
 import dataclasses
+import random
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class RecordedRounds(gate.Remeasure):
 
 
 def judge(b: CombinationRecord, c: CombinationRecord) -> compare.Comparison:
-    return compare.compare_combinations(b, c)
+    return gate.compare_combinations(b, c)
 
 
 def load_of(cmp: compare.Comparison) -> compare.Change:
@@ -174,3 +175,43 @@ def test_cli_max_cold_starts_below_one_is_one_line(tmp_path):
                            "tf2.20-cpu", "--max-cold-starts", "0"], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(root / "src")})
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--max-cold-starts: got 0" in proc.stderr
+
+
+# --------------------------------------------------------------------------- the judge: two combinations, one run
+
+MEDIANS = {("import", None): 3.66, ("load", None): 5.21, ("latency", 1): 0.140, ("throughput", 4): 0.455}
+
+
+def rounded(cid: str, factor: float, seed: int, rounds: int = 10, per: int = 4) -> CombinationRecord:
+    """Latency and throughput sampled in interleaved rounds, under a drift both combinations share (+40 %)."""
+    rng = random.Random(seed)
+    phases = []
+    for (p, b), m in MEDIANS.items():
+        if p in ("latency", "throughput"):
+            xs = [m * factor * (1 + 0.4 * r / rounds) * rng.uniform(0.97, 1.03) for r in range(rounds)
+                  for _ in range(per)]
+            phases.append(synthetic.phase(p, "m", b, xs, rounds=[r for r in range(rounds) for _ in range(per)]))
+        else:
+            phases.append(synthetic.phase(p, None if p == "import" else "m", b,
+                                          [m * factor * rng.uniform(0.97, 1.03) for _ in range(5)]))
+    return synthetic.record(cid, "ok", phases)
+
+
+def test_rerun_base_judges_interleaved_metrics_on_their_paired_rounds():
+    same = gate.compare_combinations(rounded("base", 1.0, 1), rounded("cand", 1.0, 2))
+    assert same.exit_status == 0 and same.rerun and same.base_run.endswith(":base")
+    paired = {c.metric.key: c for c in same.changes if c.paired is not None}
+    assert set(paired) == {"latency", "throughput[b4]"}  # the cold-start metrics: not sampled in rounds
+    assert all(0.97 < c.paired.low <= c.paired.ratio <= c.paired.high < 1.03 for c in paired.values())
+    slow = gate.compare_combinations(rounded("base", 1.0, 1), rounded("cand", 1.2, 2))
+    lat = next(c for c in slow.changes if c.metric.key == "latency")
+    assert lat.verdict == "regression" and lat.paired.low > 1.15 and lat.p_value is None
+    assert {c.metric.key for c in slow.regressions} >= {"latency", "throughput[b4]", "load"}
+    md = render_markdown(slow)
+    assert "paired: ×1.2" in md and "judged on paired interleaved rounds" in md
+
+
+def test_rerun_base_without_rounds_falls_back_to_the_one_runs_samples():
+    cmp = gate.compare_combinations(rec("base", BASE), rec("cand", [x * 1.5 for x in BASE]))
+    assert all(c.paired is None for c in cmp.changes) and cmp.exit_status == 1
+    assert load_of(cmp).verdict == "regression" and "0 of" in cmp.noise_line

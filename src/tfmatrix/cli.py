@@ -108,8 +108,8 @@ def compare_command(args: Any) -> int:
         remeasure = gate.Remeasure(args.nox_python, Path(args.noxfile), ("--quick",) if args.quick else (),
                                    args.max_cold_starts) if args.nox_python and args.noxfile else None
         cmp = gate.adaptive(records[args.runs[0]], records[args.runs[1]],
-                            lambda b, c: compare.compare_combinations(b, c, threshold=args.threshold, alpha=args.alpha,
-                                                                      thresholds=thresholds),
+                            lambda b, c: gate.compare_combinations(b, c, threshold=args.threshold, alpha=args.alpha,
+                                                                   thresholds=thresholds),
                             remeasure, base.parent)
     else:
         cmp = compare.compare_folders(base, cand, threshold=args.threshold, alpha=args.alpha, thresholds=thresholds,

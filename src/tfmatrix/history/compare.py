@@ -12,12 +12,8 @@ a series is :func:`tfmatrix.stats.run_to_run_noise` of its run medians, over up 
 must exceed :data:`tfmatrix.stats.NOISE_FACTOR` times it.  With fewer than
 :data:`MIN_HISTORY` runs the noise is unknown, and the comparison says so.
 
-The upgrade gate, ``--rerun-base`` (:func:`compare_combinations`): the base
-combination is measured again beside the candidate, interleaved, in one run;
-a metric sampled in paired rounds is judged on the interval of its paired
-ratio (:func:`tfmatrix.stats.paired_ratio`: a change must exceed the threshold
-and its 99% interval must exclude 1), the others on the Mann-Whitney test of
-the one run (Bencher's relative continuous benchmarking).  Only what a comparison may judge is compared: a phase's own samples
+The upgrade gate, ``--rerun-base``, compares two combinations of one run
+(:func:`tfmatrix.history.gate.compare_combinations`).  Only what a comparison may judge is compared: a phase's own samples
 (not a cached export's) and no metric derived from another's.  A combination
 that went from a working outcome to a failure is a regression, the reverse an
 improvement; a combination present in only one run is reported.  Predictions (``nox -s predict``)
@@ -28,8 +24,10 @@ are compared by key the same way: installable -> not installable on a platform i
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -42,12 +40,13 @@ from ..records.model import CombinationRecord
 from ..records.prediction import PlatformPrediction
 from ..records.runcache import SummaryKey
 from ..records.status import NOT_RUN, WORKING
-from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, load_run_info, paired_slices, run_folders
-from ..stats import NOISE_FACTOR, PairedRatio, paired_ratio, run_to_run_noise
-from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric, compare_paired
+from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, load_run_info, paired_slices, read_records, run_folders
+from ..stats import NOISE_FACTOR, PairedRatio, run_to_run_noise
+from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric
 
 DEFAULT_HISTORY = 10  # earlier runs read for the run-to-run noise
-SLICE = 2000  # record files of each run compare_folders holds at a time
+SLICE = 2000  # record files of each run compare_folders holds at a time (in each of its processes)
+PARALLEL_FROM = 1000  # record files: two runs of fewer are compared in one process (a pool costs more than it saves)
 MIN_HISTORY = 3  # runs of a series before its run-to-run noise is known
 
 #: (combination id, model or None, metric): one measured series
@@ -195,36 +194,6 @@ def series(records: Iterable[CombinationRecord]) -> dict[Key, list[float]]:
     return out
 
 
-def compare_combinations(base: CombinationRecord, cand: CombinationRecord, *, threshold: float = DEFAULT_THRESHOLD,
-                         alpha: float = DEFAULT_ALPHA, thresholds: Mapping[str, float] | None = None) -> Comparison:
-    """Two combinations of one run (``--rerun-base``): by model and metric, paired rounds where they were sampled
-    in them.  The comparison's runs are named ``<run>:<combination>``."""
-    thresholds = dict(thresholds or {})
-    cmp = Comparison(f"{base.run_id}:{base.id}", f"{cand.run_id}:{cand.id}", rerun=True)
-    change = status_change(cand.id, base, cand)
-    if change:
-        cmp.status_changes.append(change)
-
-    def by_model(rec: CombinationRecord) -> dict[tuple[str | None, str], tuple[Metric, list[float], Any]]:
-        return {(phase.model, metric.key): (metric, xs, phase.rounds if phase.rounds and len(phase.rounds) == len(xs)
-                                            else None)
-                for phase, metric, xs in catalogue.all_measured(rec.phases, judged=True)}
-
-    bs, cs = by_model(base), by_model(cand)
-    for key in sorted(set(bs) & set(cs), key=lambda k: (k[0] or "", k[1])):
-        metric, bx, br = bs[key]
-        _, cx, cr = cs[key]
-        t = catalogue.threshold_for(metric, thresholds, threshold)
-        paired = paired_ratio(bx, br, cx, cr)
-        if paired is not None:
-            ratio, p, verdict = paired.ratio, None, compare_paired(metric, paired, threshold=t)
-        else:
-            ratio, p, verdict = compare_metric(metric, bx, cx, threshold=t, alpha=alpha)
-        cmp.changes.append(Change(cand.id, key[0], metric, statistics.median(bx), statistics.median(cx), ratio, p,
-                                  verdict, paired=paired))
-    return cmp
-
-
 def brought_changed(base: CombinationRecord, cand: CombinationRecord) -> list[str]:
     """A line for each SavedModel you bring whose bytes differ between the two records: still one benchmark
     (its model id), but a change of its metrics may be the model's own, not the stack's."""
@@ -344,19 +313,49 @@ def compare_folders(base: Path, cand: Path, *, history: int = DEFAULT_HISTORY, *
 
 def _compare_slices(base: Path, cand: Path, earlier: list[Path], noise: Mapping[str, Mapping[Key, list[float]]],
                     cmp: Comparison, seen: dict[str, int], warnings: list[str], kw: Mapping[str, Any]) -> None:
-    """:func:`compare_folders`' loop: the two runs a :data:`SLICE` at a time, their changes added to ``cmp``."""
-    for b, c in paired_slices(base, cand, SLICE, warnings):
-        seen[base.name] += len(b)
-        seen[cand.name] += len(c)
+    """:func:`compare_folders`' loop: the two runs a slice at a time, across processes (bounded by the cores) where
+    they hold :data:`PARALLEL_FROM` record files or more; each slice's changes added to ``cmp``, in order."""
+    cores = os.cpu_count() or 1
+    slices = paired_slices(base, cand, SLICE, parts=4 * cores)  # about 4 slices a worker: even ends
+    names = sum(len({p.name for p in b} | {p.name for p in c}) for b, c in slices)
+    workers = min(cores, len(slices)) if names >= PARALLEL_FROM else 1
+    context = (base, cand, earlier, noise, kw)
+    if workers <= 1:
+        parts: Iterable[tuple[Comparison, int, int]] = (_compare_slice(context, s) for s in slices)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_SLICE_CONTEXT.append, initargs=(context,))
+        parts = pool.map(_compare_slice, [None] * len(slices), slices)
+    try:
+        for part, in_base, in_cand in parts:
+            seen[base.name] += in_base
+            seen[cand.name] += in_cand
+            cmp.changes += part.changes
+            cmp.status_changes += part.status_changes
+            cmp.only_in_base += part.only_in_base
+            cmp.only_in_candidate += part.only_in_candidate
+            warnings += part.warnings
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+#: what each slice worker compares against (set once per worker process by its pool's initializer)
+_SLICE_CONTEXT: list[tuple[Path, Path, list[Path], Mapping[str, Mapping[Key, list[float]]], Mapping[str, Any]]] = []
+
+
+def _compare_slice(context: Any, files: tuple[list[Path], list[Path]]) -> tuple[Comparison, int, int]:
+    """One slice of two runs compared, with how many readable records each side had."""
+    base, cand, earlier, noise, kw = context or _SLICE_CONTEXT[-1]
+    warnings: list[str] = []
+    with gc_paused():  # in a worker process too
+        b, c = (read_records(paths, warnings) for paths in files)
         own = series(b.values())
         part = compare_runs(b, c, base_run=base.name, candidate_run=cand.name, **kw, base_series=own,
                             history=[(f.name, own if f.resolve() == base.resolve() else noise[f.name])
                                      for f in earlier])
-        cmp.changes += part.changes
-        cmp.status_changes += part.status_changes
-        cmp.only_in_base += part.only_in_base
-        cmp.only_in_candidate += part.only_in_candidate
-        warnings += part.warnings
+    part.warnings = warnings + part.warnings
+    return part, len(b), len(c)
 
 
 def earlier_medians(root: Path, folders: list[Path]) -> list[dict[SummaryKey, float]]:

@@ -9,6 +9,11 @@ samples, up to :data:`MAX_COLD_STARTS` a side; bisect's re-measure does the same
 round is a plain ``nox -s bench(BASE) bench(CANDIDATE)`` of the nox that runs the gate, so each leaves its
 records in a run folder of its own, as any bench run does; the comparison names them.
 
+The judge of a round, :func:`compare_combinations`: the base combination is measured again beside the
+candidate, interleaved, in one run; a metric sampled in paired rounds is judged on the interval of its paired
+ratio (:func:`tfmatrix.stats.paired_ratio`: a change must exceed the threshold and its 99% interval must
+exclude 1), the others on the Mann-Whitney test of the one run (Bencher's relative continuous benchmarking).
+
 Pooling rounds is sound here because each round measures base and candidate side by side, interleaved: a
 machine that is slower in one round is slower for both.  Metrics sampled in paired rounds (latency,
 throughput) are judged on the first round's paired ratio and never re-measured.
@@ -18,21 +23,54 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import TfmatrixError
-from ..records.metrics import COLD_START_PHASES
+from ..records import metrics as catalogue
+from ..records.metrics import COLD_START_PHASES, Metric
 from ..records.model import CombinationRecord
 from ..records.status import PhaseStatus
 from ..records.store import RUN_ID_ENV, RunDir, new_run_id
-from .compare import Change, Comparison
-from .verdicts import UNDECIDABLE
+from ..stats import paired_ratio
+from .compare import Change, Comparison, status_change
+from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, UNDECIDABLE, compare_metric, compare_paired
 
 MAX_COLD_STARTS = 20  # the cap: cold starts a side, all rounds together
 WANTING = ("not-significant", UNDECIDABLE)  # verdicts that more samples may turn into a verdict
+
+
+def compare_combinations(base: CombinationRecord, cand: CombinationRecord, *, threshold: float = DEFAULT_THRESHOLD,
+                         alpha: float = DEFAULT_ALPHA, thresholds: Mapping[str, float] | None = None) -> Comparison:
+    """Two combinations of one run (``--rerun-base``): by model and metric, paired rounds where they were sampled
+    in them.  The comparison's runs are named ``<run>:<combination>``."""
+    thresholds = dict(thresholds or {})
+    cmp = Comparison(f"{base.run_id}:{base.id}", f"{cand.run_id}:{cand.id}", rerun=True)
+    change = status_change(cand.id, base, cand)
+    if change:
+        cmp.status_changes.append(change)
+
+    def by_model(rec: CombinationRecord) -> dict[tuple[str | None, str], tuple[Metric, list[float], Any]]:
+        return {(phase.model, metric.key): (metric, xs, phase.rounds if phase.rounds and len(phase.rounds) == len(xs)
+                                            else None)
+                for phase, metric, xs in catalogue.all_measured(rec.phases, judged=True)}
+
+    bs, cs = by_model(base), by_model(cand)
+    for key in sorted(set(bs) & set(cs), key=lambda k: (k[0] or "", k[1])):
+        metric, bx, br = bs[key]
+        _, cx, cr = cs[key]
+        t = catalogue.threshold_for(metric, thresholds, threshold)
+        paired = paired_ratio(bx, br, cx, cr)
+        if paired is not None:
+            ratio, p, verdict = paired.ratio, None, compare_paired(metric, paired, threshold=t)
+        else:
+            ratio, p, verdict = compare_metric(metric, bx, cx, threshold=t, alpha=alpha)
+        cmp.changes.append(Change(cand.id, key[0], metric, statistics.median(bx), statistics.median(cx), ratio, p,
+                                  verdict, paired=paired))
+    return cmp
 
 
 def wanting(cmp: Comparison) -> list[Change]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..errors import TfmatrixError
 from .model import PhaseRecord
@@ -39,6 +39,9 @@ class Metric:
 
     def __hash__(self) -> int:  # metrics key every series: the key alone, not a tuple of seven fields each time
         return hash(self.key)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # from a worker process: the catalogue's own, by its key
+        return by_key, (self.key,)
 
     @property
     def family(self) -> str:

@@ -138,7 +138,7 @@ class Run:
 
 
 def record_paths(folder: Path) -> list[Path]:
-    """The record files of a folder but its run record, by name (names sort as paths do within one folder)."""
+    """The record files of a folder but its run record, by name."""
     names = sorted(os.listdir(folder)) if folder.is_dir() else []
     return [folder / n for n in names if os.path.normcase(n).endswith(".json") and n != "run.json"
             and not n.startswith(".tmp-")]
@@ -157,13 +157,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@gc_paused()
 def load_run(folder: Path) -> Run:
     """The one reader of a run folder (any folder: merge and compare take paths)."""
-    with gc_paused():
-        return _load_run(folder)
-
-
-def _load_run(folder: Path) -> Run:
     run = _with_info(Run(folder.name, folder, None))
     run.records = _of_kind(folder, CombinationRecord, "combination records", run.warnings)
     run.predictions = _of_kind(folder / PREDICTIONS, PlatformPrediction, "predictions", run.warnings)
@@ -173,8 +169,7 @@ def _load_run(folder: Path) -> Run:
 
 
 def load_run_info(folder: Path) -> Run:
-    """A run folder's run record and predictions, its combination records left out (:func:`paired_slices` reads
-    them a slice at a time)."""
+    """A run folder's run record and predictions, without its combination records (:func:`paired_slices`)."""
     run = _with_info(Run(folder.name, folder, None))
     run.predictions = _of_kind(folder / PREDICTIONS, PlatformPrediction, "predictions", run.warnings)
     return run
@@ -213,18 +208,20 @@ def _of_kind(folder: Path, kind: type[T], what: str, warnings: list[str], paths:
     return out
 
 
-def paired_slices(base: Path, cand: Path, size: int, warnings: list[str]
-                  ) -> Iterator[tuple[dict[str, CombinationRecord], dict[str, CombinationRecord]]]:
-    """The combination records of two run folders by id, ``size`` record files at a time, a file of the same name
-    in both folders in the same slice: what compares two large runs holds is one slice, never two whole runs."""
+def paired_slices(base: Path, cand: Path, size: int, parts: int = 1) -> list[tuple[list[Path], list[Path]]]:
+    """The record files of two run folders, ``size`` names a slice (fewer if that makes ``parts`` slices), a name
+    in both folders in one slice: comparing two large runs holds a slice at a time, never two whole runs."""
     files = [{p.name: p for p in record_paths(folder)} for folder in (base, cand)]
     names = sorted(files[0].keys() | files[1].keys())
-    for i in range(0, len(names), size):
-        with gc_paused():
-            b, c = ({r.id: r for r in _of_kind(folder, CombinationRecord, "combination records", warnings,
-                                               [paths[n] for n in names[i:i + size] if n in paths])}
-                    for folder, paths in zip((base, cand), files))
-        yield b, c
+    size = max(1, min(size, -(-len(names) // parts)))
+    return [([files[0][n] for n in part if n in files[0]], [files[1][n] for n in part if n in files[1]])
+            for part in (names[i:i + size] for i in range(0, len(names), size))]
+
+
+def read_records(paths: list[Path], warnings: list[str]) -> dict[str, CombinationRecord]:
+    """The readable combination records of these files, by id (each other one left out with a warning)."""
+    with gc_paused():
+        return {r.id: r for r in _of_kind(Path(), CombinationRecord, "combination records", warnings, paths)}
 
 
 def run_folders(root: Path) -> list[Path]:

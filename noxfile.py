@@ -94,7 +94,7 @@ def publish(session: nox.Session) -> None:
 
 @nox.session(venv_backend="uv|virtualenv", reuse_venv=True, default=False)
 def scale(session: nox.Session) -> None:
-    """Time the report (cold, warm cache, one new run), compare and asv publish over 10,000 synthetic records, written as a run of records (benchmarks/bench_reporting.py; -- --records N --runs R --samples K --results DIR --json PATH)."""
+    """Time the report (cold, warm cache, one new run), compare and asv publish over 10,000 synthetic records, written as a run of records (benchmarks/bench_reporting.py; -- --records N --runs R --samples K --case PATTERN --results DIR --json PATH)."""
     tfmatrix_tool(session, "scale", "--root", str(ROOT), *session.posargs)
 
 

@@ -140,3 +140,23 @@ def test_the_report_shows_a_scale_run_beside_detection_runs(scale_run, tmp_path)
 def test_scale_refuses_a_sample_count_that_measures_nothing():
     with pytest.raises(TfmatrixError, match=r"got --samples 0; expected 1 or more \(5 let compare reach a verdict\)"):
         scale.run(ROOT, records=24, runs=3, samples=0)
+
+
+def test_case_patterns_pick_cases_in_order_and_a_pattern_matching_none_is_one_line():
+    assert [f"{c}.{m}" for c, m, _ in scale.selected(["CompareScale.*"])] == [
+        "CompareScale.time_compare", "CompareScale.time_compare_new_run"]
+    assert [f"{c}.{m}" for c, m, _ in scale.selected(["*.time_report", "ReportScale.peakmem_*"])] == [
+        "ReportScale.time_report", "ReportScale.peakmem_report", "PublishScale.time_report"]
+    assert [f"{c}.{m}" for c, m, _ in scale.selected([])] == CASES
+    with pytest.raises(TfmatrixError, match=r"^scale --case: got 'reportscale\.\*'; expected one of ReportScale\."
+                                            r"time_report, .*$"):
+        scale.selected(["reportscale.*"])  # case matters, on every platform
+
+
+def test_scale_with_a_case_runs_that_case_alone(tmp_path, monkeypatch):
+    """``nox -s scale -- --records 100000 --case 'CompareScale.time_compare'``: one case at a size too large to
+    take every case at (asv's publish of 100,000 records alone takes minutes a sample)."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the workers write the synthetic records there
+    (result,) = scale.run(ROOT, records=24, runs=3, samples=2, cases=["CompareScale.time_compare"])
+    assert result.benchmark == "CompareScale.time_compare" and len(result.samples) == 2
+    assert result.shape == "24 records: 2 runs x 12" and all(s > 0 for s in result.samples)

@@ -174,7 +174,7 @@ def scale_command(args: Any) -> int:
     from .records.model import now
 
     root, started = Path(args.root).resolve(), now()
-    results = scale.run(root, records=args.records, runs=args.runs, samples=args.samples)
+    results = scale.run(root, records=args.records, runs=args.runs, samples=args.samples, cases=args.case)
     for line in [r.line() for r in results] + scale.ratios(results):
         print(line)
     if args.json:
@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs the report's records are spread over (default %(default)d; compare reads two)")
     s.add_argument("--samples", type=int, default=scale.SAMPLES, metavar="K",
                    help="samples of each case (default %(default)d: as many as compare needs for a verdict)")
+    s.add_argument("--case", action="append", default=[], metavar="PATTERN",
+                   help="only the cases whose Class.method matches (repeatable; shell patterns: 'CompareScale.*', "
+                        "'*.time_report'); default: every case")
     s.add_argument("--json", metavar="PATH", help="also write each benchmark's raw samples to this JSON file")
     s.add_argument("--results", metavar="DIR", default=None,
                    help="the results folder its run of records goes to (default: results/, or $TFMATRIX_RESULTS)")

@@ -16,6 +16,7 @@ phase per case with its raw samples and unit, so ``python -m tfmatrix compare A 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import TfmatrixError
 from ..records.quantity import RATIO, Quantity
@@ -119,11 +121,26 @@ def quota(bench_file: Path, cls: str, method: str, samples: int, timeout: float)
     return Quota(min_queries=samples, min_seconds=least, warmup=warmup, budget_seconds=0.9 * timeout)
 
 
+def selected(cases: Sequence[str]) -> list[tuple[str, str, bool]]:
+    """The benchmarks whose ``Class.method`` matches one of ``cases`` (shell patterns: ``ReportScale.*``,
+    ``*.time_report``), in :data:`BENCHMARKS`' order; all of them where none is given.  A pattern that matches
+    nothing is a one-line error naming the cases."""
+    if not cases:
+        return list(BENCHMARKS)
+    names = [f"{cls}.{method}" for cls, method, _ in BENCHMARKS]
+    for pattern in cases:
+        if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            raise TfmatrixError(f"scale --case: got {pattern!r}; expected one of {', '.join(names)} (or a shell "
+                                "pattern matching some: 'ReportScale.*', '*.time_report')")
+    return [b for b, name in zip(BENCHMARKS, names) if any(fnmatch.fnmatchcase(name, p) for p in cases)]
+
+
 def run(project_root: Path, records: int = RECORDS, runs: int = RUNS, timeout: float = 900.0,
-        samples: int = SAMPLES) -> list[ScaleResult]:
-    """Each benchmark in a fresh worker process, over ``records`` records (``runs`` runs for the report):
-    ``samples`` timed calls of a ``time_*`` case; a ``peakmem_*`` case (one figure a process) in ``samples``
-    fresh workers."""
+        samples: int = SAMPLES, cases: Sequence[str] = ()) -> list[ScaleResult]:
+    """Each benchmark (those :func:`selected` by ``cases``) in a fresh worker process, over ``records`` records
+    (``runs`` runs for the report): ``samples`` timed calls of a ``time_*`` case; a ``peakmem_*`` case (one figure
+    a process) in ``samples`` fresh workers."""
+    chosen = selected(cases)
     bench_file = project_root / "benchmarks" / "bench_reporting.py"
     if not bench_file.is_file():
         raise TfmatrixError(f"scale: {bench_file} not found; --root names the project folder (holds benchmarks/)")
@@ -136,7 +153,7 @@ def run(project_root: Path, records: int = RECORDS, runs: int = RUNS, timeout: f
     env["PYTHONPATH"] = os.pathsep.join([str(project_root / "src"), str(project_root / "benchmarks")])
     out = []
     with tempfile.TemporaryDirectory(prefix="tfmatrix-scale-") as tmp:
-        for cls, method, by_runs in BENCHMARKS:
+        for cls, method, by_runs in chosen:
             params = (records, runs) if by_runs else (records,)
             spec = WorkerSpec(benchmark_file=str(bench_file), cls=cls, method=method, params=params, timeout=timeout,
                               quota=quota(bench_file, cls, method, samples, timeout))

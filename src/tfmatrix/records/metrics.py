@@ -40,7 +40,7 @@ class Metric:
     def __hash__(self) -> int:  # metrics key every series: the key alone, not a tuple of seven fields each time
         return hash(self.key)
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:  # from a worker process: the catalogue's own, by its key
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # from a worker process: the catalogue's own (every metric is)
         return by_key, (self.key,)
 
     @property
@@ -133,7 +133,7 @@ def measured(phase: PhaseRecord, *, judged: bool = False) -> list[tuple[Metric, 
     (not ``cached``), and not derived from another metric's samples.
     """
     status = phase.status
-    if not phase.samples or not (status is PhaseStatus.OK or (status is PhaseStatus.CACHED and not judged)):
+    if not phase.samples or not (status == PhaseStatus.OK or (status == PhaseStatus.CACHED and not judged)):
         return []
     samples = [float(x) for x in phase.samples]
     kind, batch = phase.phase, phase.batch

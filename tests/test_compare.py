@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -295,13 +296,15 @@ def test_compare_folders_gives_the_same_comparison_one_record_file_at_a_time_and
     monkeypatch.setattr(compare, "PARALLEL_FROM", 1)  # a run this small is otherwise compared in one process
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     parallel = compare.compare_folders(runs[-1], cand)
-    assert pools == [2]
-    for cmp in (sliced, parallel):
+    monkeypatch.setattr(compare, "MP_CONTEXT", multiprocessing.get_context("spawn"))  # macOS's and Windows' way
+    spawned = compare.compare_folders(runs[-1], cand)
+    assert pools == [2, 2]
+    for cmp in (sliced, parallel, spawned):
         assert [c.to_json() for c in cmp.changes] == [c.to_json() for c in whole.changes] and whole.changes
         assert cmp.only_in_base == whole.only_in_base == ["tf2.20-cpu"]
         assert (cmp.history, cmp.warnings, cmp.status_changes) == (whole.history, whole.warnings,
                                                                    whole.status_changes)
-    assert all(c.metric is catalogue.by_key(c.metric.key) for c in parallel.changes)  # back from the workers
+    assert all(c.metric is catalogue.by_key(c.metric.key) for c in parallel.changes + spawned.changes)
 
 
 def test_cli_within_names_a_missing_combination_in_one_line(tmp_path):

@@ -324,7 +324,8 @@ def _compare_slices(base: Path, cand: Path, earlier: list[Path], noise: Mapping[
         parts: Iterable[tuple[Comparison, int, int]] = (_compare_slice(context, s) for s in slices)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_SLICE_CONTEXT.append, initargs=(context,))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=MP_CONTEXT, initializer=_set_context,
+                                   initargs=(context,))
         parts = pool.map(_compare_slice, [None] * len(slices), slices)
     try:
         for part, in_base, in_cand in parts:
@@ -342,6 +343,12 @@ def _compare_slices(base: Path, cand: Path, earlier: list[Path], noise: Mapping[
 
 #: what each slice worker compares against (set once per worker process by its pool's initializer)
 _SLICE_CONTEXT: list[tuple[Path, Path, list[Path], Mapping[str, Mapping[Key, list[float]]], Mapping[str, Any]]] = []
+#: the pool's start method: None is the platform's (fork on Linux, spawn on macOS and Windows; a test takes spawn)
+MP_CONTEXT: Any = None
+
+
+def _set_context(context: Any) -> None:  # a function of this module, so a spawned worker finds it by name
+    _SLICE_CONTEXT[:] = [context]
 
 
 def _compare_slice(context: Any, files: tuple[list[Path], list[Path]]) -> tuple[Comparison, int, int]:

@@ -42,7 +42,7 @@ from ..records.runcache import SummaryKey
 from ..records.status import NOT_RUN, WORKING
 from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, load_run_info, paired_slices, read_records, run_folders
 from ..stats import NOISE_FACTOR, PairedRatio, run_to_run_noise
-from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric
+from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric, load_test
 
 DEFAULT_HISTORY = 10  # earlier runs read for the run-to-run noise
 SLICE = 2000  # record files of each run compare_folders holds at a time (in each of its processes)
@@ -324,6 +324,7 @@ def _compare_slices(base: Path, cand: Path, earlier: list[Path], noise: Mapping[
         parts: Iterable[tuple[Comparison, int, int]] = (_compare_slice(context, s) for s in slices)
         pool = None
     else:
+        load_test()  # a run this large needs tests: imported once here, not once in each forked worker
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=MP_CONTEXT, initializer=_set_context,
                                    initargs=(context,))
         parts = pool.map(_compare_slice, [None] * len(slices), slices)

@@ -20,6 +20,12 @@ DEFAULT_ALPHA = 0.01
 UNDECIDABLE = "undecidable"  # the verdict's first word where the sample counts cannot reach alpha
 
 
+def load_test() -> None:
+    """Import the test's library now (scipy.stats: about 1 s).  Before a pool forks its workers, so they share
+    it instead of each importing it on its first test."""
+    import scipy.stats  # noqa: F401
+
+
 def mann_whitney_p(a: list[float], b: list[float]) -> float:
     from scipy.stats import mannwhitneyu
 

@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from tfmatrix.history.comparison import Change, Comparison, StatusChange
+from tfmatrix.records import metrics
 from tfmatrix.records.model import CombinationInfo, CombinationRecord, Failure, InstallOutcome, PhaseRecord, RunRecord
 from tfmatrix.records.status import Outcome, PhaseStatus, Status
 from tfmatrix.records.store import Run
@@ -63,3 +65,20 @@ def history(runs: int, per_run: int, steps: int = 0, root: Path = Path("results"
               for r in records for metric, level in ((IMPORT, 3.0), (LOAD, 5.0), (LATENCY, 0.14), (PEAK_RSS, 2.0**30))
               for k, ratio in zip(range(steps), [1.5, 1 / 1.5] * steps)]
     return folders, points
+
+
+VERDICTS = ["not-significant", "improvement", "regression", "within-noise"]
+
+
+def comparison(n: int, warnings: int = 0, only: int = 0, unchanged: int = 1) -> Comparison:
+    """``n`` notable metric changes (verdicts interleaved, a quarter of them regressions), ``unchanged`` more,
+    n/10 status changes, ids in order."""
+    changes = [Change(f"combo-{i:05d}", "m", metrics.LOAD, 5.0, 5.0 * (1.5 if i % 4 == 2 else 1.2), 1.5, 0.004,
+                      VERDICTS[i % 4]) for i in range(n)]
+    changes += [Change(f"combo-quiet{i or ''}", "m", metrics.LOAD, 5.0, 5.0, 1.0, None, "unchanged")
+                for i in range(unchanged)]
+    status = [StatusChange(f"combo-{i:05d}", "ok", "failed", "regression" if i // 10 % 2 else "improvement",
+                           "segfault: Fatal Python error") for i in range(0, n, 10)]
+    return Comparison("base-run", "cand-run", changes=changes, status_changes=status,
+                      only_in_base=[f"gone-{i:05d}" for i in range(only)],
+                      warnings=[f"skipped: results/x/r{i}.json: not valid JSON" for i in range(warnings)])

@@ -179,7 +179,10 @@ def test_two_real_runs_of_the_same_combinations_exit_0(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no regression" in proc.stdout
     assert md.read_text().startswith("## tfmatrix compare: no regression")
-    assert (tmp_path / "reports" / "compare" / f"{QUIET_A}_vs_{QUIET_B}.html").exists()
+    page = tmp_path / "reports" / "compare" / f"{QUIET_A}_vs_{QUIET_B}.html"
+    assert page.exists() and f"compare page: {page} (every row: {page.with_suffix('.json')})" in proc.stdout
+    data = json.loads(page.with_suffix(".json").read_text())  # every row, for a CI step to read
+    assert data["exit_status"] == 0 and data["base_run"] == QUIET_A and len(data["changes"]) > 10
 
 
 @pytest.mark.parametrize("factor,status", [(1.5, 1), (1.03, 0)])

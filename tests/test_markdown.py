@@ -3,23 +3,9 @@ characters)."""
 
 from __future__ import annotations
 
+from synthetic import comparison as big
+
 from tfmatrix.history import markdown
-from tfmatrix.history.compare import Change, Comparison, StatusChange
-from tfmatrix.records import metrics
-
-VERDICTS = ["not-significant", "improvement", "regression", "within-noise"]
-
-
-def big(n: int, warnings: int = 0, only: int = 0) -> Comparison:
-    """``n`` notable metric changes and n/10 status changes, verdicts interleaved, ids in order."""
-    changes = [Change(f"combo-{i:05d}", "m", metrics.LOAD, 5.0, 5.0 * (1.5 if i % 4 == 2 else 1.2), 1.5, 0.004,
-                      VERDICTS[i % 4]) for i in range(n)]
-    changes.append(Change("combo-quiet", "m", metrics.LOAD, 5.0, 5.0, 1.0, None, "unchanged"))
-    status = [StatusChange(f"combo-{i:05d}", "ok", "failed", "regression" if i // 10 % 2 else "improvement",
-                           "segfault: Fatal Python error") for i in range(0, n, 10)]
-    return Comparison("base-run", "cand-run", changes=changes, status_changes=status,
-                      only_in_base=[f"gone-{i:05d}" for i in range(only)],
-                      warnings=[f"skipped: results/x/r{i}.json: not valid JSON" for i in range(warnings)])
 
 
 def rows(text: str) -> list[str]:
@@ -46,7 +32,7 @@ def test_a_summary_over_the_budget_keeps_regressions_first_and_says_how_many_it_
     assert not any("not-significant" in r or "within-noise" in r for r in shown)  # the least important went first
     left = len(rows(full)) - len(shown)
     assert left > 0 and f"- {left} more row(s) left out" in text
-    assert "the comparison's HTML page has every one" in text
+    assert "the JSON beside the comparison's HTML page has every one" in text
     assert "… and 480 more (each was printed on stderr)" in text and text.count("- warning: ") == 21
     assert "- only in base: gone-00000, " in text and " more" in text.split("- only in base: ")[1].splitlines()[0]
     assert text.rstrip().endswith(cmp.noise_line) and text.startswith("## tfmatrix compare: regressed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -210,3 +211,28 @@ def test_a_year_of_runs_pages_through_in_chromium(browser, tmp_path):
     assert page.title() == "tfmatrix runs (page 4)"
     assert page.locator("table.runs tbody tr").count() == 65 and page.locator("table.changepoints").count() == 0
     assert v.errors == [], v.console
+
+
+def test_a_large_comparison_opens_in_chromium_with_its_rows_limited_and_the_json_linked(browser, tmp_path):
+    """Two runs of 50,000 combinations wrote a 78 MB page; now ROWS rows a table, regressions first, the rest in
+    the JSON beside it."""
+    from synthetic import comparison
+
+    from tfmatrix.report import compare_page
+
+    cmp = comparison(3 * compare_page.ROWS, warnings=5, unchanged=2 * compare_page.ROWS)
+    cmp.status_changes[1] = dataclasses.replace(cmp.status_changes[1], why="dlopen: C:/CUDA/" + "v" * 300 + ".dll")
+    out = render.write_compare(cmp, tmp_path / "big.html")
+    assert out.stat().st_size < 2_000_000
+    v = visit(browser, out, width=1400)
+    page = v.page
+    tables = page.locator("table.changes")
+    assert tables.nth(0).locator("tbody tr").count() == compare_page.ROWS
+    assert tables.nth(1).locator("tbody tr").count() == compare_page.ROWS
+    assert page.locator("p.more").count() == 2 and page.locator("a[href='big.json']").count() == 3
+    assert (tmp_path / "big.json").exists()
+    assert fits(page), page.evaluate("document.documentElement.scrollWidth")
+    assert v.errors == [], v.console
+    shot = tmp_path / "compare-large-1400.png"
+    page.screenshot(path=str(shot), full_page=False)
+    keep(shot)

@@ -120,11 +120,11 @@ def compare_command(args: Any) -> int:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text, encoding="utf-8")
-    from .report.render import write_compare
+    from .report.render import compare_data, write_compare
 
     name = f"{base.name}_{args.runs[0]}_vs_{args.runs[1]}" if args.within else f"{base.name}_vs_{cand.name}"
     html = Path(args.html) if args.html else reports_root(Path.cwd()) / "compare" / f"{name}.html"
-    print(f"compare page: {write_compare(cmp, html)}")
+    print(f"compare page: {write_compare(cmp, html)} (every row: {compare_data(html)})")
     return cmp.exit_status
 
 

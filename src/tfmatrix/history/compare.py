@@ -23,12 +23,10 @@ are compared by key the same way: installable -> not installable on a platform i
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import statistics
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -41,114 +39,16 @@ from ..records.prediction import PlatformPrediction
 from ..records.runcache import SummaryKey
 from ..records.status import NOT_RUN, WORKING
 from ..records.store import RUN_ID_RE, Run, gc_paused, load_run, load_run_info, paired_slices, read_records, run_folders
-from ..stats import NOISE_FACTOR, PairedRatio, run_to_run_noise
+from ..stats import run_to_run_noise
+from .comparison import MIN_HISTORY, Change, Comparison, StatusChange
 from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_metric, load_test
 
 DEFAULT_HISTORY = 10  # earlier runs read for the run-to-run noise
 SLICE = 2000  # record files of each run compare_folders holds at a time (in each of its processes)
 PARALLEL_FROM = 1000  # record files: two runs of fewer are compared in one process (a pool costs more than it saves)
-MIN_HISTORY = 3  # runs of a series before its run-to-run noise is known
 
 #: (combination id, model or None, metric): one measured series
 Key = tuple[str, "str | None", Metric]
-
-
-@dataclass(frozen=True)
-class Change:
-    combination: str
-    model: str | None
-    metric: Metric
-    base_median: float
-    cand_median: float
-    ratio: float  # candidate / base of the medians (for a higher-is-better metric, below 1 is worse)
-    p_value: float | None
-    verdict: str  # regression, improvement, unchanged, not-significant, within-noise, "undecidable (why)"
-    noise: float | None = None  # run-to-run noise: the median |log| factor between successive runs (None: unknown)
-    history: int = 0  # the runs it was estimated from
-    paired: PairedRatio | None = None  # --rerun-base: the ratio of paired interleaved rounds, with its interval
-
-    @property
-    def unit(self) -> str:
-        return self.metric.unit
-
-    @property
-    def noise_shown(self) -> str:
-        """"±1.9% (5 runs)", "paired: ×1.03 [×1.01–×1.05], 10 rounds", or "unknown"."""
-        if self.paired is not None:
-            return f"paired: {self.paired.text}, {self.paired.rounds} rounds"
-        return f"±{math.expm1(self.noise):.1%} ({self.history} runs)" if self.noise is not None else "unknown"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"combination": self.combination, "model": self.model, "metric": self.metric.key, "unit": self.unit,
-                "better": self.metric.better, "base_median": self.base_median, "cand_median": self.cand_median,
-                "ratio": self.ratio, "p_value": self.p_value, "verdict": self.verdict, "noise": self.noise,
-                "history": self.history,
-                "paired": {"ratio": self.paired.ratio, "low": self.paired.low, "high": self.paired.high,
-                           "rounds": self.paired.rounds} if self.paired else None}
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    combination: str  # a combination id, or a prediction's key (``tf2.15-cpu@windows-py3.11``)
-    base: str  # an Outcome, or a prediction's verdict (installable, no-wheel, ...)
-    candidate: str
-    verdict: str  # regression, improvement, changed
-    why: str = ""  # the failure of the side that failed (the candidate's; the base's for an improvement)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"combination": self.combination, "base": str(self.base), "candidate": str(self.candidate),
-                "verdict": self.verdict, "why": self.why}
-
-
-@dataclass
-class Comparison:
-    base_run: str
-    candidate_run: str
-    changes: list[Change] = field(default_factory=list)
-    status_changes: list[StatusChange] = field(default_factory=list)
-    only_in_base: list[str] = field(default_factory=list)
-    only_in_candidate: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # records left out, one line each
-    history: list[str] = field(default_factory=list)  # the earlier runs the run-to-run noise comes from
-    noise_factor: float = NOISE_FACTOR
-    rerun: bool = False  # --rerun-base: base and candidate are two combinations measured in one run
-    rounds: list[str] = field(default_factory=list)  # --rerun-base: the rounds re-measured for a verdict, a line each
-
-    @property
-    def noise_unknown(self) -> list[Change]:
-        """Changes judged on one run's samples alone: too little history to know their run-to-run noise."""
-        return [c for c in self.changes if c.noise is None]
-
-    @property
-    def noise_line(self) -> str:
-        """What the run-to-run noise rests on, in one line."""
-        if self.rerun:
-            paired = sum(c.paired is not None for c in self.changes)
-            return (f"base re-measured in the same run as the candidate: {paired} of {len(self.changes)} metrics "
-                    "judged on paired interleaved rounds, the others on the samples of that run")
-        unknown, total = len(self.noise_unknown), len(self.changes)
-        runs = f"{len(self.history)} earlier run(s)"
-        if not unknown:
-            return f"run-to-run noise: known for every metric, from {runs}"
-        return (f"run-to-run noise: unknown for {unknown} of {total} metrics (it needs {MIN_HISTORY} earlier "
-                f"runs holding the metric; {runs} read): their verdicts rest on the samples of the two runs alone")
-
-    def verdicts(self, verdict: str) -> list[Change | StatusChange]:
-        """The status changes, then the metric changes, whose verdict is this."""
-        both: list[Change | StatusChange] = [*self.status_changes, *self.changes]
-        return [c for c in both if c.verdict == verdict]
-
-    @property
-    def regressions(self) -> list[Change | StatusChange]:
-        return self.verdicts("regression")
-
-    @property
-    def improvements(self) -> list[Change | StatusChange]:
-        return self.verdicts("improvement")
-
-    @property
-    def exit_status(self) -> int:
-        return 1 if self.regressions else 0
 
 
 def resolve_run(spec: str, root: Path) -> Path:

@@ -36,7 +36,8 @@ from ..records.model import CombinationRecord
 from ..records.status import PhaseStatus
 from ..records.store import RUN_ID_ENV, RunDir, new_run_id
 from ..stats import paired_ratio
-from .compare import Change, Comparison, status_change
+from .compare import status_change
+from .comparison import Change, Comparison
 from .verdicts import DEFAULT_ALPHA, DEFAULT_THRESHOLD, UNDECIDABLE, compare_metric, compare_paired
 
 MAX_COLD_STARTS = 20  # the cap: cold starts a side, all rounds together

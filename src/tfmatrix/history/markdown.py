@@ -2,25 +2,24 @@
 
 GitHub refuses a comment over 65,536 characters.  A summary longer than :data:`BUDGET` keeps its head, its
 notes and as many table rows as fit, regressions first, then improvements, then the rest (in their order), and
-says how many it left out: the HTML page of the comparison has every one.
+says how many it left out: the JSON beside the comparison's HTML page has every one.
 """
 
 from __future__ import annotations
 
 from ..records.quantity import RATIO, Quantity
-from .compare import Change, Comparison, StatusChange
+from .comparison import Change, Comparison, StatusChange, rank
 
 BUDGET = 60_000  # characters: under GitHub's 65,536 for a comment, with room for what a CI step adds around it
 LIST_BUDGET = 2_000  # characters of one list of ids (only in base, only in candidate) in a summary over BUDGET
 MAX_WARNINGS = 20  # warnings shown in a summary over BUDGET
-RANK = {"regression": 0, "improvement": 1}  # table rows kept first where not all fit; the rest after
 
 
 def render_markdown(cmp: Comparison, budget: int = BUDGET) -> str:
     """A summary fit for a CI comment: every row where it fits in ``budget`` characters, else the rows that
-    matter most and a line saying how many more the HTML page has."""
-    status = [(RANK.get(s.verdict, 2), _status_row(s)) for s in cmp.status_changes]
-    notable = [(RANK.get(c.verdict, 2), _change_row(c)) for c in cmp.changes if c.verdict != "unchanged"]
+    matter most and a line saying how many more the JSON beside the HTML page has."""
+    status = [(rank(s.verdict), _status_row(s)) for s in cmp.status_changes]
+    notable = [(rank(c.verdict), _change_row(c)) for c in cmp.changes if c.verdict != "unchanged"]
     text = _render(cmp, [r for _, r in status], [r for _, r in notable], [], cmp.warnings, None, budget)
     if len(text) <= budget:
         return text
@@ -82,7 +81,8 @@ def _render(cmp: Comparison, status: list[str], notable: list[str], lists: list[
                   "|---|---|---|---|---|---|---|---|---|", *notable, ""]
     if left_out:
         lines.append(f"- {left_out} more row(s) left out, the least important first, to keep this summary under "
-                     f"{budget:,} characters (a CI comment's limit); the comparison's HTML page has every one")
+                     f"{budget:,} characters (a CI comment's limit); the JSON beside the comparison's HTML page "
+                     "has every one")
     for label, ids in lists or [("only in base", ", ".join(cmp.only_in_base)),
                                 ("only in candidate", ", ".join(cmp.only_in_candidate))]:
         if ids:

@@ -11,6 +11,7 @@ half a page.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,27 @@ def build_report(results_root: Path, reports_root: Path, run_id: str | None = No
 
 
 def write_compare(cmp: Any, path: Path, generated_at: str | None = None) -> Path:
-    """The comparison's HTML page."""
+    """The comparison's HTML page, and beside it (:func:`compare_data`) the JSON with every row."""
     generated_at = generated_at or now()
-    page = compare_page.build_compare_page(cmp, generated_at)
+    data = compare_data(path)
+    write_text_atomic(data, json_text(cmp.to_json()))
+    page = compare_page.build_compare_page(cmp, generated_at, data.name)
     write_text_atomic(path, render("compare.html.j2", page=page, generated_at=generated_at))
     return path
+
+
+def compare_data(page: Path) -> Path:
+    """The JSON beside a compare page: ``BASE_vs_CANDIDATE.json`` beside ``BASE_vs_CANDIDATE.html``."""
+    data = page.with_suffix(".json")
+    return data if data != page else page.with_name(page.stem + ".rows.json")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as compact JSON: orjson's (10x faster, for a comparison of 300,000 rows) where the ``report`` extra
+    installed it, else the standard library's (NaN or infinity in ``data`` is an error, never written as JSON cannot
+    read it back)."""
+    try:
+        import orjson
+    except ImportError:
+        return json.dumps(data, allow_nan=False, ensure_ascii=False)
+    return orjson.dumps(data).decode()

@@ -42,3 +42,14 @@ def test_kept_rows_stay_in_their_order_within_each_table():
     text = markdown.render_markdown(big(4000))
     ids = [r.split(" | ")[0] for r in rows(text) if " | m | load | " in r]
     assert ids == sorted(ids) and len(ids) > 100
+
+
+def test_rows_formatted_only_while_they_may_fit_give_the_same_summary(monkeypatch):
+    """Past BUDGET / MIN_ROW rows the full summary is never formatted; what it gives must not change."""
+    cmps = [big(4000, warnings=30, only=500), big(50, warnings=30)]  # over the budget; within it, 30 warnings
+    lazy = [markdown.render_markdown(c) for c in cmps]
+    assert lazy[1].count("- warning: ") == 30  # within the budget: every warning, none clipped
+    monkeypatch.setattr(markdown, "MIN_ROW", 0)  # always format every row first, as before
+    assert [markdown.render_markdown(c) for c in cmps] == lazy
+    monkeypatch.setattr(markdown, "MIN_ROW", 10 ** 6)  # a bound too high would clip a summary that fits
+    assert markdown.render_markdown(cmps[1]) != lazy[1]

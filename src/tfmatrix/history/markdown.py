@@ -7,42 +7,53 @@ says how many it left out: the JSON beside the comparison's HTML page has every 
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ..records.quantity import RATIO, Quantity
 from .comparison import Change, Comparison, StatusChange, rank
 
 BUDGET = 60_000  # characters: under GitHub's 65,536 for a comment, with room for what a CI step adds around it
 LIST_BUDGET = 2_000  # characters of one list of ids (only in base, only in candidate) in a summary over BUDGET
 MAX_WARNINGS = 20  # warnings shown in a summary over BUDGET
+MIN_ROW = 30  # characters: no table row is shorter (a status row has 20 of separators and a verdict of 7 or more)
 
 
 def render_markdown(cmp: Comparison, budget: int = BUDGET) -> str:
     """A summary fit for a CI comment: every row where it fits in ``budget`` characters, else the rows that
-    matter most and a line saying how many more the JSON beside the HTML page has."""
-    status = [(rank(s.verdict), _status_row(s)) for s in cmp.status_changes]
-    notable = [(rank(c.verdict), _change_row(c)) for c in cmp.changes if c.verdict != "unchanged"]
-    text = _render(cmp, [r for _, r in status], [r for _, r in notable], [], cmp.warnings, None, budget)
-    if len(text) <= budget:
-        return text
+    matter most and a line saying how many more the JSON beside the HTML page has.  Rows are formatted only
+    while they may fit (a comparison of two runs of 50,000 combinations has 51,000 notable rows)."""
+    status = cmp.status_changes
+    notable = [c for c in cmp.changes if c.verdict != "unchanged"]
+    if (len(status) + len(notable)) * MIN_ROW <= budget:  # it may all fit
+        text = _render(cmp, [_status_row(s) for s in status], [_change_row(c) for c in notable], [], cmp.warnings,
+                       None, budget)
+        if len(text) <= budget:
+            return text
     lists = [(label, _clip(ids)) for label, ids in (("only in base", cmp.only_in_base),
                                                      ("only in candidate", cmp.only_in_candidate))]
     warnings = cmp.warnings[:MAX_WARNINGS] + ([f"… and {len(cmp.warnings) - MAX_WARNINGS} more (each was printed "
                                                 "on stderr)"] if len(cmp.warnings) > MAX_WARNINGS else [])
     frame = _render(cmp, [], [], lists, warnings, 10 ** 9, budget)  # all but the rows; the longest "left out"
-    kept = _fit([(rank, 0, i, row) for i, (rank, row) in enumerate(status)]
-                + [(rank, 1, i, row) for i, (rank, row) in enumerate(notable)], budget - len(frame) - 400)
-    rows = [[row for _, table, _, row in sorted(kept, key=lambda k: k[2]) if table == t] for t in (0, 1)]
+    order = sorted([(rank(x.verdict), 0, i) for i, x in enumerate(status)]
+                   + [(rank(x.verdict), 1, i) for i, x in enumerate(notable)])
+    kept = _fit(order, lambda table, i: _status_row(status[i]) if table == 0 else _change_row(notable[i]),
+                budget - len(frame) - 400)
+    rows = [[row for table, _, row in sorted(kept, key=lambda k: k[1]) if table == t] for t in (0, 1)]
     return _render(cmp, rows[0], rows[1], lists, warnings, len(status) + len(notable) - len(kept), budget)
 
 
-def _fit(rows: list[tuple[int, int, int, str]], room: int) -> list[tuple[int, int, int, str]]:
-    """The rows (rank, table, index, line) that fit in ``room`` characters, by rank, then table, then index; a
-    row that does not fit ends it, so no lesser row is shown while a greater one is left out."""
+def _fit(order: list[tuple[int, int, int]], line: Callable[[int, int], str],
+         room: int) -> list[tuple[int, int, str]]:
+    """The rows (table, index, line) that fit in ``room`` characters, taken in ``order`` (rank, table, index) and
+    formatted by ``line`` as they are taken; a row that does not fit ends it, so no lesser row is shown while a
+    greater one is left out."""
     kept, used = [], 0
-    for row in sorted(rows):
-        used += len(row[3]) + 1
+    for _, table, i in order:
+        row = line(table, i)
+        used += len(row) + 1
         if used > room:
             break
-        kept.append(row)
+        kept.append((table, i, row))
     return kept
 
 

@@ -214,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--noxfile", default=None, help=argparse.SUPPRESS)
     c.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # the gate's rounds run bench --quick
     c.add_argument("--markdown", help="also write the Markdown summary to this file")
-    c.add_argument("--html", help="where to write the HTML page (default: reports/compare/BASE_vs_CANDIDATE.html)")
+    c.add_argument("--html", help="where to write the HTML page (default: reports/compare/BASE_vs_CANDIDATE.html); "
+                   "the JSON with every row is written beside it (BASE_vs_CANDIDATE.json)")
     r = sub.add_parser("report", help="build the HTML report of a run (default: the latest) and the index of runs")
     r.add_argument("run_id", nargs="?", default=None)
     r.add_argument("--baseline", default=None,
